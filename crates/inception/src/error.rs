@@ -1,0 +1,94 @@
+//! The errors of this crate: every one names the file, layer, key or shape at fault.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong building, running or loading an InceptionV3.
+#[derive(Debug, thiserror::Error)]
+pub enum InceptionError {
+    /// The input is smaller than the 75x75 the network needs.
+    #[error("input of {height}x{width} pixels is too small: InceptionV3 needs at least 75x75")]
+    InputTooSmall {
+        /// Input rows.
+        height: usize,
+        /// Input columns.
+        width: usize,
+    },
+    /// The input does not have 3 channels.
+    #[error("input has {channels} channels, InceptionV3 takes 3 (RGB) as [batch, 3, height, width]")]
+    InputChannels {
+        /// Channels found.
+        channels: usize,
+    },
+    /// A layer name that InceptionV3 does not have.
+    #[error(
+        "unknown layer `{0}`: expected one of mixed0..mixed10, mixed9_0, mixed9_1 \
+         (or a torchvision name such as Mixed_6e)"
+    )]
+    UnknownLayer(String),
+    /// A layer after the one this model was cut at.
+    #[error("layer `{layer}` comes after `{cut}`, where this model was cut: build it uncut or cut later")]
+    LayerCutAway {
+        /// The layer asked for.
+        layer: String,
+        /// Where the model ends.
+        cut: String,
+    },
+    /// An unknown flavour name.
+    #[error("unknown flavour `{0}`: expected keras or torchvision")]
+    UnknownFlavor(String),
+    /// The model has no classification top.
+    #[error("this model was built without the classification top (include_top = false)")]
+    NoTop,
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The file is not a weight file this crate can read, or is damaged.
+    #[error("{path}: {reason}")]
+    BadWeightFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The file holds weights of another architecture (a layer InceptionV3 does not have,
+    /// or the wrong number of layers of a kind).
+    #[error("{path}: not InceptionV3 weights: {reason}")]
+    OtherArchitecture {
+        /// The file.
+        path: PathBuf,
+        /// What did not fit.
+        reason: String,
+    },
+    /// A parameter of the model is not in the file.
+    #[error("{path}: no weights for {missing} (and {more} more parameters): the file does not cover this model")]
+    MissingWeights {
+        /// The file.
+        path: PathBuf,
+        /// The first parameter left unset (model path and, where known, the file's layer).
+        missing: String,
+        /// How many more are missing.
+        more: usize,
+    },
+    /// A tensor in the file has the wrong shape.
+    #[error("{path}: layer `{layer}` ({key}) has shape {found:?} in the file, the model needs {expected:?}")]
+    ShapeMismatch {
+        /// The file.
+        path: PathBuf,
+        /// Layer name in the file.
+        layer: String,
+        /// Parameter in the model.
+        key: String,
+        /// Shape the model needs (in the file's layout).
+        expected: Vec<usize>,
+        /// Shape in the file.
+        found: Vec<usize>,
+    },
+}
+
+/// Result with [`InceptionError`].
+pub type Result<T, E = InceptionError> = std::result::Result<T, E>;

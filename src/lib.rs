@@ -1,0 +1,1 @@
+pub use inception; pub use augment; pub use transfer;
