@@ -1,1 +1,12 @@
-pub use inception; pub use augment; pub use transfer;
+//! inception-transfer: the Keras InceptionV3 transfer-learning recipe, exactly, in Rust on Burn.
+//!
+//! - [`inception`]: InceptionV3 (Keras and torchvision flavours), named layers, weight files.
+//! - [`augment`]: Keras-exact `ImageDataGenerator` and an image-folder pipeline.
+//! - [`transfer`]: freezing, truncation, heads, Keras RMSprop, `fit` / `evaluate` / `predict`.
+#![warn(missing_docs)]
+
+pub use augment;
+pub use inception;
+pub use transfer;
+
+pub mod npy;

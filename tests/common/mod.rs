@@ -1,0 +1,146 @@
+//! Helpers shared by the integration tests: fixtures, deterministic weights, comparisons.
+#![allow(dead_code)]
+
+pub mod detrand;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Tensor, TensorData};
+use inception::weights::{KerasLayer, KerasWeight, KerasWeightFile};
+use inception::{Flavor, InceptionV3, InceptionV3Config};
+use inception_transfer::npy::{NpyArray, read_npy};
+
+/// Path of a committed fixture of the inception tests.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/inception").join(name)
+}
+
+/// A committed `.npy` fixture.
+pub fn npy(name: &str) -> NpyArray {
+    read_npy(&fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// The deterministic NHWC test image as an NCHW tensor.
+pub fn image(height: usize, width: usize, batch: usize, device: &Device) -> Tensor<4> {
+    let data = TensorData::new(detrand::image(height, width, batch, 0), [batch, height, width, 3]);
+    Tensor::<4>::from_data(data, device).permute([0, 3, 1, 2])
+}
+
+/// An NCHW tensor as NHWC shape and values.
+pub fn nhwc(t: Tensor<4>) -> (Vec<usize>, Vec<f32>) {
+    let t = t.permute([0, 2, 3, 1]);
+    let shape = t.dims().to_vec();
+    (shape, t.into_data().try_to_vec::<f32>().expect("f32 tensor"))
+}
+
+/// Largest absolute difference and largest reference magnitude.
+pub fn compare(ours: &[f32], reference: &[f32]) -> (f32, f32) {
+    assert_eq!(ours.len(), reference.len(), "different sizes");
+    let diff = ours.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let scale = reference.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
+    (diff, scale)
+}
+
+/// Per-unit channels and Keras kernel shapes `(rows, cols, in, out)` of the full network.
+pub fn unit_shapes() -> Vec<[usize; 4]> {
+    let full = InceptionV3Config::new(Flavor::Keras).init(&Device::flex()).expect("full model");
+    full.conv_units()
+        .iter()
+        .map(|u| {
+            let [o, i, r, c] = u.unit.conv.weight.dims();
+            [r, c, i, o]
+        })
+        .collect()
+}
+
+/// The committed batch-norm arrays, split per unit: (beta, moving_mean, moving_variance).
+pub fn bn_arrays() -> Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+    let (beta, mean, var) = (npy("bn_beta.npy").values, npy("bn_moving_mean.npy").values, npy("bn_moving_variance.npy").values);
+    let mut offset = 0;
+    unit_shapes()
+        .into_iter()
+        .map(|[_, _, _, c]| {
+            let range = offset..offset + c;
+            offset += c;
+            (beta[range.clone()].to_vec(), mean[range.clone()].to_vec(), var[range].to_vec())
+        })
+        .collect()
+}
+
+fn auto_name(prefix: &str, n: usize) -> String {
+    if n == 0 { prefix.to_string() } else { format!("{prefix}_{n}") }
+}
+
+/// The deterministic fixture weights as a Keras weight file of the full base, TF2 naming.
+pub fn keras_weight_file() -> KerasWeightFile {
+    let mut layers = Vec::new();
+    for (unit, (shape, (beta, mean, var))) in unit_shapes().into_iter().zip(bn_arrays()).enumerate() {
+        let c = shape[3];
+        layers.push(KerasLayer {
+            name: auto_name("conv2d", unit),
+            weights: vec![KerasWeight { name: "kernel".into(), shape: shape.to_vec(), values: detrand::conv_kernel(unit, shape) }],
+        });
+        let w = |name: &str, values: Vec<f32>| KerasWeight { name: name.into(), shape: vec![c], values };
+        layers.push(KerasLayer {
+            name: auto_name("batch_normalization", unit),
+            weights: vec![w("beta", beta), w("moving_mean", mean), w("moving_variance", var)],
+        });
+    }
+    KerasWeightFile { layers }
+}
+
+/// The deterministic fixture weights as a torchvision state dict (key -> shape, values).
+pub fn torchvision_state() -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
+    let places = inception::all_unit_places();
+    let mut state = BTreeMap::new();
+    for (unit, ((shape, (beta, mean, var)), place)) in unit_shapes().into_iter().zip(bn_arrays()).zip(places).enumerate() {
+        let [r, c, i, o] = shape;
+        let hwio = detrand::conv_kernel(unit, shape);
+        let mut oihw = vec![0.0; hwio.len()];
+        for (idx, v) in hwio.iter().enumerate() {
+            let (oo, rest) = (idx % o, idx / o);
+            let (ii, rest) = (rest % i, rest / i);
+            let (cc, rr) = (rest % c, rest / c);
+            oihw[((oo * i + ii) * r + rr) * c + cc] = *v;
+        }
+        let p = place.torchvision_path;
+        state.insert(format!("{p}.conv.weight"), (vec![o, i, r, c], oihw));
+        state.insert(format!("{p}.bn.weight"), (vec![o], detrand::gamma(unit, o)));
+        state.insert(format!("{p}.bn.bias"), (vec![o], beta));
+        state.insert(format!("{p}.bn.running_mean"), (vec![o], mean));
+        state.insert(format!("{p}.bn.running_var"), (vec![o], var));
+    }
+    state
+}
+
+/// Writes float32 tensors as a safetensors file (what `safetensors.torch.save_file` writes).
+pub fn write_safetensors(path: &Path, tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>) {
+    let mut header = serde_json::Map::new();
+    let mut offset = 0usize;
+    for (key, (shape, values)) in tensors {
+        let end = offset + values.len() * 4;
+        header.insert(
+            key.clone(),
+            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}),
+        );
+        offset = end;
+    }
+    let mut header = serde_json::to_vec(&header).expect("json");
+    while header.len() % 8 != 0 {
+        header.push(b' ');
+    }
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&header);
+    for (_, values) in tensors.values() {
+        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    }
+    std::fs::write(path, bytes).expect("write safetensors");
+}
+
+/// A model of `config` with the deterministic Keras-flavour fixture weights.
+pub fn keras_model(config: &InceptionV3Config, device: &Device) -> InceptionV3 {
+    let model = config.init(device).expect("model");
+    let tensors = inception::weights::keras_tensors(&model, &keras_weight_file(), Path::new("<fixture>")).expect("map");
+    inception::weights::apply_named(model, tensors, Path::new("<fixture>")).expect("apply")
+}
