@@ -1,1 +1,29 @@
-//! stub
+//! Keras' `ImageDataGenerator`, exactly, and a fast image-folder pipeline, for Burn.
+//!
+//! - [`ImageDataGeneratorConfig`] takes Keras' arguments by name and validates them;
+//!   [`ImageDataGenerator::random_transform`] draws a [`TransformParams`] as Keras does;
+//!   [`apply_transform`] reproduces Keras' `apply_transform` pixel for pixel (quirks
+//!   included; [`Geometry::Corrected`] fixes them on request).
+//! - [`DirectoryIterator`] is `flow_from_directory`: class folders, decoding, resizing,
+//!   augmentation on all cores, batches as Burn tensors.
+#![warn(missing_docs)]
+
+mod affine;
+mod color;
+mod decode;
+mod directory;
+mod error;
+mod generator;
+mod image;
+mod params;
+mod seeding;
+
+pub use affine::{FillMode, Geometry, flip_horizontal, flip_vertical, sampling_map, transform_matrix, warp};
+pub use color::{brightness, channel_shift};
+pub use decode::{Interpolation, decode_image, load_img, resize};
+pub use directory::{Batch, ClassMode, DirectoryIterator, FlowConfig};
+pub use error::{AugmentError, Result};
+pub use generator::{ImageDataGenerator, ImageDataGeneratorConfig, ShiftRange, apply_transform};
+pub use image::Image;
+pub use params::TransformParams;
+pub use seeding::{epoch_rng, image_rng};

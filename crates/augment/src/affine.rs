@@ -1,0 +1,190 @@
+//! The geometric warp of Keras' `apply_affine_transform` (scipy `ndimage.affine_transform`,
+//! order 0 or 1, with its four fill modes) and the flips.
+
+use crate::image::Image;
+use crate::params::TransformParams;
+
+/// How samples outside the image are filled (Keras `fill_mode`, scipy `mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum FillMode {
+    /// Repeat the edge pixel (`aaaa|abcd|dddd`). Keras' default.
+    #[default]
+    Nearest,
+    /// A constant value `cval` wherever the source falls outside the image.
+    Constant(f32),
+    /// Half-sample symmetric mirror (`dcba|abcd|dcba`).
+    Reflect,
+    /// scipy's `wrap`: coordinates outside `[0, n-1]` taken modulo `n-1`.
+    Wrap,
+}
+
+/// Which geometry the warp uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Geometry {
+    /// Exactly Keras, quirks included (see [`TransformParams`]). The default.
+    #[default]
+    Keras,
+    /// The geometry Keras means: centre `(cols/2 - 0.5, rows/2 - 0.5)` for (column, row);
+    /// `tx` (drawn from `height_shift_range`, scaled by the height) moves the content
+    /// vertically and `ty` (width) horizontally.
+    Corrected,
+}
+
+/// The 3x3 matrix `M = R T S Z` of Keras (`theta`, `shear` in degrees), identity parts skipped.
+pub fn transform_matrix(p: &TransformParams) -> [[f64; 3]; 3] {
+    let mut m = IDENTITY;
+    if p.theta != 0.0 {
+        let t = p.theta.to_radians();
+        m = matmul(m, [[t.cos(), -t.sin(), 0.0], [t.sin(), t.cos(), 0.0], [0.0, 0.0, 1.0]]);
+    }
+    if p.tx != 0.0 || p.ty != 0.0 {
+        m = matmul(m, [[1.0, 0.0, p.tx], [0.0, 1.0, p.ty], [0.0, 0.0, 1.0]]);
+    }
+    if p.shear != 0.0 {
+        let s = p.shear.to_radians();
+        m = matmul(m, [[1.0, -s.sin(), 0.0], [0.0, s.cos(), 0.0], [0.0, 0.0, 1.0]]);
+    }
+    if p.zx != 1.0 || p.zy != 1.0 {
+        m = matmul(m, [[p.zx, 0.0, 0.0], [0.0, p.zy, 0.0], [0.0, 0.0, 1.0]]);
+    }
+    m
+}
+
+const IDENTITY: [[f64; 3]; 3] = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+
+fn matmul(a: [[f64; 3]; 3], b: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    let mut out = [[0.0; 3]; 3];
+    for (i, row) in out.iter_mut().enumerate() {
+        for (j, cell) in row.iter_mut().enumerate() {
+            *cell = (0..3).map(|k| a[i][k] * b[k][j]).sum();
+        }
+    }
+    out
+}
+
+/// The output-to-input map `(source column, source row) = A (col, row) + b` for an image
+/// of `height x width`: Keras' matrix moved to its centre.
+pub fn sampling_map(p: &TransformParams, height: usize, width: usize, geometry: Geometry) -> [[f64; 3]; 2] {
+    let (params, o_col, o_row) = match geometry {
+        // Keras: transform_matrix_offset_center(M, h, w) puts h/2 - 0.5 on the first
+        // (column) coordinate.
+        Geometry::Keras => (*p, height as f64 / 2.0 - 0.5, width as f64 / 2.0 - 0.5),
+        Geometry::Corrected => {
+            let swapped = TransformParams { tx: p.ty, ty: p.tx, ..*p };
+            (swapped, width as f64 / 2.0 - 0.5, height as f64 / 2.0 - 0.5)
+        }
+    };
+    let m = transform_matrix(&params);
+    let offset = [[1.0, 0.0, o_col], [0.0, 1.0, o_row], [0.0, 0.0, 1.0]];
+    let reset = [[1.0, 0.0, -o_col], [0.0, 1.0, -o_row], [0.0, 0.0, 1.0]];
+    let c = matmul(matmul(offset, m), reset);
+    [c[0], c[1]]
+}
+
+/// Where one source coordinate reads from along an axis of `n` pixels: two neighbour
+/// indices and the weight of the second, or `None` for "outside" (constant fill).
+#[inline(always)]
+fn neighbours(coord: f64, n: usize, mode: FillMode, order: u8) -> Option<(usize, usize, f64)> {
+    let last = (n - 1) as f64;
+    let clamped_pair = |c: f64| {
+        let c = c.clamp(0.0, last);
+        let i0 = c.floor();
+        let i = i0 as usize;
+        Some((i, (i + 1).min(n - 1), c - i0))
+    };
+    let c = match mode {
+        FillMode::Nearest => coord,
+        FillMode::Constant(_) => {
+            if !(0.0..=last).contains(&coord) {
+                return None;
+            }
+            coord
+        }
+        FillMode::Wrap => {
+            if (0.0..=last).contains(&coord) || n == 1 {
+                coord
+            } else {
+                coord.rem_euclid(last)
+            }
+        }
+        FillMode::Reflect => {
+            let reflect = |i: i64| {
+                let period = 2 * n as i64;
+                let m = i.rem_euclid(period);
+                (if m >= n as i64 { period - 1 - m } else { m }) as usize
+            };
+            if order == 0 {
+                let i = reflect((coord + 0.5).floor() as i64);
+                return Some((i, i, 0.0));
+            }
+            let i0 = coord.floor();
+            return Some((reflect(i0 as i64), reflect(i0 as i64 + 1), coord - i0));
+        }
+    };
+    if order == 0 {
+        let i = (c.clamp(0.0, last) + 0.5).floor() as usize;
+        let i = i.min(n - 1);
+        return Some((i, i, 0.0));
+    }
+    clamped_pair(c)
+}
+
+/// Applies the affine part of `p` (Keras `apply_affine_transform`) with bilinear (`order`
+/// 1) or nearest (`order` 0) sampling. Computes coordinates in f64, stores f32.
+pub fn warp(image: &Image, p: &TransformParams, fill: FillMode, order: u8, geometry: Geometry) -> Image {
+    if p.is_affine_identity() {
+        return image.clone();
+    }
+    let (h, w, ch) = (image.height, image.width, image.channels);
+    let [[a00, a01, a02], [a10, a11, a12]] = sampling_map(p, h, w, geometry);
+    let mut out = vec![0.0f32; image.data.len()];
+    let cval = match fill {
+        FillMode::Constant(v) => v,
+        _ => 0.0,
+    };
+    let src = &image.data;
+    for r in 0..h {
+        let row_out = &mut out[r * w * ch..(r + 1) * w * ch];
+        let rf = r as f64;
+        for c in 0..w {
+            let cf = c as f64;
+            let u = a00 * cf + a01 * rf + a02; // source column
+            let v = a10 * cf + a11 * rf + a12; // source row
+            let px = &mut row_out[c * ch..(c + 1) * ch];
+            let (Some((c0, c1, tc)), Some((r0, r1, tr))) = (neighbours(u, w, fill, order), neighbours(v, h, fill, order))
+            else {
+                px.fill(cval);
+                continue;
+            };
+            let (i00, i01, i10, i11) = ((r0 * w + c0) * ch, (r0 * w + c1) * ch, (r1 * w + c0) * ch, (r1 * w + c1) * ch);
+            for k in 0..ch {
+                let top = src[i00 + k] as f64 * (1.0 - tc) + src[i01 + k] as f64 * tc;
+                let bottom = src[i10 + k] as f64 * (1.0 - tc) + src[i11 + k] as f64 * tc;
+                px[k] = (top * (1.0 - tr) + bottom * tr) as f32;
+            }
+        }
+    }
+    Image { height: h, width: w, channels: ch, data: out }
+}
+
+/// Mirrors the image left-right in place.
+pub fn flip_horizontal(image: &mut Image) {
+    let (w, ch) = (image.width, image.channels);
+    for row in image.data.chunks_exact_mut(w * ch) {
+        for c in 0..w / 2 {
+            for k in 0..ch {
+                row.swap(c * ch + k, (w - 1 - c) * ch + k);
+            }
+        }
+    }
+}
+
+/// Mirrors the image top-bottom in place.
+pub fn flip_vertical(image: &mut Image) {
+    let stride = image.width * image.channels;
+    let h = image.height;
+    for r in 0..h / 2 {
+        let (top, bottom) = image.data.split_at_mut((h - 1 - r) * stride);
+        top[r * stride..(r + 1) * stride].swap_with_slice(&mut bottom[..stride]);
+    }
+}

@@ -1,0 +1,174 @@
+//! Image files to [`Image`]: decoding, conversion to RGB and resizing as Keras' `load_img`
+//! does it through Pillow.
+
+use std::path::Path;
+
+use crate::error::{AugmentError, Result};
+use crate::image::Image;
+
+/// Resampling filter of the resize to `target_size` (Keras `interpolation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Interpolation {
+    /// Pillow `NEAREST` (Keras' default): `src = trunc((dst + 0.5) * in / out)`, computed
+    /// incrementally as Pillow does.
+    #[default]
+    Nearest,
+    /// Pillow `BILINEAR`: triangle filter widened by the downscale factor (antialiased),
+    /// 8-bit fixed point, two passes in Pillow's order.
+    Bilinear,
+}
+
+/// Decodes an image file (JPEG, PNG, BMP, GIF; grayscale, RGBA and 16-bit converted to
+/// 8-bit RGB as Pillow's `convert('RGB')`) into an `Image` of values 0..255.
+pub fn decode_image(path: &Path) -> Result<Image> {
+    let corrupt = |reason: String| AugmentError::CorruptImage { path: path.to_path_buf(), reason };
+    let reader = image::ImageReader::open(path)
+        .map_err(|source| AugmentError::Io { path: path.to_path_buf(), source })?
+        .with_guessed_format()
+        .map_err(|source| AugmentError::Io { path: path.to_path_buf(), source })?;
+    let decoded = reader.decode().map_err(|e| corrupt(e.to_string()))?;
+    let rgb = decoded.to_rgb8();
+    let (width, height) = (rgb.width() as usize, rgb.height() as usize);
+    if width == 0 || height == 0 {
+        return Err(corrupt("image has no pixels".into()));
+    }
+    let data = rgb.into_raw().into_iter().map(f32::from).collect();
+    Ok(Image { height, width, channels: 3, data })
+}
+
+/// Keras `load_img(path, target_size=(rows, cols), interpolation=...)` + `img_to_array`.
+pub fn load_img(path: &Path, target_size: Option<[usize; 2]>, interpolation: Interpolation) -> Result<Image> {
+    let image = decode_image(path)?;
+    Ok(match target_size {
+        Some(size) => resize(&image, size, interpolation),
+        None => image,
+    })
+}
+
+/// Resizes to `[rows, cols]` as Pillow's `Image.resize` on an 8-bit image.
+pub fn resize(image: &Image, [height, width]: [usize; 2], interpolation: Interpolation) -> Image {
+    if image.height == height && image.width == width {
+        return image.clone();
+    }
+    match interpolation {
+        Interpolation::Nearest => resize_nearest(image, height, width),
+        Interpolation::Bilinear => {
+            let pass = |image: &Image, horizontal: bool| match horizontal {
+                true if image.width != width => resample_axis(image, width, true),
+                false if image.height != height => resample_axis(image, height, false),
+                _ => image.clone(),
+            };
+            // Pillow (13) resamples rows first when it widens and shortens the image,
+            // columns first otherwise; the 8-bit rounding between passes makes it matter.
+            let vertical_first = width > image.width && height < image.height;
+            pass(&pass(image, !vertical_first), vertical_first)
+        }
+    }
+}
+
+/// Pillow's nearest-neighbour source indices for `out` samples over `input` pixels.
+fn nearest_indices(input: usize, out: usize) -> Vec<usize> {
+    let step = input as f64 / out as f64;
+    let mut coord = step * 0.5;
+    (0..out)
+        .map(|_| {
+            let i = (coord as usize).min(input - 1);
+            coord += step;
+            i
+        })
+        .collect()
+}
+
+fn resize_nearest(image: &Image, height: usize, width: usize) -> Image {
+    let ch = image.channels;
+    let cols = nearest_indices(image.width, width);
+    let rows = nearest_indices(image.height, height);
+    let mut data = Vec::with_capacity(height * width * ch);
+    for &r in &rows {
+        let row = &image.data[r * image.width * ch..(r + 1) * image.width * ch];
+        for &c in &cols {
+            data.extend_from_slice(&row[c * ch..(c + 1) * ch]);
+        }
+    }
+    Image { height, width, channels: ch, data }
+}
+
+const PRECISION_BITS: u32 = 32 - 8 - 2;
+
+/// Pillow's `precompute_coeffs` for the bilinear filter, as 8-bit fixed point: for each
+/// output sample, the first input index and the integer weights.
+fn bilinear_coefficients(input: usize, out: usize) -> Vec<(usize, Vec<i64>)> {
+    let scale = input as f64 / out as f64;
+    let filter_scale = scale.max(1.0);
+    let support = filter_scale; // bilinear support 1.0
+    let ss = 1.0 / filter_scale;
+    (0..out)
+        .map(|xx| {
+            let center = (xx as f64 + 0.5) * scale;
+            let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+            let xmax = ((center + support + 0.5) as i64).min(input as i64) as usize;
+            let weights: Vec<f64> = (xmin..xmax)
+                .map(|x| {
+                    let t = ((x as f64 - center + 0.5) * ss).abs();
+                    if t < 1.0 { 1.0 - t } else { 0.0 }
+                })
+                .collect();
+            let total: f64 = weights.iter().sum();
+            let fixed = weights
+                .iter()
+                .map(|w| {
+                    let k = if total != 0.0 { w / total } else { *w };
+                    let scaled = k * (1u64 << PRECISION_BITS) as f64;
+                    (if k < 0.0 { -0.5 + scaled } else { 0.5 + scaled }) as i64
+                })
+                .collect();
+            (xmin, fixed)
+        })
+        .collect()
+}
+
+/// One Pillow resampling pass along columns (`horizontal`) or rows, with 8-bit rounding.
+fn resample_axis(image: &Image, out: usize, horizontal: bool) -> Image {
+    let ch = image.channels;
+    let (h, w) = (image.height, image.width);
+    let coefficients = bilinear_coefficients(if horizontal { w } else { h }, out);
+    let (oh, ow) = if horizontal { (h, out) } else { (out, w) };
+    let mut data = vec![0.0f32; oh * ow * ch];
+    let clip8 = |acc: i64| ((acc >> PRECISION_BITS).clamp(0, 255)) as f32;
+    for r in 0..oh {
+        for c in 0..ow {
+            let (start, weights) = &coefficients[if horizontal { c } else { r }];
+            for k in 0..ch {
+                let mut acc: i64 = 1 << (PRECISION_BITS - 1);
+                for (i, weight) in weights.iter().enumerate() {
+                    let (sr, sc) = if horizontal { (r, start + i) } else { (start + i, c) };
+                    acc += image.data[(sr * w + sc) * ch + k] as i64 * weight;
+                }
+                data[(r * ow + c) * ch + k] = clip8(acc);
+            }
+        }
+    }
+    Image { height: oh, width: ow, channels: ch, data }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_indices_follow_pillow() {
+        assert_eq!(nearest_indices(4, 2), vec![1, 3]);
+        assert_eq!(nearest_indices(2, 4), vec![0, 0, 1, 1]);
+        assert_eq!(nearest_indices(3, 3), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn bilinear_weights_sum_to_one_in_fixed_point() {
+        for (input, out) in [(400, 150), (150, 400), (7, 3)] {
+            for (_, weights) in bilinear_coefficients(input, out) {
+                let total: i64 = weights.iter().sum();
+                assert!((total - (1 << PRECISION_BITS)).abs() <= weights.len() as i64);
+            }
+        }
+    }
+}

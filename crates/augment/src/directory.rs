@@ -1,0 +1,342 @@
+//! `flow_from_directory`: class sub-folders, decoding, resizing and augmentation on all
+//! cores with a bounded prefetch, batches as Burn tensors.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::seq::SliceRandom;
+use rayon::prelude::*;
+
+use crate::decode::{Interpolation, load_img};
+use crate::error::{AugmentError, Result};
+use crate::generator::ImageDataGenerator;
+use crate::seeding::{epoch_rng, image_rng};
+
+/// What the targets of a batch are (Keras `class_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClassMode {
+    /// One-hot `[batch, classes]` (Keras' default).
+    #[default]
+    Categorical,
+    /// `[batch, 1]` of 0.0 / 1.0 (two classes).
+    Binary,
+    /// `[batch, 1]` of class indices as floats.
+    Sparse,
+    /// No targets.
+    None,
+}
+
+/// Arguments of `flow_from_directory` (Keras names and defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowConfig {
+    /// `[rows, cols]` every image is resized to. Keras default: 256x256.
+    pub target_size: [usize; 2],
+    /// Images per batch. Keras default: 32.
+    pub batch_size: usize,
+    /// Targets. Keras default: categorical.
+    pub class_mode: ClassMode,
+    /// Reshuffle the order every epoch. Keras default: true.
+    pub shuffle: bool,
+    /// Seed of the shuffles and augmentations.
+    pub seed: u64,
+    /// Resize filter. Keras default: nearest.
+    pub interpolation: Interpolation,
+    /// Batches prepared ahead on worker threads.
+    pub prefetch: usize,
+    /// Decoding threads; 0 means one per core. Results do not depend on it.
+    pub workers: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        Self {
+            target_size: [256, 256],
+            batch_size: 32,
+            class_mode: ClassMode::Categorical,
+            shuffle: true,
+            seed: 0,
+            interpolation: Interpolation::Nearest,
+            prefetch: 2,
+            workers: 0,
+        }
+    }
+}
+
+/// A batch: images NCHW on the device asked for, targets, and where they came from.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// `[batch, 3, rows, cols]`, augmented and rescaled.
+    pub images: Tensor<4>,
+    /// Targets as the class mode says (`None` for [`ClassMode::None`]).
+    pub targets: Option<Tensor<2>>,
+    /// Class index of each image.
+    pub classes: Vec<usize>,
+    /// File of each image.
+    pub paths: Vec<PathBuf>,
+}
+
+/// A batch on the host, before it becomes tensors.
+struct HostBatch {
+    pixels: Vec<f32>,
+    classes: Vec<usize>,
+    paths: Vec<PathBuf>,
+}
+
+/// Extensions read as images (Keras' list plus GIF), compared case-insensitively.
+const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff", "gif"];
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AugmentError + '_ {
+    move |source| AugmentError::Io { path: path.to_path_buf(), source }
+}
+
+/// Every file under `dir`, recursively, sorted by path (Keras walks `sorted(os.walk(...))`
+/// and sorts each folder's files).
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .map(|e| e.map(|e| e.path()).map_err(io(dir)))
+        .collect::<Result<_>>()?;
+    entries.sort();
+    let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) = entries.into_iter().partition(|p| p.is_dir());
+    out.extend(files);
+    for sub in dirs {
+        files_under(&sub, out)?;
+    }
+    Ok(())
+}
+
+/// Image folder iterator, like the object `flow_from_directory` returns. Batches go on
+/// forever, epoch after epoch, like Keras'.
+pub struct DirectoryIterator {
+    directory: PathBuf,
+    class_names: Vec<String>,
+    files: Arc<Vec<(PathBuf, usize)>>,
+    skipped: Vec<PathBuf>,
+    config: FlowConfig,
+    generator: Arc<ImageDataGenerator>,
+    receiver: Option<Receiver<Result<HostBatch>>>,
+    batches_served: usize,
+}
+
+impl DirectoryIterator {
+    /// Scans `directory`: one class per sub-folder, in alphabetical order; every image file
+    /// under each (recursively). Files that are not images are skipped (and listed in
+    /// [`DirectoryIterator::skipped`]); no class folder, or no image at all, is an error.
+    pub fn new(directory: &Path, generator: ImageDataGenerator, config: FlowConfig) -> Result<Self> {
+        let mut class_dirs: Vec<PathBuf> = std::fs::read_dir(directory)
+            .map_err(io(directory))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        class_dirs.sort();
+        if class_dirs.is_empty() {
+            return Err(AugmentError::EmptyDirectory {
+                path: directory.to_path_buf(),
+                reason: "no class sub-folders (expected e.g. cats/ and dogs/ inside)".into(),
+            });
+        }
+        if config.batch_size == 0 || config.target_size.contains(&0) {
+            return Err(AugmentError::InvalidParameter {
+                parameter: "batch_size / target_size",
+                value: format!("{} / {:?}", config.batch_size, config.target_size),
+                reason: "must be positive",
+            });
+        }
+        let mut files = Vec::new();
+        let mut skipped = Vec::new();
+        for (class, dir) in class_dirs.iter().enumerate() {
+            let mut found = Vec::new();
+            files_under(dir, &mut found)?;
+            for path in found {
+                let is_image = path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+                match is_image {
+                    true => files.push((path, class)),
+                    false => skipped.push(path),
+                }
+            }
+        }
+        if files.is_empty() {
+            return Err(AugmentError::EmptyDirectory {
+                path: directory.to_path_buf(),
+                reason: format!("{} class folders but no image files in them", class_dirs.len()),
+            });
+        }
+        let class_names = class_dirs
+            .iter()
+            .map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+            .collect();
+        Ok(Self {
+            directory: directory.to_path_buf(),
+            class_names,
+            files: Arc::new(files),
+            skipped,
+            config,
+            generator: Arc::new(generator),
+            receiver: None,
+            batches_served: 0,
+        })
+    }
+
+    /// Keras' message: `Found 2000 images belonging to 2 classes.`
+    pub fn found_message(&self) -> String {
+        format!("Found {} images belonging to {} classes.", self.files.len(), self.class_names.len())
+    }
+
+    /// The folder read.
+    pub fn directory(&self) -> &Path {
+        &self.directory
+    }
+
+    /// Number of images.
+    pub fn samples(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Class names in index order (Keras `class_indices`, inverted).
+    pub fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+
+    /// Keras `class_indices`: folder name -> class index.
+    pub fn class_indices(&self) -> BTreeMap<String, usize> {
+        self.class_names.iter().cloned().enumerate().map(|(i, n)| (n, i)).collect()
+    }
+
+    /// Every image file and its class, in Keras' order (`filenames`, `classes`).
+    pub fn files(&self) -> &[(PathBuf, usize)] {
+        &self.files
+    }
+
+    /// Files that were not images and were left out.
+    pub fn skipped(&self) -> &[PathBuf] {
+        &self.skipped
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FlowConfig {
+        &self.config
+    }
+
+    /// Batches in one pass over the images (the last may be smaller).
+    pub fn batches_per_epoch(&self) -> usize {
+        self.files.len().div_ceil(self.config.batch_size)
+    }
+
+    fn start(&mut self) -> &Receiver<Result<HostBatch>> {
+        let (sender, receiver) = sync_channel(self.config.prefetch.max(1));
+        let producer = Producer {
+            files: Arc::clone(&self.files),
+            generator: Arc::clone(&self.generator),
+            config: self.config.clone(),
+            first_batch: self.batches_served,
+        };
+        std::thread::spawn(move || producer.run(sender));
+        self.receiver.insert(receiver)
+    }
+
+    /// The next batch, on `device`. Decoding errors name the file.
+    pub fn next_batch(&mut self, device: &Device) -> Result<Batch> {
+        let receiver = match &self.receiver {
+            Some(r) => r,
+            None => self.start(),
+        };
+        let host = receiver.recv().map_err(|_| AugmentError::EmptyDirectory {
+            path: self.directory.clone(),
+            reason: "the loading thread stopped".into(),
+        })?;
+        self.batches_served += 1;
+        let host = match host {
+            Ok(host) => host,
+            Err(e) => {
+                self.receiver = None; // restart after the failed batch on the next call
+                return Err(e);
+            }
+        };
+        let [h, w] = self.config.target_size;
+        let n = host.classes.len();
+        let images = Tensor::<4>::from_data(TensorData::new(host.pixels, [n, h, w, 3]), device).permute([0, 3, 1, 2]);
+        let classes_f: Vec<f32> = host.classes.iter().map(|&c| c as f32).collect();
+        let targets = match self.config.class_mode {
+            ClassMode::None => None,
+            ClassMode::Binary | ClassMode::Sparse => Some(Tensor::<2>::from_data(TensorData::new(classes_f, [n, 1]), device)),
+            ClassMode::Categorical => {
+                let k = self.class_names.len();
+                let mut one_hot = vec![0.0f32; n * k];
+                host.classes.iter().enumerate().for_each(|(i, &c)| one_hot[i * k + c] = 1.0);
+                Some(Tensor::<2>::from_data(TensorData::new(one_hot, [n, k]), device))
+            }
+        };
+        Ok(Batch { images, targets, classes: host.classes, paths: host.paths })
+    }
+}
+
+/// The worker side: computes batches in order and sends them until the iterator is dropped.
+struct Producer {
+    files: Arc<Vec<(PathBuf, usize)>>,
+    generator: Arc<ImageDataGenerator>,
+    config: FlowConfig,
+    first_batch: usize,
+}
+
+impl Producer {
+    fn epoch_order(&self, epoch: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.files.len()).collect();
+        if self.config.shuffle {
+            order.shuffle(&mut epoch_rng(self.config.seed, epoch));
+        }
+        order
+    }
+
+    fn run(self, sender: SyncSender<Result<HostBatch>>) {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(self.config.workers).build();
+        match pool {
+            Ok(pool) => pool.install(|| self.produce(sender)),
+            Err(_) => self.produce(sender),
+        }
+    }
+
+    fn produce(&self, sender: SyncSender<Result<HostBatch>>) {
+        let per_epoch = self.files.len().div_ceil(self.config.batch_size);
+        let mut batch_index = self.first_batch;
+        let mut cached: Option<(u64, Vec<usize>)> = None;
+        loop {
+            let epoch = (batch_index / per_epoch) as u64;
+            let within = batch_index % per_epoch;
+            if cached.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                cached = Some((epoch, self.epoch_order(epoch)));
+            }
+            let order = &cached.as_ref().map(|(_, o)| o.clone()).unwrap_or_default();
+            let start = within * self.config.batch_size;
+            let positions: Vec<usize> = (start..(start + self.config.batch_size).min(order.len())).collect();
+            let batch = self.make_batch(epoch, &positions, order);
+            if sender.send(batch).is_err() {
+                return;
+            }
+            batch_index += 1;
+        }
+    }
+
+    fn make_batch(&self, epoch: u64, positions: &[usize], order: &[usize]) -> Result<HostBatch> {
+        let [h, w] = self.config.target_size;
+        let images: Vec<Vec<f32>> = positions
+            .par_iter()
+            .map(|&position| {
+                let (path, _) = &self.files[order[position]];
+                let image = load_img(path, Some([h, w]), self.config.interpolation)?;
+                let mut rng = image_rng(self.config.seed, epoch, position as u64);
+                Ok(self.generator.augment(&image, &mut rng).data)
+            })
+            .collect::<Result<_>>()?;
+        let mut pixels = Vec::with_capacity(positions.len() * h * w * 3);
+        images.into_iter().for_each(|image| pixels.extend(image));
+        let chosen = positions.iter().map(|&p| &self.files[order[p]]);
+        let (paths, classes) = chosen.map(|(p, c)| (p.clone(), *c)).unzip();
+        Ok(HostBatch { pixels, classes, paths })
+    }
+}

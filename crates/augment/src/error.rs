@@ -1,0 +1,57 @@
+//! Errors of the augmentation crate; each names the parameter, file or shape at fault.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong configuring augmentation or reading an image folder.
+#[derive(Debug, thiserror::Error)]
+pub enum AugmentError {
+    /// A generator parameter is out of range (negative, NaN, reversed pair...).
+    #[error("invalid {parameter} = {value}: {reason}")]
+    InvalidParameter {
+        /// Keras name of the parameter.
+        parameter: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An image buffer whose size does not match its shape.
+    #[error("image of {height}x{width}x{channels} needs {} values, got {len}", height * width * channels)]
+    ImageShape {
+        /// Rows.
+        height: usize,
+        /// Columns.
+        width: usize,
+        /// Channels.
+        channels: usize,
+        /// Values given.
+        len: usize,
+    },
+    /// A file or folder could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// An image file could not be decoded.
+    #[error("{path}: corrupt or unsupported image: {reason}")]
+    CorruptImage {
+        /// The file.
+        path: PathBuf,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// A folder with no class sub-folders or no images.
+    #[error("{path}: {reason}")]
+    EmptyDirectory {
+        /// The folder.
+        path: PathBuf,
+        /// What was missing.
+        reason: String,
+    },
+}
+
+/// Result with [`AugmentError`].
+pub type Result<T, E = AugmentError> = std::result::Result<T, E>;

@@ -1,0 +1,168 @@
+//! The generator's configuration, draws and the folder pipeline's behaviour on real-world
+//! messes (corrupt files, empty folders), and determinism whatever the thread count.
+
+use std::path::{Path, PathBuf};
+
+use augment::{
+    AugmentError, ClassMode, DirectoryIterator, FillMode, FlowConfig, Geometry, Image, ImageDataGeneratorConfig,
+    TransformParams, apply_transform, image_rng,
+};
+use burn::tensor::Device;
+
+fn course() -> ImageDataGeneratorConfig {
+    ImageDataGeneratorConfig::new()
+        .rescale(1.0 / 255.0)
+        .rotation_range(40.0)
+        .width_shift_range(0.2)
+        .height_shift_range(0.2)
+        .shear_range(0.2)
+        .zoom_range(0.2)
+        .horizontal_flip(true)
+}
+
+#[test]
+fn invalid_parameters_are_typed_errors_at_construction() {
+    let cases = [
+        ImageDataGeneratorConfig::new().rotation_range(-1.0),
+        ImageDataGeneratorConfig::new().rotation_range(f64::NAN),
+        ImageDataGeneratorConfig::new().zoom_range_pair([1.2, 0.8]),
+        ImageDataGeneratorConfig::new().zoom_range(1.5),
+        ImageDataGeneratorConfig::new().width_shift_range(-0.2),
+        ImageDataGeneratorConfig::new().brightness_range([1.5, 0.5]),
+        ImageDataGeneratorConfig::new().interpolation_order(3),
+    ];
+    for config in cases {
+        let err = config.build().unwrap_err();
+        assert!(matches!(err, AugmentError::InvalidParameter { .. }), "{err}");
+    }
+    assert!(course().build().is_ok());
+}
+
+#[test]
+fn course_draws_stay_in_keras_ranges() {
+    let generator = course().build().unwrap();
+    let mut flips = 0;
+    for i in 0..2000 {
+        let p = generator.random_transform(150, 150, &mut image_rng(7, 0, i));
+        assert!(p.theta.abs() <= 40.0 && p.tx.abs() <= 30.0 && p.ty.abs() <= 30.0);
+        assert!(p.shear.abs() <= 0.2 && (0.8..=1.2).contains(&p.zx) && (0.8..=1.2).contains(&p.zy));
+        assert!(!p.flip_vertical);
+        flips += p.flip_horizontal as usize;
+    }
+    assert!((900..1100).contains(&flips), "{flips} flips of 2000");
+}
+
+#[test]
+fn tx_moves_content_horizontally_as_keras_does() {
+    let data: Vec<f32> = (0..10 * 12).flat_map(|i| [i as f32; 3]).collect();
+    let image = Image::new(10, 12, 3, data).unwrap();
+    let p = TransformParams { tx: 3.0, ..Default::default() };
+    let keras = apply_transform(&image, &p, FillMode::Nearest, 1, Geometry::Keras);
+    assert_eq!(keras.pixel(4, 2)[0], image.pixel(4, 5)[0], "out[r, c] = in[r, c + tx]");
+    let corrected = apply_transform(&image, &p, FillMode::Nearest, 1, Geometry::Corrected);
+    assert_eq!(corrected.pixel(4, 2)[0], image.pixel(7, 2)[0], "corrected: tx (the height shift) moves content vertically");
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("augment-tests-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn copy_fixture_folder(to: &Path) {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/augment/folder");
+    for class in ["cats", "dogs"] {
+        std::fs::create_dir_all(to.join(class)).unwrap();
+        for entry in std::fs::read_dir(from.join(class)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, to.join(class).join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+fn flow(dir: &Path, seed: u64) -> DirectoryIterator {
+    flow_with_workers(dir, seed, 0)
+}
+
+fn flow_with_workers(dir: &Path, seed: u64, workers: usize) -> DirectoryIterator {
+    let config = FlowConfig {
+        target_size: [30, 40],
+        batch_size: 3,
+        class_mode: ClassMode::Categorical,
+        seed,
+        workers,
+        ..FlowConfig::default()
+    };
+    DirectoryIterator::new(dir, course().build().unwrap(), config).unwrap()
+}
+
+#[test]
+fn same_seed_same_batches_whatever_the_thread_count() {
+    let dir = scratch("determinism");
+    copy_fixture_folder(&dir);
+    let device = Device::flex();
+    let run = |workers: usize| {
+        let mut it = flow_with_workers(&dir, 42, workers);
+        (0..4)
+            .map(|_| {
+                let b = it.next_batch(&device).unwrap();
+                (b.images.into_data().try_to_vec::<f32>().unwrap(), b.classes, b.paths)
+            })
+            .collect::<Vec<_>>()
+    };
+    let one = run(1);
+    assert_eq!(one, run(3));
+    assert_ne!(one, {
+        let mut it = flow(&dir, 43);
+        (0..4)
+            .map(|_| {
+                let b = it.next_batch(&device).unwrap();
+                (b.images.into_data().try_to_vec::<f32>().unwrap(), b.classes, b.paths)
+            })
+            .collect::<Vec<_>>()
+    });
+    // Labels always follow the file: cats are class 0, dogs class 1.
+    for (_, classes, paths) in &one {
+        for (class, path) in classes.iter().zip(paths) {
+            assert_eq!(*class, path.parent().unwrap().ends_with("dogs") as usize);
+        }
+    }
+}
+
+#[test]
+fn a_corrupt_image_is_reported_by_path() {
+    let dir = scratch("corrupt");
+    copy_fixture_folder(&dir);
+    std::fs::write(dir.join("cats/broken.jpg"), b"\xff\xd8\xff\xe0 definitely not a jpeg").unwrap();
+    let config = FlowConfig { target_size: [30, 40], batch_size: 10, shuffle: false, ..FlowConfig::default() };
+    let mut it = DirectoryIterator::new(&dir, course().build().unwrap(), config).unwrap();
+    let err = it.next_batch(&Device::flex()).unwrap_err();
+    assert!(matches!(err, AugmentError::CorruptImage { .. }), "{err}");
+    assert!(err.to_string().contains("broken.jpg"), "{err}");
+}
+
+#[test]
+fn empty_folders_are_errors() {
+    let dir = scratch("empty");
+    let err = DirectoryIterator::new(&dir, course().build().unwrap(), FlowConfig::default()).err().unwrap();
+    assert!(err.to_string().contains("no class sub-folders"), "{err}");
+    std::fs::create_dir_all(dir.join("cats")).unwrap();
+    std::fs::write(dir.join("cats/readme.txt"), "x").unwrap();
+    let err = DirectoryIterator::new(&dir, course().build().unwrap(), FlowConfig::default()).err().unwrap();
+    assert!(err.to_string().contains("no image files"), "{err}");
+}
+
+#[test]
+fn epochs_cover_every_image_once() {
+    let dir = scratch("epochs");
+    copy_fixture_folder(&dir);
+    let mut it = flow(&dir, 1);
+    assert_eq!(it.batches_per_epoch(), 2);
+    let device = Device::flex();
+    let mut seen: Vec<PathBuf> = (0..2).flat_map(|_| it.next_batch(&device).unwrap().paths).collect();
+    seen.sort();
+    let mut all: Vec<PathBuf> = it.files().iter().map(|(p, _)| p.clone()).collect();
+    all.sort();
+    assert_eq!(seen, all);
+}
