@@ -1,1 +1,37 @@
-//! stub
+//! The Keras transfer-learning recipe on Burn: an InceptionV3 base cut at a named layer and
+//! frozen, a classifier head, Keras' RMSprop, and `fit` / `evaluate` / `predict`.
+//!
+//! ```no_run
+//! use transfer::{CompileConfig, TransferModelConfig, Trainer};
+//! let device = burn::tensor::Device::default();
+//! let config = TransferModelConfig::course();
+//! let model = config.init(&device)?; // load base weights first for real use
+//! println!("{}", model.summary()?);
+//! let trainer = Trainer::new(model, CompileConfig::course(), &device)?;
+//! # Ok::<(), transfer::TransferError>(())
+//! ```
+#![warn(missing_docs)]
+
+mod checkpoint;
+mod data;
+mod error;
+mod fit;
+mod head;
+mod history;
+mod loss;
+mod model;
+mod optim;
+mod plot;
+mod progress;
+
+pub use checkpoint::{CheckpointMetadata, load_checkpoint, save_checkpoint};
+pub use data::{BatchSource, InMemoryBatches};
+pub use error::{Result, TransferError};
+pub use fit::{CompileConfig, FitConfig, StepMetrics, Trainer, predict, predict_files};
+pub use head::{Head, HeadConfig, Pooling};
+pub use history::{EpochRecord, History, write_atomically};
+pub use loss::Loss;
+pub use model::{BASE_BLOCKS, TransferModel, TransferModelConfig, block_of};
+pub use optim::{KerasRmsProp, KerasRmsPropState};
+pub use plot::plot_history;
+pub use progress::ProgressBar;

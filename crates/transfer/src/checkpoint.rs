@@ -1,0 +1,90 @@
+//! Checkpoints: the whole transfer model (weights, configuration, frozen blocks, class
+//! names) in one safetensors file, written atomically, plus the optimizer state beside it.
+
+use std::path::{Path, PathBuf};
+
+use burn::optim::ModuleOptimizer;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TransferError};
+use crate::model::{TransferModel, TransferModelConfig};
+
+const METADATA_KEY: &str = "transfer.checkpoint";
+
+/// What a checkpoint records besides the weights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointMetadata {
+    /// The model configuration (base flavour and cut, head, input size).
+    pub config: TransferModelConfig,
+    /// Frozen flag of each base block.
+    pub frozen: [bool; 12],
+    /// Class names in index order (e.g. `["cats", "dogs"]`).
+    pub class_names: Vec<String>,
+    /// Epochs trained so far.
+    pub epochs_trained: usize,
+}
+
+fn optimizer_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".optim");
+    PathBuf::from(p)
+}
+
+fn temporary(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".tmp");
+    PathBuf::from(p)
+}
+
+/// Saves `model` (and, when given, the optimizer state to `<path>.optim`), atomically:
+/// everything is written to temporary files first and renamed into place.
+pub fn save_checkpoint(
+    path: &Path,
+    model: &TransferModel,
+    metadata: &CheckpointMetadata,
+    optimizer: Option<&ModuleOptimizer>,
+) -> Result<()> {
+    let failed = |reason: String| TransferError::Checkpoint { path: path.to_path_buf(), reason };
+    let json = serde_json::to_string(metadata).map_err(|e| failed(e.to_string()))?;
+    let tmp = temporary(path);
+    let mut store = SafetensorsStore::from_file(&tmp).overwrite(true).metadata(METADATA_KEY, json);
+    model.save_into(&mut store).map_err(|e| failed(format!("writing weights: {e}")))?;
+    if let Some(optimizer) = optimizer {
+        let optim_tmp = temporary(&optimizer_path(path));
+        optimizer.save(&optim_tmp).map_err(|e| failed(format!("writing optimizer state: {e:?}")))?;
+        std::fs::rename(&optim_tmp, optimizer_path(path)).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
+    }
+    std::fs::rename(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })
+}
+
+/// Loads a checkpoint onto `device`: the model with its frozen blocks, the metadata, and the
+/// optimizer state when `<path>.optim` exists (to resume training with `Trainer::set_optimizer`).
+pub fn load_checkpoint(path: &Path, device: &Device) -> Result<(TransferModel, CheckpointMetadata, Option<ModuleOptimizer>)> {
+    let failed = |reason: String| TransferError::Checkpoint { path: path.to_path_buf(), reason };
+    let header = inception::weights::safetensors_metadata(path)?;
+    let json = header.get(METADATA_KEY).ok_or_else(|| failed("not a transfer checkpoint (no transfer.checkpoint metadata)".into()))?;
+    let metadata: CheckpointMetadata = serde_json::from_str(json).map_err(|e| failed(format!("bad metadata: {e}")))?;
+    let mut model = metadata.config.init(device)?;
+    let mut store = SafetensorsStore::from_file(path);
+    let result = model.load_from(&mut store).map_err(|e| failed(format!("reading weights: {e}")))?;
+    if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
+        return Err(failed(format!("weights do not fit the recorded configuration: {result}")));
+    }
+    let frozen = metadata.frozen;
+    model = model.with_frozen_blocks(|block| {
+        crate::model::BASE_BLOCKS.iter().position(|b| *b == block).map(|i| frozen[i])
+    });
+    let optim_file = optimizer_path(path);
+    let optimizer = match optim_file.exists() {
+        true => Some(
+            crate::optim::KerasRmsProp::default()
+                .init()
+                .load(&optim_file)
+                .map_err(|e| failed(format!("reading optimizer state: {e:?}")))?,
+        ),
+        false => None,
+    };
+    Ok((model, metadata, optimizer))
+}

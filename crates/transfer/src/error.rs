@@ -1,0 +1,36 @@
+//! Errors of the transfer crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong building, training, saving or loading a transfer model.
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    /// From the InceptionV3 base (weights, layer names, input sizes).
+    #[error(transparent)]
+    Inception(#[from] inception::InceptionError),
+    /// From the data pipeline (folders, images, augmentation parameters).
+    #[error(transparent)]
+    Augment(#[from] augment::AugmentError),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// A checkpoint that cannot be read or does not fit.
+    #[error("{path}: {reason}")]
+    Checkpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A configuration that cannot work (e.g. a loss that does not fit the head).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// Result with [`TransferError`].
+pub type Result<T, E = TransferError> = std::result::Result<T, E>;

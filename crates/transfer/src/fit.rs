@@ -1,0 +1,265 @@
+//! Keras' `compile` + `fit` / `evaluate` / `predict` for a [`TransferModel`].
+
+use std::path::Path;
+
+use augment::{Interpolation, load_img};
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use inception::InceptionV3;
+
+use crate::data::BatchSource;
+use crate::error::{Result, TransferError};
+use crate::history::{EpochRecord, History};
+use crate::loss::Loss;
+use crate::model::TransferModel;
+use crate::optim::KerasRmsProp;
+use crate::progress::ProgressBar;
+
+/// Keras `compile` arguments.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CompileConfig {
+    /// Learning rate (the course: 1e-4).
+    pub learning_rate: f64,
+    /// The optimizer (Keras RMSprop).
+    pub optimizer: KerasRmsProp,
+    /// The loss (binary for a 1-unit head).
+    pub loss: Loss,
+}
+
+impl CompileConfig {
+    /// The course: `RMSprop(learning_rate=1e-4)`, `binary_crossentropy`, `accuracy`.
+    pub fn course() -> Self {
+        Self { learning_rate: 1e-4, optimizer: KerasRmsProp::default(), loss: Loss::BinaryCrossentropy }
+    }
+}
+
+/// Keras `fit` arguments.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FitConfig {
+    /// Epochs to run.
+    pub epochs: usize,
+    /// Training steps per epoch (`None`: one pass over the source).
+    pub steps_per_epoch: Option<usize>,
+    /// Validation steps after each epoch (`None`: one pass over the validation source).
+    pub validation_steps: Option<usize>,
+    /// Print a progress bar.
+    pub verbose: bool,
+}
+
+/// What one training step measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepMetrics {
+    /// Mean loss of the batch.
+    pub loss: f64,
+    /// Correct predictions in the batch.
+    pub correct: usize,
+    /// Images in the batch.
+    pub images: usize,
+}
+
+/// A compiled model: the model on an autodiff device, its optimizer state and loss.
+pub struct Trainer {
+    model: TransferModel,
+    optimizer: ModuleOptimizer,
+    compile: CompileConfig,
+    device: Device,
+    train_device: Device,
+    inference_base: Option<InceptionV3>,
+}
+
+/// Running sums of Keras' epoch metrics (weighted by batch size).
+#[derive(Default)]
+struct Running {
+    loss_sum: f64,
+    correct: usize,
+    images: usize,
+}
+
+impl Running {
+    fn add(&mut self, step: StepMetrics) {
+        self.loss_sum += step.loss * step.images as f64;
+        self.correct += step.correct;
+        self.images += step.images;
+    }
+
+    fn loss(&self) -> f64 {
+        self.loss_sum / self.images.max(1) as f64
+    }
+
+    fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.images.max(1) as f64
+    }
+}
+
+impl Trainer {
+    /// Keras `model.compile(...)`: moves `model` to `device` with autodiff and sets up the
+    /// optimizer. `device` is the plain device (flex, ndarray, wgpu).
+    pub fn new(model: TransferModel, compile: CompileConfig, device: &Device) -> Result<Self> {
+        let expects = match compile.loss {
+            Loss::BinaryCrossentropy => model.head.outputs() == 1,
+            Loss::CategoricalCrossentropy => model.head.outputs() > 1,
+        };
+        if !expects {
+            return Err(TransferError::Config(format!(
+                "{:?} does not fit a head with {} outputs",
+                compile.loss,
+                model.head.outputs()
+            )));
+        }
+        let train_device = device.clone().autodiff();
+        let model = model.fork(&train_device);
+        Ok(Self {
+            model,
+            optimizer: compile.optimizer.init(),
+            compile,
+            device: device.clone(),
+            train_device,
+            inference_base: None,
+        })
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &TransferModel {
+        &self.model
+    }
+
+    /// The trained model, for saving or prediction.
+    pub fn into_model(self) -> TransferModel {
+        self.model
+    }
+
+    /// The optimizer state (Keras' RMSprop velocities), for checkpoints.
+    pub fn optimizer(&self) -> &ModuleOptimizer {
+        &self.optimizer
+    }
+
+    /// Replaces the optimizer state (resuming from a checkpoint).
+    pub fn set_optimizer(&mut self, optimizer: ModuleOptimizer) {
+        self.optimizer = optimizer;
+    }
+
+    /// The plain (non-autodiff) device.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Base features of a batch: a fully frozen base runs as plain inference (no autodiff
+    /// record at all), its output then joins the graph for the head.
+    fn features(&mut self, images: Tensor<4>) -> Result<Tensor<4>> {
+        if self.model.base_fully_frozen() {
+            let base = self.inference_base.get_or_insert_with(|| self.model.base.valid());
+            let features = base.forward(images.without_autodiff())?;
+            return Ok(features.autodiff());
+        }
+        Ok(self.model.base.forward(images.autodiff())?)
+    }
+
+    /// One training step on a batch: forward, loss, backward, Keras RMSprop update.
+    pub fn train_step(&mut self, images: Tensor<4>, targets: Tensor<2>) -> Result<StepMetrics> {
+        let images_count = images.dims()[0];
+        let features = self.features(images)?;
+        let logits = self.model.head.forward(features);
+        let targets = targets.to_device(&self.train_device);
+        let correct = self.compile.loss.correct(logits.clone().without_autodiff(), targets.clone().without_autodiff());
+        let loss = self.compile.loss.forward(logits, targets);
+        let loss_value = loss.clone().without_autodiff().into_scalar::<f32>() as f64;
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let model = self.model.clone();
+        self.model = self.optimizer.step(self.compile.learning_rate, model, grads);
+        if !self.model.base_fully_frozen() {
+            self.inference_base = None;
+        }
+        Ok(StepMetrics { loss: loss_value, correct, images: images_count })
+    }
+
+    /// Loss and accuracy on a batch in inference mode (dropout off).
+    pub fn test_step(&self, images: Tensor<4>, targets: Tensor<2>) -> Result<StepMetrics> {
+        let model = self.model.valid();
+        let images_count = images.dims()[0];
+        let logits = model.forward(images.without_autodiff().to_device(&self.device))?;
+        let targets = targets.without_autodiff().to_device(&self.device);
+        let correct = self.compile.loss.correct(logits.clone(), targets.clone());
+        let loss = self.compile.loss.forward(logits, targets).into_scalar::<f32>() as f64;
+        Ok(StepMetrics { loss, correct, images: images_count })
+    }
+
+    /// Keras `evaluate(source, steps=...)`: mean loss and accuracy over `steps` batches.
+    pub fn evaluate(&self, source: &mut dyn BatchSource, steps: Option<usize>) -> Result<(f64, f64)> {
+        let steps = steps.unwrap_or_else(|| source.batches_per_epoch());
+        let mut running = Running::default();
+        for _ in 0..steps {
+            let (images, targets) = source.next_batch(&self.device)?;
+            running.add(self.test_step(images, targets)?);
+        }
+        Ok((running.loss(), running.accuracy()))
+    }
+
+    /// Keras `fit`: `epochs` of `steps_per_epoch` training steps, then validation; returns
+    /// the history.
+    pub fn fit(
+        &mut self,
+        train: &mut dyn BatchSource,
+        config: FitConfig,
+        mut validation: Option<&mut dyn BatchSource>,
+    ) -> Result<History> {
+        let steps = config.steps_per_epoch.unwrap_or_else(|| train.batches_per_epoch());
+        let mut history = History::default();
+        for epoch in 0..config.epochs {
+            let mut bar = ProgressBar::start(epoch, config.epochs, steps, config.verbose);
+            let mut running = Running::default();
+            for step in 1..=steps {
+                let (images, targets) = train.next_batch(&self.device)?;
+                let metrics = self.train_step(images, targets)?;
+                running.add(metrics);
+                bar.update(step, metrics.images, running.loss(), running.accuracy());
+            }
+            let validated = match validation.as_deref_mut() {
+                Some(source) => Some(self.evaluate(source, config.validation_steps)?),
+                None => None,
+            };
+            bar.finish(running.loss(), running.accuracy(), validated);
+            history.epochs.push(EpochRecord {
+                epoch,
+                loss: running.loss(),
+                accuracy: running.accuracy(),
+                val_loss: validated.map(|v| v.0),
+                val_accuracy: validated.map(|v| v.1),
+            });
+        }
+        Ok(history)
+    }
+
+    /// Probabilities for a batch (sigmoid for one output, softmax otherwise).
+    pub fn predict(&self, images: Tensor<4>) -> Result<Tensor<2>> {
+        predict(&self.model.valid(), images.without_autodiff().to_device(&self.device))
+    }
+}
+
+/// Probabilities for a batch from a model in inference mode.
+pub fn predict(model: &TransferModel, images: Tensor<4>) -> Result<Tensor<2>> {
+    let logits = model.forward(images)?;
+    Ok(model.head.probabilities(logits))
+}
+
+/// Keras-style `predict` on image files: each is loaded as `load_img(path, target_size)`,
+/// multiplied by `rescale` and classified. Returns one probability row per file.
+pub fn predict_files(
+    model: &TransferModel,
+    paths: &[&Path],
+    rescale: f32,
+    interpolation: Interpolation,
+    device: &Device,
+) -> Result<Vec<Vec<f32>>> {
+    let [h, w] = model.input_size;
+    let mut pixels = Vec::with_capacity(paths.len() * h * w * 3);
+    for path in paths {
+        let image = load_img(path, Some([h, w]), interpolation)?;
+        pixels.extend(image.data.iter().map(|v| v * rescale));
+    }
+    let images = Tensor::<4>::from_data(TensorData::new(pixels, [paths.len(), h, w, 3]), device).permute([0, 3, 1, 2]);
+    let probabilities = predict(&model.valid(), images)?;
+    let outputs = probabilities.dims()[1];
+    let values = probabilities.into_data().try_to_vec::<f32>().map_err(|e| TransferError::Config(format!("{e:?}")))?;
+    Ok(values.chunks(outputs).map(<[f32]>::to_vec).collect())
+}

@@ -1,0 +1,125 @@
+//! Classifier heads put on a cut base, with Keras' initialisers.
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Distribution, Tensor};
+
+/// How the base's feature map becomes a vector.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// Keras `Flatten` on the NHWC feature map: (row, col, channel) order.
+    Flatten,
+    /// Keras `GlobalAveragePooling2D`.
+    GlobalAverage,
+}
+
+/// A head: pooling, hidden dense layers with ReLU and dropout, and an output layer
+/// (1 unit + sigmoid for two classes, `classes` units + softmax otherwise).
+#[derive(Config, Debug)]
+pub struct HeadConfig {
+    /// Feature map to vector. Default: flatten, as the course.
+    #[config(default = "Pooling::Flatten")]
+    pub pooling: Pooling,
+    /// Units of each hidden `Dense(relu)` layer. Default: `[1024]`, as the course.
+    #[config(default = "vec![1024]")]
+    pub hidden: Vec<usize>,
+    /// Dropout after the hidden layers. Default: 0.2, as the course.
+    #[config(default = 0.2)]
+    pub dropout: f64,
+    /// Output units: 1 for binary (sigmoid), the number of classes otherwise (softmax).
+    #[config(default = 1)]
+    pub outputs: usize,
+}
+
+impl HeadConfig {
+    /// The course head: Flatten -> Dense(1024, relu) -> Dropout(0.2) -> Dense(1, sigmoid).
+    pub fn course() -> Self {
+        Self::new()
+    }
+
+    /// Global average pooling -> Dense(`classes`, softmax): the usual n-class head.
+    pub fn global_average(classes: usize) -> Self {
+        Self::new().with_pooling(Pooling::GlobalAverage).with_hidden(vec![]).with_dropout(0.0).with_outputs(classes)
+    }
+
+    /// Input features of the first dense layer for a `[rows, cols, channels]` feature map.
+    pub fn input_features(&self, [rows, cols, channels]: [usize; 3]) -> usize {
+        match self.pooling {
+            Pooling::Flatten => rows * cols * channels,
+            Pooling::GlobalAverage => channels,
+        }
+    }
+
+    /// Creates the head for a `[rows, cols, channels]` feature map, with Keras' `Dense`
+    /// initialisation (glorot_uniform kernels, zero biases), drawn from `device`'s RNG.
+    pub fn init(&self, feature_map: [usize; 3], device: &Device) -> Head {
+        let mut width = self.input_features(feature_map);
+        let mut hidden = Vec::new();
+        for &units in &self.hidden {
+            hidden.push(glorot_dense(width, units, device));
+            width = units;
+        }
+        Head {
+            hidden,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            output: glorot_dense(width, self.outputs, device),
+            pooling: self.pooling,
+        }
+    }
+}
+
+/// `Dense(units)` with Keras' defaults: kernel `U(-l, l)`, `l = sqrt(6 / (in + out))`, bias 0.
+fn glorot_dense(input: usize, units: usize, device: &Device) -> Linear {
+    let mut linear = LinearConfig::new(input, units).init(device);
+    let limit = (6.0 / (input + units) as f64).sqrt();
+    linear.weight = Param::from_tensor(Tensor::random([input, units], Distribution::Uniform(-limit, limit), device));
+    linear.bias = Some(Param::from_tensor(Tensor::zeros([units], device)));
+    linear
+}
+
+/// A classifier head; outputs **logits** (the sigmoid / softmax is in the loss and in
+/// [`Head::probabilities`]).
+#[derive(Module, Debug)]
+pub struct Head {
+    /// Hidden dense layers (ReLU).
+    pub hidden: Vec<Linear>,
+    /// Dropout after the hidden layers (Keras applies it once, before the output layer).
+    pub dropout: Dropout,
+    /// Output dense layer.
+    pub output: Linear,
+    /// Feature map to vector.
+    #[module(skip)]
+    pub pooling: Pooling,
+}
+
+impl Head {
+    /// # Shapes
+    /// - features: `[batch, channels, rows, cols]` (NCHW, as the base gives it)
+    /// - output: `[batch, outputs]` logits
+    pub fn forward(&self, features: Tensor<4>) -> Tensor<2> {
+        let mut x: Tensor<2> = match self.pooling {
+            // Keras flattens NHWC: (row, col, channel) order.
+            Pooling::Flatten => features.permute([0, 2, 3, 1]).flatten(1, 3),
+            Pooling::GlobalAverage => features.mean_dim(3).mean_dim(2).flatten(1, 3),
+        };
+        for dense in &self.hidden {
+            x = relu(dense.forward(x));
+        }
+        self.output.forward(self.dropout.forward(x))
+    }
+
+    /// Output units (1 = binary).
+    pub fn outputs(&self) -> usize {
+        self.output.weight.dims()[1]
+    }
+
+    /// Logits to probabilities: sigmoid for one output, softmax otherwise.
+    pub fn probabilities(&self, logits: Tensor<2>) -> Tensor<2> {
+        match self.outputs() {
+            1 => burn::tensor::activation::sigmoid(logits),
+            _ => burn::tensor::activation::softmax(logits, 1),
+        }
+    }
+}
