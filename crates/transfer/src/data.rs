@@ -1,26 +1,50 @@
-//! Where training batches come from: an image folder (augment's `DirectoryIterator`) or
-//! arrays in memory (Keras `fit(x, y, batch_size=...)`).
+//! Where training batches come from: an image folder (augment's `DirectoryIterator`),
+//! arrays in memory (Keras `fit(x, y, batch_size=...)`), or base features cached once.
 
-use augment::DirectoryIterator;
+use augment::{DirectoryIterator, epoch_rng};
 use burn::tensor::{Device, Tensor, TensorData};
+use rand::seq::SliceRandom;
 
-use crate::error::Result;
+use crate::error::{Result, TransferError};
 
-/// A source of `(images, targets)` batches, cycling over epochs like Keras' iterators.
+/// What a batch holds: images for the base, or features the base already computed.
+#[derive(Debug, Clone)]
+pub enum Inputs {
+    /// `[batch, 3, rows, cols]` images.
+    Images(Tensor<4>),
+    /// `[batch, channels, rows, cols]` base features (NCHW), fed straight to the head.
+    Features(Tensor<4>),
+}
+
+impl Inputs {
+    /// Samples in the batch.
+    pub fn len(&self) -> usize {
+        match self {
+            Inputs::Images(t) | Inputs::Features(t) => t.dims()[0],
+        }
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A source of `(inputs, targets)` batches, cycling over epochs like Keras' iterators.
 pub trait BatchSource {
-    /// The next batch on `device`: images `[batch, 3, rows, cols]`, targets `[batch, outputs]`.
-    fn next_batch(&mut self, device: &Device) -> Result<(Tensor<4>, Tensor<2>)>;
+    /// The next batch on `device`; targets are `[batch, outputs]`.
+    fn next_batch(&mut self, device: &Device) -> Result<(Inputs, Tensor<2>)>;
     /// Batches in one pass over the data (Keras' default `steps_per_epoch`).
     fn batches_per_epoch(&self) -> usize;
 }
 
 impl BatchSource for DirectoryIterator {
-    fn next_batch(&mut self, device: &Device) -> Result<(Tensor<4>, Tensor<2>)> {
+    fn next_batch(&mut self, device: &Device) -> Result<(Inputs, Tensor<2>)> {
         let batch = DirectoryIterator::next_batch(self, device)?;
         let targets = batch.targets.ok_or_else(|| {
-            crate::error::TransferError::Config("training needs targets: use class_mode binary or categorical".into())
+            TransferError::Config("training needs targets: use class_mode binary or categorical".into())
         })?;
-        Ok((batch.images, targets))
+        Ok((Inputs::Images(batch.images), targets))
     }
 
     fn batches_per_epoch(&self) -> usize {
@@ -28,39 +52,103 @@ impl BatchSource for DirectoryIterator {
     }
 }
 
-/// Arrays in memory, served in order in batches (the last one smaller), like Keras'
-/// `fit(x, y, batch_size, shuffle=False)`.
+/// Samples in memory, served in batches (the last one smaller), in order or reshuffled
+/// every epoch, like Keras' `fit(x, y, batch_size, shuffle=...)`.
 pub struct InMemoryBatches {
-    images: Vec<f32>,
+    samples: Vec<f32>,
     targets: Vec<f32>,
-    image_shape: [usize; 3],
+    sample_shape: [usize; 3],
     outputs: usize,
     batch_size: usize,
+    features: bool,
+    shuffle: Option<u64>,
+    order: Vec<usize>,
+    epoch: u64,
     next: usize,
 }
 
 impl InMemoryBatches {
-    /// `images` NCHW `[n, 3, rows, cols]` flattened, `targets` `[n, outputs]` flattened.
-    pub fn new(images: Vec<f32>, image_shape: [usize; 3], targets: Vec<f32>, outputs: usize, batch_size: usize) -> Self {
-        Self { images, targets, image_shape, outputs, batch_size: batch_size.max(1), next: 0 }
+    /// Images NCHW (`[n, 3, rows, cols]` flattened) with targets (`[n, outputs]` flattened).
+    pub fn images(images: Vec<f32>, image_shape: [usize; 3], targets: Vec<f32>, outputs: usize, batch_size: usize) -> Self {
+        Self::new(images, image_shape, targets, outputs, batch_size, false)
     }
 
-    fn len(&self) -> usize {
-        self.targets.len() / self.outputs
+    /// Base features NCHW (`[n, channels, rows, cols]` flattened) with targets.
+    pub fn features(features: Vec<f32>, shape: [usize; 3], targets: Vec<f32>, outputs: usize, batch_size: usize) -> Self {
+        Self::new(features, shape, targets, outputs, batch_size, true)
+    }
+
+    fn new(samples: Vec<f32>, sample_shape: [usize; 3], targets: Vec<f32>, outputs: usize, batch_size: usize, features: bool) -> Self {
+        let n = targets.len() / outputs.max(1);
+        Self {
+            samples,
+            targets,
+            sample_shape,
+            outputs: outputs.max(1),
+            batch_size: batch_size.max(1),
+            features,
+            shuffle: None,
+            order: (0..n).collect(),
+            epoch: 0,
+            next: 0,
+        }
+    }
+
+    /// Reshuffles the order at the start of every epoch, from `seed`.
+    pub fn shuffled(mut self, seed: u64) -> Self {
+        self.shuffle = Some(seed);
+        self.reshuffle();
+        self
+    }
+
+    fn reshuffle(&mut self) {
+        if let Some(seed) = self.shuffle {
+            self.order = (0..self.len()).collect();
+            self.order.shuffle(&mut epoch_rng(seed, self.epoch));
+        }
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
     }
 }
 
 impl BatchSource for InMemoryBatches {
-    fn next_batch(&mut self, device: &Device) -> Result<(Tensor<4>, Tensor<2>)> {
+    fn next_batch(&mut self, device: &Device) -> Result<(Inputs, Tensor<2>)> {
         let n = self.len();
+        if n == 0 {
+            return Err(TransferError::Config("no samples to serve".into()));
+        }
         let start = self.next;
         let end = (start + self.batch_size).min(n);
-        self.next = if end == n { 0 } else { end };
-        let per_image: usize = self.image_shape.iter().product();
-        let [c, h, w] = self.image_shape;
-        let images = TensorData::new(self.images[start * per_image..end * per_image].to_vec(), [end - start, c, h, w]);
-        let targets = TensorData::new(self.targets[start * self.outputs..end * self.outputs].to_vec(), [end - start, self.outputs]);
-        Ok((Tensor::from_data(images, device), Tensor::from_data(targets, device)))
+        let per_sample: usize = self.sample_shape.iter().product();
+        let mut samples = Vec::with_capacity((end - start) * per_sample);
+        let mut targets = Vec::with_capacity((end - start) * self.outputs);
+        for &i in &self.order[start..end] {
+            samples.extend_from_slice(&self.samples[i * per_sample..(i + 1) * per_sample]);
+            targets.extend_from_slice(&self.targets[i * self.outputs..(i + 1) * self.outputs]);
+        }
+        if end == n {
+            self.next = 0;
+            self.epoch += 1;
+            self.reshuffle();
+        } else {
+            self.next = end;
+        }
+        let [c, h, w] = self.sample_shape;
+        let samples = Tensor::<4>::from_data(TensorData::new(samples, [end - start, c, h, w]), device);
+        let targets = Tensor::<2>::from_data(TensorData::new(targets, [end - start, self.outputs]), device);
+        let inputs = match self.features {
+            true => Inputs::Features(samples),
+            false => Inputs::Images(samples),
+        };
+        Ok((inputs, targets))
     }
 
     fn batches_per_epoch(&self) -> usize {

@@ -25,7 +25,7 @@ mod plot;
 mod progress;
 
 pub use checkpoint::{CheckpointMetadata, load_checkpoint, save_checkpoint};
-pub use data::{BatchSource, InMemoryBatches};
+pub use data::{BatchSource, InMemoryBatches, Inputs};
 pub use error::{Result, TransferError};
 pub use fit::{CompileConfig, FitConfig, StepMetrics, Trainer, predict, predict_files};
 pub use head::{Head, HeadConfig, Pooling};

@@ -1,0 +1,148 @@
+//! The course model's training step and fit bookkeeping against real Keras 2.15 (fixtures
+//! made by tests/fixtures/transfer/make_transfer_fixtures.py).
+
+mod common;
+
+use std::path::Path;
+
+use burn::module::Param;
+use burn::tensor::{Device, Tensor, TensorData};
+use common::detrand;
+use inception::{Flavor, InceptionV3Config, LayerName};
+use transfer::{CompileConfig, FitConfig, HeadConfig, InMemoryBatches, Inputs, TransferModel, TransferModelConfig, Trainer};
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transfer").join(name)
+}
+
+fn npy(name: &str) -> Vec<f32> {
+    inception_transfer::npy::read_npy(&fixture(name)).unwrap().values
+}
+
+fn steps_json() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("keras_steps.json")).unwrap()).unwrap()
+}
+
+/// The course model with the fixture weights and dropout 0 (Keras' masks are not
+/// reproducible), for `size` x `size` inputs.
+fn course_model(size: usize, device: &Device) -> TransferModel {
+    let base_config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7);
+    let base = common::keras_model(&base_config, device);
+    let config = TransferModelConfig::new(base_config, HeadConfig::course().with_dropout(0.0)).with_input_size([size, size]);
+    let mut model = config.init_with_base(base, device).unwrap();
+    let [r, c, ch] = LayerName::Mixed7.output_shape([size, size]).unwrap();
+    let features = r * c * ch;
+    let tensor2 = |values: Vec<f32>, shape: [usize; 2]| Param::from_tensor(Tensor::<2>::from_data(TensorData::new(values, shape), device));
+    let tensor1 = |values: Vec<f32>| {
+        let n = values.len();
+        Some(Param::from_tensor(Tensor::<1>::from_data(TensorData::new(values, [n]), device)))
+    };
+    let dense = &mut model.head.hidden[0];
+    dense.weight = tensor2(detrand::symmetric(2000 * 8, features * 1024, (6.0 / (features + 1024) as f64).sqrt()), [features, 1024]);
+    dense.bias = tensor1(detrand::symmetric(2000 * 8 + 1, 1024, 0.01));
+    model.head.output.weight = tensor2(detrand::symmetric(2001 * 8, 1024, (6.0f64 / 1025.0).sqrt()), [1024, 1]);
+    model.head.output.bias = tensor1(detrand::symmetric(2001 * 8 + 1, 1, 0.01));
+    model
+}
+
+/// Keras' NHWC features from a fixture, as NCHW.
+fn keras_features(name: &str, device: &Device) -> Tensor<4> {
+    let array = inception_transfer::npy::read_npy(&fixture(name)).unwrap();
+    let shape: [usize; 4] = array.shape.clone().try_into().unwrap();
+    Tensor::<4>::from_data(TensorData::new(array.values, shape), device).permute([0, 3, 1, 2])
+}
+
+fn targets(values: &[f32], device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(values.to_vec(), [values.len(), 1]), device)
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.without_autodiff().into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+}
+
+/// Largest |a - b| relative to the largest |b|.
+fn relative(ours: &[f32], keras: &[f32]) -> f32 {
+    assert_eq!(ours.len(), keras.len());
+    let scale = keras.iter().map(|v| v.abs()).fold(0.0f32, f32::max).max(1e-30);
+    ours.iter().zip(keras).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max) / scale
+}
+
+/// The head gradients of one batch of features, on the autodiff device as the trainer does.
+fn head_gradients(model: &TransferModel, features: Tensor<4>, y: Tensor<2>) -> (f64, Vec<Vec<f32>>) {
+    let logits = model.head.forward(features.autodiff());
+    let loss = transfer::Loss::BinaryCrossentropy.forward(logits, y.autodiff());
+    let loss_value = values(loss.clone())[0] as f64;
+    let grads = loss.backward();
+    let dense = &model.head.hidden[0];
+    let out = &model.head.output;
+    let grad = |p: &Param<Tensor<2>>| values(p.val().grad(&grads).unwrap());
+    let grad1 = |p: &Option<Param<Tensor<1>>>| values(p.as_ref().unwrap().val().grad(&grads).unwrap());
+    (loss_value, vec![grad(&dense.weight), grad1(&dense.bias), grad(&out.weight), grad1(&out.bias)])
+}
+
+#[test]
+fn a_training_step_matches_keras() {
+    let device = Device::flex();
+    let keras = steps_json();
+    let compile = CompileConfig { learning_rate: 1e-6, ..CompileConfig::course() };
+    let mut trainer = Trainer::new(course_model(150, &device), compile, &device).unwrap();
+    let x = keras_features("step_features_mixed7.npy", &device);
+    let y = [0.0, 1.0];
+    for step in 1..=2 {
+        let (loss, grads) = head_gradients(trainer.model(), x.clone(), targets(&y, &device).autodiff());
+        let keras_loss = keras[format!("loss_{step}")].as_f64().unwrap();
+        println!("step {step}: loss {loss} vs Keras {keras_loss}");
+        assert!(((loss - keras_loss) / keras_loss).abs() < 1e-5, "step {step} loss {loss} vs {keras_loss}");
+        let rows = grads[0][..16 * 1024].to_vec();
+        let checks = [
+            ("grad_dense_kernel_rows", rows),
+            ("grad_dense_bias", grads[1].clone()),
+            ("grad_dense_1_kernel", grads[2].clone()),
+            ("grad_dense_1_bias", grads[3].clone()),
+        ];
+        for (name, ours) in checks {
+            let r = relative(&ours, &npy(&format!("step{step}_{name}.npy")));
+            println!("step {step} {name}: relative {r:.2e}");
+            assert!(r < 1e-5, "step {step} {name}: relative difference {r}");
+        }
+        let kernel_sum: f64 = grads[0].iter().map(|v| *v as f64).sum();
+        let keras_sum = keras[format!("grad_dense_kernel_sum_{step}")].as_f64().unwrap();
+        assert!(((kernel_sum - keras_sum) / keras_sum).abs() < 1e-4, "grad kernel sum {kernel_sum} vs {keras_sum}");
+
+        let metrics = trainer.train_step(Inputs::Features(x.clone()), targets(&y, &device)).unwrap();
+        assert!((metrics.loss - keras_loss).abs() / keras_loss < 1e-5);
+        let head = &trainer.model().head;
+        let after = [
+            ("after_dense_kernel_rows", values(head.hidden[0].weight.val())[..16 * 1024].to_vec()),
+            ("after_dense_bias", values(head.hidden[0].bias.as_ref().unwrap().val())),
+            ("after_dense_1_kernel", values(head.output.weight.val())),
+            ("after_dense_1_bias", values(head.output.bias.as_ref().unwrap().val())),
+        ];
+        for (name, ours) in after {
+            let r = relative(&ours, &npy(&format!("step{step}_{name}.npy")));
+            println!("step {step} {name}: relative {r:.2e}");
+            assert!(r < 1e-5, "step {step} {name}: relative difference {r}");
+        }
+    }
+}
+
+#[test]
+fn fit_bookkeeping_matches_keras_history() {
+    let device = Device::flex();
+    let keras = &steps_json()["history"];
+    let mut trainer = Trainer::new(course_model(75, &device), CompileConfig::course(), &device).unwrap();
+    let train_x = values(keras_features("fit_train_features_mixed7.npy", &device));
+    let val_x = values(keras_features("fit_val_features_mixed7.npy", &device));
+    let mut train = InMemoryBatches::features(train_x, [768, 3, 3], vec![0., 1., 1., 0., 1., 0., 1.], 1, 3);
+    let mut validation = InMemoryBatches::features(val_x, [768, 3, 3], vec![1., 0., 0., 1., 1.], 1, 3);
+    let config = FitConfig { epochs: 2, steps_per_epoch: None, validation_steps: None, verbose: false };
+    let history = trainer.fit(&mut train, config, Some(&mut validation)).unwrap();
+    for (e, record) in history.epochs.iter().enumerate() {
+        let k = |key: &str| keras[key][e].as_f64().unwrap();
+        println!("epoch {e}: {record:?} vs keras loss {} acc {} val_loss {} val_acc {}", k("loss"), k("accuracy"), k("val_loss"), k("val_accuracy"));
+        assert!((record.loss - k("loss")).abs() / k("loss") < 1e-5, "loss");
+        assert!((record.accuracy - k("accuracy")).abs() < 1e-6, "accuracy");
+        assert!((record.val_loss.unwrap() - k("val_loss")).abs() / k("val_loss") < 1e-5, "val_loss");
+        assert!((record.val_accuracy.unwrap() - k("val_accuracy")).abs() < 1e-6, "val_accuracy");
+    }
+}
