@@ -9,4 +9,5 @@ pub use augment;
 pub use inception;
 pub use transfer;
 
+pub mod backend;
 pub mod npy;

@@ -17,6 +17,7 @@ mod generator;
 mod image;
 mod params;
 mod seeding;
+mod standin;
 
 pub use affine::{FillMode, Geometry, flip_horizontal, flip_vertical, sampling_map, transform_matrix, warp};
 pub use color::{brightness, channel_shift};
@@ -27,3 +28,4 @@ pub use generator::{ImageDataGenerator, ImageDataGeneratorConfig, ShiftRange, ap
 pub use image::Image;
 pub use params::TransformParams;
 pub use seeding::{epoch_rng, image_rng};
+pub use standin::{STANDIN_CLASSES, write_standin_dataset};

@@ -63,14 +63,6 @@ impl BatchNormalizationConfig {
     }
 }
 
-/// The affine map a batch norm in inference mode applies: `y = x * scale + shift`, per channel.
-pub struct ChannelAffine {
-    /// Per-channel multiplier `gamma / sqrt(var + eps)`.
-    pub scale: Tensor<1>,
-    /// Per-channel offset `beta - mean * scale`.
-    pub shift: Tensor<1>,
-}
-
 impl BatchNormalization {
     /// Number of channels.
     pub fn num_features(&self) -> usize {
@@ -83,18 +75,29 @@ impl BatchNormalization {
         device.is_autodiff() && self.training.is_enabled()
     }
 
-    /// The inference-mode normalisation folded into one per-channel affine map, so that a
-    /// preceding convolution can absorb it (`conv(x, W * scale) + shift`).
-    pub fn inference_affine(&self, device: &Device) -> ChannelAffine {
-        let mean = self.moving_mean.value().to_device(device);
-        let var = self.moving_variance.value().to_device(device);
-        let inv_std = var.add_scalar(self.epsilon).sqrt().recip();
-        let scale = match &self.gamma {
-            Some(gamma) => gamma.val().mul(inv_std),
-            None => inv_std,
-        };
-        let shift = self.beta.val().sub(mean.mul(scale.clone()));
-        ChannelAffine { scale, shift }
+    /// Normalises with the moving statistics, in the reference implementation's order of
+    /// operations: Keras (TensorFlow's fused batch norm) computes
+    /// `(x - mean) * rsqrt(var + eps) + beta`; torchvision (PyTorch's CPU kernel) computes
+    /// `x * a + (beta - mean * a)` with `a = gamma * rsqrt(var + eps)`. Keeping the order
+    /// (rather than folding the batch norm into the convolution) halves the float32
+    /// difference from the reference on deep layers.
+    ///
+    /// # Shapes
+    /// - input and output: `[batch, channels, height, width]`
+    pub fn forward_inference(&self, input: Tensor<4>) -> Tensor<4> {
+        let device = input.device();
+        let n = self.num_features();
+        let per_channel = |t: Tensor<1>| t.reshape([1, n, 1, 1]);
+        let mean = self.moving_mean.value().to_device(&device);
+        let inv_std = self.moving_variance.value().to_device(&device).add_scalar(self.epsilon).sqrt().recip();
+        match &self.gamma {
+            None => input.sub(per_channel(mean)).mul(per_channel(inv_std)).add(per_channel(self.beta.val())),
+            Some(gamma) => {
+                let a = gamma.val().mul(inv_std);
+                let shift = self.beta.val().sub(mean.mul(a.clone()));
+                input.mul(per_channel(a)).add(per_channel(shift))
+            }
+        }
     }
 
     /// Normalises `[batch, channels, height, width]` with batch statistics and updates the

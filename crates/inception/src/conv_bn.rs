@@ -42,11 +42,8 @@ pub struct BasicConv2dConfig {
     pub scale: bool,
 }
 
-/// `relu(batch_norm(conv(x)))` with a bias-free convolution.
-///
-/// In inference mode (frozen, or not on an autodiff device) the batch norm is folded into the
-/// convolution: `relu(conv(x, W * s) + (beta - mean * s))` with `s = gamma / sqrt(var + eps)`,
-/// one pass over the activations instead of three.
+/// `relu(batch_norm(conv(x)))` with a bias-free convolution. The batch norm runs on its
+/// moving statistics unless it is trainable on an autodiff device (see [`BatchNormalization`]).
 #[derive(Module, Debug)]
 pub struct BasicConv2d {
     /// The convolution, weight `[out, in, rows, cols]`, no bias.
@@ -94,15 +91,12 @@ impl BasicConv2d {
     /// - input: `[batch, in_channels, height, width]`
     /// - output: `[batch, out_channels, height', width']`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let device = x.device();
-        if self.bn.uses_batch_statistics(&device) {
-            return relu(self.bn.forward_batch_statistics(self.conv.forward(x)));
-        }
-        let affine = self.bn.inference_affine(&device);
-        let [out, _, _, _] = self.conv.weight.dims();
-        let weight = self.conv.weight.val().mul(affine.scale.reshape([out, 1, 1, 1]));
         let options = ConvOptions::new(self.conv.stride, self.padding, [1, 1], 1);
-        relu(conv2d(x, weight, Some(affine.shift), options))
+        let y = conv2d(x, self.conv.weight.val(), None, options);
+        match self.bn.uses_batch_statistics(&y.device()) {
+            true => relu(self.bn.forward_batch_statistics(y)),
+            false => relu(self.bn.forward_inference(y)),
+        }
     }
 
     /// Output channels.

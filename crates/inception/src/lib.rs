@@ -16,6 +16,7 @@
 pub mod batch_norm;
 pub mod blocks;
 pub mod conv_bn;
+mod calibrate;
 mod error;
 mod flavor;
 mod layer_name;

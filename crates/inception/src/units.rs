@@ -115,3 +115,22 @@ mod tests {
         assert_eq!(places[93].torchvision_path, "Mixed_7c.branch_pool");
     }
 }
+
+impl InceptionV3 {
+    /// Every conv unit this model holds, mutably, in Keras creation order.
+    pub fn conv_units_mut(&mut self) -> Vec<&mut BasicConv2d> {
+        let mut units = self.stem.units_mut();
+        for block in [&mut self.mixed0, &mut self.mixed1, &mut self.mixed2].into_iter().flatten() {
+            units.extend(block.units_mut());
+        }
+        units.extend(self.mixed3.iter_mut().flat_map(|b| b.units_mut()));
+        for block in [&mut self.mixed4, &mut self.mixed5, &mut self.mixed6, &mut self.mixed7].into_iter().flatten() {
+            units.extend(block.units_mut());
+        }
+        units.extend(self.mixed8.iter_mut().flat_map(|b| b.units_mut()));
+        for block in [&mut self.mixed9, &mut self.mixed10].into_iter().flatten() {
+            units.extend(block.units_mut());
+        }
+        units
+    }
+}

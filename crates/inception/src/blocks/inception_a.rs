@@ -53,6 +53,19 @@ impl InceptionA {
         "branch_pool",
     ];
 
+    /// The conv units this block holds, mutably, in Keras creation order.
+    pub fn units_mut(&mut self) -> Vec<&mut BasicConv2d> {
+        vec![
+            &mut self.branch1x1,
+            &mut self.branch5x5_1,
+            &mut self.branch5x5_2,
+            &mut self.branch3x3dbl_1,
+            &mut self.branch3x3dbl_2,
+            &mut self.branch3x3dbl_3,
+            &mut self.branch_pool,
+        ]
+    }
+
     /// The conv units this block holds, in Keras creation order, with their field names.
     pub fn units(&self) -> Vec<(&'static str, &BasicConv2d)> {
         vec![

@@ -38,6 +38,16 @@ impl InceptionB {
     pub const UNITS: [&'static str; 4] =
         ["branch3x3", "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"];
 
+    /// The conv units this block holds, mutably, in Keras creation order.
+    pub fn units_mut(&mut self) -> Vec<&mut BasicConv2d> {
+        vec![
+            &mut self.branch3x3,
+            &mut self.branch3x3dbl_1,
+            &mut self.branch3x3dbl_2,
+            &mut self.branch3x3dbl_3,
+        ]
+    }
+
     /// The conv units this block holds, in Keras creation order, with their field names.
     pub fn units(&self) -> Vec<(&'static str, &BasicConv2d)> {
         vec![

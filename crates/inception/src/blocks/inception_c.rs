@@ -63,6 +63,22 @@ impl InceptionC {
         "branch_pool",
     ];
 
+    /// The conv units this block holds, mutably, in Keras creation order.
+    pub fn units_mut(&mut self) -> Vec<&mut BasicConv2d> {
+        vec![
+            &mut self.branch1x1,
+            &mut self.branch7x7_1,
+            &mut self.branch7x7_2,
+            &mut self.branch7x7_3,
+            &mut self.branch7x7dbl_1,
+            &mut self.branch7x7dbl_2,
+            &mut self.branch7x7dbl_3,
+            &mut self.branch7x7dbl_4,
+            &mut self.branch7x7dbl_5,
+            &mut self.branch_pool,
+        ]
+    }
+
     /// The conv units this block holds, in Keras creation order, with their field names.
     pub fn units(&self) -> Vec<(&'static str, &BasicConv2d)> {
         vec![

@@ -48,6 +48,18 @@ impl InceptionD {
         "branch7x7x3_4",
     ];
 
+    /// The conv units this block holds, mutably, in Keras creation order.
+    pub fn units_mut(&mut self) -> Vec<&mut BasicConv2d> {
+        vec![
+            &mut self.branch3x3_1,
+            &mut self.branch3x3_2,
+            &mut self.branch7x7x3_1,
+            &mut self.branch7x7x3_2,
+            &mut self.branch7x7x3_3,
+            &mut self.branch7x7x3_4,
+        ]
+    }
+
     /// The conv units this block holds, in Keras creation order, with their field names.
     pub fn units(&self) -> Vec<(&'static str, &BasicConv2d)> {
         vec![

@@ -76,6 +76,24 @@ impl InceptionE {
         "branch_pool",
     ];
 
+    /// The conv units this block holds, mutably, in Keras creation order.
+    pub fn units_mut(&mut self) -> Vec<&mut BasicConv2d> {
+        [
+            self.branch1x1.as_mut(),
+            Some(&mut self.branch3x3_1),
+            Some(&mut self.branch3x3_2a),
+            Some(&mut self.branch3x3_2b),
+            self.branch3x3dbl_1.as_mut(),
+            self.branch3x3dbl_2.as_mut(),
+            self.branch3x3dbl_3a.as_mut(),
+            self.branch3x3dbl_3b.as_mut(),
+            self.branch_pool.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
     /// The conv units this block holds, in Keras creation order, with their field names.
     pub fn units(&self) -> Vec<(&'static str, &BasicConv2d)> {
         let fields = [

@@ -42,6 +42,17 @@ impl Stem {
     pub const UNITS: [&'static str; 5] =
         ["conv2d_1a_3x3", "conv2d_2a_3x3", "conv2d_2b_3x3", "conv2d_3b_1x1", "conv2d_4a_3x3"];
 
+    /// The conv units this block holds, mutably, in Keras creation order.
+    pub fn units_mut(&mut self) -> Vec<&mut BasicConv2d> {
+        vec![
+            &mut self.conv2d_1a_3x3,
+            &mut self.conv2d_2a_3x3,
+            &mut self.conv2d_2b_3x3,
+            &mut self.conv2d_3b_1x1,
+            &mut self.conv2d_4a_3x3,
+        ]
+    }
+
     /// The conv units this block holds, in Keras creation order, with their field names.
     pub fn units(&self) -> Vec<(&'static str, &BasicConv2d)> {
         vec![
