@@ -77,16 +77,16 @@ pub fn thousands(n: usize) -> String {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rule = |f: &mut fmt::Formatter<'_>, c: char| writeln!(f, "{}", c.to_string().repeat(80));
+        let rule = |f: &mut fmt::Formatter<'_>, c: char| writeln!(f, "{}", c.to_string().repeat(86));
         writeln!(f, "Model: \"{}\"", self.model_name)?;
         rule(f, '_')?;
-        writeln!(f, "{:<42}{:<26}{:>12}", " Layer (type)", "Output Shape", "Param #")?;
+        writeln!(f, "{:<50}{:<24}{:>12}", " Layer (type)", "Output Shape", "Param #")?;
         rule(f, '=')?;
         for row in &self.rows {
             let dims: Vec<String> = row.output_shape.iter().map(usize::to_string).collect();
             let shape = format!("(None, {})", dims.join(", "));
             let label = format!(" {} ({})", row.name, row.layer_type);
-            writeln!(f, "{label:<42}{shape:<26}{:>12}", thousands(row.params()))?;
+            writeln!(f, "{label:<50}{shape:<24}{:>12}", thousands(row.params()))?;
         }
         rule(f, '=')?;
         writeln!(f, "Total params: {}", thousands(self.total_params()))?;
