@@ -132,14 +132,24 @@ fn neighbours(coord: f64, n: usize, mode: FillMode, order: u8) -> Option<(usize,
 /// Applies the affine part of `p` (Keras `apply_affine_transform`) with bilinear (`order`
 /// 1) or nearest (`order` 0) sampling. Computes coordinates in f64, stores f32.
 pub fn warp(image: &Image, p: &TransformParams, fill: FillMode, order: u8, geometry: Geometry) -> Image {
-    if p.is_affine_identity() {
-        return image.clone();
-    }
-    let (h, w, ch) = (image.height, image.width, image.channels);
-    let [[a00, a01, a02], [a10, a11, a12]] = sampling_map(p, h, w, geometry);
     let mut out = vec![0.0f32; image.data.len()];
+    warp_into(image, p, fill, order, geometry, 1.0, &mut out);
+    Image { height: image.height, width: image.width, channels: image.channels, data: out }
+}
+
+/// [`warp`] into `out`, every value multiplied by `scale` on the way (a `rescale` folded in).
+pub fn warp_into(image: &Image, p: &TransformParams, fill: FillMode, order: u8, geometry: Geometry, scale: f32, out: &mut [f32]) {
+    let (h, w, ch) = (image.height, image.width, image.channels);
+    if p.is_affine_identity() {
+        out.iter_mut().zip(&image.data).for_each(|(o, v)| *o = v * scale);
+        return;
+    }
+    let [[a00, a01, a02], [a10, a11, a12]] = sampling_map(p, h, w, geometry);
+    if fill == FillMode::Nearest && order == 1 {
+        return warp_nearest_bilinear(image, [[a00, a01, a02], [a10, a11, a12]], scale, out);
+    }
     let cval = match fill {
-        FillMode::Constant(v) => v,
+        FillMode::Constant(v) => v * scale,
         _ => 0.0,
     };
     let src = &image.data;
@@ -160,11 +170,39 @@ pub fn warp(image: &Image, p: &TransformParams, fill: FillMode, order: u8, geome
             for k in 0..ch {
                 let top = src[i00 + k] as f64 * (1.0 - tc) + src[i01 + k] as f64 * tc;
                 let bottom = src[i10 + k] as f64 * (1.0 - tc) + src[i11 + k] as f64 * tc;
-                px[k] = (top * (1.0 - tr) + bottom * tr) as f32;
+                px[k] = (top * (1.0 - tr) + bottom * tr) as f32 * scale;
             }
         }
     }
-    Image { height: h, width: w, channels: ch, data: out }
+}
+
+/// The common case (Keras' defaults: `nearest` fill, bilinear) without per-pixel dispatch:
+/// clamp both coordinates, interpolate the four neighbours.
+fn warp_nearest_bilinear(image: &Image, m: [[f64; 3]; 2], scale: f32, out: &mut [f32]) {
+    let (h, w, ch) = (image.height, image.width, image.channels);
+    let (last_c, last_r) = ((w - 1) as f64, (h - 1) as f64);
+    let src = &image.data;
+    for r in 0..h {
+        let rf = r as f64;
+        let (u_row, v_row) = (m[0][1] * rf + m[0][2], m[1][1] * rf + m[1][2]);
+        let row_out = &mut out[r * w * ch..(r + 1) * w * ch];
+        for c in 0..w {
+            let cf = c as f64;
+            let u = (m[0][0] * cf + u_row).clamp(0.0, last_c);
+            let v = (m[1][0] * cf + v_row).clamp(0.0, last_r);
+            let (cu, rv) = (u.floor(), v.floor());
+            let (tc, tr) = (u - cu, v - rv);
+            let (c0, r0) = (cu as usize, rv as usize);
+            let (c1, r1) = ((c0 + 1).min(w - 1), (r0 + 1).min(h - 1));
+            let (i00, i01, i10, i11) = ((r0 * w + c0) * ch, (r0 * w + c1) * ch, (r1 * w + c0) * ch, (r1 * w + c1) * ch);
+            let px = &mut row_out[c * ch..(c + 1) * ch];
+            for k in 0..ch {
+                let top = src[i00 + k] as f64 * (1.0 - tc) + src[i01 + k] as f64 * tc;
+                let bottom = src[i10 + k] as f64 * (1.0 - tc) + src[i11 + k] as f64 * tc;
+                px[k] = (top * (1.0 - tr) + bottom * tr) as f32 * scale;
+            }
+        }
+    }
 }
 
 /// Mirrors the image left-right in place.

@@ -3,7 +3,7 @@
 
 use rand::Rng;
 
-use crate::affine::{FillMode, Geometry, flip_horizontal, flip_vertical, warp};
+use crate::affine::{FillMode, Geometry, flip_horizontal, flip_vertical, warp, warp_into};
 use crate::color::{brightness, channel_shift};
 use crate::error::{AugmentError, Result};
 use crate::image::Image;
@@ -331,14 +331,26 @@ impl ImageDataGenerator {
 
     /// Draw, apply and standardize: what `flow` does to one image.
     pub fn augment(&self, image: &Image, rng: &mut impl Rng) -> Image {
-        let mut out = match self.augments() {
-            true => {
-                let p = self.random_transform(image.height, image.width, rng);
-                self.apply_transform(image, &p)
-            }
-            false => image.clone(),
+        let p = match self.augments() {
+            true => self.random_transform(image.height, image.width, rng),
+            false => TransformParams::default(),
         };
-        self.standardize(&mut out);
+        if p.channel_shift_intensity.is_some() || p.brightness.is_some() {
+            let mut out = self.apply_transform(image, &p);
+            self.standardize(&mut out);
+            return out;
+        }
+        // Only geometry and flips: fold `rescale` into the warp's single pass.
+        let c = &self.config;
+        let scale = c.rescale.unwrap_or(1.0) as f32;
+        let mut out = Image::filled(image.height, image.width, image.channels, 0.0);
+        warp_into(image, &p, c.fill_mode, c.interpolation_order, c.geometry, scale, &mut out.data);
+        if p.flip_horizontal {
+            flip_horizontal(&mut out);
+        }
+        if p.flip_vertical {
+            flip_vertical(&mut out);
+        }
         out
     }
 }

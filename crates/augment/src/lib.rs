@@ -19,7 +19,7 @@ mod params;
 mod seeding;
 mod standin;
 
-pub use affine::{FillMode, Geometry, flip_horizontal, flip_vertical, sampling_map, transform_matrix, warp};
+pub use affine::{FillMode, Geometry, flip_horizontal, flip_vertical, sampling_map, transform_matrix, warp, warp_into};
 pub use color::{brightness, channel_shift};
 pub use decode::{Interpolation, decode_image, load_img, resize};
 pub use directory::{Batch, ClassMode, DirectoryIterator, FlowConfig};

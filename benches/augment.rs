@@ -1,0 +1,73 @@
+//! Augmentation throughput with the course's parameters.
+//!
+//! ```text
+//! cargo bench --bench augment
+//! ```
+//! - `augment/course_150`: 150x150 RGB images in memory, course parameters, all cores.
+//! - `augment/folder_150`: the whole pipeline on a folder of ~400 px JPEGs: decode, resize
+//!   to 150x150 (nearest, as Keras), augment, batch of 20 as a Burn tensor.
+
+use augment::{ClassMode, DirectoryIterator, FlowConfig, Image, ImageDataGeneratorConfig, image_rng};
+use burn::tensor::Device;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rayon::prelude::*;
+
+fn course() -> augment::ImageDataGenerator {
+    ImageDataGeneratorConfig::new()
+        .rescale(1.0 / 255.0)
+        .rotation_range(40.0)
+        .width_shift_range(0.2)
+        .height_shift_range(0.2)
+        .shear_range(0.2)
+        .zoom_range(0.2)
+        .horizontal_flip(true)
+        .build()
+        .expect("course parameters")
+}
+
+fn augment(c: &mut Criterion) {
+    let mut group = c.benchmark_group("augment");
+    let generator = course();
+    let images: Vec<Image> = (0..64)
+        .map(|i| {
+            let data = (0..150 * 150 * 3).map(|k| ((k * 7 + i * 13) % 256) as f32).collect();
+            Image::new(150, 150, 3, data).expect("image")
+        })
+        .collect();
+    group.throughput(Throughput::Elements(images.len() as u64));
+    let mut epoch = 0u64;
+    group.bench_function("course_150", |b| {
+        b.iter(|| {
+            epoch += 1;
+            images
+                .par_iter()
+                .enumerate()
+                .map(|(i, image)| generator.augment(image, &mut image_rng(0, epoch, i as u64)))
+                .collect::<Vec<_>>()
+        })
+    });
+
+    let dir = std::env::temp_dir().join("inception-transfer-bench-folder");
+    if !dir.join("cats").is_dir() {
+        for (class, name) in ["cats", "dogs"].iter().enumerate() {
+            let class_dir = dir.join(name);
+            std::fs::create_dir_all(&class_dir).expect("dir");
+            for i in 0..100 {
+                let img = image::RgbImage::from_fn(400, 300, |x, y| {
+                    let v = ((x * 3 + y * 5 + i * 11) % 256) as u8;
+                    image::Rgb([v, v.wrapping_add(80 * class as u8), 255 - v])
+                });
+                img.save(class_dir.join(format!("{i}.jpg"))).expect("jpeg");
+            }
+        }
+    }
+    let device = Device::default();
+    let config = FlowConfig { target_size: [150, 150], batch_size: 20, class_mode: ClassMode::Binary, ..FlowConfig::default() };
+    let mut flow = DirectoryIterator::new(&dir, course(), config).expect("folder");
+    group.throughput(Throughput::Elements(20));
+    group.bench_function("folder_150", |b| b.iter(|| flow.next_batch(&device).expect("batch")));
+    group.finish();
+}
+
+criterion_group!(benches, augment);
+criterion_main!(benches);

@@ -1,0 +1,30 @@
+//! One training step of the course model: frozen base to `mixed7` at 150x150 + the course
+//! head, batch 20, no augmentation, Keras RMSprop.
+//!
+//! ```text
+//! cargo bench --bench train
+//! ```
+//! Reports images/s (TensorFlow fit: 70 img/s, PyTorch: 46 img/s on the reference machine).
+
+use burn::tensor::{Device, Distribution, Tensor};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use inception_transfer::backend::Backend;
+use transfer::{CompileConfig, Inputs, TransferModelConfig, Trainer};
+
+fn train(c: &mut Criterion) {
+    let mut group = c.benchmark_group("train");
+    group.throughput(Throughput::Elements(20)).sample_size(10);
+    let backend = std::env::var("TRAIN_BACKEND").ok().and_then(|b| b.parse::<Backend>().ok()).or_else(Backend::default_compiled);
+    let device: Device = backend.expect("a backend").device().expect("compiled backend");
+    let model = TransferModelConfig::course().init(&device).expect("model");
+    let mut trainer = Trainer::new(model, CompileConfig::course(), &device).expect("trainer");
+    let images = Tensor::<4>::random([20, 3, 150, 150], Distribution::Uniform(0.0, 1.0), &device);
+    let targets = Tensor::<2>::random([20, 1], Distribution::Bernoulli(0.5), &device);
+    group.bench_function("course_step_b20", |b| {
+        b.iter(|| trainer.train_step(Inputs::Images(images.clone()), targets.clone()).expect("step"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, train);
+criterion_main!(benches);

@@ -1,0 +1,153 @@
+//! Freezing, fine-tuning, checkpoints, the course summary and a short real training run.
+
+mod common;
+
+use std::path::PathBuf;
+
+use augment::{ClassMode, DirectoryIterator, FlowConfig, ImageDataGenerator};
+use burn::module::Module;
+use burn::store::ModuleSnapshot;
+use burn::tensor::{Device, Tensor, TensorData};
+use inception::{Flavor, InceptionV3Config, LayerName};
+use transfer::{
+    CheckpointMetadata, CompileConfig, FitConfig, HeadConfig, Inputs, TransferModel, TransferModelConfig, Trainer,
+    load_checkpoint, save_checkpoint,
+};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("transfer-tests-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The course model at 75x75 (small and fast) with the fixture base weights.
+fn small_course_model(device: &Device) -> TransferModel {
+    let base_config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7);
+    let base = common::keras_model(&base_config, device);
+    TransferModelConfig::new(base_config, HeadConfig::course()).with_input_size([75, 75]).init_with_base(base, device).unwrap()
+}
+
+fn snapshot(model: &TransferModel, prefix: &str) -> Vec<(String, Vec<f32>)> {
+    model
+        .collect(None, None, false)
+        .into_iter()
+        .filter(|t| t.name.starts_with(prefix))
+        .map(|t| {
+            let data = burn::store::bridge::to_data(&t).unwrap();
+            (t.name.clone(), data.convert::<f32>().try_to_vec::<f32>().unwrap())
+        })
+        .collect()
+}
+
+fn batch(device: &Device) -> (Inputs, Tensor<2>) {
+    let images = Tensor::<4>::from_data(TensorData::new(common::detrand::image(75, 75, 4, 9), [4, 75, 75, 3]), device).permute([0, 3, 1, 2]);
+    (Inputs::Images(images), Tensor::from_data(TensorData::new(vec![0.0f32, 1.0, 1.0, 0.0], [4, 1]), device))
+}
+
+#[test]
+fn the_course_summary_has_the_course_totals() {
+    let model = TransferModelConfig::course().init(&Device::flex()).unwrap();
+    let summary = model.summary().unwrap();
+    assert_eq!(summary.total_params(), 47_512_481);
+    assert_eq!(summary.trainable_params(), 38_537_217);
+    assert_eq!(summary.non_trainable_params(), 8_975_264);
+    let text = summary.to_string();
+    assert!(text.contains("Total params: 47,512,481\nTrainable params: 38,537,217\nNon-trainable params: 8,975,264"), "{text}");
+}
+
+#[test]
+fn a_frozen_base_is_bit_identical_after_training() {
+    let device = Device::flex();
+    let model = small_course_model(&device);
+    let base_before = snapshot(&model, "base.");
+    let head_before = snapshot(&model, "head.");
+    let mut trainer = Trainer::new(model, CompileConfig::course(), &device).unwrap();
+    for _ in 0..3 {
+        let (x, y) = batch(&device);
+        trainer.train_step(x, y).unwrap();
+    }
+    let model = trainer.into_model();
+    assert_eq!(snapshot(&model, "base."), base_before, "weights and batch-norm statistics of the frozen base");
+    assert_ne!(snapshot(&model, "head."), head_before, "the head trained");
+}
+
+#[test]
+fn fine_tuning_trains_only_the_unfrozen_blocks_and_keeps_batch_norm_statistics() {
+    let device = Device::flex();
+    let model = small_course_model(&device).unfreeze_from(LayerName::Mixed7);
+    assert!(model.frozen[..8].iter().all(|f| *f) && !model.frozen[8]);
+    let summary = model.summary().unwrap();
+    assert!(summary.trainable_params() > 38_537_217);
+    let before = snapshot(&model, "base.");
+    let mut trainer = Trainer::new(model, CompileConfig { learning_rate: 1e-5, ..CompileConfig::course() }, &device).unwrap();
+    let (x, y) = batch(&device);
+    trainer.train_step(x, y).unwrap();
+    let after = snapshot(trainer.model(), "base.");
+    for ((name, a), (_, b)) in before.iter().zip(&after) {
+        let changed = a != b;
+        let trainable = name.starts_with("base.mixed7.") && !name.contains("moving_");
+        assert_eq!(changed, trainable, "{name}: changed {changed}, expected {trainable}");
+    }
+}
+
+#[test]
+fn checkpoints_round_trip_with_frozen_blocks_and_optimizer_state() {
+    let device = Device::flex();
+    let mut trainer = Trainer::new(small_course_model(&device), CompileConfig::course(), &device).unwrap();
+    let (x, y) = batch(&device);
+    trainer.train_step(x.clone(), y).unwrap();
+    let dir = scratch("checkpoint");
+    let path = dir.join("model.safetensors");
+    let metadata = CheckpointMetadata {
+        config: TransferModelConfig::new(trainer.model().base.config(), HeadConfig::course()).with_input_size([75, 75]),
+        frozen: trainer.model().frozen,
+        class_names: vec!["cats".into(), "dogs".into()],
+        epochs_trained: 1,
+    };
+    save_checkpoint(&path, trainer.model(), &metadata, Some(trainer.optimizer())).unwrap();
+    assert!(!dir.join("model.safetensors.tmp").exists(), "no temporary file left behind");
+    let (loaded, meta, optimizer) = load_checkpoint(&path, &device).unwrap();
+    assert!(optimizer.is_some());
+    assert_eq!(meta.class_names, vec!["cats", "dogs"]);
+    assert_eq!(loaded.frozen, trainer.model().frozen);
+    let Inputs::Images(images) = x else { unreachable!() };
+    let ours = trainer.predict(images.clone()).unwrap().into_data().try_to_vec::<f32>().unwrap();
+    let theirs = transfer::predict(&loaded, images).unwrap().into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(ours, theirs);
+    let err = load_checkpoint(&common::fixture("mixed0_official_names.h5"), &device).err().unwrap();
+    assert!(err.to_string().contains("mixed0_official_names.h5"), "{err}");
+}
+
+/// The recipe on a small generated two-class folder, randomly initialised base with
+/// calibrated batch norms, cached features: it must learn the task.
+#[test]
+fn a_short_training_run_learns_a_two_class_folder() {
+    let device = Device::flex();
+    let dir = scratch("standin");
+    augment::write_standin_dataset(&dir, 40, 20, 3).unwrap();
+    let flow = |split: &str, batch_size| {
+        let config = FlowConfig { target_size: [75, 75], batch_size, class_mode: ClassMode::Binary, seed: 1, ..FlowConfig::default() };
+        DirectoryIterator::new(&dir.join(split), ImageDataGenerator::rescale_only(1.0 / 255.0), config).unwrap()
+    };
+    let (mut train, mut validation) = (flow("train", 16), flow("validation", 20));
+    let base_config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7);
+    let calibration = flow("train", 16).next_batch(&device).unwrap().images;
+    let base = base_config.init(&device).unwrap().calibrate_batch_norm(calibration).unwrap();
+    let config = TransferModelConfig::new(base_config, HeadConfig::course()).with_input_size([75, 75]);
+    let mut trainer = Trainer::new(config.init_with_base(base, &device).unwrap(), CompileConfig::course(), &device).unwrap();
+    let batches = train.batches_per_epoch();
+    let mut cached = trainer.cache_features(&mut train, batches, 5).unwrap();
+    let fit = FitConfig { epochs: 4, steps_per_epoch: None, validation_steps: None, verbose: false };
+    let history = trainer.fit(&mut cached, fit, Some(&mut validation)).unwrap();
+    let last = history.epochs.last().unwrap();
+    println!("{history:?}");
+    assert!(last.val_accuracy.unwrap() >= 0.9, "validation accuracy {:?}", last.val_accuracy);
+    let csv = history.to_csv();
+    assert!(csv.starts_with("epoch,loss,accuracy,val_loss,val_accuracy\n0,"), "{csv}");
+    transfer::plot_history(&history, &dir).unwrap();
+    for png in ["accuracy.png", "loss.png"] {
+        let image = image::open(dir.join(png)).unwrap();
+        assert_eq!((image.width(), image.height()), (640, 480));
+    }
+}

@@ -1,0 +1,96 @@
+//! The same code on the GPU backend: wgpu (on lavapipe in CI, a real GPU where there is one)
+//! agrees with flex on the InceptionV3 forward, the training step, freezing, augmentation
+//! batches and checkpoints. Built only with `--features wgpu`.
+
+mod common;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use augment::{ClassMode, DirectoryIterator, FlowConfig, ImageDataGeneratorConfig};
+use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
+use inception::{Flavor, InceptionV3, InceptionV3Config, LayerName};
+use transfer::{CompileConfig, HeadConfig, Inputs, TransferModelConfig, Trainer};
+
+const NO_ADAPTER: &str = "no wgpu adapter could be created. Install a Vulkan driver: on Debian/Ubuntu \
+`sudo apt-get install mesa-vulkan-drivers` (lavapipe, Vulkan on the CPU) or your GPU vendor's driver; \
+check with `vulkaninfo --summary`";
+
+/// The wgpu device, checked with a small computation; fails (never skips) without an adapter.
+fn wgpu() -> Device {
+    let device = Device::wgpu(DeviceKind::DefaultDevice);
+    let probe = catch_unwind(AssertUnwindSafe(|| {
+        let t = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [3]), &device);
+        t.mul_scalar(2.0).into_data().try_to_vec::<f32>().unwrap()
+    }));
+    match probe {
+        Ok(values) => assert_eq!(values, vec![2.0, 4.0, 6.0]),
+        Err(_) => panic!("{NO_ADAPTER}"),
+    }
+    device
+}
+
+fn relative(a: &[f32], b: &[f32]) -> f32 {
+    let scale = b.iter().map(|v| v.abs()).fold(0.0f32, f32::max).max(1e-30);
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max) / scale
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+}
+
+#[test]
+fn inception_forward_agrees_with_flex_and_checkpoints_cross_backends() {
+    let (flex, gpu) = (Device::flex(), wgpu());
+    let model = common::keras_model(&InceptionV3Config::new(Flavor::Keras), &flex);
+    // Saved on flex, loaded on wgpu.
+    let path = std::env::temp_dir().join(format!("wgpu-{}.safetensors", std::process::id()));
+    model.save_safetensors(&path).unwrap();
+    let on_gpu = InceptionV3::load_safetensors(&path, &gpu).unwrap();
+    let data = common::detrand::image(75, 75, 2, 0);
+    for layer in [LayerName::Mixed0, LayerName::Mixed7, LayerName::Mixed10] {
+        let x = |device: &Device| Tensor::<4>::from_data(TensorData::new(data.clone(), [2, 75, 75, 3]), device).permute([0, 3, 1, 2]);
+        let cpu = values(model.forward_to(x(&flex), layer).unwrap());
+        let gpu_out = values(on_gpu.forward_to(x(&gpu), layer).unwrap());
+        let r = relative(&gpu_out, &cpu);
+        println!("{layer}: wgpu vs flex relative difference {r:.2e}");
+        assert!(r <= 1e-4, "{layer}: {r}");
+    }
+}
+
+#[test]
+fn a_training_step_agrees_with_flex_and_keeps_the_frozen_base() {
+    let (flex, gpu) = (Device::flex(), wgpu());
+    let base_config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed0);
+    let config = TransferModelConfig::new(base_config.clone(), HeadConfig::course().with_dropout(0.0)).with_input_size([75, 75]);
+    let model = config.init_with_base(common::keras_model(&base_config, &flex), &flex).unwrap();
+    let images = common::detrand::image(75, 75, 2, 4);
+    let mut results = Vec::new();
+    for device in [&flex, &gpu] {
+        let mut trainer = Trainer::new(model.clone().to_device(device), CompileConfig::course(), device).unwrap();
+        let x = Tensor::<4>::from_data(TensorData::new(images.clone(), [2, 75, 75, 3]), device).permute([0, 3, 1, 2]);
+        let y = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 1.0], [2, 1]), device);
+        let base_before = values(trainer.model().base.stem.conv2d_1a_3x3.conv.weight.val().without_autodiff());
+        let step = trainer.train_step(Inputs::Images(x), y).unwrap();
+        let model = trainer.model();
+        assert_eq!(values(model.base.stem.conv2d_1a_3x3.conv.weight.val().without_autodiff()), base_before, "frozen");
+        results.push((step.loss, values(model.head.output.weight.val().without_autodiff())));
+    }
+    let (cpu, gpu_result) = (&results[0], &results[1]);
+    println!("loss flex {} wgpu {}", cpu.0, gpu_result.0);
+    assert!(((cpu.0 - gpu_result.0) / cpu.0).abs() < 1e-4, "loss");
+    assert!(relative(&gpu_result.1, &cpu.1) < 1e-4, "head update");
+}
+
+#[test]
+fn augmentation_batches_land_on_the_gpu_identical() {
+    let gpu = wgpu();
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/augment/folder");
+    let batch = |device: &Device| {
+        let generator = ImageDataGeneratorConfig::new().rescale(1.0 / 255.0).rotation_range(40.0).horizontal_flip(true).build().unwrap();
+        let config = FlowConfig { target_size: [30, 40], batch_size: 5, class_mode: ClassMode::Binary, seed: 3, ..FlowConfig::default() };
+        let mut it = DirectoryIterator::new(&folder, generator, config).unwrap();
+        let b = it.next_batch(device).unwrap();
+        (values(b.images), values(b.targets.unwrap()))
+    };
+    assert_eq!(batch(&gpu), batch(&Device::flex()));
+}
