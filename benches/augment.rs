@@ -47,15 +47,23 @@ fn augment(c: &mut Criterion) {
         })
     });
 
-    let dir = std::env::temp_dir().join("inception-transfer-bench-folder");
+    // ~400 px photos: a smooth scene plus per-pixel texture, so the JPEGs carry about the
+    // entropy (and decoding cost) of real photographs (~40-60 KB each).
+    let dir = std::env::temp_dir().join("inception-transfer-bench-photos");
     if !dir.join("cats").is_dir() {
         for (class, name) in ["cats", "dogs"].iter().enumerate() {
             let class_dir = dir.join(name);
             std::fs::create_dir_all(&class_dir).expect("dir");
             for i in 0..100 {
+                let mut state = 0x9E37_79B9u32.wrapping_mul(i + 1);
                 let img = image::RgbImage::from_fn(400, 300, |x, y| {
-                    let v = ((x * 3 + y * 5 + i * 11) % 256) as u8;
-                    image::Rgb([v, v.wrapping_add(80 * class as u8), 255 - v])
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    let noise = (state % 48) as f32 - 24.0;
+                    let smooth = 128.0 + 90.0 * ((x as f32 * 0.021 + i as f32).sin() * (y as f32 * 0.017).cos());
+                    let v = |k: f32| (smooth + noise + k).clamp(0.0, 255.0) as u8;
+                    image::Rgb([v(0.0), v(30.0 * class as f32), v(-20.0)])
                 });
                 img.save(class_dir.join(format!("{i}.jpg"))).expect("jpeg");
             }
@@ -66,6 +74,7 @@ fn augment(c: &mut Criterion) {
     let mut flow = DirectoryIterator::new(&dir, course(), config).expect("folder");
     group.throughput(Throughput::Elements(20));
     group.bench_function("folder_150", |b| b.iter(|| flow.next_batch(&device).expect("batch")));
+
     group.finish();
 }
 
