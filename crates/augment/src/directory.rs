@@ -123,8 +123,9 @@ pub struct DirectoryIterator {
 
 impl DirectoryIterator {
     /// Scans `directory`: one class per sub-folder, in alphabetical order; every image file
-    /// under each (recursively). Files that are not images are skipped (and listed in
-    /// [`DirectoryIterator::skipped`]); no class folder, or no image at all, is an error.
+    /// under each (recursively). Files that are not images are skipped with a warning on
+    /// standard error (and listed in [`DirectoryIterator::skipped`]); no class folder, or no
+    /// image at all, is an error.
     pub fn new(directory: &Path, generator: ImageDataGenerator, config: FlowConfig) -> Result<Self> {
         let mut class_dirs: Vec<PathBuf> = std::fs::read_dir(directory)
             .map_err(io(directory))?
@@ -166,6 +167,14 @@ impl DirectoryIterator {
                 path: directory.to_path_buf(),
                 reason: format!("{} class folders but no image files in them", class_dirs.len()),
             });
+        }
+        if let Some(first) = skipped.first() {
+            eprintln!(
+                "warning: {}: skipped {} file(s) that are not images (e.g. {})",
+                directory.display(),
+                skipped.len(),
+                first.display()
+            );
         }
         let class_names = class_dirs
             .iter()
