@@ -13,16 +13,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rayon::prelude::*;
 
 fn course() -> augment::ImageDataGenerator {
-    ImageDataGeneratorConfig::new()
-        .rescale(1.0 / 255.0)
-        .rotation_range(40.0)
-        .width_shift_range(0.2)
-        .height_shift_range(0.2)
-        .shear_range(0.2)
-        .zoom_range(0.2)
-        .horizontal_flip(true)
-        .build()
-        .expect("course parameters")
+    ImageDataGeneratorConfig::course().build().expect("course parameters")
 }
 
 fn augment(c: &mut Criterion) {

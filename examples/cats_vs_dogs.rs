@@ -100,25 +100,14 @@ fn flow(dir: &Path, generator: ImageDataGenerator, args: &Args, seed: u64) -> Re
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let backend = match &args.backend {
-        Some(name) => name.parse::<Backend>()?,
-        None => Backend::default_compiled().context("no backend compiled in")?,
-    };
+    let backend = Backend::from_flag(args.backend.as_deref())?;
     let device = backend.device()?;
     std::fs::create_dir_all(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
     println!("Backend: {backend}");
 
     // Data, as the course: augmentation for training, rescale only for validation.
     let (data, standin) = data_folder(&args)?;
-    let course_augmentation = ImageDataGeneratorConfig::new()
-        .rescale(1.0 / 255.0)
-        .rotation_range(40.0)
-        .width_shift_range(0.2)
-        .height_shift_range(0.2)
-        .shear_range(0.2)
-        .zoom_range(0.2)
-        .horizontal_flip(true)
-        .build()?;
+    let course_augmentation = ImageDataGeneratorConfig::course().build()?;
     let mut train = flow(&data.join("train"), course_augmentation, &args, args.seed)?;
     let mut validation = flow(&data.join("validation"), ImageDataGenerator::rescale_only(1.0 / 255.0), &args, args.seed + 1)?;
 

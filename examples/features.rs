@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use burn::tensor::{Tensor, TensorData};
 use clap::Parser;
 use inception::{Flavor, InceptionV3, InceptionV3Config, LayerName};
@@ -48,10 +48,7 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let backend = match &args.backend {
-        Some(name) => name.parse::<Backend>()?,
-        None => Backend::default_compiled().context("no backend compiled in")?,
-    };
+    let backend = Backend::from_flag(args.backend.as_deref())?;
     let device = backend.device()?;
     let layer: LayerName = args.layer.parse()?;
     let flavor: Flavor = match &args.flavor {

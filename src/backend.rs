@@ -57,6 +57,14 @@ impl Backend {
         Self::compiled().into_iter().next()
     }
 
+    /// The backend a `--backend` flag names, or the default one when the flag is absent.
+    pub fn from_flag(flag: Option<&str>) -> Result<Backend, BackendError> {
+        match flag {
+            Some(name) => name.parse(),
+            None => Self::default_compiled().ok_or(BackendError::NotCompiled("flex")),
+        }
+    }
+
     /// The device of this backend (for wgpu: the best adapter, or the one named by the
     /// `CUBECL_WGPU_DEFAULT_DEVICE` environment variable).
     pub fn device(self) -> Result<Device, BackendError> {

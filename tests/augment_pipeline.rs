@@ -10,14 +10,7 @@ use augment::{
 use burn::tensor::Device;
 
 fn course() -> ImageDataGeneratorConfig {
-    ImageDataGeneratorConfig::new()
-        .rescale(1.0 / 255.0)
-        .rotation_range(40.0)
-        .width_shift_range(0.2)
-        .height_shift_range(0.2)
-        .shear_range(0.2)
-        .zoom_range(0.2)
-        .horizontal_flip(true)
+    ImageDataGeneratorConfig::course()
 }
 
 #[test]

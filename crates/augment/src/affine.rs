@@ -145,8 +145,8 @@ pub fn warp_into(image: &Image, p: &TransformParams, fill: FillMode, order: u8, 
         return;
     }
     let [[a00, a01, a02], [a10, a11, a12]] = sampling_map(p, h, w, geometry);
-    if fill == FillMode::Nearest && order == 1 {
-        return warp_nearest_bilinear(image, [[a00, a01, a02], [a10, a11, a12]], scale, out);
+    if fill == FillMode::Nearest && order == 1 && ch == 3 {
+        return warp_nearest_bilinear_rgb(image, [[a00, a01, a02], [a10, a11, a12]], scale, out);
     }
     let cval = match fill {
         FillMode::Constant(v) => v * scale,
@@ -176,14 +176,11 @@ pub fn warp_into(image: &Image, p: &TransformParams, fill: FillMode, order: u8, 
     }
 }
 
-/// The common case (Keras' defaults: `nearest` fill, bilinear) without per-pixel dispatch:
+/// The common case (RGB, Keras' defaults: `nearest` fill, bilinear) without per-pixel dispatch:
 /// clamp both coordinates (f64), interpolate the four neighbours (f32; the difference from
 /// Keras' f64 interpolation is below 1e-4 on the 0..255 scale).
-fn warp_nearest_bilinear(image: &Image, m: [[f64; 3]; 2], scale: f32, out: &mut [f32]) {
-    let (h, w, ch) = (image.height, image.width, image.channels);
-    if ch != 3 {
-        return warp_nearest_bilinear_generic(image, m, scale, out);
-    }
+fn warp_nearest_bilinear_rgb(image: &Image, m: [[f64; 3]; 2], scale: f32, out: &mut [f32]) {
+    let (h, w) = (image.height, image.width);
     let (last_c, last_r) = ((w - 1) as f64, (h - 1) as f64);
     let src = &image.data[..h * w * 3];
     for (r, row_out) in out.chunks_exact_mut(w * 3).enumerate() {
@@ -213,33 +210,6 @@ fn warp_nearest_bilinear(image: &Image, m: [[f64; 3]; 2], scale: f32, out: &mut 
                 let top = p00 + (p01 - p00) * tc;
                 let bottom = p10 + (p11 - p10) * tc;
                 px[k] = (top + (bottom - top) * tr) * scale;
-            }
-        }
-    }
-}
-
-fn warp_nearest_bilinear_generic(image: &Image, m: [[f64; 3]; 2], scale: f32, out: &mut [f32]) {
-    let (h, w, ch) = (image.height, image.width, image.channels);
-    let (last_c, last_r) = ((w - 1) as f64, (h - 1) as f64);
-    let src = &image.data;
-    for r in 0..h {
-        let rf = r as f64;
-        let (u_row, v_row) = (m[0][1] * rf + m[0][2], m[1][1] * rf + m[1][2]);
-        let row_out = &mut out[r * w * ch..(r + 1) * w * ch];
-        for c in 0..w {
-            let cf = c as f64;
-            let u = (m[0][0] * cf + u_row).clamp(0.0, last_c);
-            let v = (m[1][0] * cf + v_row).clamp(0.0, last_r);
-            let (cu, rv) = (u.floor(), v.floor());
-            let (tc, tr) = (u - cu, v - rv);
-            let (c0, r0) = (cu as usize, rv as usize);
-            let (c1, r1) = ((c0 + 1).min(w - 1), (r0 + 1).min(h - 1));
-            let (i00, i01, i10, i11) = ((r0 * w + c0) * ch, (r0 * w + c1) * ch, (r1 * w + c0) * ch, (r1 * w + c1) * ch);
-            let px = &mut row_out[c * ch..(c + 1) * ch];
-            for k in 0..ch {
-                let top = src[i00 + k] as f64 * (1.0 - tc) + src[i01 + k] as f64 * tc;
-                let bottom = src[i10 + k] as f64 * (1.0 - tc) + src[i11 + k] as f64 * tc;
-                px[k] = (top * (1.0 - tr) + bottom * tr) as f32 * scale;
             }
         }
     }

@@ -74,15 +74,11 @@ fn sign(rng: &mut impl Rng) -> f64 {
 ///
 /// ```
 /// use augment::ImageDataGeneratorConfig;
-/// // The course's generator.
 /// let generator = ImageDataGeneratorConfig::new()
 ///     .rescale(1.0 / 255.0)
 ///     .rotation_range(40.0)
-///     .width_shift_range(0.2)
-///     .height_shift_range(0.2)
-///     .shear_range(0.2)
-///     .zoom_range(0.2)
 ///     .horizontal_flip(true)
+///     .fill_mode(augment::FillMode::Reflect)
 ///     .build()
 ///     .unwrap();
 /// assert!(generator.augments());
@@ -109,6 +105,20 @@ impl ImageDataGeneratorConfig {
     /// No augmentation, no rescale (Keras' defaults).
     pub fn new() -> Self {
         Self { zoom_range: [1.0, 1.0], interpolation_order: 1, ..Default::default() }
+    }
+
+    /// The course's training generator: `rescale=1/255, rotation_range=40,
+    /// width_shift_range=0.2, height_shift_range=0.2, shear_range=0.2, zoom_range=0.2,
+    /// horizontal_flip=True`.
+    pub fn course() -> Self {
+        Self::new()
+            .rescale(1.0 / 255.0)
+            .rotation_range(40.0)
+            .width_shift_range(0.2)
+            .height_shift_range(0.2)
+            .shear_range(0.2)
+            .zoom_range(0.2)
+            .horizontal_flip(true)
     }
 
     /// Multiplies every value last (`1/255` in the course).
