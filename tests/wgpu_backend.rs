@@ -7,6 +7,7 @@ mod common;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use augment::{ClassMode, DirectoryIterator, FlowConfig, ImageDataGeneratorConfig};
+use burn::module::Module;
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 use inception::{Flavor, InceptionV3, InceptionV3Config, LayerName};
 use transfer::{CompileConfig, HeadConfig, Inputs, TransferModelConfig, Trainer};
