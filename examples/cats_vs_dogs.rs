@@ -102,6 +102,7 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let backend = Backend::from_flag(args.backend.as_deref())?;
     let device = backend.device()?;
+    device.seed(args.seed); // dropout masks
     std::fs::create_dir_all(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
     println!("Backend: {backend}");
 
@@ -112,7 +113,8 @@ fn main() -> Result<()> {
     let mut validation = flow(&data.join("validation"), ImageDataGenerator::rescale_only(1.0 / 255.0), &args, args.seed + 1)?;
 
     // The model: pretrained base cut at mixed7, frozen, course head.
-    let config = TransferModelConfig::course();
+    let mut config = TransferModelConfig::course();
+    config.head.seed = args.seed;
     let weights = args.weights.clone().unwrap_or_else(|| PathBuf::from(REAL_WEIGHTS));
     let (model, resumed) = if weights.is_file() {
         if let Ok((model, metadata, _)) = load_checkpoint(&weights, &device) {

@@ -2,9 +2,11 @@
 
 use burn::config::Config;
 use burn::module::{Module, Param};
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 /// How the base's feature map becomes a vector.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -31,6 +33,9 @@ pub struct HeadConfig {
     /// Output units: 1 for binary (sigmoid), the number of classes otherwise (softmax).
     #[config(default = 1)]
     pub outputs: usize,
+    /// Seed of the initial weights (drawn on the host, so identical on every backend).
+    #[config(default = 0)]
+    pub seed: u64,
 }
 
 impl HeadConfig {
@@ -53,30 +58,32 @@ impl HeadConfig {
     }
 
     /// Creates the head for a `[rows, cols, channels]` feature map, with Keras' `Dense`
-    /// initialisation (glorot_uniform kernels, zero biases), drawn from `device`'s RNG.
+    /// initialisation (glorot_uniform kernels, zero biases) drawn from `seed`.
     pub fn init(&self, feature_map: [usize; 3], device: &Device) -> Head {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let mut width = self.input_features(feature_map);
         let mut hidden = Vec::new();
         for &units in &self.hidden {
-            hidden.push(glorot_dense(width, units, device));
+            hidden.push(glorot_dense(width, units, &mut rng, device));
             width = units;
         }
         Head {
             hidden,
             dropout: DropoutConfig::new(self.dropout).init(),
-            output: glorot_dense(width, self.outputs, device),
+            output: glorot_dense(width, self.outputs, &mut rng, device),
             pooling: self.pooling,
         }
     }
 }
 
 /// `Dense(units)` with Keras' defaults: kernel `U(-l, l)`, `l = sqrt(6 / (in + out))`, bias 0.
-fn glorot_dense(input: usize, units: usize, device: &Device) -> Linear {
-    let mut linear = LinearConfig::new(input, units).init(device);
-    let limit = (6.0 / (input + units) as f64).sqrt();
-    linear.weight = Param::from_tensor(Tensor::random([input, units], Distribution::Uniform(-limit, limit), device));
-    linear.bias = Some(Param::from_tensor(Tensor::zeros([units], device)));
-    linear
+fn glorot_dense(input: usize, units: usize, rng: &mut ChaCha8Rng, device: &Device) -> Linear {
+    let limit = (6.0 / (input + units) as f64).sqrt() as f32;
+    let kernel: Vec<f32> = (0..input * units).map(|_| rng.random_range(-limit..limit)).collect();
+    Linear {
+        weight: Param::from_tensor(Tensor::from_data(TensorData::new(kernel, [input, units]), device)),
+        bias: Some(Param::from_tensor(Tensor::zeros([units], device))),
+    }
 }
 
 /// A classifier head; outputs **logits** (the sigmoid / softmax is in the loss and in
