@@ -159,3 +159,23 @@ fn epochs_cover_every_image_once() {
     all.sort();
     assert_eq!(seen, all);
 }
+
+/// The single-pass path of `augment` (rescale and flip folded into the warp) gives what
+/// Keras' sequence `apply_transform` then `standardize` gives.
+#[test]
+fn augment_equals_apply_transform_then_rescale() {
+    let data: Vec<f32> = (0..20 * 28 * 3).map(|i| ((i * 37) % 256) as f32).collect();
+    let image = Image::new(20, 28, 3, data).unwrap();
+    let generator = course().build().unwrap();
+    let mut flipped = 0;
+    for i in 0..20 {
+        let p = generator.random_transform(20, 28, &mut image_rng(5, 0, i));
+        flipped += p.flip_horizontal as usize;
+        let ours = generator.augment(&image, &mut image_rng(5, 0, i));
+        let keras = apply_transform(&image, &p, FillMode::Nearest, 1, Geometry::Keras);
+        for (a, b) in ours.data.iter().zip(&keras.data) {
+            assert!((a - b / 255.0).abs() < 1e-6, "image {i}: {a} vs {}", b / 255.0);
+        }
+    }
+    assert!(flipped > 0 && flipped < 20);
+}

@@ -139,15 +139,40 @@ pub fn warp(image: &Image, p: &TransformParams, fill: FillMode, order: u8, geome
 
 /// [`warp`] into `out`, every value multiplied by `scale` on the way (a `rescale` folded in).
 pub fn warp_into(image: &Image, p: &TransformParams, fill: FillMode, order: u8, geometry: Geometry, scale: f32, out: &mut [f32]) {
+    warp_mirrored_into(image, p, fill, order, geometry, scale, false, out);
+}
+
+/// [`warp_into`], then mirrored left-right when `mirror` (Keras' horizontal flip after the
+/// warp), in one pass where the fast path applies.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn warp_mirrored_into(
+    image: &Image,
+    p: &TransformParams,
+    fill: FillMode,
+    order: u8,
+    geometry: Geometry,
+    scale: f32,
+    mirror: bool,
+    out: &mut [f32],
+) {
+    let (h, w, ch) = (image.height, image.width, image.channels);
+    if fill == FillMode::Nearest && order == 1 && ch == 3 && !p.is_affine_identity() {
+        let m = sampling_map(p, h, w, geometry);
+        return warp_nearest_bilinear_rgb(image, m, scale, mirror, out);
+    }
+    warp_general(image, p, fill, order, geometry, scale, out);
+    if mirror {
+        mirror_columns(out, w, ch);
+    }
+}
+
+fn warp_general(image: &Image, p: &TransformParams, fill: FillMode, order: u8, geometry: Geometry, scale: f32, out: &mut [f32]) {
     let (h, w, ch) = (image.height, image.width, image.channels);
     if p.is_affine_identity() {
         out.iter_mut().zip(&image.data).for_each(|(o, v)| *o = v * scale);
         return;
     }
     let [[a00, a01, a02], [a10, a11, a12]] = sampling_map(p, h, w, geometry);
-    if fill == FillMode::Nearest && order == 1 && ch == 3 {
-        return warp_nearest_bilinear_rgb(image, [[a00, a01, a02], [a10, a11, a12]], scale, out);
-    }
     let cval = match fill {
         FillMode::Constant(v) => v * scale,
         _ => 0.0,
@@ -179,14 +204,16 @@ pub fn warp_into(image: &Image, p: &TransformParams, fill: FillMode, order: u8, 
 /// The common case (RGB, Keras' defaults: `nearest` fill, bilinear) without per-pixel dispatch:
 /// clamp both coordinates (f64), interpolate the four neighbours (f32; the difference from
 /// Keras' f64 interpolation is below 1e-4 on the 0..255 scale).
-fn warp_nearest_bilinear_rgb(image: &Image, m: [[f64; 3]; 2], scale: f32, out: &mut [f32]) {
+fn warp_nearest_bilinear_rgb(image: &Image, m: [[f64; 3]; 2], scale: f32, mirror: bool, out: &mut [f32]) {
     let (h, w) = (image.height, image.width);
     let (last_c, last_r) = ((w - 1) as f64, (h - 1) as f64);
     let src = &image.data[..h * w * 3];
     for (r, row_out) in out.chunks_exact_mut(w * 3).enumerate() {
         let rf = r as f64;
         let (mut u, mut v) = (m[0][1] * rf + m[0][2], m[1][1] * rf + m[1][2]);
-        for px in row_out.chunks_exact_mut(3) {
+        for c in 0..w {
+            let target = if mirror { w - 1 - c } else { c };
+            let px = &mut row_out[target * 3..target * 3 + 3];
             let (uc, vc) = (u.clamp(0.0, last_c), v.clamp(0.0, last_r));
             u += m[0][0];
             v += m[1][0];
@@ -217,8 +244,12 @@ fn warp_nearest_bilinear_rgb(image: &Image, m: [[f64; 3]; 2], scale: f32, out: &
 
 /// Mirrors the image left-right in place.
 pub fn flip_horizontal(image: &mut Image) {
-    let (w, ch) = (image.width, image.channels);
-    for row in image.data.chunks_exact_mut(w * ch) {
+    mirror_columns(&mut image.data, image.width, image.channels);
+}
+
+/// Mirrors HWC `data` of rows `w` pixels wide left-right in place.
+fn mirror_columns(data: &mut [f32], w: usize, ch: usize) {
+    for row in data.chunks_exact_mut(w * ch) {
         for c in 0..w / 2 {
             for k in 0..ch {
                 row.swap(c * ch + k, (w - 1 - c) * ch + k);

@@ -3,7 +3,7 @@
 
 use rand::Rng;
 
-use crate::affine::{FillMode, Geometry, flip_horizontal, flip_vertical, warp, warp_into};
+use crate::affine::{FillMode, Geometry, flip_horizontal, flip_vertical, warp, warp_mirrored_into};
 use crate::color::{brightness, channel_shift};
 use crate::error::{AugmentError, Result};
 use crate::image::Image;
@@ -354,10 +354,8 @@ impl ImageDataGenerator {
         let c = &self.config;
         let scale = c.rescale.unwrap_or(1.0) as f32;
         let mut out = Image::filled(image.height, image.width, image.channels, 0.0);
-        warp_into(image, &p, c.fill_mode, c.interpolation_order, c.geometry, scale, &mut out.data);
-        if p.flip_horizontal {
-            flip_horizontal(&mut out);
-        }
+        let (fill, order, geometry) = (c.fill_mode, c.interpolation_order, c.geometry);
+        warp_mirrored_into(image, &p, fill, order, geometry, scale, p.flip_horizontal, &mut out.data);
         if p.flip_vertical {
             flip_vertical(&mut out);
         }
