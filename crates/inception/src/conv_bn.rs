@@ -76,14 +76,6 @@ impl BasicConv2dConfig {
 
 }
 
-/// Output size along one axis of a `kernel`-wide window with `stride` and `padding`.
-pub fn output_size(size: usize, kernel: usize, stride: usize, padding: Padding) -> usize {
-    match padding {
-        Padding::Same => size.div_ceil(stride),
-        Padding::Valid => (size.saturating_sub(kernel)) / stride + 1,
-    }
-}
-
 impl BasicConv2d {
     /// Applies convolution, batch norm and ReLU.
     ///

@@ -96,11 +96,12 @@ impl InceptionV3 {
             }
             WeightFormat::Native => {
                 let state = read_state_dict(path)?;
-                let full = native_config(path)?.is_some_and(|c| c.cut >= self.cut);
+                // A file of a model cut later holds blocks this one does not: leave them out.
+                let file_reaches_further = native_config(path)?.is_some_and(|c| c.cut > self.cut);
                 let held = named::parameter_shapes(&self);
                 state
                     .into_iter()
-                    .filter(|(key, _)| !full || held.contains_key(key))
+                    .filter(|(key, _)| !file_reaches_further || held.contains_key(key))
                     .map(|(key, (shape, values))| NamedTensor::new(key.clone(), &key, shape, values))
                     .collect()
             }
