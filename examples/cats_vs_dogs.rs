@@ -184,12 +184,7 @@ fn main() -> Result<()> {
             last.val_loss.unwrap_or(f64::NAN)
         );
     }
-    println!(
-        "Wrote {}, accuracy.png, loss.png and {} to {}.",
-        "history.csv",
-        checkpoint.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        args.output.display()
-    );
+    println!("Wrote history.csv, accuracy.png, loss.png and model.safetensors to {}.", args.output.display());
 
     // A few predictions, as the course's "predict on an image" cell.
     let model = trainer.into_model();

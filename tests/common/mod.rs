@@ -127,7 +127,7 @@ pub fn write_safetensors(path: &Path, tensors: &BTreeMap<String, (Vec<usize>, Ve
         offset = end;
     }
     let mut header = serde_json::to_vec(&header).expect("json");
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(b' ');
     }
     let mut bytes = (header.len() as u64).to_le_bytes().to_vec();

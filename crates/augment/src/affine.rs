@@ -223,7 +223,7 @@ fn warp_nearest_bilinear_rgb(image: &Image, m: [[f64; 3]; 2], scale: f32, mirror
             let r1 = if r0 + 1 < h { r0 + 1 } else { r0 };
             let (i00, i01, i10, i11) = ((r0 * w + c0) * 3, (r0 * w + c1) * 3, (r1 * w + c0) * 3, (r1 * w + c1) * 3);
             debug_assert!(i11 + 2 < src.len() && i00 <= i01 && i01 <= i11 && i10 <= i11);
-            for k in 0..3 {
+            for (k, value) in px.iter_mut().enumerate() {
                 // SAFETY: the coordinates are clamped to [0, w-1] x [0, h-1], so every index
                 // is at most ((h-1) * w + (w-1)) * 3 + 2 < h * w * 3 = src.len().
                 let (p00, p01, p10, p11) = unsafe {
@@ -236,7 +236,7 @@ fn warp_nearest_bilinear_rgb(image: &Image, m: [[f64; 3]; 2], scale: f32, mirror
                 };
                 let top = p00 + (p01 - p00) * tc;
                 let bottom = p10 + (p11 - p10) * tc;
-                px[k] = (top + (bottom - top) * tr) * scale;
+                *value = (top + (bottom - top) * tr) * scale;
             }
         }
     }

@@ -240,23 +240,23 @@ impl ImageDataGeneratorConfig {
         if lo > hi {
             return bad("zoom_range", format!("{:?}", self.zoom_range), "pair is reversed: lower > upper");
         }
-        if let Some([b0, b1]) = self.brightness_range {
-            if !b0.is_finite() || !b1.is_finite() || b0 < 0.0 || b0 > b1 {
-                return bad("brightness_range", format!("{:?}", [b0, b1]), "must be finite, >= 0 and ordered");
-            }
+        if let Some([b0, b1]) = self.brightness_range
+            && (!b0.is_finite() || !b1.is_finite() || b0 < 0.0 || b0 > b1)
+        {
+            return bad("brightness_range", format!("{:?}", [b0, b1]), "must be finite, >= 0 and ordered");
         }
-        if let Some(r) = self.rescale {
-            if !r.is_finite() {
-                return bad("rescale", r.to_string(), "must be finite");
-            }
+        if let Some(r) = self.rescale
+            && !r.is_finite()
+        {
+            return bad("rescale", r.to_string(), "must be finite");
         }
         if self.interpolation_order > 1 {
             return bad("interpolation_order", self.interpolation_order.to_string(), "only 0 and 1 are supported");
         }
-        if let FillMode::Constant(c) = self.fill_mode {
-            if !c.is_finite() {
-                return bad("cval", c.to_string(), "must be finite");
-            }
+        if let FillMode::Constant(c) = self.fill_mode
+            && !c.is_finite()
+        {
+            return bad("cval", c.to_string(), "must be finite");
         }
         Ok(ImageDataGenerator { config: self })
     }

@@ -24,7 +24,7 @@ fn draw(class: usize, rng: &mut impl Rng) -> RgbImage {
     let blobs: Vec<(f32, f32, f32)> = (0..rng.random_range(2..5))
         .map(|_| (rng.random_range(0.0..w as f32), rng.random_range(0.0..h as f32), rng.random_range(12.0..40.0)))
         .collect();
-    let (period, phase) = (rng.random_range(10.0..24.0f32), rng.random_range(0.0..6.28f32));
+    let (period, phase) = (rng.random_range(10.0..24.0f32), rng.random_range(0.0..std::f32::consts::TAU));
     for (x, y, px) in img.enumerate_pixels_mut() {
         let (xf, yf) = (x as f32, y as f32);
         let pattern = match class {

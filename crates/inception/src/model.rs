@@ -130,7 +130,7 @@ impl InceptionV3Config {
 }
 
 /// The block a model must hold to reach `layer`, or the error saying it was cut away.
-fn held<'a, T>(block: &'a Option<T>, layer: LayerName, cut: LayerName) -> Result<&'a T> {
+fn held<T>(block: &Option<T>, layer: LayerName, cut: LayerName) -> Result<&T> {
     block.as_ref().ok_or_else(|| InceptionError::LayerCutAway {
         layer: layer.to_string(),
         cut: cut.to_string(),

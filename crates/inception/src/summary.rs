@@ -67,7 +67,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -251,7 +251,9 @@ impl InceptionV3 {
         let [g35, g17, g8] = grid_sizes(input);
         let mut avg_pools = 0;
         let mut concats = 0;
-        let families: [(LayerName, &str, usize, &str, [usize; 2], [usize; 2], usize); 11] = [
+        // (block end, order pattern, units, field, grid in, grid out, channels in)
+        type Family<'a> = (LayerName, &'a str, usize, &'a str, [usize; 2], [usize; 2], usize);
+        let families: [Family; 11] = [
             (LayerName::Mixed0, A_ORDER, 7, "mixed0", g35, g35, 192),
             (LayerName::Mixed1, A_ORDER, 7, "mixed1", g35, g35, 256),
             (LayerName::Mixed2, A_ORDER, 7, "mixed2", g35, g35, 288),

@@ -102,20 +102,6 @@ impl InceptionV3 {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_table_has_94_units_with_torchvision_names() {
-        let places = all_unit_places();
-        assert_eq!(places.len(), FULL_UNIT_COUNT);
-        assert_eq!(places[0].torchvision_path, "Conv2d_1a_3x3");
-        assert_eq!(places[5].path, "mixed0.branch1x1");
-        assert_eq!(places[93].torchvision_path, "Mixed_7c.branch_pool");
-    }
-}
-
 impl InceptionV3 {
     /// Every conv unit this model holds, mutably, in Keras creation order.
     pub fn conv_units_mut(&mut self) -> Vec<&mut BasicConv2d> {
@@ -132,5 +118,19 @@ impl InceptionV3 {
             units.extend(block.units_mut());
         }
         units
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_has_94_units_with_torchvision_names() {
+        let places = all_unit_places();
+        assert_eq!(places.len(), FULL_UNIT_COUNT);
+        assert_eq!(places[0].torchvision_path, "Conv2d_1a_3x3");
+        assert_eq!(places[5].path, "mixed0.branch1x1");
+        assert_eq!(places[93].torchvision_path, "Mixed_7c.branch_pool");
     }
 }

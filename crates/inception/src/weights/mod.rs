@@ -9,7 +9,7 @@ mod torchvision;
 pub use keras_h5::{KerasLayer, KerasWeight, KerasWeightFile, keras_tensors};
 pub use named::{NamedTensor, apply_named};
 pub use native::{native_config, safetensors_metadata};
-pub use torchvision::{looks_like_torchvision, read_state_dict, torchvision_tensors};
+pub use torchvision::{StateDict, looks_like_torchvision, read_state_dict, torchvision_tensors};
 
 use std::io::Read;
 use std::path::Path;

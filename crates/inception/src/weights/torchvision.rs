@@ -11,12 +11,15 @@ use crate::error::{InceptionError, Result};
 use crate::model::InceptionV3;
 use crate::units::all_unit_places;
 
+/// A state dict read into memory: key -> (shape, f32 values).
+pub type StateDict = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+
 /// Reads every tensor of a torchvision state dict as `key -> (shape, f32 values)`.
 ///
 /// `.safetensors` files are read as safetensors, anything else as a PyTorch checkpoint.
 /// Integer tensors (`num_batches_tracked`) are skipped; a `module.` prefix (DataParallel)
 /// is stripped.
-pub fn read_state_dict(path: &Path) -> Result<BTreeMap<String, (Vec<usize>, Vec<f32>)>> {
+pub fn read_state_dict(path: &Path) -> Result<StateDict> {
     let bad = |reason: String| InceptionError::BadWeightFile { path: path.to_path_buf(), reason };
     let is_safetensors = path.extension().is_some_and(|e| e == "safetensors");
     let tensors = if is_safetensors {
@@ -57,7 +60,7 @@ pub fn looks_like_torchvision(keys: impl IntoIterator<Item = impl AsRef<str>>) -
 /// the model's cut; any other key that does not fit is an error.
 pub fn torchvision_tensors(
     model: &InceptionV3,
-    state: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    state: &StateDict,
     path: &Path,
 ) -> Result<Vec<NamedTensor>> {
     let mut mapping: BTreeMap<String, String> = BTreeMap::new();
