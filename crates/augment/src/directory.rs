@@ -313,17 +313,17 @@ impl Producer {
     fn produce(&self, sender: SyncSender<Result<HostBatch>>) {
         let per_epoch = self.files.len().div_ceil(self.config.batch_size);
         let mut batch_index = self.first_batch;
-        let mut cached: Option<(u64, Vec<usize>)> = None;
+        let mut order_epoch = (batch_index / per_epoch) as u64;
+        let mut order = self.epoch_order(order_epoch);
         loop {
             let epoch = (batch_index / per_epoch) as u64;
             let within = batch_index % per_epoch;
-            if cached.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                cached = Some((epoch, self.epoch_order(epoch)));
+            if epoch != order_epoch {
+                (order_epoch, order) = (epoch, self.epoch_order(epoch));
             }
-            let order = &cached.as_ref().map(|(_, o)| o.clone()).unwrap_or_default();
             let start = within * self.config.batch_size;
             let positions: Vec<usize> = (start..(start + self.config.batch_size).min(order.len())).collect();
-            let batch = self.make_batch(epoch, &positions, order);
+            let batch = self.make_batch(epoch, &positions, &order);
             if sender.send(batch).is_err() {
                 return;
             }
