@@ -60,7 +60,9 @@ pub struct StepMetrics {
 
 /// A compiled model: the model on an autodiff device, its optimizer state and loss.
 pub struct Trainer {
-    model: TransferModel,
+    /// Always `Some` between calls; taken during an optimizer step so that the update can
+    /// reuse the parameters' buffers instead of copying 150 MB of head weights.
+    model: Option<TransferModel>,
     optimizer: ModuleOptimizer,
     compile: CompileConfig,
     device: Device,
@@ -110,7 +112,7 @@ impl Trainer {
         let train_device = device.clone().autodiff();
         let model = model.fork(&train_device).train();
         Ok(Self {
-            model,
+            model: Some(model),
             optimizer: compile.optimizer.init(),
             compile,
             device: device.clone(),
@@ -121,12 +123,12 @@ impl Trainer {
 
     /// The model being trained.
     pub fn model(&self) -> &TransferModel {
-        &self.model
+        self.model.as_ref().expect("the trainer holds its model between steps")
     }
 
     /// The trained model, for saving or prediction.
     pub fn into_model(self) -> TransferModel {
-        self.model
+        self.model.expect("the trainer holds its model between steps")
     }
 
     /// The optimizer state (Keras' RMSprop velocities), for checkpoints.
@@ -151,27 +153,30 @@ impl Trainer {
             Inputs::Features(features) => return Ok(features.to_device(&self.train_device)),
             Inputs::Images(images) => images,
         };
-        if self.model.base_fully_frozen() {
-            let base = self.inference_base.get_or_insert_with(|| self.model.base.valid());
+        let model = self.model.as_ref().expect("the trainer holds its model between steps");
+        if model.base_fully_frozen() {
+            let base = self.inference_base.get_or_insert_with(|| model.base.valid());
             let features = base.forward(images.without_autodiff())?;
             return Ok(features.autodiff());
         }
-        Ok(self.model.base.forward(images.autodiff())?)
+        Ok(model.base.forward(images.autodiff())?)
     }
 
     /// One training step on a batch: forward, loss, backward, Keras RMSprop update.
     pub fn train_step(&mut self, inputs: Inputs, targets: Tensor<2>) -> Result<StepMetrics> {
         let images_count = inputs.len();
         let features = self.features(inputs)?;
-        let logits = self.model.head.forward(features);
+        let logits = self.model().head.forward(features);
         let targets = targets.to_device(&self.train_device);
         let correct = self.compile.loss.correct(logits.clone().without_autodiff(), targets.clone().without_autodiff());
         let loss = self.compile.loss.forward(logits, targets);
         let loss_value = loss.clone().without_autodiff().into_scalar::<f32>() as f64;
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        let model = self.model.clone();
-        self.model = self.optimizer.step(self.compile.learning_rate, model, grads);
-        if !self.model.base_fully_frozen() {
+        let model = self.model.take().expect("the trainer holds its model between steps");
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let model = self.optimizer.step(self.compile.learning_rate, model, grads);
+        let fully_frozen = model.base_fully_frozen();
+        self.model = Some(model);
+        if !fully_frozen {
             self.inference_base = None;
         }
         Ok(StepMetrics { loss: loss_value, correct, images: images_count })
@@ -179,7 +184,7 @@ impl Trainer {
 
     /// Loss and accuracy on a batch in inference mode (dropout off).
     pub fn test_step(&self, inputs: Inputs, targets: Tensor<2>) -> Result<StepMetrics> {
-        let model = self.model.valid();
+        let model = self.model().valid();
         let images_count = inputs.len();
         let logits = match inputs {
             Inputs::Images(images) => model.forward(images.without_autodiff().to_device(&self.device))?,
@@ -241,7 +246,7 @@ impl Trainer {
     /// should not augment) and returns the features with their targets, to train the head on
     /// with `fit` at a fraction of the cost. Reshuffled every epoch from `seed`.
     pub fn cache_features(&self, source: &mut dyn BatchSource, batches: usize, seed: u64) -> Result<InMemoryBatches> {
-        let base = self.model.base.valid();
+        let base = self.model().base.valid();
         let (mut features, mut targets) = (Vec::new(), Vec::new());
         let (mut shape, mut outputs, mut batch_size) = ([0; 3], 1, 1);
         for _ in 0..batches {
@@ -260,7 +265,7 @@ impl Trainer {
 
     /// Probabilities for a batch (sigmoid for one output, softmax otherwise).
     pub fn predict(&self, images: Tensor<4>) -> Result<Tensor<2>> {
-        predict(&self.model.valid(), images.without_autodiff().to_device(&self.device))
+        predict(&self.model().valid(), images.without_autodiff().to_device(&self.device))
     }
 }
 
