@@ -116,9 +116,11 @@ fn main() -> Result<()> {
     let mut config = TransferModelConfig::course();
     config.head.seed = args.seed;
     let weights = args.weights.clone().unwrap_or_else(|| PathBuf::from(REAL_WEIGHTS));
+    let mut optimizer_state = None;
     let (model, resumed) = if weights.is_file() {
-        if let Ok((model, metadata, _)) = load_checkpoint(&weights, &device) {
+        if let Ok((model, metadata, optimizer)) = load_checkpoint(&weights, &device) {
             println!("Resuming from checkpoint {} ({} epochs trained).", weights.display(), metadata.epochs_trained);
+            optimizer_state = optimizer;
             (model, metadata.epochs_trained)
         } else {
             let flavor = inception::weights::detect_flavor(&weights)?;
@@ -148,6 +150,9 @@ fn main() -> Result<()> {
 
     // compile + fit, with the course's schedule (a short one on the stand-in set).
     let mut trainer = Trainer::new(model, CompileConfig { learning_rate: args.learning_rate, ..CompileConfig::course() }, &device)?;
+    if let Some(state) = optimizer_state {
+        trainer.set_optimizer(state); // RMSprop velocities of the previous run
+    }
     let (epochs, steps, validation_steps) = match standin {
         false => (args.epochs.unwrap_or(20), args.steps_per_epoch.unwrap_or(100), args.validation_steps.unwrap_or(50)),
         true => (
