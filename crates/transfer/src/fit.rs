@@ -184,7 +184,11 @@ impl Trainer {
 
     /// Loss and accuracy on a batch in inference mode (dropout off).
     pub fn test_step(&self, inputs: Inputs, targets: Tensor<2>) -> Result<StepMetrics> {
-        let model = self.model().valid();
+        self.test_batch(&self.model().valid(), inputs, targets)
+    }
+
+    /// [`Trainer::test_step`] with the inference copy of the model already made.
+    fn test_batch(&self, model: &TransferModel, inputs: Inputs, targets: Tensor<2>) -> Result<StepMetrics> {
         let images_count = inputs.len();
         let logits = match inputs {
             Inputs::Images(images) => model.forward(images.without_autodiff().to_device(&self.device))?,
@@ -199,10 +203,11 @@ impl Trainer {
     /// Keras `evaluate(source, steps=...)`: mean loss and accuracy over `steps` batches.
     pub fn evaluate(&self, source: &mut dyn BatchSource, steps: Option<usize>) -> Result<(f64, f64)> {
         let steps = steps.unwrap_or_else(|| source.batches_per_epoch());
+        let model = self.model().valid();
         let mut running = Running::default();
         for _ in 0..steps {
             let (inputs, targets) = source.next_batch(&self.device)?;
-            running.add(self.test_step(inputs, targets)?);
+            running.add(self.test_batch(&model, inputs, targets)?);
         }
         Ok((running.loss(), running.accuracy()))
     }
