@@ -208,30 +208,41 @@ fn warp_nearest_bilinear_rgb(image: &Image, m: [[f64; 3]; 2], scale: f32, mirror
     let (h, w) = (image.height, image.width);
     let (last_c, last_r) = ((w - 1) as f64, (h - 1) as f64);
     let src = &image.data[..h * w * 3];
+    // Per row, first the coordinates of every column (a loop the compiler vectorises), then
+    // the gathers and blends.
+    let (mut base, mut steps) = (vec![0u32; w], vec![[0u32; 2]; w]);
+    let (mut tcs, mut trs) = (vec![0f32; w], vec![0f32; w]);
     for (r, row_out) in out.chunks_exact_mut(w * 3).enumerate() {
         let rf = r as f64;
-        let (mut u, mut v) = (m[0][1] * rf + m[0][2], m[1][1] * rf + m[1][2]);
+        let (u0, v0) = (m[0][1] * rf + m[0][2], m[1][1] * rf + m[1][2]);
+        for c in 0..w {
+            let cf = c as f64;
+            let uc = (m[0][0] * cf + u0).clamp(0.0, last_c);
+            let vc = (m[1][0] * cf + v0).clamp(0.0, last_r);
+            let (cu, rv) = (uc as u32, vc as u32);
+            base[c] = (rv * w as u32 + cu) * 3;
+            steps[c] = [if (cu as usize) + 1 < w { 3 } else { 0 }, if (rv as usize) + 1 < h { 3 * w as u32 } else { 0 }];
+            tcs[c] = (uc - cu as f64) as f32;
+            trs[c] = (vc - rv as f64) as f32;
+        }
         for c in 0..w {
             let target = if mirror { w - 1 - c } else { c };
+            let (i00, [dc, dr]) = (base[c] as usize, steps[c]);
+            let (dc, dr) = (dc as usize, dr as usize);
+            let (tc, tr) = (tcs[c], trs[c]);
+            debug_assert!(i00 + dr + dc + 2 < src.len());
             let px = &mut row_out[target * 3..target * 3 + 3];
-            let (uc, vc) = (u.clamp(0.0, last_c), v.clamp(0.0, last_r));
-            u += m[0][0];
-            v += m[1][0];
-            let (c0, r0) = (uc as usize, vc as usize);
-            let (tc, tr) = ((uc - c0 as f64) as f32, (vc - r0 as f64) as f32);
-            let c1 = if c0 + 1 < w { c0 + 1 } else { c0 };
-            let r1 = if r0 + 1 < h { r0 + 1 } else { r0 };
-            let (i00, i01, i10, i11) = ((r0 * w + c0) * 3, (r0 * w + c1) * 3, (r1 * w + c0) * 3, (r1 * w + c1) * 3);
-            debug_assert!(i11 + 2 < src.len() && i00 <= i01 && i01 <= i11 && i10 <= i11);
             for (k, value) in px.iter_mut().enumerate() {
-                // SAFETY: the coordinates are clamped to [0, w-1] x [0, h-1], so every index
-                // is at most ((h-1) * w + (w-1)) * 3 + 2 < h * w * 3 = src.len().
+                // SAFETY: the coordinates are clamped to [0, w-1] x [0, h-1] and the neighbour
+                // steps (dc, dr) are 0 on the last column / row, so every index is at most
+                // ((h-1) * w + (w-1)) * 3 + 2 < h * w * 3 = src.len().
                 let (p00, p01, p10, p11) = unsafe {
+                    let i = i00 + k;
                     (
-                        *src.get_unchecked(i00 + k),
-                        *src.get_unchecked(i01 + k),
-                        *src.get_unchecked(i10 + k),
-                        *src.get_unchecked(i11 + k),
+                        *src.get_unchecked(i),
+                        *src.get_unchecked(i + dc),
+                        *src.get_unchecked(i + dr),
+                        *src.get_unchecked(i + dr + dc),
                     )
                 };
                 let top = p00 + (p01 - p00) * tc;
