@@ -78,12 +78,6 @@ impl InceptionV3 {
             path: path.to_path_buf(),
             reason: "no inception metadata: not saved by InceptionV3::save_safetensors".into(),
         })?;
-        let model = config.init(device)?;
-        let state = super::torchvision::read_state_dict(path)?;
-        let tensors = state
-            .into_iter()
-            .map(|(key, (shape, values))| super::named::NamedTensor::new(key.clone(), &key, shape, values))
-            .collect();
-        super::named::apply_named(model, tensors, path)
+        config.init(device)?.load_weights(path)
     }
 }
