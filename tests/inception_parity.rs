@@ -5,7 +5,7 @@ mod common;
 
 use burn::tensor::Device;
 use common::{compare, image, keras_model, npy, nhwc};
-use inception::{Flavor, InceptionV3, InceptionV3Config, LayerName};
+use inception::{CpuInference, Flavor, InceptionV3, InceptionV3Config, LayerName};
 
 /// Keras' own float32 error (vs Keras in float64) where it exceeds 1e-4, by (size, layer).
 fn keras_f32_error(size: usize, layer: LayerName) -> Option<f32> {
@@ -16,21 +16,28 @@ fn keras_f32_error(size: usize, layer: LayerName) -> Option<f32> {
     })
 }
 
-/// Within 2e-4 of Keras' float32 output; where the fixture network amplifies rounding so
+/// Within 2e-4 of Keras' float32 output, through Burn ([`InceptionV3::forward_to`]) and
+/// through the packed CPU path ([`CpuInference`]); where the fixture network amplifies rounding so
 /// much that Keras' own float32 result is more than 1e-4 from the exact (float64) one,
 /// within 1.5x Keras' own float32 error of the exact result (or within 2e-4 of it): the
 /// same accuracy class as Keras, which is all float32 arithmetic in another order can give.
 fn check_keras(model: &InceptionV3, size: usize, layers: &[LayerName], device: &Device) {
-    for &layer in layers {
+    let packed = CpuInference::new(model).expect("pack");
+    for (&layer, path) in layers.iter().flat_map(|l| [(l, "burn"), (l, "cpu")]) {
         let (reference, tolerance, against) = match keras_f32_error(size, layer) {
             None => (npy(&format!("keras_{size}_{layer}.npy")), 2e-4, "Keras float32"),
             Some(keras_error) => (npy(&format!("keras64_{size}_{layer}.npy")), (1.5 * keras_error).max(2e-4), "Keras float64"),
         };
-        let (shape, ours) = nhwc(model.forward_to(image(size, size, 1, device), layer).expect("forward"));
-        assert_eq!(shape, reference.shape, "{layer} at {size}: shape");
+        let input = image(size, size, 1, device);
+        let output = match path {
+            "burn" => model.forward_to(input, layer),
+            _ => packed.forward_to(input, layer),
+        };
+        let (shape, ours) = nhwc(output.expect("forward"));
+        assert_eq!(shape, reference.shape, "{layer} at {size} ({path}): shape");
         let (diff, scale) = compare(&ours, &reference.values);
-        println!("{layer} at {size}x{size}: max |diff| {diff:.2e} vs {against} (allowed {tolerance:.2e}), max |value| {scale:.2}");
-        assert!(diff <= tolerance, "{layer} at {size}: max |diff| {diff} > {tolerance} vs {against}");
+        println!("{layer} at {size}x{size} ({path}): max |diff| {diff:.2e} vs {against} (allowed {tolerance:.2e}), max |value| {scale:.2}");
+        assert!(diff <= tolerance, "{layer} at {size} ({path}): max |diff| {diff} > {tolerance} vs {against}");
     }
 }
 
@@ -53,6 +60,9 @@ fn a_model_cut_at_mixed7_matches_and_holds_nothing_after() {
     assert_eq!(model.conv_units().len(), 70);
     check_keras(&model, 150, &[LayerName::Mixed7], &device);
     let err = model.forward_to(image(150, 150, 1, &device), LayerName::Mixed8).unwrap_err();
+    assert!(err.to_string().contains("mixed8"), "{err}");
+    let packed = CpuInference::new(&model).expect("pack");
+    let err = packed.forward_to(image(150, 150, 1, &device), LayerName::Mixed8).unwrap_err();
     assert!(err.to_string().contains("mixed8"), "{err}");
 }
 
@@ -106,13 +116,20 @@ fn torchvision_flavour_matches_torchvision() {
     common::write_safetensors(&path, &state);
     assert_eq!(inception::weights::detect_flavor(&path).expect("flavour"), Flavor::Torchvision);
     let model = InceptionV3::pretrained(&InceptionV3Config::new(Flavor::Torchvision), &path, &device).expect("load");
-    for (layer, name) in [(LayerName::Mixed0, "Mixed_5b"), (LayerName::Mixed7, "Mixed_6e"), (LayerName::Mixed10, "Mixed_7c")] {
+    let packed = CpuInference::new(&model).expect("pack");
+    let layers = [(LayerName::Mixed0, "Mixed_5b"), (LayerName::Mixed7, "Mixed_6e"), (LayerName::Mixed10, "Mixed_7c")];
+    for ((layer, name), path) in layers.into_iter().flat_map(|l| [(l, "burn"), (l, "cpu")]) {
         let reference = npy(&format!("torchvision_150_{name}.npy"));
-        let (shape, ours) = nhwc(model.forward_to(image(150, 150, 1, &device), layer).expect("forward"));
+        let input = image(150, 150, 1, &device);
+        let output = match path {
+            "burn" => model.forward_to(input, layer),
+            _ => packed.forward_to(input, layer),
+        };
+        let (shape, ours) = nhwc(output.expect("forward"));
         assert_eq!(shape, reference.shape);
         let (diff, scale) = compare(&ours, &reference.values);
-        println!("torchvision {name}: max |diff| {diff:.2e} = {:.2e} of max |value| {scale:.2}", diff / scale);
-        assert!(diff <= 1e-4 * scale, "{name}: relative difference {}", diff / scale);
+        println!("torchvision {name} ({path}): max |diff| {diff:.2e} = {:.2e} of max |value| {scale:.2}", diff / scale);
+        assert!(diff <= 1e-4 * scale, "{name} ({path}): relative difference {}", diff / scale);
     }
 }
 

@@ -39,6 +39,9 @@ pub enum InceptionError {
     /// The model has no classification top.
     #[error("this model was built without the classification top (include_top = false)")]
     NoTop,
+    /// A tensor's values could not be read to the host as `f32`.
+    #[error("cannot read tensor values as f32: {0}")]
+    TensorData(String),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -17,6 +17,7 @@ pub mod batch_norm;
 pub mod blocks;
 pub mod conv_bn;
 mod calibrate;
+pub mod cpu;
 mod error;
 mod flavor;
 mod layer_name;
@@ -25,6 +26,7 @@ pub mod summary;
 mod units;
 pub mod weights;
 
+pub use cpu::CpuInference;
 pub use error::{InceptionError, Result};
 pub use flavor::Flavor;
 pub use layer_name::LayerName;

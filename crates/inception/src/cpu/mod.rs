@@ -1,0 +1,28 @@
+//! Fast frozen inference on the CPU: the network packed into channels-last matrix products
+//! ([`CpuInference`]), for a base that is not trained (feature extraction, a frozen base
+//! under a trained head, evaluation).
+//!
+//! Burn's generic CPU convolution converts every layer's input to channels-last, gathers
+//! patches one value at a time and multiplies image by image; on InceptionV3's small grids
+//! (7x7 at 150x150) and thin stem that costs more than the arithmetic. Here the feature
+//! maps stay channels-last from the stem to the cut, patches are gathered a pixel's channels
+//! at a time, the whole batch is one matrix per layer (split in tiles across threads), and
+//! branches write into their share of the concatenation.
+
+mod block;
+mod conv;
+mod network;
+mod nhwc;
+mod pool;
+
+pub use network::CpuInference;
+pub use nhwc::NhwcBatch;
+
+use burn::tensor::Device;
+
+/// Whether `device` keeps its tensors in host memory (flex, ndarray), where
+/// [`CpuInference`] is the faster way to run a frozen network.
+pub fn is_host_device(device: &Device) -> bool {
+    let name = format!("{:?}", device.clone().inner());
+    ["Flex", "NdArray"].iter().any(|cpu| name.starts_with(&format!("Device<{cpu}")))
+}
