@@ -1,5 +1,7 @@
 //! Inference throughput of the frozen base cut at `mixed7` at 150x150, batch 32, on each
 //! compiled CPU backend (the course's feature extractor), and the full base at 299x299.
+//! Each host backend runs twice: Burn's generic convolutions (`flex`) and the packed
+//! channels-last path the trainer uses for a frozen base (`flex+packed`, [`CpuInference`]).
 //!
 //! ```text
 //! cargo bench --bench forward
@@ -9,7 +11,7 @@
 
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use inception::{Flavor, InceptionV3Config, LayerName};
+use inception::{CpuInference, Flavor, InceptionV3Config, LayerName};
 use inception_transfer::backend::Backend;
 
 fn bench_forward(c: &mut Criterion, id: &str, layer: LayerName, size: usize, batch: usize, backends: &[Backend]) {
@@ -25,6 +27,12 @@ fn bench_forward(c: &mut Criterion, id: &str, layer: LayerName, size: usize, bat
                 y.into_data() // wait for the result
             })
         });
+        if inception::cpu::is_host_device(&device) {
+            let packed = CpuInference::new(&model).expect("pack");
+            group.bench_with_input(BenchmarkId::new(id, format!("{backend}+packed")), &x, |b, x| {
+                b.iter(|| packed.forward(x.clone()).expect("forward").into_data())
+            });
+        }
     }
     group.finish();
 }

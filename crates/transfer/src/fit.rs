@@ -6,11 +6,11 @@ use augment::{Interpolation, load_img};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
-use inception::InceptionV3;
 
 use crate::data::{BatchSource, InMemoryBatches, Inputs};
 use crate::error::{Result, TransferError};
 use crate::history::{EpochRecord, History};
+use crate::inference::{InferenceBase, InferenceModel};
 use crate::loss::Loss;
 use crate::model::TransferModel;
 use crate::optim::KerasRmsProp;
@@ -67,7 +67,8 @@ pub struct Trainer {
     compile: CompileConfig,
     device: Device,
     train_device: Device,
-    inference_base: Option<InceptionV3>,
+    /// The base prepared for inference while it is fully frozen (dropped when it is not).
+    frozen_base: Option<InferenceBase>,
 }
 
 /// Running sums of Keras' epoch metrics (weighted by batch size).
@@ -96,7 +97,9 @@ impl Running {
 
 impl Trainer {
     /// Keras `model.compile(...)`: moves `model` to `device` with autodiff and sets up the
-    /// optimizer. `device` is the plain device (flex, ndarray, wgpu).
+    /// optimizer. `device` is the plain device (flex, ndarray, wgpu). On a host device it
+    /// also makes `malloc` keep freed memory ([`crate::host_memory::keep_freed_memory`]):
+    /// the step then reuses its large buffers instead of page-faulting them in again.
     pub fn new(model: TransferModel, compile: CompileConfig, device: &Device) -> Result<Self> {
         let expects = match compile.loss {
             Loss::BinaryCrossentropy => model.head.outputs() == 1,
@@ -109,6 +112,9 @@ impl Trainer {
                 model.head.outputs()
             )));
         }
+        if inception::cpu::is_host_device(device) {
+            crate::host_memory::keep_freed_memory();
+        }
         let train_device = device.clone().autodiff();
         let model = model.fork(&train_device).train();
         Ok(Self {
@@ -117,7 +123,7 @@ impl Trainer {
             compile,
             device: device.clone(),
             train_device,
-            inference_base: None,
+            frozen_base: None,
         })
     }
 
@@ -146,8 +152,9 @@ impl Trainer {
         &self.device
     }
 
-    /// Base features of a batch: a fully frozen base runs as plain inference (no autodiff
-    /// record at all), its output then joins the graph for the head.
+    /// Base features of a batch: a fully frozen base runs as plain inference (packed for the
+    /// CPU on host devices, no autodiff record at all), its output then joins the graph for
+    /// the head.
     fn features(&mut self, inputs: Inputs) -> Result<Tensor<4>> {
         let images = match inputs {
             Inputs::Features(features) => return Ok(features.to_device(&self.train_device)),
@@ -155,9 +162,13 @@ impl Trainer {
         };
         let model = self.model.as_ref().expect("the trainer holds its model between steps");
         if model.base_fully_frozen() {
-            let base = self.inference_base.get_or_insert_with(|| model.base.valid());
-            let features = base.forward(images.without_autodiff())?;
-            return Ok(features.autodiff());
+            let base = match self.frozen_base.take() {
+                Some(base) => base,
+                None => InferenceBase::new(&model.base, &self.device)?,
+            };
+            let features = base.forward(images.without_autodiff().to_device(&self.device));
+            self.frozen_base = Some(base);
+            return Ok(features?.autodiff());
         }
         Ok(model.base.forward(images.autodiff())?)
     }
@@ -173,22 +184,33 @@ impl Trainer {
         let loss_value = loss.clone().without_autodiff().into_scalar::<f32>() as f64;
         let model = self.model.take().expect("the trainer holds its model between steps");
         let grads = GradientsParams::from_grads(loss.backward(), &model);
+        // The graph holds the head's weights: dropping it lets the update reuse their buffers.
+        drop(loss);
         let model = self.optimizer.step(self.compile.learning_rate, model, grads);
         let fully_frozen = model.base_fully_frozen();
         self.model = Some(model);
         if !fully_frozen {
-            self.inference_base = None;
+            self.frozen_base = None;
         }
         Ok(StepMetrics { loss: loss_value, correct, images: images_count })
     }
 
+    /// The model prepared for inference on the plain device (reusing the packed frozen base).
+    pub fn inference_model(&self) -> Result<InferenceModel> {
+        let model = self.model();
+        match &self.frozen_base {
+            Some(base) => Ok(InferenceModel { base: base.clone(), head: model.head.valid().to_device(&self.device) }),
+            None => InferenceModel::new(model, &self.device),
+        }
+    }
+
     /// Loss and accuracy on a batch in inference mode (dropout off).
     pub fn test_step(&self, inputs: Inputs, targets: Tensor<2>) -> Result<StepMetrics> {
-        self.test_batch(&self.model().valid(), inputs, targets)
+        self.test_batch(&self.inference_model()?, inputs, targets)
     }
 
     /// [`Trainer::test_step`] with the inference copy of the model already made.
-    fn test_batch(&self, model: &TransferModel, inputs: Inputs, targets: Tensor<2>) -> Result<StepMetrics> {
+    fn test_batch(&self, model: &InferenceModel, inputs: Inputs, targets: Tensor<2>) -> Result<StepMetrics> {
         let images_count = inputs.len();
         let logits = match inputs {
             Inputs::Images(images) => model.forward(images.without_autodiff().to_device(&self.device))?,
@@ -203,7 +225,7 @@ impl Trainer {
     /// Keras `evaluate(source, steps=...)`: mean loss and accuracy over `steps` batches.
     pub fn evaluate(&self, source: &mut dyn BatchSource, steps: Option<usize>) -> Result<(f64, f64)> {
         let steps = steps.unwrap_or_else(|| source.batches_per_epoch());
-        let model = self.model().valid();
+        let model = self.inference_model()?;
         let mut running = Running::default();
         for _ in 0..steps {
             let (inputs, targets) = source.next_batch(&self.device)?;
@@ -251,13 +273,16 @@ impl Trainer {
     /// should not augment) and returns the features with their targets, to train the head on
     /// with `fit` at a fraction of the cost. Reshuffled every epoch from `seed`.
     pub fn cache_features(&self, source: &mut dyn BatchSource, batches: usize, seed: u64) -> Result<InMemoryBatches> {
-        let base = self.model().base.valid();
+        let base = match &self.frozen_base {
+            Some(base) => base.clone(),
+            None => InferenceBase::new(&self.model().base, &self.device)?,
+        };
         let (mut features, mut targets) = (Vec::new(), Vec::new());
         let (mut shape, mut outputs, mut batch_size) = ([0; 3], 1, 1);
         for _ in 0..batches {
             let (inputs, batch_targets) = source.next_batch(&self.device)?;
             let batch_features = match inputs {
-                Inputs::Images(images) => base.forward(images.without_autodiff())?,
+                Inputs::Images(images) => base.forward(images.without_autodiff().to_device(&self.device))?,
                 Inputs::Features(f) => f,
             };
             let [n, c, h, w] = batch_features.dims();
@@ -270,7 +295,7 @@ impl Trainer {
 
     /// Probabilities for a batch (sigmoid for one output, softmax otherwise).
     pub fn predict(&self, images: Tensor<4>) -> Result<Tensor<2>> {
-        predict(&self.model().valid(), images.without_autodiff().to_device(&self.device))
+        self.inference_model()?.probabilities(images.without_autodiff().to_device(&self.device))
     }
 }
 
@@ -278,10 +303,9 @@ fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     t.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| TransferError::Config(format!("{e:?}")))
 }
 
-/// Probabilities for a batch from a model in inference mode.
+/// Probabilities for a batch (on a plain device) from a model in inference mode.
 pub fn predict(model: &TransferModel, images: Tensor<4>) -> Result<Tensor<2>> {
-    let logits = model.forward(images)?;
-    Ok(model.head.probabilities(logits))
+    InferenceModel::new(model, &images.device())?.probabilities(images)
 }
 
 /// Keras-style `predict` on image files: each is loaded as `load_img(path, target_size)`,
@@ -300,7 +324,7 @@ pub fn predict_files(
         pixels.extend(image.data.iter().map(|v| v * rescale));
     }
     let images = Tensor::<4>::from_data(TensorData::new(pixels, [paths.len(), h, w, 3]), device).permute([0, 3, 1, 2]);
-    let probabilities = predict(&model.valid(), images)?;
+    let probabilities = predict(model, images)?;
     let outputs = probabilities.dims()[1];
     let values = to_vec(probabilities)?;
     Ok(values.chunks(outputs).map(<[f32]>::to_vec).collect())

@@ -1,0 +1,73 @@
+//! A [`TransferModel`] prepared for inference: what `evaluate`, `predict` and a frozen base
+//! during training run.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use inception::cpu::is_host_device;
+use inception::{CpuInference, InceptionV3};
+
+use crate::error::Result;
+use crate::head::Head;
+use crate::model::TransferModel;
+
+/// The base as inference runs it: packed into channels-last matrix products on host
+/// devices (flex, ndarray; 2-3x faster than Burn's generic convolutions there), a copy on
+/// the plain device elsewhere (wgpu). Both run the batch norms on their moving statistics.
+#[derive(Debug, Clone)]
+pub enum InferenceBase {
+    /// Packed for the CPU ([`CpuInference`]).
+    Packed(CpuInference),
+    /// The Burn model on a non-autodiff device.
+    Device(InceptionV3),
+}
+
+impl InferenceBase {
+    /// Prepares `base` (on any device) for inference on `device`.
+    pub fn new(base: &InceptionV3, device: &Device) -> Result<Self> {
+        let base = base.valid().to_device(device);
+        Ok(match is_host_device(device) {
+            true => InferenceBase::Packed(CpuInference::new(&base)?),
+            false => InferenceBase::Device(base),
+        })
+    }
+
+    /// Features of the layer the base was cut at.
+    ///
+    /// # Shapes
+    /// - images: `[batch, 3, rows, cols]`; output: `[batch, channels, rows', cols']`
+    pub fn forward(&self, images: Tensor<4>) -> Result<Tensor<4>> {
+        Ok(match self {
+            InferenceBase::Packed(base) => base.forward(images)?,
+            InferenceBase::Device(base) => base.forward(images)?,
+        })
+    }
+}
+
+/// Base and head for inference: no autodiff, no dropout, batch norms on moving statistics.
+#[derive(Debug)]
+pub struct InferenceModel {
+    /// The base.
+    pub base: InferenceBase,
+    /// The head (dropout off).
+    pub head: Head,
+}
+
+impl InferenceModel {
+    /// Prepares `model` (on any device, autodiff or not) for inference on the plain `device`.
+    pub fn new(model: &TransferModel, device: &Device) -> Result<Self> {
+        Ok(Self { base: InferenceBase::new(&model.base, device)?, head: model.head.valid().to_device(device) })
+    }
+
+    /// Logits for a batch of images on the model's device.
+    ///
+    /// # Shapes
+    /// - images: `[batch, 3, rows, cols]`; output: `[batch, outputs]`
+    pub fn forward(&self, images: Tensor<4>) -> Result<Tensor<2>> {
+        Ok(self.head.forward(self.base.forward(images)?))
+    }
+
+    /// Probabilities for a batch: sigmoid for one output, softmax otherwise.
+    pub fn probabilities(&self, images: Tensor<4>) -> Result<Tensor<2>> {
+        Ok(self.head.probabilities(self.forward(images)?))
+    }
+}
