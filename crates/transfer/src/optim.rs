@@ -53,6 +53,23 @@ impl Optimizer for KerasRmsProp {
         if is_host_device(&tensor.device()) && tensor.dtype() == DType::F32 && grad.dtype() == DType::F32 {
             return self.step_in_place(lr, tensor, grad, state);
         }
+        self.step_with_tensor_ops(lr, tensor, grad, state)
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
+        KerasRmsPropState { velocity: state.velocity.to_device(device) }
+    }
+}
+
+impl KerasRmsProp {
+    /// [`Optimizer::step`] with Burn tensor operations (any device).
+    fn step_with_tensor_ops<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<KerasRmsPropState<D>>,
+    ) -> (Tensor<D>, Option<KerasRmsPropState<D>>) {
         let squared = grad.clone().square().mul_scalar(1.0 - self.rho);
         let velocity = match state {
             Some(state) => state.velocity.mul_scalar(self.rho).add(squared),
@@ -62,12 +79,6 @@ impl Optimizer for KerasRmsProp {
         (tensor.sub(step), Some(KerasRmsPropState { velocity }))
     }
 
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
-        KerasRmsPropState { velocity: state.velocity.to_device(device) }
-    }
-}
-
-impl KerasRmsProp {
     /// [`Optimizer::step`] on a host device as one pass over the parameter, its gradient and
     /// velocity, updating the buffers in place (Burn's tensor ops would make nine passes and
     /// allocate a fresh buffer for most of them: 150 MB each for the course head's kernel).
@@ -162,6 +173,29 @@ impl RmsPropUpdate {
                 *v = *v * self.rho + g * g * self.keep_new;
                 *p -= g / (*v + self.epsilon).sqrt() * self.lr;
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn the_in_place_update_equals_the_tensor_ops_bit_for_bit() {
+        let device = Device::flex();
+        let optimizer = KerasRmsProp::default();
+        let param = Tensor::<2>::random([300, 257], Distribution::Normal(0.0, 0.05), &device);
+        let grads: Vec<Tensor<2>> =
+            (0..3).map(|_| Tensor::random([300, 257], Distribution::Normal(0.0, 1e-3), &device)).collect();
+        let (mut fast, mut reference) = ((param.clone(), None), (param, None));
+        for grad in grads {
+            fast = optimizer.step_in_place(1e-4, fast.0, grad.clone(), fast.1);
+            reference = optimizer.step_with_tensor_ops(1e-4, reference.0, grad, reference.1);
+            assert_eq!(fast.0.to_data(), reference.0.to_data());
+            let velocity = |s: &Option<KerasRmsPropState<2>>| s.as_ref().expect("state").velocity.to_data();
+            assert_eq!(velocity(&fast.1), velocity(&reference.1));
         }
     }
 }

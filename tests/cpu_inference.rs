@@ -1,0 +1,79 @@
+//! The packed CPU path ([`CpuInference`]) against Burn's own forward pass on batches,
+//! non-square inputs and both flavours (its parity with Keras and torchvision is checked
+//! beside Burn's in `inception_parity.rs`).
+
+mod common;
+
+use burn::module::Param;
+use burn::tensor::{Device, Tensor, TensorData};
+use common::{compare, keras_model, nhwc};
+use inception::cpu::{NhwcBatch, is_host_device};
+use inception::{CpuInference, Flavor, InceptionV3Config, LayerName};
+
+/// A batch of distinct images (each image of the deterministic set gets its own salt).
+fn batch(height: usize, width: usize, batch: usize, device: &Device) -> Tensor<4> {
+    let mut values = Vec::new();
+    for salt in 0..batch as u64 {
+        values.extend(common::detrand::image(height, width, 1, salt + 1));
+    }
+    Tensor::<4>::from_data(TensorData::new(values, [batch, height, width, 3]), device).permute([0, 3, 1, 2])
+}
+
+#[test]
+fn packed_forward_matches_burn_on_a_non_square_batch() {
+    let device = Device::flex();
+    let model = keras_model(&InceptionV3Config::new(Flavor::Keras), &device);
+    let packed = CpuInference::new(&model).expect("pack");
+    let input = batch(97, 131, 3, &device);
+    for layer in [LayerName::Mixed2, LayerName::Mixed7, LayerName::Mixed9_0, LayerName::Mixed10] {
+        let (shape, burn) = nhwc(model.forward_to(input.clone(), layer).expect("burn"));
+        let (packed_shape, ours) = nhwc(packed.forward_to(input.clone(), layer).expect("packed"));
+        assert_eq!(packed_shape, shape, "{layer}");
+        let (diff, scale) = compare(&ours, &burn);
+        println!("{layer}: max |diff| {diff:.2e} of max |value| {scale:.2}");
+        // The fixture network amplifies float32 rounding (Keras' own float32 result is 7.8e-4
+        // from its float64 one at mixed10): two summation orders agree to ~1e-5 of the scale.
+        assert!(diff <= 2e-5 * scale.max(1.0), "{layer}: {diff}");
+    }
+}
+
+#[test]
+fn torchvision_flavour_packs_gamma_and_padded_pooling() {
+    let device = Device::flex();
+    let config = InceptionV3Config::new(Flavor::Torchvision).with_cut(LayerName::Mixed4);
+    let mut model = config.init(&device).expect("model");
+    // Non-trivial batch-norm statistics and gammas, so both differences from Keras show.
+    model = model.calibrate_batch_norm(batch(75, 75, 2, &device)).expect("calibrate");
+    for (index, unit) in model.conv_units_mut().into_iter().enumerate() {
+        let n = unit.out_channels();
+        let gamma = common::detrand::uniform(1000 + index as u64, n).iter().map(|u| 0.5 + u).collect::<Vec<f32>>();
+        unit.bn.gamma = Some(Param::from_tensor(Tensor::from_data(TensorData::new(gamma, [n]), &device)));
+    }
+    let packed = CpuInference::new(&model).expect("pack");
+    let input = batch(80, 75, 2, &device);
+    let (_, burn) = nhwc(model.forward(input.clone()).expect("burn"));
+    let (_, ours) = nhwc(packed.forward(input).expect("packed"));
+    let (diff, scale) = compare(&ours, &burn);
+    println!("torchvision mixed4: max |diff| {diff:.2e} of max |value| {scale:.2}");
+    assert!(diff <= 1e-5 * scale.max(1.0), "{diff}");
+}
+
+#[test]
+fn channels_last_round_trip_and_errors() {
+    let device = Device::flex();
+    assert!(is_host_device(&device) && is_host_device(&device.clone().autodiff()));
+    let input = batch(75, 76, 2, &device);
+    let host = NhwcBatch::from_nchw(input.clone()).expect("host");
+    assert_eq!(host.shape, [2, 75, 76, 3]);
+    let back = host.into_nchw(&device);
+    assert_eq!(back.into_data(), input.into_data());
+
+    let model = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed0).init(&device).expect("model");
+    let packed = CpuInference::new(&model).expect("pack");
+    let small = packed.forward(Tensor::<4>::zeros([1, 3, 74, 80], &device)).unwrap_err();
+    assert!(small.to_string().contains("74"), "{small}");
+    let gray = packed.forward(Tensor::<4>::zeros([1, 1, 80, 80], &device)).unwrap_err();
+    assert!(gray.to_string().contains("channels"), "{gray}");
+    let cut = packed.forward_to(Tensor::<4>::zeros([1, 3, 80, 80], &device), LayerName::Mixed1).unwrap_err();
+    assert!(cut.to_string().contains("mixed1"), "{cut}");
+}
