@@ -16,7 +16,8 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use burn::tensor::{Tensor, TensorData};
 use clap::Parser;
-use inception::{Flavor, InceptionV3, InceptionV3Config, LayerName};
+use inception::cpu::{NhwcBatch, is_host_device};
+use inception::{CpuInference, Flavor, InceptionV3, InceptionV3Config, LayerName};
 use inception_transfer::backend::Backend;
 use inception_transfer::npy::{read_npy, write_npy};
 
@@ -73,12 +74,22 @@ fn main() -> Result<()> {
     let config = InceptionV3Config::new(flavor).with_cut(layer);
     let started = Instant::now();
     let model = InceptionV3::pretrained(&config, &args.weights, &device)?;
+    // On the CPU the frozen network runs packed channels-last (same values, 2x faster).
+    let packed = is_host_device(&device).then(|| CpuInference::new(&model)).transpose()?;
     let loaded = started.elapsed();
-    let x = Tensor::<4>::from_data(TensorData::new(values, [n, h, w, c]), &device).permute([0, 3, 1, 2]);
     let started = Instant::now();
-    let y = model.forward_to(x, layer)?.permute([0, 2, 3, 1]);
-    let out_shape = y.dims();
-    let out = y.into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let (out_shape, out) = match packed {
+        Some(packed) => {
+            let y = packed.forward_nhwc(&NhwcBatch { data: values, shape: [n, h, w, c] }, layer)?;
+            (y.shape, y.data)
+        }
+        None => {
+            let x = Tensor::<4>::from_data(TensorData::new(values, [n, h, w, c]), &device).permute([0, 3, 1, 2]);
+            let y = model.forward_to(x, layer)?.permute([0, 2, 3, 1]);
+            let out_shape = y.dims();
+            (out_shape, y.into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?)
+        }
+    };
     let ran = started.elapsed();
     write_npy(&args.output, &out_shape, &out)?;
     println!(
