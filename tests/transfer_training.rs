@@ -121,6 +121,47 @@ fn checkpoints_round_trip_with_frozen_blocks_and_optimizer_state() {
     assert!(err.to_string().contains("mixed0_official_names.h5"), "{err}");
 }
 
+/// Training, saving a checkpoint, and resuming from it in a new trainer gives exactly the
+/// weights of training on without stopping: the RMSprop velocities come back and apply to
+/// the right parameters.
+#[test]
+fn resuming_from_a_checkpoint_continues_training_exactly() {
+    let device = Device::flex();
+    let config = TransferModelConfig::new(
+        InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed0),
+        HeadConfig::course().with_dropout(0.0),
+    )
+    .with_input_size([75, 75]);
+    let features = |salt: u64| {
+        let values = common::detrand::uniform(salt, 4 * 256 * 7 * 7);
+        Inputs::Features(Tensor::from_data(TensorData::new(values, [4, 256, 7, 7]), &device))
+    };
+    let targets = || Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 1.0, 1.0, 0.0], [4, 1]), &device);
+    let mut trainer = Trainer::new(config.init(&device).unwrap(), CompileConfig::course(), &device).unwrap();
+    trainer.train_step(features(1), targets()).unwrap();
+    let path = scratch("resume").join("model.safetensors");
+    let metadata =
+        CheckpointMetadata { config, frozen: trainer.model().frozen, class_names: vec![], epochs_trained: 1 };
+    save_checkpoint(&path, trainer.model(), &metadata, Some(trainer.optimizer())).unwrap();
+    trainer.train_step(features(2), targets()).unwrap();
+    let continued = snapshot(trainer.model(), "head.");
+
+    let resume = |with_state: bool| {
+        let (model, _, optimizer) = load_checkpoint(&path, &device).unwrap();
+        let mut trainer = Trainer::new(model, CompileConfig::course(), &device).unwrap();
+        if with_state {
+            trainer.set_optimizer(optimizer.expect("optimizer state saved"));
+        }
+        trainer.train_step(features(2), targets()).unwrap();
+        snapshot(trainer.model(), "head.")
+    };
+    let differs = |a: &[(String, Vec<f32>)]| {
+        a.iter().zip(&continued).filter(|((_, x), (_, y))| x != y).map(|((name, _), _)| name.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(differs(&resume(true)), Vec::<String>::new(), "resumed training must continue exactly");
+    assert!(!differs(&resume(false)).is_empty(), "the optimizer state must matter (test sensitivity)");
+}
+
 /// The recipe on a small generated two-class folder, randomly initialised base with
 /// calibrated batch norms, cached features: it must learn the task.
 #[test]

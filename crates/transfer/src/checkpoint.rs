@@ -1,6 +1,7 @@
 //! Checkpoints: the whole transfer model (weights, configuration, frozen blocks, class
 //! names) in one safetensors file, written atomically, plus the optimizer state beside it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::optim::ModuleOptimizer;
@@ -10,8 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TransferError};
 use crate::model::{TransferModel, TransferModelConfig};
+use crate::param_ids::{param_ids, restore_param_ids};
 
 const METADATA_KEY: &str = "transfer.checkpoint";
+/// Header key of the parameter identities (path -> id) the optimizer state is keyed by.
+const PARAM_IDS_KEY: &str = "transfer.param_ids";
 
 /// What a checkpoint records besides the weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,8 +52,10 @@ pub fn save_checkpoint(
 ) -> Result<()> {
     let failed = |reason: String| TransferError::Checkpoint { path: path.to_path_buf(), reason };
     let json = serde_json::to_string(metadata).map_err(|e| failed(e.to_string()))?;
+    let ids = serde_json::to_string(&param_ids(model)).map_err(|e| failed(e.to_string()))?;
     let tmp = temporary(path);
-    let mut store = SafetensorsStore::from_file(&tmp).overwrite(true).metadata(METADATA_KEY, json);
+    let mut store =
+        SafetensorsStore::from_file(&tmp).overwrite(true).metadata(METADATA_KEY, json).metadata(PARAM_IDS_KEY, ids);
     model.save_into(&mut store).map_err(|e| failed(format!("writing weights: {e}")))?;
     if let Some(optimizer) = optimizer {
         let optim_tmp = temporary(&optimizer_path(path));
@@ -59,8 +65,9 @@ pub fn save_checkpoint(
     std::fs::rename(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })
 }
 
-/// Loads a checkpoint onto `device`: the model with its frozen blocks, the metadata, and the
-/// optimizer state when `<path>.optim` exists (to resume training with `Trainer::set_optimizer`).
+/// Loads a checkpoint onto `device`: the model with its frozen blocks and parameter
+/// identities, the metadata, and the optimizer state when `<path>.optim` exists (to resume
+/// training with `Trainer::set_optimizer`: the state applies to the same parameters).
 pub fn load_checkpoint(path: &Path, device: &Device) -> Result<(TransferModel, CheckpointMetadata, Option<ModuleOptimizer>)> {
     let failed = |reason: String| TransferError::Checkpoint { path: path.to_path_buf(), reason };
     let header = inception::weights::safetensors_metadata(path)?;
@@ -71,6 +78,10 @@ pub fn load_checkpoint(path: &Path, device: &Device) -> Result<(TransferModel, C
     let result = model.load_from(&mut store).map_err(|e| failed(format!("reading weights: {e}")))?;
     if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
         return Err(failed(format!("weights do not fit the recorded configuration: {result}")));
+    }
+    if let Some(ids) = header.get(PARAM_IDS_KEY) {
+        let ids: BTreeMap<String, u64> = serde_json::from_str(ids).map_err(|e| failed(format!("bad parameter ids: {e}")))?;
+        model = restore_param_ids(model, &ids);
     }
     let frozen = metadata.frozen;
     model = model.with_frozen_blocks(|block| {

@@ -23,6 +23,7 @@ mod inference;
 mod loss;
 mod model;
 mod optim;
+mod param_ids;
 mod plot;
 mod progress;
 
