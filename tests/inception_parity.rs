@@ -5,6 +5,7 @@ mod common;
 
 use burn::tensor::Device;
 use common::{compare, image, keras_model, npy, nhwc};
+use inception::cpu::ConvAlgorithm;
 use inception::{CpuInference, Flavor, InceptionV3, InceptionV3Config, LayerName};
 
 /// Keras' own float32 error (vs Keras in float64) where it exceeds 1e-4, by (size, layer).
@@ -17,13 +18,14 @@ fn keras_f32_error(size: usize, layer: LayerName) -> Option<f32> {
 }
 
 /// Within 2e-4 of Keras' float32 output, through Burn ([`InceptionV3::forward_to`]) and
-/// through the packed CPU path ([`CpuInference`]); where the fixture network amplifies rounding so
+/// through the packed CPU path ([`CpuInference`], Winograd and direct); where the fixture network amplifies rounding so
 /// much that Keras' own float32 result is more than 1e-4 from the exact (float64) one,
 /// within 1.5x Keras' own float32 error of the exact result (or within 2e-4 of it): the
 /// same accuracy class as Keras, which is all float32 arithmetic in another order can give.
 fn check_keras(model: &InceptionV3, size: usize, layers: &[LayerName], device: &Device) {
-    let packed = CpuInference::new(model).expect("pack");
-    for (&layer, path) in layers.iter().flat_map(|l| [(l, "burn"), (l, "cpu")]) {
+    let winograd = CpuInference::new(model).expect("pack");
+    let direct = CpuInference::with_algorithm(model, ConvAlgorithm::Direct).expect("pack");
+    for (&layer, path) in layers.iter().flat_map(|l| [(l, "burn"), (l, "cpu"), (l, "cpu-direct")]) {
         let (reference, tolerance, against) = match keras_f32_error(size, layer) {
             None => (npy(&format!("keras_{size}_{layer}.npy")), 2e-4, "Keras float32"),
             Some(keras_error) => (npy(&format!("keras64_{size}_{layer}.npy")), (1.5 * keras_error).max(2e-4), "Keras float64"),
@@ -31,7 +33,8 @@ fn check_keras(model: &InceptionV3, size: usize, layers: &[LayerName], device: &
         let input = image(size, size, 1, device);
         let output = match path {
             "burn" => model.forward_to(input, layer),
-            _ => packed.forward_to(input, layer),
+            "cpu" => winograd.forward_to(input, layer),
+            _ => direct.forward_to(input, layer),
         };
         let (shape, ours) = nhwc(output.expect("forward"));
         assert_eq!(shape, reference.shape, "{layer} at {size} ({path}): shape");
@@ -116,14 +119,16 @@ fn torchvision_flavour_matches_torchvision() {
     common::write_safetensors(&path, &state);
     assert_eq!(inception::weights::detect_flavor(&path).expect("flavour"), Flavor::Torchvision);
     let model = InceptionV3::pretrained(&InceptionV3Config::new(Flavor::Torchvision), &path, &device).expect("load");
-    let packed = CpuInference::new(&model).expect("pack");
+    let winograd = CpuInference::new(&model).expect("pack");
+    let direct = CpuInference::with_algorithm(&model, ConvAlgorithm::Direct).expect("pack");
     let layers = [(LayerName::Mixed0, "Mixed_5b"), (LayerName::Mixed7, "Mixed_6e"), (LayerName::Mixed10, "Mixed_7c")];
-    for ((layer, name), path) in layers.into_iter().flat_map(|l| [(l, "burn"), (l, "cpu")]) {
+    for ((layer, name), path) in layers.into_iter().flat_map(|l| [(l, "burn"), (l, "cpu"), (l, "cpu-direct")]) {
         let reference = npy(&format!("torchvision_150_{name}.npy"));
         let input = image(150, 150, 1, &device);
         let output = match path {
             "burn" => model.forward_to(input, layer),
-            _ => packed.forward_to(input, layer),
+            "cpu" => winograd.forward_to(input, layer),
+            _ => direct.forward_to(input, layer),
         };
         let (shape, ours) = nhwc(output.expect("forward"));
         assert_eq!(shape, reference.shape);

@@ -58,7 +58,11 @@ impl Step {
             Step::AvgPool { .. } => {
                 let pooled = self.forward(input);
                 let c = pooled.channels();
-                for (out, pixel) in target.data.chunks_exact_mut(target.stride).zip(pooled.data.chunks_exact(c)) {
+                for (out, pixel) in target
+                    .data
+                    .chunks_exact_mut(target.stride)
+                    .zip(pooled.data.chunks_exact(c))
+                {
                     out[target.offset..target.offset + c].copy_from_slice(pixel);
                 }
             }
@@ -79,7 +83,10 @@ pub(crate) struct Branch {
 impl Branch {
     /// A branch of steps with no split.
     pub fn of(steps: Vec<Step>) -> Self {
-        Self { steps, split: Vec::new() }
+        Self {
+            steps,
+            split: Vec::new(),
+        }
     }
 
     fn out_channels(&self, in_channels: usize) -> usize {

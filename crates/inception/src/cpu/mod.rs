@@ -14,7 +14,9 @@ mod conv;
 mod network;
 mod nhwc;
 mod pool;
+mod winograd;
 
+pub use conv::ConvAlgorithm;
 pub use network::CpuInference;
 pub use nhwc::NhwcBatch;
 
@@ -24,5 +26,7 @@ use burn::tensor::Device;
 /// [`CpuInference`] is the faster way to run a frozen network.
 pub fn is_host_device(device: &Device) -> bool {
     let name = format!("{:?}", device.clone().inner());
-    ["Flex", "NdArray"].iter().any(|cpu| name.starts_with(&format!("Device<{cpu}")))
+    ["Flex", "NdArray"]
+        .iter()
+        .any(|cpu| name.starts_with(&format!("Device<{cpu}")))
 }

@@ -3,9 +3,10 @@
 use burn::tensor::Tensor;
 
 use super::block::{Branch, PackedBlock, Step};
-use super::conv::PackedConv;
+use super::conv::{ConvAlgorithm, PackedConv};
 use super::nhwc::NhwcBatch;
 use crate::blocks::{InceptionA, InceptionB, InceptionC, InceptionD, InceptionE, Stem};
+use crate::conv_bn::BasicConv2d;
 use crate::error::{InceptionError, Result};
 use crate::flavor::Flavor;
 use crate::layer_name::{LayerName, check_input_size};
@@ -48,125 +49,195 @@ pub struct CpuInference {
     cut: LayerName,
 }
 
-fn pack(unit: &BasicConv2d) -> Result<Step> {
-    Ok(Step::Conv(PackedConv::pack(unit)?))
+/// Packs the blocks of one model: its flavour and the convolution algorithm.
+#[derive(Clone, Copy)]
+struct Packer {
+    flavor: Flavor,
+    algorithm: ConvAlgorithm,
 }
 
-use crate::conv_bn::BasicConv2d;
-
-fn chain(units: &[&BasicConv2d]) -> Result<Branch> {
-    Ok(Branch::of(units.iter().map(|u| pack(u)).collect::<Result<_>>()?))
-}
-
-fn pooled(flavor: Flavor, unit: &BasicConv2d) -> Result<Branch> {
-    Ok(Branch::of(vec![Step::AvgPool { counts_padding: flavor.avg_pool_counts_padding() }, pack(unit)?]))
-}
-
-fn split(units: &[&BasicConv2d], pair: [&BasicConv2d; 2]) -> Result<Branch> {
-    let mut branch = chain(units)?;
-    branch.split = vec![PackedConv::pack(pair[0])?, PackedConv::pack(pair[1])?];
-    Ok(branch)
-}
-
-fn stem(s: &Stem) -> Result<PackedBlock> {
-    let mut steps = Vec::new();
-    for unit in [&s.conv2d_1a_3x3, &s.conv2d_2a_3x3, &s.conv2d_2b_3x3] {
-        steps.push(pack(unit)?);
+impl Packer {
+    fn conv(self, unit: &BasicConv2d) -> Result<PackedConv> {
+        PackedConv::pack(unit, self.algorithm)
     }
-    steps.push(Step::MaxPool);
-    steps.extend([pack(&s.conv2d_3b_1x1)?, pack(&s.conv2d_4a_3x3)?, Step::MaxPool]);
-    Ok(PackedBlock { branches: vec![Branch::of(steps)] })
-}
 
-fn inception_a(b: &InceptionA, flavor: Flavor) -> Result<PackedBlock> {
-    Ok(PackedBlock {
-        branches: vec![
-            chain(&[&b.branch1x1])?,
-            chain(&[&b.branch5x5_1, &b.branch5x5_2])?,
-            chain(&[&b.branch3x3dbl_1, &b.branch3x3dbl_2, &b.branch3x3dbl_3])?,
-            pooled(flavor, &b.branch_pool)?,
-        ],
-    })
-}
+    fn step(self, unit: &BasicConv2d) -> Result<Step> {
+        Ok(Step::Conv(self.conv(unit)?))
+    }
 
-fn inception_b(b: &InceptionB) -> Result<PackedBlock> {
-    Ok(PackedBlock {
-        branches: vec![
-            chain(&[&b.branch3x3])?,
-            chain(&[&b.branch3x3dbl_1, &b.branch3x3dbl_2, &b.branch3x3dbl_3])?,
-            Branch::of(vec![Step::MaxPool]),
-        ],
-    })
-}
+    fn chain(self, units: &[&BasicConv2d]) -> Result<Branch> {
+        Ok(Branch::of(units.iter().map(|u| self.step(u)).collect::<Result<_>>()?))
+    }
 
-fn inception_c(b: &InceptionC, flavor: Flavor) -> Result<PackedBlock> {
-    Ok(PackedBlock {
-        branches: vec![
-            chain(&[&b.branch1x1])?,
-            chain(&[&b.branch7x7_1, &b.branch7x7_2, &b.branch7x7_3])?,
-            chain(&[&b.branch7x7dbl_1, &b.branch7x7dbl_2, &b.branch7x7dbl_3, &b.branch7x7dbl_4, &b.branch7x7dbl_5])?,
-            pooled(flavor, &b.branch_pool)?,
-        ],
-    })
-}
+    fn pooled(self, unit: &BasicConv2d) -> Result<Branch> {
+        let pool = Step::AvgPool {
+            counts_padding: self.flavor.avg_pool_counts_padding(),
+        };
+        Ok(Branch::of(vec![pool, self.step(unit)?]))
+    }
 
-fn inception_d(b: &InceptionD) -> Result<PackedBlock> {
-    Ok(PackedBlock {
-        branches: vec![
-            chain(&[&b.branch3x3_1, &b.branch3x3_2])?,
-            chain(&[&b.branch7x7x3_1, &b.branch7x7x3_2, &b.branch7x7x3_3, &b.branch7x7x3_4])?,
-            Branch::of(vec![Step::MaxPool]),
-        ],
-    })
-}
+    fn split(self, units: &[&BasicConv2d], pair: [&BasicConv2d; 2]) -> Result<Branch> {
+        let mut branch = self.chain(units)?;
+        branch.split = vec![self.conv(pair[0])?, self.conv(pair[1])?];
+        Ok(branch)
+    }
 
-/// InceptionE's branches and the index of its 1x3 / 3x1 branch (0 when only that branch
-/// was built, for a model cut inside the block).
-fn inception_e(b: &InceptionE, flavor: Flavor) -> Result<(PackedBlock, usize)> {
-    let branch3x3 = split(&[&b.branch3x3_1], [&b.branch3x3_2a, &b.branch3x3_2b])?;
-    let others = (|| Some((b.branch1x1.as_ref()?, b.branch3x3dbl_1.as_ref()?, b.branch3x3dbl_2.as_ref()?, b.branch3x3dbl_3a.as_ref()?, b.branch3x3dbl_3b.as_ref()?, b.branch_pool.as_ref()?)))();
-    Ok(match others {
-        None => (PackedBlock { branches: vec![branch3x3] }, 0),
-        Some((b1x1, dbl_1, dbl_2, dbl_3a, dbl_3b, pool)) => {
-            let branches = vec![
-                chain(&[b1x1])?,
-                branch3x3,
-                split(&[dbl_1, dbl_2], [dbl_3a, dbl_3b])?,
-                pooled(flavor, pool)?,
-            ];
-            (PackedBlock { branches }, 1)
+    fn stem(self, s: &Stem) -> Result<PackedBlock> {
+        let mut steps = Vec::new();
+        for unit in [&s.conv2d_1a_3x3, &s.conv2d_2a_3x3, &s.conv2d_2b_3x3] {
+            steps.push(self.step(unit)?);
         }
-    })
+        steps.push(Step::MaxPool);
+        steps.extend([
+            self.step(&s.conv2d_3b_1x1)?,
+            self.step(&s.conv2d_4a_3x3)?,
+            Step::MaxPool,
+        ]);
+        Ok(PackedBlock {
+            branches: vec![Branch::of(steps)],
+        })
+    }
+
+    fn inception_a(self, b: &InceptionA) -> Result<PackedBlock> {
+        Ok(PackedBlock {
+            branches: vec![
+                self.chain(&[&b.branch1x1])?,
+                self.chain(&[&b.branch5x5_1, &b.branch5x5_2])?,
+                self.chain(&[&b.branch3x3dbl_1, &b.branch3x3dbl_2, &b.branch3x3dbl_3])?,
+                self.pooled(&b.branch_pool)?,
+            ],
+        })
+    }
+
+    fn inception_b(self, b: &InceptionB) -> Result<PackedBlock> {
+        Ok(PackedBlock {
+            branches: vec![
+                self.chain(&[&b.branch3x3])?,
+                self.chain(&[&b.branch3x3dbl_1, &b.branch3x3dbl_2, &b.branch3x3dbl_3])?,
+                Branch::of(vec![Step::MaxPool]),
+            ],
+        })
+    }
+
+    fn inception_c(self, b: &InceptionC) -> Result<PackedBlock> {
+        Ok(PackedBlock {
+            branches: vec![
+                self.chain(&[&b.branch1x1])?,
+                self.chain(&[&b.branch7x7_1, &b.branch7x7_2, &b.branch7x7_3])?,
+                self.chain(&[
+                    &b.branch7x7dbl_1,
+                    &b.branch7x7dbl_2,
+                    &b.branch7x7dbl_3,
+                    &b.branch7x7dbl_4,
+                    &b.branch7x7dbl_5,
+                ])?,
+                self.pooled(&b.branch_pool)?,
+            ],
+        })
+    }
+
+    fn inception_d(self, b: &InceptionD) -> Result<PackedBlock> {
+        Ok(PackedBlock {
+            branches: vec![
+                self.chain(&[&b.branch3x3_1, &b.branch3x3_2])?,
+                self.chain(&[&b.branch7x7x3_1, &b.branch7x7x3_2, &b.branch7x7x3_3, &b.branch7x7x3_4])?,
+                Branch::of(vec![Step::MaxPool]),
+            ],
+        })
+    }
+
+    /// InceptionE's branches and the index of its 1x3 / 3x1 branch (0 when only that branch
+    /// was built, for a model cut inside the block).
+    fn inception_e(self, b: &InceptionE) -> Result<(PackedBlock, usize)> {
+        let branch3x3 = self.split(&[&b.branch3x3_1], [&b.branch3x3_2a, &b.branch3x3_2b])?;
+        let others = (|| {
+            Some((
+                b.branch1x1.as_ref()?,
+                b.branch3x3dbl_1.as_ref()?,
+                b.branch3x3dbl_2.as_ref()?,
+                b.branch3x3dbl_3a.as_ref()?,
+                b.branch3x3dbl_3b.as_ref()?,
+                b.branch_pool.as_ref()?,
+            ))
+        })();
+        Ok(match others {
+            None => (
+                PackedBlock {
+                    branches: vec![branch3x3],
+                },
+                0,
+            ),
+            Some((b1x1, dbl_1, dbl_2, dbl_3a, dbl_3b, pool)) => {
+                let branches = vec![
+                    self.chain(&[b1x1])?,
+                    branch3x3,
+                    self.split(&[dbl_1, dbl_2], [dbl_3a, dbl_3b])?,
+                    self.pooled(pool)?,
+                ];
+                (PackedBlock { branches }, 1)
+            }
+        })
+    }
 }
 
 impl CpuInference {
-    /// Packs `model`'s current weights (read from whatever device it lives on).
+    /// Packs `model`'s current weights (read from whatever device it lives on), with
+    /// Winograd 3x3 convolutions ([`ConvAlgorithm::Winograd`]).
     pub fn new(model: &InceptionV3) -> Result<Self> {
+        Self::with_algorithm(model, ConvAlgorithm::Winograd)
+    }
+
+    /// Packs `model`'s current weights with the given algorithm for 3x3 convolutions.
+    pub fn with_algorithm(model: &InceptionV3, algorithm: ConvAlgorithm) -> Result<Self> {
         use LayerName::*;
-        let f = model.flavor;
-        let stage = |name, block| Stage { name: Some(name), block, inner: None };
-        let mut stages = vec![Stage { name: None, block: stem(&model.stem)?, inner: None }];
-        for (name, block) in [(Mixed0, &model.mixed0), (Mixed1, &model.mixed1), (Mixed2, &model.mixed2)] {
+        let p = Packer {
+            flavor: model.flavor,
+            algorithm,
+        };
+        let stage = |name, block| Stage {
+            name: Some(name),
+            block,
+            inner: None,
+        };
+        let mut stages = vec![Stage {
+            name: None,
+            block: p.stem(&model.stem)?,
+            inner: None,
+        }];
+        for (name, block) in [
+            (Mixed0, &model.mixed0),
+            (Mixed1, &model.mixed1),
+            (Mixed2, &model.mixed2),
+        ] {
             if let Some(block) = block {
-                stages.push(stage(name, inception_a(block, f)?));
+                stages.push(stage(name, p.inception_a(block)?));
             }
         }
         if let Some(block) = &model.mixed3 {
-            stages.push(stage(Mixed3, inception_b(block)?));
+            stages.push(stage(Mixed3, p.inception_b(block)?));
         }
-        let blocks_17 = [(Mixed4, &model.mixed4), (Mixed5, &model.mixed5), (Mixed6, &model.mixed6), (Mixed7, &model.mixed7)];
+        let blocks_17 = [
+            (Mixed4, &model.mixed4),
+            (Mixed5, &model.mixed5),
+            (Mixed6, &model.mixed6),
+            (Mixed7, &model.mixed7),
+        ];
         for (name, block) in blocks_17 {
             if let Some(block) = block {
-                stages.push(stage(name, inception_c(block, f)?));
+                stages.push(stage(name, p.inception_c(block)?));
             }
         }
         if let Some(block) = &model.mixed8 {
-            stages.push(stage(Mixed8, inception_d(block)?));
+            stages.push(stage(Mixed8, p.inception_d(block)?));
         }
         for (inner, name, block) in [(Mixed9_0, Mixed9, &model.mixed9), (Mixed9_1, Mixed10, &model.mixed10)] {
             if let Some(block) = block {
-                let (block, branch) = inception_e(block, f)?;
-                stages.push(Stage { name: Some(name), block, inner: Some((inner, branch)) });
+                let (block, branch) = p.inception_e(block)?;
+                stages.push(Stage {
+                    name: Some(name),
+                    block,
+                    inner: Some((inner, branch)),
+                });
             }
         }
         Ok(Self { stages, cut: model.cut })
@@ -184,7 +255,10 @@ impl CpuInference {
     /// - output: `[batch, rows', cols', channels]` as [`LayerName::output_shape`] gives
     pub fn forward_nhwc(&self, input: &NhwcBatch, layer: LayerName) -> Result<NhwcBatch> {
         if layer > self.cut {
-            return Err(InceptionError::LayerCutAway { layer: layer.to_string(), cut: self.cut.to_string() });
+            return Err(InceptionError::LayerCutAway {
+                layer: layer.to_string(),
+                cut: self.cut.to_string(),
+            });
         }
         let [_, rows, cols, channels] = input.shape;
         if channels != 3 {
@@ -203,7 +277,10 @@ impl CpuInference {
                 return Ok(x);
             }
         }
-        Err(InceptionError::LayerCutAway { layer: layer.to_string(), cut: self.cut.to_string() })
+        Err(InceptionError::LayerCutAway {
+            layer: layer.to_string(),
+            cut: self.cut.to_string(),
+        })
     }
 
     /// [`InceptionV3::forward_to`] on Burn tensors: reads the NCHW batch to the host, runs

@@ -18,7 +18,10 @@ pub struct NhwcBatch {
 impl NhwcBatch {
     /// A batch of zeros.
     pub fn zeros(shape: [usize; 4]) -> Self {
-        Self { data: vec![0.0; shape.iter().product()], shape }
+        Self {
+            data: vec![0.0; shape.iter().product()],
+            shape,
+        }
     }
 
     /// Pixels (`batch * rows * cols`): the rows of the matrix a 1x1 convolution multiplies.
@@ -49,7 +52,10 @@ impl NhwcBatch {
                 }
             }
         });
-        Ok(Self { data, shape: [n, h, w, c] })
+        Ok(Self {
+            data,
+            shape: [n, h, w, c],
+        })
     }
 
     /// The batch as a Burn tensor on `device`, in Burn's NCHW order (a permuted view of the
@@ -61,7 +67,12 @@ impl NhwcBatch {
     /// The whole batch as a write target.
     pub(crate) fn as_target(&mut self) -> ChannelSlice<'_> {
         let stride = self.shape[3];
-        ChannelSlice { data: &mut self.data, stride, offset: 0, width: stride }
+        ChannelSlice {
+            data: &mut self.data,
+            stride,
+            offset: 0,
+            width: stride,
+        }
     }
 }
 
@@ -82,6 +93,11 @@ pub(crate) struct ChannelSlice<'a> {
 impl ChannelSlice<'_> {
     /// The channels `offset .. offset + width` of this slice (relative to it).
     pub fn narrow(&mut self, offset: usize, width: usize) -> ChannelSlice<'_> {
-        ChannelSlice { data: self.data, stride: self.stride, offset: self.offset + offset, width }
+        ChannelSlice {
+            data: self.data,
+            stride: self.stride,
+            offset: self.offset + offset,
+            width,
+        }
     }
 }
