@@ -24,13 +24,14 @@ struct Stage {
 }
 
 /// An [`InceptionV3`]'s weights packed for inference on the CPU: channels-last feature
-/// maps, every convolution one matrix product per tile of pixels with the batch norm and
-/// ReLU applied on the tile, every branch writing straight into its block's output.
+/// maps, every convolution one matrix product per tile of pixels (3x3 stride-1 ones by
+/// Winograd's F(2x2, 3x3) unless [`ConvAlgorithm::Direct`] is asked for) with the batch
+/// norm and ReLU applied on the tile, every branch writing straight into its block's output.
 ///
 /// It computes what [`InceptionV3::forward_to`] computes on an inference device (batch
-/// norms on their moving statistics) in the same order of batch-norm operations, 2-3x
-/// faster than Burn's generic CPU convolutions. It is a snapshot: weights changed later
-/// (training) are not seen; pack again.
+/// norms on their moving statistics, in the same order of operations), about 2.5x faster
+/// than Burn's generic CPU convolutions. It is a snapshot: weights changed later (training)
+/// are not seen; pack again.
 ///
 /// ```no_run
 /// # fn main() -> inception::Result<()> {

@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn matches_the_direct_convolution_on_odd_sizes_and_both_paddings() {
-        let (n, h, w, ci, co) = (2, 9, 12, 20, 24);
+        let (n, h, w, ci, co) = (2, 9, 11, 20, 24);
         let input = NhwcBatch {
             data: values(n * h * w * ci, 1),
             shape: [n, h, w, ci],
@@ -334,6 +334,7 @@ mod tests {
                     }
                 }
             }
+            println!("padding {pad}: max |error| {worst:.2e}");
             assert!(worst < 2e-5, "padding {pad}: max |error| {worst}");
             assert!(
                 data.chunks(stride)
