@@ -51,6 +51,23 @@ fn bad_inputs_are_typed_errors() {
     assert!(top_on_cut.is_err());
 }
 
+#[test]
+fn forward_from_a_block_end_continues_to_the_cut() {
+    let device = Device::flex();
+    let model = InceptionV3Config::new(Flavor::Keras).init(&device).unwrap();
+    let x = Tensor::<4>::random([1, 3, 80, 75], burn::tensor::Distribution::Uniform(0.0, 1.0), &device);
+    let whole = model.forward(x.clone()).unwrap().into_data();
+    for after in [LayerName::Mixed0, LayerName::Mixed3, LayerName::Mixed7, LayerName::Mixed9, LayerName::Mixed10] {
+        let middle = model.forward_to(x.clone(), after).unwrap();
+        assert_eq!(model.forward_from(middle, after).unwrap().into_data(), whole, "from {after}");
+    }
+    let mixed9_0 = model.forward_to(x.clone(), LayerName::Mixed9_0).unwrap();
+    assert!(matches!(model.forward_from(mixed9_0, LayerName::Mixed9_0), Err(InceptionError::UnknownLayer(_))));
+    let mixed2 = model.forward_to(x, LayerName::Mixed2).unwrap();
+    let err = model.forward_from(mixed2, LayerName::Mixed3).unwrap_err();
+    assert!(matches!(err, InceptionError::FeatureChannels { expected: 768, channels: 288, .. }), "{err}");
+}
+
 /// Every row of Keras' `model.layers` for the notop base at 150x150: name, class, shape, params.
 #[test]
 fn the_summary_is_keras_layer_for_layer() {

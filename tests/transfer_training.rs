@@ -5,11 +5,12 @@ mod common;
 use std::path::PathBuf;
 
 use augment::{ClassMode, DirectoryIterator, FlowConfig, ImageDataGenerator};
+use burn::module::Module;
 use burn::store::ModuleSnapshot;
 use burn::tensor::{Device, Tensor, TensorData};
 use inception::{Flavor, InceptionV3Config, LayerName};
 use transfer::{
-    CheckpointMetadata, CompileConfig, FitConfig, HeadConfig, Inputs, TransferModel, TransferModelConfig, Trainer,
+    CheckpointMetadata, CompileConfig, FitConfig, HeadConfig, Inputs, Loss, TransferModel, TransferModelConfig, Trainer,
     load_checkpoint, save_checkpoint,
 };
 
@@ -91,6 +92,30 @@ fn fine_tuning_trains_only_the_unfrozen_blocks_and_keeps_batch_norm_statistics()
         let trainable = name.starts_with("base.mixed7.") && !name.contains("moving_");
         assert_eq!(changed, trainable, "{name}: changed {changed}, expected {trainable}");
     }
+}
+
+/// Fine-tuning from mixed7: the frozen blocks before it run as plain (packed) inference, the
+/// rest in the autodiff graph, and the step's loss is the one the whole model gives.
+#[test]
+fn fine_tuning_runs_the_frozen_blocks_as_inference_with_the_same_loss() {
+    let device = Device::flex();
+    let base_config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7);
+    let base = common::keras_model(&base_config, &device);
+    let model = TransferModelConfig::new(base_config, HeadConfig::course().with_dropout(0.0))
+        .with_input_size([75, 75])
+        .init_with_base(base, &device)
+        .unwrap()
+        .unfreeze_from(LayerName::Mixed7);
+    assert_eq!(model.frozen_prefix(), Some(LayerName::Mixed6));
+    assert_eq!(model.clone().freeze_base().frozen_prefix(), None, "a fully frozen base has no prefix");
+    let (x, y) = batch(&device);
+    let Inputs::Images(images) = x.clone() else { unreachable!() };
+    let logits = model.valid().forward(images).unwrap();
+    let reference = Loss::BinaryCrossentropy.forward(logits, y.clone()).into_scalar::<f32>() as f64;
+    let mut trainer = Trainer::new(model, CompileConfig::course(), &device).unwrap();
+    let step = trainer.train_step(x, y).unwrap();
+    println!("fine-tuning step loss {} vs whole-model loss {reference}", step.loss);
+    assert!((step.loss - reference).abs() <= 1e-5 * reference.abs().max(1.0), "{} vs {reference}", step.loss);
 }
 
 #[test]

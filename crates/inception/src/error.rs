@@ -39,6 +39,16 @@ pub enum InceptionError {
     /// The model has no classification top.
     #[error("this model was built without the classification top (include_top = false)")]
     NoTop,
+    /// Features handed to a layer have the wrong number of channels.
+    #[error("features after {layer} must have {expected} channels, got {channels}")]
+    FeatureChannels {
+        /// The layer the features are said to come from.
+        layer: String,
+        /// Its channel count.
+        expected: usize,
+        /// Channels found.
+        channels: usize,
+    },
     /// A tensor's values could not be read to the host as `f32`.
     #[error("cannot read tensor values as f32: {0}")]
     TensorData(String),

@@ -162,35 +162,79 @@ impl InceptionV3 {
     ///   the course, `[-1, 1]` for Keras' `preprocess_input`), height and width >= 75
     /// - output: `[batch, channels, rows, cols]`, see [`LayerName::output_shape`]
     pub fn forward_to(&self, input: Tensor<4>, layer: LayerName) -> Result<Tensor<4>> {
-        let cut = self.cut;
-        if layer > cut {
-            return Err(InceptionError::LayerCutAway { layer: layer.to_string(), cut: cut.to_string() });
+        if layer > self.cut {
+            return Err(InceptionError::LayerCutAway { layer: layer.to_string(), cut: self.cut.to_string() });
         }
         Self::check_input(&input)?;
+        self.run_blocks(self.stem.forward(input), None, layer)
+    }
+
+    /// Continues the network from the output of the trunk layer `after` (as
+    /// [`InceptionV3::forward_to`] gives it) to the layer the model was cut at: how a
+    /// partly frozen base runs its frozen part elsewhere (e.g. [`crate::CpuInference`]) and
+    /// only the rest here.
+    ///
+    /// # Shapes
+    /// - features: `[batch, after.channels(), rows, cols]`; output as [`InceptionV3::forward`]
+    pub fn forward_from(&self, features: Tensor<4>, after: LayerName) -> Result<Tensor<4>> {
+        if matches!(after, LayerName::Mixed9_0 | LayerName::Mixed9_1) {
+            return Err(InceptionError::UnknownLayer(format!(
+                "{after} is inside a block: continue from a block end (mixed0..mixed10)"
+            )));
+        }
+        if after > self.cut {
+            return Err(InceptionError::LayerCutAway { layer: after.to_string(), cut: self.cut.to_string() });
+        }
+        let channels = features.dims()[1];
+        if channels != after.channels() {
+            return Err(InceptionError::FeatureChannels { layer: after.to_string(), expected: after.channels(), channels });
+        }
+        match after == self.cut {
+            true => Ok(features),
+            false => self.run_blocks(features, Some(after), self.cut),
+        }
+    }
+
+    /// Runs the blocks after `start` (all of them after the stem when `None`) up to `layer`.
+    fn run_blocks(&self, mut x: Tensor<4>, start: Option<LayerName>, layer: LayerName) -> Result<Tensor<4>> {
         use LayerName::*;
-        let mut x = self.stem.forward(input);
+        let cut = self.cut;
+        let done = |name: LayerName| start.is_some_and(|start| name <= start);
         for (name, block) in [(Mixed0, &self.mixed0), (Mixed1, &self.mixed1), (Mixed2, &self.mixed2)] {
+            if done(name) {
+                continue;
+            }
             x = held(block, layer, cut)?.forward(x);
             if layer == name {
                 return Ok(x);
             }
         }
-        x = held(&self.mixed3, layer, cut)?.forward(x);
-        if layer == Mixed3 {
-            return Ok(x);
+        if !done(Mixed3) {
+            x = held(&self.mixed3, layer, cut)?.forward(x);
+            if layer == Mixed3 {
+                return Ok(x);
+            }
         }
         let blocks_17 = [(Mixed4, &self.mixed4), (Mixed5, &self.mixed5), (Mixed6, &self.mixed6), (Mixed7, &self.mixed7)];
         for (name, block) in blocks_17 {
+            if done(name) {
+                continue;
+            }
             x = held(block, layer, cut)?.forward(x);
             if layer == name {
                 return Ok(x);
             }
         }
-        x = held(&self.mixed8, layer, cut)?.forward(x);
-        if layer == Mixed8 {
-            return Ok(x);
+        if !done(Mixed8) {
+            x = held(&self.mixed8, layer, cut)?.forward(x);
+            if layer == Mixed8 {
+                return Ok(x);
+            }
         }
         for (inner, name, block) in [(Mixed9_0, Mixed9, &self.mixed9), (Mixed9_1, Mixed10, &self.mixed10)] {
+            if done(name) {
+                continue;
+            }
             let block = held(block, layer, cut)?;
             if layer == inner {
                 return Ok(block.forward_branch3x3(x));

@@ -6,6 +6,7 @@ use augment::{Interpolation, load_img};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
+use inception::LayerName;
 
 use crate::data::{BatchSource, InMemoryBatches, Inputs};
 use crate::error::{Result, TransferError};
@@ -67,8 +68,9 @@ pub struct Trainer {
     compile: CompileConfig,
     device: Device,
     train_device: Device,
-    /// The base prepared for inference while it is fully frozen (dropped when it is not).
-    frozen_base: Option<InferenceBase>,
+    /// The frozen part of the base prepared for inference, with the layer it ends at (the
+    /// cut when the whole base is frozen).
+    frozen_part: Option<(LayerName, InferenceBase)>,
 }
 
 /// Running sums of Keras' epoch metrics (weighted by batch size).
@@ -123,7 +125,7 @@ impl Trainer {
             compile,
             device: device.clone(),
             train_device,
-            frozen_base: None,
+            frozen_part: None,
         })
     }
 
@@ -152,8 +154,9 @@ impl Trainer {
         &self.device
     }
 
-    /// Base features of a batch: a fully frozen base runs as plain inference (packed for the
-    /// CPU on host devices, no autodiff record at all), its output then joins the graph for
+    /// Base features of a batch. The frozen part of the base (all of it, or the blocks before
+    /// the first trainable one) runs as plain inference (packed for the CPU on host devices,
+    /// no autodiff record at all); its output joins the graph for the trainable blocks and
     /// the head.
     fn features(&mut self, inputs: Inputs) -> Result<Tensor<4>> {
         let images = match inputs {
@@ -161,16 +164,25 @@ impl Trainer {
             Inputs::Images(images) => images,
         };
         let model = self.model.as_ref().expect("the trainer holds its model between steps");
-        if model.base_fully_frozen() {
-            let base = match self.frozen_base.take() {
-                Some(base) => base,
-                None => InferenceBase::new(&model.base, &self.device)?,
-            };
-            let features = base.forward(images.without_autodiff().to_device(&self.device));
-            self.frozen_base = Some(base);
-            return Ok(features?.autodiff());
+        let cut = model.base.cut;
+        let end = match model.base_fully_frozen() {
+            true => cut,
+            false => match model.frozen_prefix() {
+                Some(end) => end,
+                None => return Ok(model.base.forward(images.autodiff())?),
+            },
+        };
+        let part = match self.frozen_part.take() {
+            Some((prepared, part)) if prepared == end => part,
+            _ => InferenceBase::up_to(&model.base, end, &self.device)?,
+        };
+        let features = part.forward_to(images.without_autodiff().to_device(&self.device), end);
+        self.frozen_part = Some((end, part));
+        let features = features?.autodiff();
+        match end == cut {
+            true => Ok(features),
+            false => Ok(model.base.forward_from(features, end)?),
         }
-        Ok(model.base.forward(images.autodiff())?)
     }
 
     /// One training step on a batch: forward, loss, backward, Keras RMSprop update.
@@ -187,20 +199,19 @@ impl Trainer {
         // The graph holds the head's weights: dropping it lets the update reuse their buffers.
         drop(loss);
         let model = self.optimizer.step(self.compile.learning_rate, model, grads);
-        let fully_frozen = model.base_fully_frozen();
         self.model = Some(model);
-        if !fully_frozen {
-            self.frozen_base = None;
-        }
         Ok(StepMetrics { loss: loss_value, correct, images: images_count })
     }
 
-    /// The model prepared for inference on the plain device (reusing the packed frozen base).
+    /// The model prepared for inference on the plain device (reusing the packed base when
+    /// it is fully frozen).
     pub fn inference_model(&self) -> Result<InferenceModel> {
         let model = self.model();
-        match &self.frozen_base {
-            Some(base) => Ok(InferenceModel { base: base.clone(), head: model.head.valid().to_device(&self.device) }),
-            None => InferenceModel::new(model, &self.device),
+        match &self.frozen_part {
+            Some((end, base)) if *end == model.base.cut => {
+                Ok(InferenceModel { base: base.clone(), head: model.head.valid().to_device(&self.device) })
+            }
+            _ => InferenceModel::new(model, &self.device),
         }
     }
 
@@ -273,9 +284,9 @@ impl Trainer {
     /// should not augment) and returns the features with their targets, to train the head on
     /// with `fit` at a fraction of the cost. Reshuffled every epoch from `seed`.
     pub fn cache_features(&self, source: &mut dyn BatchSource, batches: usize, seed: u64) -> Result<InMemoryBatches> {
-        let base = match &self.frozen_base {
-            Some(base) => base.clone(),
-            None => InferenceBase::new(&self.model().base, &self.device)?,
+        let base = match &self.frozen_part {
+            Some((end, base)) if *end == self.model().base.cut => base.clone(),
+            _ => InferenceBase::new(&self.model().base, &self.device)?,
         };
         let (mut features, mut targets) = (Vec::new(), Vec::new());
         let (mut shape, mut outputs, mut batch_size) = ([0; 3], 1, 1);

@@ -4,7 +4,7 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use inception::cpu::is_host_device;
-use inception::{CpuInference, InceptionV3};
+use inception::{CpuInference, InceptionV3, LayerName};
 
 use crate::error::Result;
 use crate::head::Head;
@@ -24,9 +24,15 @@ pub enum InferenceBase {
 impl InferenceBase {
     /// Prepares `base` (on any device) for inference on `device`.
     pub fn new(base: &InceptionV3, device: &Device) -> Result<Self> {
+        Self::up_to(base, base.cut, device)
+    }
+
+    /// Prepares the blocks of `base` up to the layer `last` (the frozen part of a partly
+    /// trainable base) for inference on `device`.
+    pub fn up_to(base: &InceptionV3, last: LayerName, device: &Device) -> Result<Self> {
         let base = base.valid().to_device(device);
         Ok(match is_host_device(device) {
-            true => InferenceBase::Packed(CpuInference::new(&base)?),
+            true => InferenceBase::Packed(CpuInference::up_to(&base, last)?),
             false => InferenceBase::Device(base),
         })
     }
@@ -39,6 +45,17 @@ impl InferenceBase {
         Ok(match self {
             InferenceBase::Packed(base) => base.forward(images)?,
             InferenceBase::Device(base) => base.forward(images)?,
+        })
+    }
+
+    /// Features of `layer` (at most the layer the base was prepared up to).
+    ///
+    /// # Shapes
+    /// - images: `[batch, 3, rows, cols]`; output: `[batch, channels, rows', cols']`
+    pub fn forward_to(&self, images: Tensor<4>, layer: LayerName) -> Result<Tensor<4>> {
+        Ok(match self {
+            InferenceBase::Packed(base) => base.forward_to(images, layer)?,
+            InferenceBase::Device(base) => base.forward_to(images, layer)?,
         })
     }
 }

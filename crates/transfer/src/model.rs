@@ -138,6 +138,20 @@ impl TransferModel {
         self.frozen[..=held].iter().all(|f| *f)
     }
 
+    /// The last block end of the frozen part before the first trainable block of a partly
+    /// trainable base (`mixed6` when fine-tuning from `mixed7`): that part can run as plain
+    /// inference. `None` when the base is fully frozen or its first trainable block is the
+    /// stem or `mixed0`.
+    pub fn frozen_prefix(&self) -> Option<LayerName> {
+        let held = block_index(block_of(self.base.cut));
+        let leading = self.frozen[..=held].iter().take_while(|frozen| **frozen).count();
+        match leading {
+            0 | 1 => None,
+            k if k > held => None,
+            k => BASE_BLOCKS[k - 1].parse().ok(),
+        }
+    }
+
     /// Logits for a batch.
     ///
     /// # Shapes

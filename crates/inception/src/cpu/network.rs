@@ -190,7 +190,18 @@ impl CpuInference {
 
     /// Packs `model`'s current weights with the given algorithm for 3x3 convolutions.
     pub fn with_algorithm(model: &InceptionV3, algorithm: ConvAlgorithm) -> Result<Self> {
+        Self::packing(model, algorithm, model.cut)
+    }
+
+    /// Packs only the blocks of `model` up to `last` (the frozen part of a partly trainable
+    /// base), with Winograd 3x3 convolutions.
+    pub fn up_to(model: &InceptionV3, last: LayerName) -> Result<Self> {
+        Self::packing(model, ConvAlgorithm::Winograd, last.min(model.cut))
+    }
+
+    fn packing(model: &InceptionV3, algorithm: ConvAlgorithm, last: LayerName) -> Result<Self> {
         use LayerName::*;
+        let wanted = |name: LayerName| name <= last;
         let p = Packer {
             flavor: model.flavor,
             algorithm,
@@ -210,11 +221,11 @@ impl CpuInference {
             (Mixed1, &model.mixed1),
             (Mixed2, &model.mixed2),
         ] {
-            if let Some(block) = block {
+            if let Some(block) = block.as_ref().filter(|_| wanted(name)) {
                 stages.push(stage(name, p.inception_a(block)?));
             }
         }
-        if let Some(block) = &model.mixed3 {
+        if let Some(block) = model.mixed3.as_ref().filter(|_| wanted(Mixed3)) {
             stages.push(stage(Mixed3, p.inception_b(block)?));
         }
         let blocks_17 = [
@@ -224,15 +235,15 @@ impl CpuInference {
             (Mixed7, &model.mixed7),
         ];
         for (name, block) in blocks_17 {
-            if let Some(block) = block {
+            if let Some(block) = block.as_ref().filter(|_| wanted(name)) {
                 stages.push(stage(name, p.inception_c(block)?));
             }
         }
-        if let Some(block) = &model.mixed8 {
+        if let Some(block) = model.mixed8.as_ref().filter(|_| wanted(Mixed8)) {
             stages.push(stage(Mixed8, p.inception_d(block)?));
         }
         for (inner, name, block) in [(Mixed9_0, Mixed9, &model.mixed9), (Mixed9_1, Mixed10, &model.mixed10)] {
-            if let Some(block) = block {
+            if let Some(block) = block.as_ref().filter(|_| wanted(inner)) {
                 let (block, branch) = p.inception_e(block)?;
                 stages.push(Stage {
                     name: Some(name),
@@ -241,7 +252,7 @@ impl CpuInference {
                 });
             }
         }
-        Ok(Self { stages, cut: model.cut })
+        Ok(Self { stages, cut: last })
     }
 
     /// The last layer the packed model holds.
