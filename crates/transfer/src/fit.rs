@@ -100,8 +100,8 @@ impl Running {
 impl Trainer {
     /// Keras `model.compile(...)`: moves `model` to `device` with autodiff and sets up the
     /// optimizer. `device` is the plain device (flex, ndarray, wgpu). On a host device it
-    /// also makes `malloc` keep freed memory ([`crate::host_memory::keep_freed_memory`]):
-    /// the step then reuses its large buffers instead of page-faulting them in again.
+    /// also makes `malloc` keep freed memory ([`inception::cpu::host_memory`]): the step
+    /// then reuses its large buffers instead of page-faulting them in again.
     pub fn new(model: TransferModel, compile: CompileConfig, device: &Device) -> Result<Self> {
         let expects = match compile.loss {
             Loss::BinaryCrossentropy => model.head.outputs() == 1,
@@ -115,7 +115,7 @@ impl Trainer {
             )));
         }
         if inception::cpu::is_host_device(device) {
-            crate::host_memory::keep_freed_memory();
+            inception::cpu::host_memory::keep_freed_memory();
         }
         let train_device = device.clone().autodiff();
         let model = model.fork(&train_device).train();

@@ -18,7 +18,6 @@ mod error;
 mod fit;
 mod head;
 mod history;
-pub mod host_memory;
 mod inference;
 mod loss;
 mod model;

@@ -11,6 +11,7 @@
 
 mod block;
 mod conv;
+pub mod host_memory;
 mod network;
 mod nhwc;
 mod pool;

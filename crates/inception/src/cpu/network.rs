@@ -201,6 +201,7 @@ impl CpuInference {
 
     fn packing(model: &InceptionV3, algorithm: ConvAlgorithm, last: LayerName) -> Result<Self> {
         use LayerName::*;
+        super::host_memory::keep_freed_memory();
         let wanted = |name: LayerName| name <= last;
         let p = Packer {
             flavor: model.flavor,
