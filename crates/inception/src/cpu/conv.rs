@@ -69,6 +69,7 @@ pub(crate) struct PackedConv {
     padding: [usize; 2],
     in_channels: usize,
     out_channels: usize,
+    /// Empty when `winograd` is used.
     weights: Vec<f32>,
     norm: Normalization,
     /// The same convolution by Winograd's F(2x2, 3x3), for 3x3 stride-1 kernels on enough
@@ -145,6 +146,9 @@ impl PackedConv {
             && unit.conv.stride == [1, 1]
             && in_channels >= 16)
             .then(|| Winograd3x3::new(&planar, in_channels, out_channels, unit.padding));
+        if winograd.is_some() {
+            weights = Vec::new(); // only the transformed kernels are used
+        }
         Ok(Self {
             winograd,
             kernel: [rows, cols],
