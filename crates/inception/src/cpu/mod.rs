@@ -6,8 +6,10 @@
 //! patches one value at a time and multiplies image by image; on InceptionV3's small grids
 //! (7x7 at 150x150) and thin stem that costs more than the arithmetic. Here the feature
 //! maps stay channels-last from the stem to the cut, patches are gathered a pixel's channels
-//! at a time, the whole batch is one matrix per layer (split in tiles across threads), and
-//! branches write into their share of the concatenation.
+//! at a time, the whole batch is one matrix per layer (split in tiles across threads),
+//! branches write into their share of the concatenation, and 3x3 stride-1 convolutions use
+//! Winograd's F(2x2, 3x3) ([`ConvAlgorithm`]). [`host_memory`] keeps the large feature
+//! maps' memory between passes.
 
 mod block;
 mod conv;
@@ -26,6 +28,8 @@ use burn::tensor::Device;
 /// Whether `device` keeps its tensors in host memory (flex, ndarray), where
 /// [`CpuInference`] is the faster way to run a frozen network.
 pub fn is_host_device(device: &Device) -> bool {
+    // The device enum's variants exist only under the backend features the final binary
+    // enables, which this crate cannot name; its `Debug` form (`Device<Flex(..)>`) it can.
     let name = format!("{:?}", device.clone().inner());
     ["Flex", "NdArray"]
         .iter()
