@@ -18,7 +18,7 @@ pub enum InferenceBase {
     /// Packed for the CPU ([`CpuInference`]).
     Packed(CpuInference),
     /// The Burn model on a non-autodiff device.
-    Device(InceptionV3),
+    Device(Box<InceptionV3>),
 }
 
 impl InferenceBase {
@@ -33,7 +33,7 @@ impl InferenceBase {
         let base = base.valid().to_device(device);
         Ok(match is_host_device(device) {
             true => InferenceBase::Packed(CpuInference::up_to(&base, last)?),
-            false => InferenceBase::Device(base),
+            false => InferenceBase::Device(Box::new(base)),
         })
     }
 

@@ -11,7 +11,7 @@ use super::pool::{avg_pool_3x3_same, max_pool_3x3_stride2, max_pool_output_size}
 #[derive(Debug, Clone)]
 pub(crate) enum Step {
     /// A conv unit.
-    Conv(PackedConv),
+    Conv(Box<PackedConv>),
     /// 3x3 stride-1 `same` average pooling.
     AvgPool {
         /// Whether padded zeros count in the divisor (torchvision).

@@ -63,7 +63,7 @@ impl Packer {
     }
 
     fn step(self, unit: &BasicConv2d) -> Result<Step> {
-        Ok(Step::Conv(self.conv(unit)?))
+        Ok(Step::Conv(Box::new(self.conv(unit)?)))
     }
 
     fn chain(self, units: &[&BasicConv2d]) -> Result<Branch> {

@@ -37,14 +37,9 @@ impl Winograd3x3 {
         for o in 0..out_channels {
             for c in 0..in_channels {
                 let g = |ky: usize, kx: usize| planar[((o * in_channels + c) * 3 + ky) * 3 + kx] as f64;
-                for i in 0..4 {
-                    for j in 0..4 {
-                        let mut u = 0.0;
-                        for ky in 0..3 {
-                            for kx in 0..3 {
-                                u += G[i][ky] * g(ky, kx) * G[j][kx];
-                            }
-                        }
+                for (i, gi) in G.iter().enumerate() {
+                    for (j, gj) in G.iter().enumerate() {
+                        let u: f64 = (0..9).map(|k| gi[k / 3] * g(k / 3, k % 3) * gj[k % 3]).sum();
                         kernels[((i * 4 + j) * in_channels + c) * out_channels + o] = u as f32;
                     }
                 }
@@ -182,6 +177,7 @@ impl Winograd3x3 {
     }
 
     /// `Y = Aᵀ M A` for every block of the group, written into the output rows.
+    #[allow(clippy::too_many_arguments)]
     fn transform_outputs(
         &self,
         rows: &mut [f32],
