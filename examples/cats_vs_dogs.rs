@@ -21,7 +21,7 @@ use clap::Parser;
 use inception::{InceptionV3, InceptionV3Config, LayerName};
 use inception_transfer::backend::Backend;
 use transfer::{
-    CheckpointMetadata, CompileConfig, FitConfig, Trainer, TransferModelConfig, load_checkpoint, plot_history,
+    CheckpointMetadata, CompileConfig, FitConfig, History, Trainer, TransferModelConfig, load_checkpoint, plot_history,
     predict_files, save_checkpoint,
 };
 
@@ -165,12 +165,26 @@ fn main() -> Result<()> {
         println!("Stand-in data: {epochs} epochs of {steps} steps (the course's 20 x 100 needs the real data; pass --epochs etc. to override).");
     }
     let started = Instant::now();
-    let fit = FitConfig { epochs, steps_per_epoch: Some(steps), validation_steps: Some(validation_steps), verbose: true };
-    let history = trainer.fit(&mut train, fit, Some(&mut validation))?;
+    // A resumed run goes on from the epochs already trained (Keras `initial_epoch`).
+    let fit = FitConfig {
+        epochs: resumed + epochs,
+        initial_epoch: resumed,
+        steps_per_epoch: Some(steps),
+        validation_steps: Some(validation_steps),
+        verbose: true,
+    };
+    let new_epochs = trainer.fit(&mut train, fit, Some(&mut validation))?;
     let seconds = started.elapsed().as_secs_f64();
 
-    // Outputs: history, plots, checkpoint.
-    history.write_csv(&args.output.join("history.csv"))?;
+    // Outputs: history (a resumed run appends to the earlier epochs, as `CSVLogger(append=True)`),
+    // plots, checkpoint.
+    let history_path = args.output.join("history.csv");
+    let mut history = match resumed > 0 && history_path.is_file() {
+        true => History::read_csv(&history_path)?.up_to(resumed),
+        false => History::default(),
+    };
+    history.epochs.extend(new_epochs.epochs);
+    history.write_csv(&history_path)?;
     plot_history(&history, &args.output)?;
     let metadata = CheckpointMetadata {
         config: TransferModelConfig { base: trainer.model().base.config(), ..config },

@@ -207,7 +207,7 @@ fn a_short_training_run_learns_a_two_class_folder() {
     let mut trainer = Trainer::new(config.init_with_base(base, &device).unwrap(), CompileConfig::course(), &device).unwrap();
     let batches = train.batches_per_epoch();
     let mut cached = trainer.cache_features(&mut train, batches, 5).unwrap();
-    let fit = FitConfig { epochs: 6, steps_per_epoch: None, validation_steps: None, verbose: false };
+    let fit = FitConfig { epochs: 6, initial_epoch: 0, steps_per_epoch: None, validation_steps: None, verbose: false };
     let history = trainer.fit(&mut cached, fit, Some(&mut validation)).unwrap();
     let last = history.epochs.last().unwrap();
     println!("{history:?}");

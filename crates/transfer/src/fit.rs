@@ -38,8 +38,12 @@ impl CompileConfig {
 /// Keras `fit` arguments.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FitConfig {
-    /// Epochs to run.
+    /// The epoch to end at (Keras: with `initial_epoch`, `epochs` is the final epoch, not a
+    /// count).
     pub epochs: usize,
+    /// The epoch to start from, for resuming a run (Keras `initial_epoch`; default 0): the
+    /// history and progress bar number epochs from here.
+    pub initial_epoch: usize,
     /// Training steps per epoch (`None`: one pass over the source).
     pub steps_per_epoch: Option<usize>,
     /// Validation steps after each epoch (`None`: one pass over the validation source).
@@ -245,8 +249,8 @@ impl Trainer {
         Ok((running.loss(), running.accuracy()))
     }
 
-    /// Keras `fit`: `epochs` of `steps_per_epoch` training steps, then validation; returns
-    /// the history.
+    /// Keras `fit`: epochs `initial_epoch..epochs` of `steps_per_epoch` training steps, each
+    /// followed by validation; returns their history.
     pub fn fit(
         &mut self,
         train: &mut dyn BatchSource,
@@ -255,7 +259,7 @@ impl Trainer {
     ) -> Result<History> {
         let steps = config.steps_per_epoch.unwrap_or_else(|| train.batches_per_epoch());
         let mut history = History::default();
-        for epoch in 0..config.epochs {
+        for epoch in config.initial_epoch..config.epochs {
             let mut bar = ProgressBar::start(epoch, config.epochs, steps, config.verbose);
             let mut running = Running::default();
             for step in 1..=steps {

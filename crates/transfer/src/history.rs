@@ -42,6 +42,67 @@ impl History {
     pub fn write_csv(&self, path: &Path) -> Result<()> {
         write_atomically(path, self.to_csv().as_bytes())
     }
+
+    /// Reads a history written by [`History::write_csv`] (or Keras' `CSVLogger` with these
+    /// columns), to append a resumed run to it.
+    pub fn read_csv(path: &Path) -> Result<History> {
+        let text = std::fs::read_to_string(path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
+        let bad = |line: usize, why: &str| TransferError::Config(format!("{}: line {line}: {why}", path.display()));
+        let mut lines = text.lines().enumerate();
+        match lines.next() {
+            Some((_, "epoch,loss,accuracy,val_loss,val_accuracy")) => {}
+            _ => return Err(bad(1, "expected the header epoch,loss,accuracy,val_loss,val_accuracy")),
+        }
+        let mut history = History::default();
+        for (index, line) in lines.filter(|(_, l)| !l.trim().is_empty()) {
+            let fields: Vec<&str> = line.split(',').collect();
+            if fields.len() != 5 {
+                return Err(bad(index + 1, "expected 5 fields"));
+            }
+            let number = |i: usize| fields[i].trim().parse::<f64>().map_err(|_| bad(index + 1, "not a number"));
+            let optional = |i: usize| match fields[i].trim() {
+                "" => Ok(None),
+                _ => number(i).map(Some),
+            };
+            history.epochs.push(EpochRecord {
+                epoch: fields[0].trim().parse().map_err(|_| bad(index + 1, "bad epoch number"))?,
+                loss: number(1)?,
+                accuracy: number(2)?,
+                val_loss: optional(3)?,
+                val_accuracy: optional(4)?,
+            });
+        }
+        Ok(history)
+    }
+
+    /// The records of the epochs before `epoch` (what a run resumed at `epoch` keeps).
+    pub fn up_to(mut self, epoch: usize) -> History {
+        self.epochs.retain(|e| e.epoch < epoch);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csv_reads_back_what_was_written() {
+        let history = History {
+            epochs: vec![
+                EpochRecord { epoch: 0, loss: 0.5, accuracy: 0.75, val_loss: Some(0.25), val_accuracy: Some(1.0) },
+                EpochRecord { epoch: 1, loss: 1.0 / 3.0, accuracy: 0.8, val_loss: None, val_accuracy: None },
+            ],
+        };
+        let path = std::env::temp_dir().join(format!("history-{}.csv", std::process::id()));
+        history.write_csv(&path).unwrap();
+        assert_eq!(History::read_csv(&path).unwrap(), history);
+        assert_eq!(History::read_csv(&path).unwrap().up_to(1).epochs, history.epochs[..1]);
+        std::fs::write(&path, "epoch,loss\n0,1\n").unwrap();
+        let err = History::read_csv(&path).unwrap_err();
+        assert!(err.to_string().contains("header"), "{err}");
+        std::fs::remove_file(&path).unwrap();
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so a crash leaves the old
