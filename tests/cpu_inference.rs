@@ -8,7 +8,7 @@ use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{compare, keras_model, nhwc};
 use inception::cpu::{ConvAlgorithm, NhwcBatch, is_host_device};
-use inception::{CpuInference, Flavor, InceptionV3Config, LayerName};
+use inception::{CpuInference, Flavor, InceptionV3, InceptionV3Config, LayerName};
 
 /// A batch of distinct images (each image of the deterministic set gets its own salt).
 fn batch(height: usize, width: usize, batch: usize, device: &Device) -> Tensor<4> {
@@ -19,6 +19,20 @@ fn batch(height: usize, width: usize, batch: usize, device: &Device) -> Tensor<4
     Tensor::<4>::from_data(TensorData::new(values, [batch, height, width, 3]), device).permute([0, 3, 1, 2])
 }
 
+/// Asserts that the packed path with each `(algorithm, tolerance)` gives Burn's output of
+/// `layer` for `input` within `tolerance` of the largest magnitude (at least 1).
+fn check_packed(model: &InceptionV3, input: &Tensor<4>, layer: LayerName, algorithms: [(ConvAlgorithm, f32); 2]) {
+    let (shape, burn) = nhwc(model.forward_to(input.clone(), layer).expect("burn"));
+    for (algorithm, tolerance) in algorithms {
+        let packed = CpuInference::with_algorithm(model, algorithm).expect("pack");
+        let (packed_shape, ours) = nhwc(packed.forward_to(input.clone(), layer).expect("packed"));
+        assert_eq!(packed_shape, shape, "{layer}");
+        let (diff, scale) = compare(&ours, &burn);
+        println!("{:?} {algorithm:?} {layer}: max |diff| {diff:.2e} of max |value| {scale:.2}", model.flavor);
+        assert!(diff <= tolerance * scale.max(1.0), "{algorithm:?} {layer}: {diff}");
+    }
+}
+
 #[test]
 fn packed_forward_matches_burn_on_a_non_square_batch() {
     let device = Device::flex();
@@ -27,16 +41,8 @@ fn packed_forward_matches_burn_on_a_non_square_batch() {
     // The fixture network amplifies float32 rounding (Keras' own float32 result is 7.8e-4
     // from its float64 one at mixed10): two summation orders agree to ~1e-5 of the scale,
     // Winograd's transforms add about as much again.
-    for (algorithm, tolerance) in [(ConvAlgorithm::Direct, 2e-5), (ConvAlgorithm::Winograd, 6e-5)] {
-        let packed = CpuInference::with_algorithm(&model, algorithm).expect("pack");
-        for layer in [LayerName::Mixed2, LayerName::Mixed7, LayerName::Mixed9_0, LayerName::Mixed10] {
-            let (shape, burn) = nhwc(model.forward_to(input.clone(), layer).expect("burn"));
-            let (packed_shape, ours) = nhwc(packed.forward_to(input.clone(), layer).expect("packed"));
-            assert_eq!(packed_shape, shape, "{layer}");
-            let (diff, scale) = compare(&ours, &burn);
-            println!("{algorithm:?} {layer}: max |diff| {diff:.2e} of max |value| {scale:.2}");
-            assert!(diff <= tolerance * scale.max(1.0), "{algorithm:?} {layer}: {diff}");
-        }
+    for layer in [LayerName::Mixed2, LayerName::Mixed7, LayerName::Mixed9_0, LayerName::Mixed10] {
+        check_packed(&model, &input, layer, [(ConvAlgorithm::Direct, 2e-5), (ConvAlgorithm::Winograd, 6e-5)]);
     }
 }
 
@@ -53,14 +59,7 @@ fn torchvision_flavour_packs_gamma_and_padded_pooling() {
         unit.bn.gamma = Some(Param::from_tensor(Tensor::from_data(TensorData::new(gamma, [n]), &device)));
     }
     let input = batch(80, 75, 2, &device);
-    let (_, burn) = nhwc(model.forward(input.clone()).expect("burn"));
-    for (algorithm, tolerance) in [(ConvAlgorithm::Direct, 1e-5), (ConvAlgorithm::Winograd, 1e-5)] {
-        let packed = CpuInference::with_algorithm(&model, algorithm).expect("pack");
-        let (_, ours) = nhwc(packed.forward(input.clone()).expect("packed"));
-        let (diff, scale) = compare(&ours, &burn);
-        println!("torchvision mixed4 {algorithm:?}: max |diff| {diff:.2e} of max |value| {scale:.2}");
-        assert!(diff <= tolerance * scale.max(1.0), "{algorithm:?}: {diff}");
-    }
+    check_packed(&model, &input, LayerName::Mixed4, [(ConvAlgorithm::Direct, 1e-5), (ConvAlgorithm::Winograd, 1e-5)]);
 }
 
 #[test]

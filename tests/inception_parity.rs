@@ -3,7 +3,7 @@
 
 mod common;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use common::{compare, image, keras_model, npy, nhwc};
 use inception::cpu::ConvAlgorithm;
 use inception::{CpuInference, Flavor, InceptionV3, InceptionV3Config, LayerName};
@@ -17,30 +17,54 @@ fn keras_f32_error(size: usize, layer: LayerName) -> Option<f32> {
     })
 }
 
+/// An output as NHWC shape and values, named by the path that computed it.
+type NamedOutput = (&'static str, (Vec<usize>, Vec<f32>));
+
+/// A model with its two packed CPU forms: the three paths every parity check runs.
+struct ThreePaths<'a> {
+    model: &'a InceptionV3,
+    winograd: CpuInference,
+    direct: CpuInference,
+}
+
+impl<'a> ThreePaths<'a> {
+    fn new(model: &'a InceptionV3) -> Self {
+        let winograd = CpuInference::new(model).expect("pack");
+        let direct = CpuInference::with_algorithm(model, ConvAlgorithm::Direct).expect("pack");
+        Self { model, winograd, direct }
+    }
+
+    /// The output of `layer` through Burn, the packed Winograd and the packed direct path,
+    /// each named, as NHWC shape and values.
+    fn outputs(&self, input: &Tensor<4>, layer: LayerName) -> [NamedOutput; 3] {
+        let run = |output: inception::Result<Tensor<4>>| nhwc(output.expect("forward"));
+        [
+            ("burn", run(self.model.forward_to(input.clone(), layer))),
+            ("cpu", run(self.winograd.forward_to(input.clone(), layer))),
+            ("cpu-direct", run(self.direct.forward_to(input.clone(), layer))),
+        ]
+    }
+}
+
 /// Within 2e-4 of Keras' float32 output, through Burn ([`InceptionV3::forward_to`]) and
 /// through the packed CPU path ([`CpuInference`], Winograd and direct); where the fixture network amplifies rounding so
 /// much that Keras' own float32 result is more than 1e-4 from the exact (float64) one,
 /// within 1.5x Keras' own float32 error of the exact result (or within 2e-4 of it): the
 /// same accuracy class as Keras, which is all float32 arithmetic in another order can give.
 fn check_keras(model: &InceptionV3, size: usize, layers: &[LayerName], device: &Device) {
-    let winograd = CpuInference::new(model).expect("pack");
-    let direct = CpuInference::with_algorithm(model, ConvAlgorithm::Direct).expect("pack");
-    for (&layer, path) in layers.iter().flat_map(|l| [(l, "burn"), (l, "cpu"), (l, "cpu-direct")]) {
+    let paths = ThreePaths::new(model);
+    let input = image(size, size, 1, device);
+    for &layer in layers {
         let (reference, tolerance, against) = match keras_f32_error(size, layer) {
             None => (npy(&format!("keras_{size}_{layer}.npy")), 2e-4, "Keras float32"),
             Some(keras_error) => (npy(&format!("keras64_{size}_{layer}.npy")), (1.5 * keras_error).max(2e-4), "Keras float64"),
         };
-        let input = image(size, size, 1, device);
-        let output = match path {
-            "burn" => model.forward_to(input, layer),
-            "cpu" => winograd.forward_to(input, layer),
-            _ => direct.forward_to(input, layer),
-        };
-        let (shape, ours) = nhwc(output.expect("forward"));
-        assert_eq!(shape, reference.shape, "{layer} at {size} ({path}): shape");
-        let (diff, scale) = compare(&ours, &reference.values);
-        println!("{layer} at {size}x{size} ({path}): max |diff| {diff:.2e} vs {against} (allowed {tolerance:.2e}), max |value| {scale:.2}");
-        assert!(diff <= tolerance, "{layer} at {size} ({path}): max |diff| {diff} > {tolerance} vs {against}");
+        for (path, (shape, ours)) in paths.outputs(&input, layer) {
+            assert_eq!(shape, reference.shape, "{layer} at {size} ({path}): shape");
+            let (diff, scale) = compare(&ours, &reference.values);
+            println!("{layer} at {size}x{size} ({path}): max |diff| {diff:.2e} vs {against} (allowed {tolerance:.2e}), max |value| {scale:.2}");
+            assert!(diff <= tolerance, "{layer} at {size} ({path}): max |diff| {diff} > {tolerance} vs {against}");
+        }
     }
 }
 
@@ -119,22 +143,17 @@ fn torchvision_flavour_matches_torchvision() {
     common::write_safetensors(&path, &state);
     assert_eq!(inception::weights::detect_flavor(&path).expect("flavour"), Flavor::Torchvision);
     let model = InceptionV3::pretrained(&InceptionV3Config::new(Flavor::Torchvision), &path, &device).expect("load");
-    let winograd = CpuInference::new(&model).expect("pack");
-    let direct = CpuInference::with_algorithm(&model, ConvAlgorithm::Direct).expect("pack");
+    let paths = ThreePaths::new(&model);
+    let input = image(150, 150, 1, &device);
     let layers = [(LayerName::Mixed0, "Mixed_5b"), (LayerName::Mixed7, "Mixed_6e"), (LayerName::Mixed10, "Mixed_7c")];
-    for ((layer, name), path) in layers.into_iter().flat_map(|l| [(l, "burn"), (l, "cpu"), (l, "cpu-direct")]) {
+    for (layer, name) in layers {
         let reference = npy(&format!("torchvision_150_{name}.npy"));
-        let input = image(150, 150, 1, &device);
-        let output = match path {
-            "burn" => model.forward_to(input, layer),
-            "cpu" => winograd.forward_to(input, layer),
-            _ => direct.forward_to(input, layer),
-        };
-        let (shape, ours) = nhwc(output.expect("forward"));
-        assert_eq!(shape, reference.shape);
-        let (diff, scale) = compare(&ours, &reference.values);
-        println!("torchvision {name} ({path}): max |diff| {diff:.2e} = {:.2e} of max |value| {scale:.2}", diff / scale);
-        assert!(diff <= 1e-4 * scale, "{name} ({path}): relative difference {}", diff / scale);
+        for (path, (shape, ours)) in paths.outputs(&input, layer) {
+            assert_eq!(shape, reference.shape);
+            let (diff, scale) = compare(&ours, &reference.values);
+            println!("torchvision {name} ({path}): max |diff| {diff:.2e} = {:.2e} of max |value| {scale:.2}", diff / scale);
+            assert!(diff <= 1e-4 * scale, "{name} ({path}): relative difference {}", diff / scale);
+        }
     }
 }
 

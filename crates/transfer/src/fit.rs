@@ -6,7 +6,7 @@ use augment::{Interpolation, load_img};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
-use inception::LayerName;
+use inception::cpu::host_values;
 
 use crate::data::{BatchSource, InMemoryBatches, Inputs};
 use crate::error::{Result, TransferError};
@@ -72,9 +72,9 @@ pub struct Trainer {
     compile: CompileConfig,
     device: Device,
     train_device: Device,
-    /// The frozen part of the base prepared for inference, with the layer it ends at (the
-    /// cut when the whole base is frozen).
-    frozen_part: Option<(LayerName, InferenceBase)>,
+    /// The frozen part of the base prepared for inference (ending at the cut when the whole
+    /// base is frozen).
+    frozen_part: Option<InferenceBase>,
 }
 
 /// Running sums of Keras' epoch metrics (weighted by batch size).
@@ -177,11 +177,11 @@ impl Trainer {
             },
         };
         let part = match self.frozen_part.take() {
-            Some((prepared, part)) if prepared == end => part,
+            Some(part) if part.end() == end => part,
             _ => InferenceBase::up_to(&model.base, end, &self.device)?,
         };
-        let features = part.forward_to(images.without_autodiff().to_device(&self.device), end);
-        self.frozen_part = Some((end, part));
+        let features = part.forward(images.without_autodiff().to_device(&self.device));
+        self.frozen_part = Some(part);
         let features = features?.autodiff();
         match end == cut {
             true => Ok(features),
@@ -207,16 +207,20 @@ impl Trainer {
         Ok(StepMetrics { loss: loss_value, correct, images: images_count })
     }
 
+    /// The base prepared for inference on the plain device: the one the training steps use
+    /// when the whole base is frozen, else a new one.
+    fn inference_base(&self) -> Result<InferenceBase> {
+        let base = &self.model().base;
+        match &self.frozen_part {
+            Some(part) if part.end() == base.cut => Ok(part.clone()),
+            _ => InferenceBase::new(base, &self.device),
+        }
+    }
+
     /// The model prepared for inference on the plain device (reusing the packed base when
     /// it is fully frozen).
     pub fn inference_model(&self) -> Result<InferenceModel> {
-        let model = self.model();
-        match &self.frozen_part {
-            Some((end, base)) if *end == model.base.cut => {
-                Ok(InferenceModel { base: base.clone(), head: model.head.valid().to_device(&self.device) })
-            }
-            _ => InferenceModel::new(model, &self.device),
-        }
+        Ok(InferenceModel { base: self.inference_base()?, head: self.model().head.valid().to_device(&self.device) })
     }
 
     /// Loss and accuracy on a batch in inference mode (dropout off).
@@ -288,10 +292,7 @@ impl Trainer {
     /// should not augment) and returns the features with their targets, to train the head on
     /// with `fit` at a fraction of the cost. Reshuffled every epoch from `seed`.
     pub fn cache_features(&self, source: &mut dyn BatchSource, batches: usize, seed: u64) -> Result<InMemoryBatches> {
-        let base = match &self.frozen_part {
-            Some((end, base)) if *end == self.model().base.cut => base.clone(),
-            _ => InferenceBase::new(&self.model().base, &self.device)?,
-        };
+        let base = self.inference_base()?;
         let (mut features, mut targets) = (Vec::new(), Vec::new());
         let (mut shape, mut outputs, mut batch_size) = ([0; 3], 1, 1);
         for _ in 0..batches {
@@ -302,8 +303,8 @@ impl Trainer {
             };
             let [n, c, h, w] = batch_features.dims();
             (shape, outputs, batch_size) = ([c, h, w], batch_targets.dims()[1], batch_size.max(n));
-            features.extend(to_vec(batch_features)?);
-            targets.extend(to_vec(batch_targets)?);
+            features.extend(host_values(batch_features)?);
+            targets.extend(host_values(batch_targets)?);
         }
         Ok(InMemoryBatches::features(features, shape, targets, outputs, batch_size).shuffled(seed))
     }
@@ -312,10 +313,6 @@ impl Trainer {
     pub fn predict(&self, images: Tensor<4>) -> Result<Tensor<2>> {
         self.inference_model()?.probabilities(images.without_autodiff().to_device(&self.device))
     }
-}
-
-fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    t.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| TransferError::Config(format!("{e:?}")))
 }
 
 /// Probabilities for a batch (on a plain device) from a model in inference mode.
@@ -341,6 +338,6 @@ pub fn predict_files(
     let images = Tensor::<4>::from_data(TensorData::new(pixels, [paths.len(), h, w, 3]), device).permute([0, 3, 1, 2]);
     let probabilities = predict(model, images)?;
     let outputs = probabilities.dims()[1];
-    let values = to_vec(probabilities)?;
+    let values = host_values(probabilities)?;
     Ok(values.chunks(outputs).map(<[f32]>::to_vec).collect())
 }

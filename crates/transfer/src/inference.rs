@@ -10,11 +10,19 @@ use crate::error::Result;
 use crate::head::Head;
 use crate::model::TransferModel;
 
-/// The base as inference runs it: packed into channels-last matrix products on host
-/// devices (flex, ndarray; 2-3x faster than Burn's generic convolutions there), a copy on
-/// the plain device elsewhere (wgpu). Both run the batch norms on their moving statistics.
+/// The base (or its blocks up to a layer) as inference runs it: packed into channels-last
+/// matrix products on host devices (flex, ndarray; ~2.5x Burn's generic convolutions
+/// there), a copy on the plain device elsewhere (wgpu). Both run the batch norms on their
+/// moving statistics.
 #[derive(Debug, Clone)]
-pub enum InferenceBase {
+pub struct InferenceBase {
+    /// The last layer it runs to.
+    end: LayerName,
+    engine: Engine,
+}
+
+#[derive(Debug, Clone)]
+enum Engine {
     /// Packed for the CPU ([`CpuInference`]).
     Packed(CpuInference),
     /// The Burn model on a non-autodiff device.
@@ -27,35 +35,43 @@ impl InferenceBase {
         Self::up_to(base, base.cut, device)
     }
 
-    /// Prepares the blocks of `base` up to the layer `last` (the frozen part of a partly
+    /// Prepares the blocks of `base` up to the layer `end` (the frozen part of a partly
     /// trainable base) for inference on `device`.
-    pub fn up_to(base: &InceptionV3, last: LayerName, device: &Device) -> Result<Self> {
+    pub fn up_to(base: &InceptionV3, end: LayerName, device: &Device) -> Result<Self> {
         let base = base.valid().to_device(device);
-        Ok(match is_host_device(device) {
-            true => InferenceBase::Packed(CpuInference::up_to(&base, last)?),
-            false => InferenceBase::Device(Box::new(base)),
-        })
+        let end = end.min(base.cut);
+        let engine = match is_host_device(device) {
+            true => Engine::Packed(CpuInference::up_to(&base, end)?),
+            false => Engine::Device(Box::new(base)),
+        };
+        Ok(Self { end, engine })
     }
 
-    /// Features of the layer the base was cut at.
+    /// The last layer it runs to.
+    pub fn end(&self) -> LayerName {
+        self.end
+    }
+
+    /// Features of the layer it ends at.
     ///
     /// # Shapes
     /// - images: `[batch, 3, rows, cols]`; output: `[batch, channels, rows', cols']`
     pub fn forward(&self, images: Tensor<4>) -> Result<Tensor<4>> {
-        Ok(match self {
-            InferenceBase::Packed(base) => base.forward(images)?,
-            InferenceBase::Device(base) => base.forward(images)?,
-        })
+        self.forward_to(images, self.end)
     }
 
-    /// Features of `layer` (at most the layer the base was prepared up to).
+    /// Features of `layer` (at most [`InferenceBase::end`]).
     ///
     /// # Shapes
     /// - images: `[batch, 3, rows, cols]`; output: `[batch, channels, rows', cols']`
     pub fn forward_to(&self, images: Tensor<4>, layer: LayerName) -> Result<Tensor<4>> {
-        Ok(match self {
-            InferenceBase::Packed(base) => base.forward_to(images, layer)?,
-            InferenceBase::Device(base) => base.forward_to(images, layer)?,
+        if layer > self.end {
+            let (layer, cut) = (layer.to_string(), self.end.to_string());
+            return Err(inception::InceptionError::LayerCutAway { layer, cut }.into());
+        }
+        Ok(match &self.engine {
+            Engine::Packed(base) => base.forward_to(images, layer)?,
+            Engine::Device(base) => base.forward_to(images, layer)?,
         })
     }
 }

@@ -8,10 +8,10 @@ use std::cell::RefCell;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::nhwc::{ChannelSlice, NhwcBatch};
+use super::nhwc::{ChannelSlice, NhwcBatch, host_values};
 use super::winograd::Winograd3x3;
 use crate::conv_bn::BasicConv2d;
-use crate::error::{InceptionError, Result};
+use crate::error::Result;
 
 /// The batch norm of a unit, in the reference implementation's order of operations (see
 /// [`crate::batch_norm::BatchNormalization::forward_inference`]).
@@ -90,20 +90,12 @@ thread_local! {
     static PATCHES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-fn host_values(tensor: burn::tensor::Tensor<1>) -> Result<Vec<f32>> {
-    tensor
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| InceptionError::TensorData(format!("{e:?}")))
-}
-
 impl PackedConv {
     /// Packs a unit's weights and batch-norm statistics (read from any device).
     pub fn pack(unit: &BasicConv2d, algorithm: ConvAlgorithm) -> Result<Self> {
         let weight = unit.conv.weight.val();
         let [out_channels, in_channels, rows, cols] = weight.dims();
-        let planar = host_values(weight.flatten(0, 3))?;
+        let planar = host_values(weight)?;
         let patch = rows * cols * in_channels;
         let mut weights = vec![0.0; patch * out_channels];
         for o in 0..out_channels {

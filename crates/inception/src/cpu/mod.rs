@@ -21,7 +21,7 @@ mod winograd;
 
 pub use conv::ConvAlgorithm;
 pub use network::CpuInference;
-pub use nhwc::NhwcBatch;
+pub use nhwc::{NhwcBatch, host_values};
 
 use burn::tensor::Device;
 

@@ -5,6 +5,15 @@ use rayon::prelude::*;
 
 use crate::error::{InceptionError, Result};
 
+/// A tensor's values (on any device) in host memory as `f32`, in row-major order.
+pub fn host_values<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| InceptionError::TensorData(format!("{e:?}")))
+}
+
 /// A batch of feature maps in host memory, channels last: `[batch, rows, cols, channels]`
 /// (Keras' layout).
 #[derive(Debug, Clone, PartialEq)]
@@ -37,11 +46,7 @@ impl NhwcBatch {
     /// Reads an NCHW Burn tensor (on any device) into channels-last host memory.
     pub fn from_nchw(tensor: Tensor<4>) -> Result<Self> {
         let [n, c, h, w] = tensor.dims();
-        let planar = tensor
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| InceptionError::TensorData(format!("{e:?}")))?;
+        let planar = host_values(tensor)?;
         let mut data = vec![0.0; planar.len()];
         let image = h * w * c;
         data.par_chunks_mut(w * c).enumerate().for_each(|(row_index, row)| {
