@@ -27,7 +27,7 @@ fn bench_forward(c: &mut Criterion, id: &str, layer: LayerName, size: usize, bat
                 y.into_data() // wait for the result
             })
         });
-        if inception::cpu::is_host_device(&device) {
+        if backbone::cpu::is_host_device(&device) {
             let packed = CpuInference::new(&model).expect("pack");
             group.bench_with_input(BenchmarkId::new(id, format!("{backend}+packed")), &x, |b, x| {
                 b.iter(|| packed.forward(x.clone()).expect("forward").into_data())

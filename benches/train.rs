@@ -27,7 +27,7 @@ fn train(c: &mut Criterion) {
     });
     drop(trainer);
     let fine_tuning = CompileConfig { learning_rate: 1e-5, ..CompileConfig::course() };
-    let mut trainer = Trainer::new(model.unfreeze_from(LayerName::Mixed7), fine_tuning, &device).expect("trainer");
+    let mut trainer = Trainer::new(model.unfreeze_from_block(LayerName::Mixed7).expect("mixed7"), fine_tuning, &device).expect("trainer");
     group.bench_function("course_finetune_mixed7_b20", |b| {
         b.iter(|| trainer.train_step(Inputs::Images(images.clone()), targets.clone()).expect("step"))
     });

@@ -124,10 +124,11 @@ fn main() -> Result<()> {
             (model, metadata.epochs_trained)
         } else {
             let flavor = inception::weights::detect_flavor(&weights)?;
-            let base_config = InceptionV3Config { flavor, ..config.base.clone() };
+            let base_config = InceptionV3Config::new(flavor).with_cut(LayerName::Mixed7);
             let base = InceptionV3::pretrained(&base_config, &weights, &device)?;
             println!("Base: InceptionV3 ({} weights from {}), cut at mixed7, frozen.", flavor.name(), weights.display());
-            (TransferModelConfig { base: base_config, ..config.clone() }.init_with_base(base, &device)?, 0)
+            config.base = base_config.into();
+            (config.init_with_base(base, &device)?, 0)
         }
     } else {
         if args.weights.is_some() {
@@ -142,7 +143,8 @@ fn main() -> Result<()> {
         let base = config.base.init(&device)?.calibrate_batch_norm(batch.images)?;
         (config.init_with_base(base, &device)?, 0)
     };
-    assert_eq!(model.base.cut, LayerName::Mixed7);
+    let cut = &model.architecture().layers()[model.architecture().output()].name;
+    anyhow::ensure!(cut == "mixed7", "{}: the model ends at {cut}, the course cuts at mixed7", weights.display());
     println!("{}", model.summary()?);
     if args.summary {
         return Ok(());
@@ -187,8 +189,8 @@ fn main() -> Result<()> {
     history.write_csv(&history_path)?;
     plot_history(&history, &args.output)?;
     let metadata = CheckpointMetadata {
-        config: TransferModelConfig { base: trainer.model().base.config(), ..config },
-        frozen: trainer.model().frozen,
+        config: trainer.model().config(),
+        trainable: trainer.model().trainable_layers(),
         class_names: train.class_names().to_vec(),
         epochs_trained: resumed + epochs,
     };

@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use burn::tensor::{Tensor, TensorData};
 use clap::Parser;
-use inception::cpu::{NhwcBatch, is_host_device};
+use backbone::cpu::{NhwcBatch, is_host_device};
 use inception::{CpuInference, Flavor, InceptionV3, InceptionV3Config, LayerName};
 use inception_transfer::backend::Backend;
 use inception_transfer::npy::{read_npy, write_npy};

@@ -7,7 +7,8 @@ mod common;
 use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{compare, keras_model, nhwc};
-use inception::cpu::{ConvAlgorithm, NhwcBatch, is_host_device};
+use backbone::LayerParams;
+use backbone::cpu::{ConvAlgorithm, NhwcBatch, is_host_device};
 use inception::{CpuInference, Flavor, InceptionV3, InceptionV3Config, LayerName};
 
 /// A batch of distinct images (each image of the deterministic set gets its own salt).
@@ -53,10 +54,14 @@ fn torchvision_flavour_packs_gamma_and_padded_pooling() {
     let mut model = config.init(&device).expect("model");
     // Non-trivial batch-norm statistics and gammas, so both differences from Keras show.
     model = model.calibrate_batch_norm(batch(75, 75, 2, &device)).expect("calibrate");
-    for (index, unit) in model.conv_units_mut().into_iter().enumerate() {
-        let n = unit.out_channels();
+    let norms = model.network.params.iter_mut().filter_map(|p| match p {
+        LayerParams::Norm(bn) => Some(bn),
+        _ => None,
+    });
+    for (index, bn) in norms.enumerate() {
+        let n = bn.num_features();
         let gamma = common::detrand::uniform(1000 + index as u64, n).iter().map(|u| 0.5 + u).collect::<Vec<f32>>();
-        unit.bn.gamma = Some(Param::from_tensor(Tensor::from_data(TensorData::new(gamma, [n]), &device)));
+        bn.gamma = Some(Param::from_tensor(Tensor::from_data(TensorData::new(gamma, [n]), &device)));
     }
     let input = batch(80, 75, 2, &device);
     check_packed(&model, &input, LayerName::Mixed4, [(ConvAlgorithm::Direct, 1e-5), (ConvAlgorithm::Winograd, 1e-5)]);

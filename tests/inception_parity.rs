@@ -5,7 +5,7 @@ mod common;
 
 use burn::tensor::{Device, Tensor};
 use common::{compare, image, keras_model, npy, nhwc};
-use inception::cpu::ConvAlgorithm;
+use backbone::cpu::ConvAlgorithm;
 use inception::{CpuInference, Flavor, InceptionV3, InceptionV3Config, LayerName};
 
 /// Keras' own float32 error (vs Keras in float64) where it exceeds 1e-4, by (size, layer).
@@ -83,8 +83,8 @@ fn a_model_cut_at_mixed7_matches_and_holds_nothing_after() {
     let device = Device::flex();
     let config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7);
     let model = keras_model(&config, &device);
-    assert!(model.mixed8.is_none() && model.mixed9.is_none() && model.mixed10.is_none());
-    assert_eq!(model.conv_units().len(), 70);
+    assert!(model.architecture().index_of("mixed8").is_err());
+    assert_eq!(conv_layers(&model), 70);
     check_keras(&model, 150, &[LayerName::Mixed7], &device);
     let err = model.forward_to(image(150, 150, 1, &device), LayerName::Mixed8).unwrap_err();
     assert!(err.to_string().contains("mixed8"), "{err}");
@@ -98,9 +98,10 @@ fn models_cut_at_the_inner_concatenations_hold_only_their_branch() {
     let device = Device::flex();
     for layer in [LayerName::Mixed9_0, LayerName::Mixed9_1] {
         let model = keras_model(&InceptionV3Config::new(Flavor::Keras).with_cut(layer), &device);
-        let partial = if layer == LayerName::Mixed9_0 { &model.mixed9 } else { &model.mixed10 };
-        let partial = partial.as_ref().expect("partial block");
-        assert!(partial.branch1x1.is_none() && partial.branch_pool.is_none());
+        // Up to mixed8 (76 units), the blocks before, and the 3 units of the 1x3 / 3x1 branch.
+        let expected = if layer == LayerName::Mixed9_0 { 76 + 3 } else { 76 + 9 + 3 };
+        assert_eq!(conv_layers(&model), expected, "{layer}");
+        assert_eq!(model.architecture().layers().last().unwrap().name, layer.keras_name());
         check_keras(&model, 150, &[layer], &device);
     }
 }
@@ -155,6 +156,11 @@ fn torchvision_flavour_matches_torchvision() {
             assert!(diff <= 1e-4 * scale, "{name} ({path}): relative difference {}", diff / scale);
         }
     }
+}
+
+/// The convolutions a model holds.
+fn conv_layers(model: &InceptionV3) -> usize {
+    model.architecture().layers().iter().filter(|l| l.kind.class_name() == "Conv2D").count()
 }
 
 /// A fresh directory under the target dir for files a test writes.

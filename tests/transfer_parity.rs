@@ -28,7 +28,7 @@ fn steps_json() -> serde_json::Value {
 fn course_model(size: usize, device: &Device) -> TransferModel {
     let base_config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7);
     let base = common::keras_model(&base_config, device);
-    let config = TransferModelConfig::new(base_config, HeadConfig::course().with_dropout(0.0)).with_input_size([size, size]);
+    let config = TransferModelConfig::new(base_config.into(), HeadConfig::course().with_dropout(0.0)).with_input_size([size, size]);
     let mut model = config.init_with_base(base, device).unwrap();
     let [r, c, ch] = LayerName::Mixed7.output_shape([size, size]).unwrap();
     let features = r * c * ch;

@@ -25,7 +25,7 @@ fn scratch(name: &str) -> PathBuf {
 fn small_course_model(device: &Device) -> TransferModel {
     let base_config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7);
     let base = common::keras_model(&base_config, device);
-    TransferModelConfig::new(base_config, HeadConfig::course()).with_input_size([75, 75]).init_with_base(base, device).unwrap()
+    TransferModelConfig::new(base_config.into(), HeadConfig::course()).with_input_size([75, 75]).init_with_base(base, device).unwrap()
 }
 
 fn snapshot(model: &TransferModel, prefix: &str) -> Vec<(String, Vec<f32>)> {
@@ -77,11 +77,19 @@ fn fine_tuning_trains_only_the_unfrozen_blocks_and_keeps_batch_norm_statistics()
     let device = Device::flex();
     let frozen = small_course_model(&device);
     let head_only = frozen.summary().unwrap().trainable_params();
-    let model = frozen.unfreeze_from(LayerName::Mixed7);
-    assert!(model.frozen[..8].iter().all(|f| *f) && !model.frozen[8]);
+    let model = frozen.unfreeze_from_block(LayerName::Mixed7).unwrap();
+    let trainable = model.trainable_layers();
+    let first = trainable.iter().position(|t| *t).unwrap();
+    assert_eq!(model.architecture().layers()[first - 1].name, "mixed6", "the block after mixed6 is trainable");
+    assert!(trainable[first..].iter().all(|t| *t));
     let summary = model.summary().unwrap();
     // mixed7's convolutions and batch-norm betas become trainable (2,138,112 + 1,920).
     assert_eq!(summary.trainable_params() - head_only, 2_140_032);
+    let trainable_paths: Vec<String> = (0..model.architecture().len())
+        .filter(|&i| model.base.is_trainable(i))
+        .flat_map(|i| model.base.weight_names(i).into_iter().filter_map(move |w| Some((i, w))))
+        .filter_map(|(i, w)| model.base.param_path(i, w).map(|p| format!("base.{p}")))
+        .collect();
     let before = snapshot(&model, "base.");
     let mut trainer = Trainer::new(model, CompileConfig { learning_rate: 1e-5, ..CompileConfig::course() }, &device).unwrap();
     let (x, y) = batch(&device);
@@ -89,7 +97,7 @@ fn fine_tuning_trains_only_the_unfrozen_blocks_and_keeps_batch_norm_statistics()
     let after = snapshot(trainer.model(), "base.");
     for ((name, a), (_, b)) in before.iter().zip(&after) {
         let changed = a != b;
-        let trainable = name.starts_with("base.mixed7.") && !name.contains("moving_");
+        let trainable = trainable_paths.contains(name) && !name.contains("moving_");
         assert_eq!(changed, trainable, "{name}: changed {changed}, expected {trainable}");
     }
 }
@@ -101,12 +109,13 @@ fn fine_tuning_runs_the_frozen_blocks_as_inference_with_the_same_loss() {
     let device = Device::flex();
     let base_config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7);
     let base = common::keras_model(&base_config, &device);
-    let model = TransferModelConfig::new(base_config, HeadConfig::course().with_dropout(0.0))
+    let model = TransferModelConfig::new(base_config.into(), HeadConfig::course().with_dropout(0.0))
         .with_input_size([75, 75])
         .init_with_base(base, &device)
         .unwrap()
-        .unfreeze_from(LayerName::Mixed7);
-    assert_eq!(model.frozen_prefix(), Some(LayerName::Mixed6));
+        .unfreeze_from_block(LayerName::Mixed7)
+        .unwrap();
+    assert_eq!(model.frozen_prefix(), Some(model.architecture().index_of("mixed6").unwrap()));
     assert_eq!(model.clone().freeze_base().frozen_prefix(), None, "a fully frozen base has no prefix");
     let (x, y) = batch(&device);
     let Inputs::Images(images) = x.clone() else { unreachable!() };
@@ -127,8 +136,8 @@ fn checkpoints_round_trip_with_frozen_blocks_and_optimizer_state() {
     let dir = scratch("checkpoint");
     let path = dir.join("model.safetensors");
     let metadata = CheckpointMetadata {
-        config: TransferModelConfig::new(trainer.model().base.config(), HeadConfig::course()).with_input_size([75, 75]),
-        frozen: trainer.model().frozen,
+        config: trainer.model().config(),
+        trainable: trainer.model().trainable_layers(),
         class_names: vec!["cats".into(), "dogs".into()],
         epochs_trained: 1,
     };
@@ -137,7 +146,7 @@ fn checkpoints_round_trip_with_frozen_blocks_and_optimizer_state() {
     let (loaded, meta, optimizer) = load_checkpoint(&path, &device).unwrap();
     assert!(optimizer.is_some());
     assert_eq!(meta.class_names, vec!["cats", "dogs"]);
-    assert_eq!(loaded.frozen, trainer.model().frozen);
+    assert_eq!(loaded.trainable_layers(), trainer.model().trainable_layers());
     let Inputs::Images(images) = x else { unreachable!() };
     let ours = trainer.predict(images.clone()).unwrap().into_data().try_to_vec::<f32>().unwrap();
     let theirs = transfer::predict(&loaded, images).unwrap().into_data().try_to_vec::<f32>().unwrap();
@@ -153,7 +162,7 @@ fn checkpoints_round_trip_with_frozen_blocks_and_optimizer_state() {
 fn resuming_from_a_checkpoint_continues_training_exactly() {
     let device = Device::flex();
     let config = TransferModelConfig::new(
-        InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed0),
+        InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed0).into(),
         HeadConfig::course().with_dropout(0.0),
     )
     .with_input_size([75, 75]);
@@ -166,7 +175,7 @@ fn resuming_from_a_checkpoint_continues_training_exactly() {
     trainer.train_step(features(1), targets()).unwrap();
     let path = scratch("resume").join("model.safetensors");
     let metadata =
-        CheckpointMetadata { config, frozen: trainer.model().frozen, class_names: vec![], epochs_trained: 1 };
+        CheckpointMetadata { config, trainable: trainer.model().trainable_layers(), class_names: vec![], epochs_trained: 1 };
     save_checkpoint(&path, trainer.model(), &metadata, Some(trainer.optimizer())).unwrap();
     trainer.train_step(features(2), targets()).unwrap();
     let continued = snapshot(trainer.model(), "head.");
@@ -203,7 +212,7 @@ fn a_short_training_run_learns_a_two_class_folder() {
     let base_config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7);
     let calibration = flow("train", 16).next_batch(&device).unwrap().images;
     let base = base_config.init(&device).unwrap().calibrate_batch_norm(calibration).unwrap();
-    let config = TransferModelConfig::new(base_config, HeadConfig::course()).with_input_size([75, 75]);
+    let config = TransferModelConfig::new(base_config.into(), HeadConfig::course()).with_input_size([75, 75]);
     let mut trainer = Trainer::new(config.init_with_base(base, &device).unwrap(), CompileConfig::course(), &device).unwrap();
     let batches = train.batches_per_epoch();
     let mut cached = trainer.cache_features(&mut train, batches, 5).unwrap();

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use inception::weights::{KerasLayer, KerasWeight, KerasWeightFile};
+use backbone::LayerKind;
 use inception::{Flavor, InceptionV3, InceptionV3Config};
 use inception_transfer::npy::{NpyArray, read_npy};
 
@@ -42,16 +43,29 @@ pub fn compare(ours: &[f32], reference: &[f32]) -> (f32, f32) {
     (diff, scale)
 }
 
-/// Per-unit channels and Keras kernel shapes `(rows, cols, in, out)` of the full network.
-pub fn unit_shapes() -> Vec<[usize; 4]> {
+/// The conv units of the full network in Keras creation order (the `N` of `conv2d_N`):
+/// torchvision module path and Keras kernel shape `(rows, cols, in, out)`.
+pub fn conv_units() -> Vec<(String, [usize; 4])> {
     let full = InceptionV3Config::new(Flavor::Keras).init(&Device::flex()).expect("full model");
-    full.conv_units()
+    let architecture = full.architecture();
+    let mut units: Vec<(usize, String, [usize; 4])> = architecture
+        .layers()
         .iter()
-        .map(|u| {
-            let [o, i, r, c] = u.unit.conv.weight.dims();
-            [r, c, i, o]
+        .filter_map(|layer| {
+            let LayerKind::Conv2D { filters, kernel, .. } = layer.kind else { return None };
+            let counter = layer.name.strip_prefix("conv2d").map(|n| n.trim_start_matches('_').parse().unwrap_or(0))?;
+            let input = architecture.channels(layer.inputs[0]);
+            let torch = layer.torch_path.as_ref()?.trim_end_matches(".conv").to_string();
+            Some((counter, torch, [kernel[0], kernel[1], input, filters]))
         })
-        .collect()
+        .collect();
+    units.sort_by_key(|(counter, ..)| *counter);
+    units.into_iter().map(|(_, torch, shape)| (torch, shape)).collect()
+}
+
+/// Keras kernel shapes `(rows, cols, in, out)` of the full network's units, creation order.
+pub fn unit_shapes() -> Vec<[usize; 4]> {
+    conv_units().into_iter().map(|(_, shape)| shape).collect()
 }
 
 /// The committed batch-norm arrays, split per unit: (beta, moving_mean, moving_variance).
@@ -92,9 +106,8 @@ pub fn keras_weight_file() -> KerasWeightFile {
 
 /// The deterministic fixture weights as a torchvision state dict (key -> shape, values).
 pub fn torchvision_state() -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
-    let places = inception::all_unit_places();
     let mut state = BTreeMap::new();
-    for (unit, ((shape, (beta, mean, var)), place)) in unit_shapes().into_iter().zip(bn_arrays()).zip(places).enumerate() {
+    for (unit, ((p, shape), (beta, mean, var))) in conv_units().into_iter().zip(bn_arrays()).enumerate() {
         let [r, c, i, o] = shape;
         let hwio = detrand::conv_kernel(unit, shape);
         let mut oihw = vec![0.0; hwio.len()];
@@ -104,7 +117,6 @@ pub fn torchvision_state() -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
             let (cc, rr) = (rest % c, rest / c);
             oihw[((oo * i + ii) * r + rr) * c + cc] = *v;
         }
-        let p = place.torchvision_path;
         state.insert(format!("{p}.conv.weight"), (vec![o, i, r, c], oihw));
         state.insert(format!("{p}.bn.weight"), (vec![o], detrand::gamma(unit, o)));
         state.insert(format!("{p}.bn.bias"), (vec![o], beta));

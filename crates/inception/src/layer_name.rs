@@ -1,9 +1,14 @@
-//! The named layers users ask for: Keras' block ends and the two inner concatenations.
+//! The named layers users ask for most: Keras' block ends and the two inner concatenations
+//! (any other layer is reached by its Keras name).
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
-use crate::error::InceptionError;
+use backbone::{Architecture, NetworkError};
+
+use crate::description::inception_v3;
+use backbone::Flavor;
 
 /// A Keras layer name of InceptionV3 that ends a block or an inner concatenation, in network order.
 ///
@@ -98,16 +103,15 @@ impl LayerName {
 
     /// Output channels of the layer.
     pub fn channels(self) -> usize {
-        use LayerName::*;
-        match self {
-            Mixed0 => 256,
-            Mixed1 | Mixed2 => 288,
-            Mixed3 | Mixed4 | Mixed5 | Mixed6 | Mixed7 => 768,
-            Mixed8 => 1280,
-            Mixed9_0 | Mixed9_1 => 768,
-            Mixed9 | Mixed10 => 2048,
-        }
+        let architecture = shapes_architecture();
+        architecture.channels(architecture.index_of(self.keras_name()).expect("every LayerName is a layer"))
     }
+}
+
+/// The whole network, for questions of shape (which do not depend on the flavour).
+fn shapes_architecture() -> &'static Architecture {
+    static ARCHITECTURE: OnceLock<Architecture> = OnceLock::new();
+    ARCHITECTURE.get_or_init(|| inception_v3(Flavor::Keras, 1000))
 }
 
 impl fmt::Display for LayerName {
@@ -117,41 +121,20 @@ impl fmt::Display for LayerName {
 }
 
 impl FromStr for LayerName {
-    type Err = InceptionError;
+    type Err = NetworkError;
 
     /// Parses a Keras name (`mixed7`) or a torchvision block name (`Mixed_6e`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         LayerName::ALL
             .into_iter()
             .find(|name| name.keras_name() == s || name.torchvision_name() == Some(s))
-            .ok_or_else(|| InceptionError::UnknownLayer(s.to_string()))
+            .ok_or_else(|| NetworkError::UnknownLayer {
+                name: s.to_string(),
+                network: "InceptionV3 (block ends)".into(),
+                valid: LayerName::ALL.map(LayerName::keras_name).join(", ")
+                    + " (or a torchvision name such as Mixed_6e)",
+            })
     }
-}
-
-/// Spatial size `[rows, cols]` at the end of the stem and of each grid, for an input size.
-pub(crate) fn grid_sizes(input: [usize; 2]) -> [[usize; 2]; 3] {
-    let axis = |n: usize| {
-        let stem = {
-            let n = (n - 3) / 2 + 1; // 3x3/2 valid
-            let n = n - 2; // 3x3 valid (then 3x3 same)
-            let n = (n - 3) / 2 + 1; // max pool 3x3/2
-            let n = n - 2; // 3x3 valid (after 1x1)
-            (n - 3) / 2 + 1 // max pool 3x3/2
-        };
-        let g17 = (stem - 3) / 2 + 1;
-        let g8 = (g17 - 3) / 2 + 1;
-        [stem, g17, g8]
-    };
-    let (r, c) = (axis(input[0]), axis(input[1]));
-    [[r[0], c[0]], [r[1], c[1]], [r[2], c[2]]]
-}
-
-/// Checks that an input size is at least 75x75.
-pub(crate) fn check_input_size(height: usize, width: usize) -> Result<(), InceptionError> {
-    if height < 75 || width < 75 {
-        return Err(InceptionError::InputTooSmall { height, width });
-    }
-    Ok(())
 }
 
 impl LayerName {
@@ -163,15 +146,10 @@ impl LayerName {
     /// assert_eq!(LayerName::Mixed7.output_shape([150, 150]).unwrap(), [7, 7, 768]);
     /// assert_eq!(LayerName::Mixed10.output_shape([299, 299]).unwrap(), [8, 8, 2048]);
     /// ```
-    pub fn output_shape(self, input: [usize; 2]) -> Result<[usize; 3], InceptionError> {
-        check_input_size(input[0], input[1])?;
-        let [g35, g17, g8] = grid_sizes(input);
-        let grid = match self {
-            LayerName::Mixed0 | LayerName::Mixed1 | LayerName::Mixed2 => g35,
-            LayerName::Mixed8 | LayerName::Mixed9_0 | LayerName::Mixed9 => g8,
-            LayerName::Mixed9_1 | LayerName::Mixed10 => g8,
-            _ => g17,
-        };
-        Ok([grid[0], grid[1], self.channels()])
+    pub fn output_shape(self, input: [usize; 2]) -> Result<[usize; 3], NetworkError> {
+        let architecture = shapes_architecture();
+        let index = architecture.index_of(self.keras_name())?;
+        let shape = architecture.output_shape(index, input)?;
+        Ok([shape[0], shape[1], shape[2]])
     }
 }

@@ -1,5 +1,6 @@
-//! Checkpoints: the whole transfer model (weights, configuration, frozen blocks, class
-//! names) in one safetensors file, written atomically, plus the optimizer state beside it.
+//! Checkpoints: the whole transfer model (weights, configuration with the backbone, the
+//! base's trainable layers, class names) in one safetensors file, written atomically, plus
+//! the optimizer state beside it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,10 +21,10 @@ const PARAM_IDS_KEY: &str = "transfer.param_ids";
 /// What a checkpoint records besides the weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckpointMetadata {
-    /// The model configuration (base flavour and cut, head, input size).
+    /// The model configuration (backbone, its flavour and cut, head, input size).
     pub config: TransferModelConfig,
-    /// Frozen flag of each base block.
-    pub frozen: [bool; 12],
+    /// Keras' `trainable` flag of each base layer, by Keras index.
+    pub trainable: Vec<bool>,
     /// Class names in index order (e.g. `["cats", "dogs"]`).
     pub class_names: Vec<String>,
     /// Epochs trained so far.
@@ -65,12 +66,12 @@ pub fn save_checkpoint(
     std::fs::rename(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })
 }
 
-/// Loads a checkpoint onto `device`: the model with its frozen blocks and parameter
+/// Loads a checkpoint onto `device`: the model with its trainable layers and parameter
 /// identities, the metadata, and the optimizer state when `<path>.optim` exists (to resume
 /// training with `Trainer::set_optimizer`: the state applies to the same parameters).
 pub fn load_checkpoint(path: &Path, device: &Device) -> Result<(TransferModel, CheckpointMetadata, Option<ModuleOptimizer>)> {
     let failed = |reason: String| TransferError::Checkpoint { path: path.to_path_buf(), reason };
-    let header = inception::weights::safetensors_metadata(path)?;
+    let header = backbone::weights::safetensors_metadata(path)?;
     let json = header.get(METADATA_KEY).ok_or_else(|| failed("not a transfer checkpoint (no transfer.checkpoint metadata)".into()))?;
     let metadata: CheckpointMetadata = serde_json::from_str(json).map_err(|e| failed(format!("bad metadata: {e}")))?;
     let mut model = metadata.config.init(device)?;
@@ -83,10 +84,15 @@ pub fn load_checkpoint(path: &Path, device: &Device) -> Result<(TransferModel, C
         let ids: BTreeMap<String, u64> = serde_json::from_str(ids).map_err(|e| failed(format!("bad parameter ids: {e}")))?;
         model = restore_param_ids(model, &ids);
     }
-    let frozen = metadata.frozen;
-    model = model.with_frozen_blocks(|block| {
-        crate::model::BASE_BLOCKS.iter().position(|b| *b == block).map(|i| frozen[i])
-    });
+    if metadata.trainable.len() != model.architecture().len() {
+        return Err(failed(format!(
+            "{} trainable flags recorded for a base of {} layers",
+            metadata.trainable.len(),
+            model.architecture().len()
+        )));
+    }
+    let trainable = metadata.trainable.clone();
+    model = model.with_trainable(|i| Some(trainable[i]));
     let optim_file = optimizer_path(path);
     let optimizer = match optim_file.exists() {
         true => Some(

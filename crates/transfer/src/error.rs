@@ -5,9 +5,9 @@ use std::path::PathBuf;
 /// Everything that can go wrong building, training, saving or loading a transfer model.
 #[derive(Debug, thiserror::Error)]
 pub enum TransferError {
-    /// From the InceptionV3 base (weights, layer names, input sizes).
+    /// From the base network (weights, layer names, input sizes).
     #[error(transparent)]
-    Inception(#[from] inception::InceptionError),
+    Network(#[from] backbone::NetworkError),
     /// From the data pipeline (folders, images, augmentation parameters).
     #[error(transparent)]
     Augment(#[from] augment::AugmentError),

@@ -6,7 +6,7 @@ use augment::{Interpolation, load_img};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
-use inception::cpu::host_values;
+use backbone::cpu::host_values;
 
 use crate::data::{BatchSource, InMemoryBatches, Inputs};
 use crate::error::{Result, TransferError};
@@ -104,7 +104,7 @@ impl Running {
 impl Trainer {
     /// Keras `model.compile(...)`: moves `model` to `device` with autodiff and sets up the
     /// optimizer. `device` is the plain device (flex, ndarray, wgpu). On a host device it
-    /// also makes `malloc` keep freed memory ([`inception::cpu::host_memory`]): the step
+    /// also makes `malloc` keep freed memory ([`backbone::cpu::host_memory`]): the step
     /// then reuses its large buffers instead of page-faulting them in again.
     pub fn new(model: TransferModel, compile: CompileConfig, device: &Device) -> Result<Self> {
         let expects = match compile.loss {
@@ -118,8 +118,8 @@ impl Trainer {
                 model.head.outputs()
             )));
         }
-        if inception::cpu::is_host_device(device) {
-            inception::cpu::host_memory::keep_freed_memory();
+        if backbone::cpu::is_host_device(device) {
+            backbone::cpu::host_memory::keep_freed_memory();
         }
         let train_device = device.clone().autodiff();
         let model = model.fork(&train_device).train();
@@ -168,12 +168,12 @@ impl Trainer {
             Inputs::Images(images) => images,
         };
         let model = self.model.as_ref().expect("the trainer holds its model between steps");
-        let cut = model.base.cut;
+        let cut = model.architecture().output();
         let end = match model.base_fully_frozen() {
             true => cut,
             false => match model.frozen_prefix() {
                 Some(end) => end,
-                None => return Ok(model.base.forward(images.autodiff())?),
+                None => return Ok(model.base.forward_layers(images.autodiff(), &[cut])?.remove(0)),
             },
         };
         let part = match self.frozen_part.take() {
@@ -185,7 +185,7 @@ impl Trainer {
         let features = features?.autodiff();
         match end == cut {
             true => Ok(features),
-            false => Ok(model.base.forward_from(features, end)?),
+            false => Ok(model.base.forward_from(features, end, &[cut])?.remove(0)),
         }
     }
 
@@ -212,7 +212,7 @@ impl Trainer {
     fn inference_base(&self) -> Result<InferenceBase> {
         let base = &self.model().base;
         match &self.frozen_part {
-            Some(part) if part.end() == base.cut => Ok(part.clone()),
+            Some(part) if part.end() == base.architecture().output() => Ok(part.clone()),
             _ => InferenceBase::new(base, &self.device),
         }
     }

@@ -85,12 +85,7 @@ impl History {
 /// Writes `bytes` to `path` through a temporary file and a rename, so a crash leaves the old
 /// file or the new one, never a torn one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| TransferError::Io { path: path.to_path_buf(), source };
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    backbone::write_atomically(path, bytes).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]

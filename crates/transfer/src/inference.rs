@@ -1,54 +1,54 @@
 //! A [`TransferModel`] prepared for inference: what `evaluate`, `predict` and a frozen base
 //! during training run.
 
+use backbone::cpu::{ConvAlgorithm, is_host_device};
+use backbone::{CpuInference, Network, NetworkError};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use inception::cpu::is_host_device;
-use inception::{CpuInference, InceptionV3, LayerName};
 
 use crate::error::Result;
 use crate::head::Head;
 use crate::model::TransferModel;
 
-/// The base (or its blocks up to a layer) as inference runs it: packed into channels-last
+/// The base (or its layers up to one) as inference runs it: packed into channels-last
 /// matrix products on host devices (flex, ndarray; ~2.5x Burn's generic convolutions
 /// there), a copy on the plain device elsewhere (wgpu). Both run the batch norms on their
 /// moving statistics.
 #[derive(Debug, Clone)]
 pub struct InferenceBase {
     /// The last layer it runs to.
-    end: LayerName,
+    end: usize,
     engine: Engine,
 }
 
 #[derive(Debug, Clone)]
 enum Engine {
     /// Packed for the CPU ([`CpuInference`]).
-    Packed(CpuInference),
+    Packed(Box<CpuInference>),
     /// The Burn model on a non-autodiff device.
-    Device(Box<InceptionV3>),
+    Device(Box<Network>),
 }
 
 impl InferenceBase {
     /// Prepares `base` (on any device) for inference on `device`.
-    pub fn new(base: &InceptionV3, device: &Device) -> Result<Self> {
-        Self::up_to(base, base.cut, device)
+    pub fn new(base: &Network, device: &Device) -> Result<Self> {
+        Self::up_to(base, base.architecture().output(), device)
     }
 
-    /// Prepares the blocks of `base` up to the layer `end` (the frozen part of a partly
+    /// Prepares the layers of `base` up to the layer at `end` (the frozen part of a partly
     /// trainable base) for inference on `device`.
-    pub fn up_to(base: &InceptionV3, end: LayerName, device: &Device) -> Result<Self> {
+    pub fn up_to(base: &Network, end: usize, device: &Device) -> Result<Self> {
         let base = base.valid().to_device(device);
-        let end = end.min(base.cut);
+        base.architecture().layer(end)?;
         let engine = match is_host_device(device) {
-            true => Engine::Packed(CpuInference::up_to(&base, end)?),
+            true => Engine::Packed(Box::new(CpuInference::up_to(&base, end, ConvAlgorithm::Winograd)?)),
             false => Engine::Device(Box::new(base)),
         };
         Ok(Self { end, engine })
     }
 
     /// The last layer it runs to.
-    pub fn end(&self) -> LayerName {
+    pub fn end(&self) -> usize {
         self.end
     }
 
@@ -57,21 +57,25 @@ impl InferenceBase {
     /// # Shapes
     /// - images: `[batch, 3, rows, cols]`; output: `[batch, channels, rows', cols']`
     pub fn forward(&self, images: Tensor<4>) -> Result<Tensor<4>> {
-        self.forward_to(images, self.end)
+        Ok(self.forward_layers(images, &[self.end])?.remove(0))
     }
 
-    /// Features of `layer` (at most [`InferenceBase::end`]).
+    /// Features of the layers at `layers` (each at most [`InferenceBase::end`]), in one pass.
     ///
     /// # Shapes
-    /// - images: `[batch, 3, rows, cols]`; output: `[batch, channels, rows', cols']`
-    pub fn forward_to(&self, images: Tensor<4>, layer: LayerName) -> Result<Tensor<4>> {
-        if layer > self.end {
-            let (layer, cut) = (layer.to_string(), self.end.to_string());
-            return Err(inception::InceptionError::LayerCutAway { layer, cut }.into());
+    /// - images: `[batch, 3, rows, cols]`; outputs: `[batch, channels, rows', cols']`
+    pub fn forward_layers(&self, images: Tensor<4>, layers: &[usize]) -> Result<Vec<Tensor<4>>> {
+        if let Some(&late) = layers.iter().find(|&&l| l > self.end) {
+            let architecture = match &self.engine {
+                Engine::Packed(base) => base.architecture(),
+                Engine::Device(base) => base.architecture(),
+            };
+            let name = |i: usize| architecture.layer(i).map(|l| l.name.clone()).unwrap_or_else(|_| i.to_string());
+            return Err(NetworkError::LayerCutAway { layer: name(late), cut: name(self.end) }.into());
         }
         Ok(match &self.engine {
-            Engine::Packed(base) => base.forward_to(images, layer)?,
-            Engine::Device(base) => base.forward_to(images, layer)?,
+            Engine::Packed(base) => base.forward_layers(images, layers)?,
+            Engine::Device(base) => base.forward_layers(images, layers)?,
         })
     }
 }

@@ -1,9 +1,10 @@
-//! The Keras transfer-learning recipe on Burn: an InceptionV3 base cut at a named layer and
-//! frozen, a classifier head, Keras' RMSprop, and `fit` / `evaluate` / `predict`.
+//! The Keras transfer-learning recipe on Burn: a base network (InceptionV3, ...) cut at a
+//! named layer and frozen, a classifier head, Keras' RMSprop, and `fit` / `evaluate` /
+//! `predict`.
 //!
 //! ```no_run
 //! use transfer::{CompileConfig, TransferModelConfig, Trainer};
-//! let device = burn::tensor::Device::default();
+//! let device = burn::tensor::Device::flex();
 //! let config = TransferModelConfig::course();
 //! let model = config.init(&device)?; // load base weights first for real use
 //! println!("{}", model.summary()?);
@@ -12,6 +13,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod base;
 mod checkpoint;
 mod data;
 mod error;
@@ -34,7 +36,8 @@ pub use head::{Head, HeadConfig, Pooling};
 pub use inference::{InferenceBase, InferenceModel};
 pub use history::{EpochRecord, History, write_atomically};
 pub use loss::Loss;
-pub use model::{BASE_BLOCKS, TransferModel, TransferModelConfig, block_of};
+pub use base::{BaseConfig, LayerRef};
+pub use model::{TransferModel, TransferModelConfig};
 pub use optim::{KerasRmsProp, KerasRmsPropState};
 pub use plot::plot_history;
 pub use progress::ProgressBar;

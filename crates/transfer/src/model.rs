@@ -1,37 +1,22 @@
-//! The transfer model: an InceptionV3 base cut at a named layer, a head, and which blocks
-//! of the base are frozen.
+//! The transfer model: a base network cut at a named layer, a head, and which layers of the
+//! base are trainable (Keras' `layer.trainable`).
 
+use backbone::{Architecture, Network, Summary, SummaryRow};
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use inception::summary::{Summary, SummaryRow};
-use inception::{InceptionV3, InceptionV3Config, LayerName};
+use inception::{InceptionV3Config, LayerName};
 
-use crate::error::Result;
+use crate::base::{BaseConfig, LayerRef};
+use crate::error::{Result, TransferError};
 use crate::head::{Head, HeadConfig, Pooling};
-
-/// The base's blocks, in network order, as [`InceptionV3`] names its fields.
-pub const BASE_BLOCKS: [&str; 12] =
-    ["stem", "mixed0", "mixed1", "mixed2", "mixed3", "mixed4", "mixed5", "mixed6", "mixed7", "mixed8", "mixed9", "mixed10"];
-
-/// The block that ends at (or contains) a named layer.
-pub fn block_of(layer: LayerName) -> &'static str {
-    match layer {
-        LayerName::Mixed9_0 => "mixed9",
-        LayerName::Mixed9_1 => "mixed10",
-        other => BASE_BLOCKS.iter().find(|b| **b == other.keras_name()).copied().unwrap_or("mixed10"),
-    }
-}
-
-fn block_index(block: &str) -> usize {
-    BASE_BLOCKS.iter().position(|b| *b == block).unwrap_or(BASE_BLOCKS.len())
-}
 
 /// Configuration of a [`TransferModel`].
 #[derive(Config, Debug)]
 pub struct TransferModelConfig {
-    /// The base: flavour and where it is cut (the course: Keras, `mixed7`).
-    pub base: InceptionV3Config,
+    /// The base: which network, its flavour and where it is cut (the course: Keras
+    /// InceptionV3, `mixed7`).
+    pub base: BaseConfig,
     /// The head.
     pub head: HeadConfig,
     /// Input `[rows, cols]` (the course: 150x150).
@@ -42,18 +27,30 @@ pub struct TransferModelConfig {
 impl TransferModelConfig {
     /// The course model: Keras InceptionV3 cut at `mixed7`, the course head, 150x150.
     pub fn course() -> Self {
-        Self::new(
-            InceptionV3Config::new(inception::Flavor::Keras).with_cut(LayerName::Mixed7),
-            HeadConfig::course(),
-        )
+        Self::new(InceptionV3Config::new(inception::Flavor::Keras).with_cut(LayerName::Mixed7).into(), HeadConfig::course())
     }
 
     /// Builds the model around `base` (already loaded, built with `self.base`), with the
     /// whole base frozen (Keras `layer.trainable = False` for every base layer).
-    pub fn init_with_base(&self, base: InceptionV3, device: &Device) -> Result<TransferModel> {
-        let feature_map = self.base.cut.output_shape(self.input_size)?;
+    pub fn init_with_base(&self, base: impl Into<Network>, device: &Device) -> Result<TransferModel> {
+        let base = base.into();
+        let expected = self.base.architecture()?;
+        if base.architecture().name() != expected.name() || base.architecture().len() != expected.len() {
+            return Err(TransferError::Config(format!(
+                "the base holds {} layers of {} but the configuration describes {} layers of {}",
+                base.architecture().len(),
+                base.architecture().name(),
+                expected.len(),
+                expected.name()
+            )));
+        }
+        let shape = base.architecture().output_shape(base.architecture().output(), self.input_size)?;
+        let feature_map = match shape.as_slice() {
+            &[rows, cols, channels] => [rows, cols, channels],
+            other => return Err(TransferError::Config(format!("the base ends in a vector {other:?}, not a feature map"))),
+        };
         let head = self.head.init(feature_map, device);
-        let model = TransferModel { base, head, frozen: [false; 12], input_size: self.input_size };
+        let model = TransferModel { base, head, base_config: self.base.clone(), input_size: self.input_size };
         Ok(model.freeze_base())
     }
 
@@ -64,91 +61,131 @@ impl TransferModelConfig {
     }
 }
 
-/// Base + head. The base's frozen blocks get no gradient, are never updated and run their
-/// batch norms on the moving statistics (Keras `trainable = False`).
+/// Base + head. The base's frozen layers get no gradient, are never updated and run their
+/// batch norms on the moving statistics (Keras `trainable = False`); unfrozen ones get
+/// gradients but keep their batch norms on the moving statistics, as the TensorFlow
+/// fine-tuning recipe does (`base(x, training=False)`).
 #[derive(Module, Debug)]
 pub struct TransferModel {
-    /// The InceptionV3 base, cut at its `cut` layer.
-    pub base: InceptionV3,
+    /// The base network, cut at its last layer.
+    pub base: Network,
     /// The classifier head.
     pub head: Head,
-    /// Frozen flag of each of [`BASE_BLOCKS`].
+    /// Which backbone the base is, and its configuration.
     #[module(skip)]
-    pub frozen: [bool; 12],
+    pub base_config: BaseConfig,
     /// Input `[rows, cols]`.
     #[module(skip)]
     pub input_size: [usize; 2],
 }
 
-/// Freezes or unfreezes one module: `freeze` turns gradients and training flags off;
-/// unfreezing only turns gradients back on, so batch norms keep using their moving
-/// statistics (the TensorFlow fine-tuning recipe: `base(x, training=False)`).
-fn set_frozen<M: Module>(module: M, frozen: bool) -> M {
-    match frozen {
-        true => module.freeze(),
-        false => module.set_require_grad(true),
-    }
-}
-
 impl TransferModel {
-    /// Applies `frozen(block)` to every base block (`None` leaves a block as it is).
-    pub fn with_frozen_blocks(mut self, frozen: impl Fn(&str) -> Option<bool>) -> Self {
-        if let Some(f) = frozen("stem") {
-            self.base.stem = set_frozen(self.base.stem, f);
-            self.frozen[0] = f;
-        }
-        macro_rules! each {
-            ($($field:ident),*) => {$(
-                if let Some(f) = frozen(stringify!($field)) {
-                    self.base.$field = self.base.$field.map(|b| set_frozen(b, f));
-                    self.frozen[block_index(stringify!($field))] = f;
-                }
-            )*};
-        }
-        each!(mixed0, mixed1, mixed2, mixed3, mixed4, mixed5, mixed6, mixed7, mixed8, mixed9, mixed10);
+    /// The configuration this model was built from.
+    pub fn config(&self) -> TransferModelConfig {
+        let head = HeadConfig::new()
+            .with_pooling(self.head.pooling)
+            .with_hidden(self.head.hidden.iter().map(|l| l.weight.dims()[1]).collect())
+            .with_dropout(self.head.dropout.prob)
+            .with_outputs(self.head.outputs());
+        TransferModelConfig::new(self.base_config.clone(), head).with_input_size(self.input_size)
+    }
+
+    /// The base's description.
+    pub fn architecture(&self) -> &Architecture {
+        self.base.architecture()
+    }
+
+    /// Keras' `trainable` flag of each base layer, by Keras index.
+    pub fn trainable_layers(&self) -> Vec<bool> {
+        (0..self.architecture().len()).map(|i| self.base.is_trainable(i)).collect()
+    }
+
+    /// Sets the `trainable` flag of every base layer for which `trainable(index)` gives one.
+    pub fn with_trainable(mut self, trainable: impl Fn(usize) -> Option<bool>) -> Self {
+        self.base = self.base.with_trainable(trainable);
         self
     }
 
     /// Freezes the whole base (the course: `for layer in base.layers: layer.trainable = False`).
     pub fn freeze_base(self) -> Self {
-        self.with_frozen_blocks(|_| Some(true))
+        self.with_trainable(|_| Some(false))
     }
 
-    /// Freezes the blocks up to and including the one of `layer`; the rest become trainable.
-    pub fn freeze_up_to(self, layer: LayerName) -> Self {
-        let last = block_index(block_of(layer));
-        self.with_frozen_blocks(|b| Some(block_index(b) <= last))
+    /// Makes the whole base trainable (Keras `base.trainable = True`).
+    pub fn unfreeze_base(self) -> Self {
+        self.with_trainable(|_| Some(true))
     }
 
-    /// Makes the blocks from the one of `layer` on trainable (fine-tuning: unfreeze
-    /// `mixed8`..), the ones before frozen.
-    pub fn unfreeze_from(self, layer: LayerName) -> Self {
-        let first = block_index(block_of(layer));
-        self.with_frozen_blocks(|b| Some(block_index(b) < first))
+    /// Freezes the layers up to and including `layer`; the rest become trainable.
+    pub fn freeze_up_to(self, layer: impl LayerRef) -> Result<Self> {
+        let last = layer.index_in(self.architecture())?;
+        Ok(self.with_trainable(|i| Some(i > last)))
     }
 
-    /// Freezes (or unfreezes) one block by name (`stem`, `mixed0`..`mixed10`).
-    pub fn set_block_frozen(self, block: &str, frozen: bool) -> Self {
-        self.with_frozen_blocks(|b| (b == block).then_some(frozen))
+    /// Keras' `for l in base.layers[:n]: l.trainable = False` with the rest trainable: the
+    /// TensorFlow tutorial's `fine_tune_at`.
+    pub fn freeze_first(self, n: usize) -> Result<Self> {
+        let layers = self.architecture().len();
+        if n > layers {
+            return Err(backbone::NetworkError::LayerIndex {
+                index: n,
+                network: self.architecture().name().to_string(),
+                layers,
+            }
+            .into());
+        }
+        Ok(self.with_trainable(|i| Some(i >= n)))
     }
 
-    /// Whether every block the base holds is frozen (then the base can run outside autodiff).
+    /// Makes `layer` and every layer after it trainable, the ones before frozen (Keras'
+    /// `base.layers[index:]`).
+    pub fn unfreeze_from(self, layer: impl LayerRef) -> Result<Self> {
+        let first = layer.index_in(self.architecture())?;
+        Ok(self.with_trainable(|i| Some(i >= first)))
+    }
+
+    /// Makes the block that ends at (or contains) `layer` and every later one trainable,
+    /// the blocks before frozen: fine-tuning "from mixed8" unfreezes mixed8's convolutions
+    /// too, not only its concatenation.
+    pub fn unfreeze_from_block(self, layer: impl LayerRef) -> Result<Self> {
+        let first = self.block_start(layer)?;
+        Ok(self.with_trainable(|i| Some(i >= first)))
+    }
+
+    /// Freezes (or unfreezes) the block that ends at (or contains) `layer`: the layers after
+    /// the previous split point up to the next one.
+    pub fn set_block_frozen(self, layer: impl LayerRef, frozen: bool) -> Result<Self> {
+        let index = layer.index_in(self.architecture())?;
+        let first = self.block_start(index)?;
+        let architecture = self.architecture();
+        let last = (index..=architecture.output()).find(|&i| architecture.is_split_point(i)).unwrap_or(index);
+        Ok(self.with_trainable(|i| (first..=last).contains(&i).then_some(!frozen)))
+    }
+
+    /// The first layer of the block that ends at (or contains) `layer`: the layer after the
+    /// last split point before it.
+    fn block_start(&self, layer: impl LayerRef) -> Result<usize> {
+        let index = layer.index_in(self.architecture())?;
+        Ok(match index {
+            0 => 0,
+            i => self.architecture().split_point_at_or_before(i - 1) + 1,
+        })
+    }
+
+    /// Whether every layer of the base is frozen (then the base can run outside autodiff).
     pub fn base_fully_frozen(&self) -> bool {
-        let held = block_index(block_of(self.base.cut));
-        self.frozen[..=held].iter().all(|f| *f)
+        self.base.fully_frozen()
     }
 
-    /// The last block end of the frozen part before the first trainable block of a partly
-    /// trainable base (`mixed6` when fine-tuning from `mixed7`): that part can run as plain
-    /// inference. `None` when the base is fully frozen or its first trainable block is the
-    /// stem or `mixed0`.
-    pub fn frozen_prefix(&self) -> Option<LayerName> {
-        let held = block_index(block_of(self.base.cut));
-        let leading = self.frozen[..=held].iter().take_while(|frozen| **frozen).count();
-        match leading {
-            0 | 1 => None,
-            k if k > held => None,
-            k => BASE_BLOCKS[k - 1].parse().ok(),
+    /// The last split point of the frozen layers before the first trainable one of a partly
+    /// trainable base (`mixed6` when fine-tuning from the block `mixed7`): that part can run
+    /// as plain inference. `None` when the base is fully frozen or no such point is past
+    /// the input.
+    pub fn frozen_prefix(&self) -> Option<usize> {
+        let first_trainable = (0..self.architecture().len()).find(|&i| self.base.is_trainable(i))?;
+        match first_trainable {
+            0 => None,
+            i => Some(self.architecture().split_point_at_or_before(i - 1)).filter(|&p| p > 0),
         }
     }
 
@@ -157,17 +194,19 @@ impl TransferModel {
     /// # Shapes
     /// - images: `[batch, 3, rows, cols]`; output: `[batch, outputs]`
     pub fn forward(&self, images: Tensor<4>) -> Result<Tensor<2>> {
-        Ok(self.head.forward(self.base.forward(images)?))
+        let output = self.architecture().output();
+        let features = self.base.forward_layers(images, &[output])?.remove(0);
+        Ok(self.head.forward(features))
     }
 
     /// Keras' `model.summary()` of base + head, frozen layers counted as non-trainable.
     pub fn summary(&self) -> Result<Summary> {
-        let mut summary = self.base.summary_with_frozen(self.input_size, &|block| self.frozen[block_index(block)])?;
+        let mut summary = Summary::of(self.architecture(), self.input_size, &|i| self.base.is_trainable(i))?;
         summary.model_name = "model".into();
-        let feature_map = self.base.cut.output_shape(self.input_size)?;
+        let shape = self.architecture().output_shape(self.architecture().output(), self.input_size)?;
         let mut width = match self.head.pooling {
-            Pooling::Flatten => feature_map.iter().product(),
-            Pooling::GlobalAverage => feature_map[2],
+            Pooling::Flatten => shape.iter().product(),
+            Pooling::GlobalAverage => shape[shape.len() - 1],
         };
         let (pool_name, pool_type) = match self.head.pooling {
             Pooling::Flatten => ("flatten", "Flatten"),

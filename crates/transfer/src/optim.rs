@@ -5,7 +5,7 @@
 
 use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
 use burn::tensor::{DType, Device, Tensor, TensorData};
-use inception::cpu::is_host_device;
+use backbone::cpu::is_host_device;
 use rayon::prelude::*;
 
 /// Keras `RMSprop` hyper-parameters (the learning rate is given at each step).

@@ -1,0 +1,371 @@
+//! A convolution (with the batch norm and activation after it) packed for channels-last host
+//! inference: one matrix product per tile of output pixels (the patches of a tile gathered
+//! into rows, `im2col`; a 1x1 convolution multiplies the input directly), the batch norm and
+//! activation applied to the tile while it is still in cache.
+
+use std::cell::RefCell;
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+use std::sync::Arc;
+
+use super::nhwc::{ChannelSlice, NhwcBatch, host_values};
+use super::winograd::Winograd3x3;
+use crate::batch_norm::BatchNormalization;
+use crate::error::Result;
+use crate::layer::{Activation, Padding, ZeroPadding, window_output};
+
+/// No zero padding before a convolution.
+pub(crate) const NO_PADDING: ZeroPadding = ZeroPadding::Fixed([[0, 0], [0, 0]]);
+use crate::network::ConvParams;
+
+/// What follows a convolution on each output pixel while it is still in cache: its bias,
+/// the batch norm after it (in the reference's order of operations, see
+/// [`crate::batch_norm::BatchNormalization::forward_inference`]) and the activation after that.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Finish {
+    bias: Option<Vec<f32>>,
+    norm: Normalization,
+    activation: Option<Activation>,
+}
+
+/// A batch norm on its moving statistics.
+#[derive(Debug, Clone, Default)]
+enum Normalization {
+    /// None.
+    #[default]
+    Identity,
+    /// TensorFlow: `(x - mean) * factor + beta`.
+    Centered { mean: Vec<f32>, factor: Vec<f32>, beta: Vec<f32> },
+    /// PyTorch: `x * scale + shift`.
+    Affine { scale: Vec<f32>, shift: Vec<f32> },
+}
+
+/// ReLU that keeps NaN (as TensorFlow's and PyTorch's do).
+#[inline]
+fn relu(v: f32) -> f32 {
+    if v < 0.0 { 0.0 } else { v }
+}
+
+/// ReLU6 that keeps NaN.
+#[inline]
+fn relu6(v: f32) -> f32 {
+    if v < 0.0 {
+        0.0
+    } else if v > 6.0 {
+        6.0
+    } else {
+        v
+    }
+}
+
+impl Finish {
+    /// The bias of a convolution, to which a batch norm and an activation may be added.
+    pub fn with_bias(bias: Option<Vec<f32>>) -> Self {
+        Self { bias, ..Self::default() }
+    }
+
+    /// Adds the batch norm `bn` (read from any device).
+    pub fn with_norm(mut self, bn: &BatchNormalization) -> Result<Self> {
+        let epsilon = bn.epsilon as f32;
+        let mean = host_values(bn.moving_mean.value())?;
+        let inv_std: Vec<f32> = host_values(bn.moving_variance.value())?.iter().map(|v| (v + epsilon).sqrt().recip()).collect();
+        let beta = host_values(bn.beta.val())?;
+        let factor = match &bn.gamma {
+            None => inv_std,
+            Some(gamma) => host_values(gamma.val())?.iter().zip(&inv_std).map(|(g, s)| g * s).collect(),
+        };
+        self.norm = match bn.tensorflow_order {
+            true => Normalization::Centered { mean, factor, beta },
+            false => {
+                let shift = beta.iter().zip(&mean).zip(&factor).map(|((b, m), a)| b - m * a).collect();
+                Normalization::Affine { scale: factor, shift }
+            }
+        };
+        Ok(self)
+    }
+
+    /// This finish followed by `norm`'s batch norm (a finish holding only that).
+    pub fn then(mut self, norm: &Finish) -> Self {
+        self.norm = norm.norm.clone();
+        self
+    }
+
+    /// Adds the activation `activation` (not softmax, which is not per channel).
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        self.activation = Some(activation);
+        self
+    }
+
+
+    /// Applies bias, batch norm and activation to one pixel's channels in place.
+    #[inline]
+    pub fn apply(&self, values: &mut [f32]) {
+        if let Some(bias) = &self.bias {
+            values.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        }
+        match self.activation {
+            Some(Activation::Relu) => self.normalize_then(values, relu),
+            Some(Activation::Relu6) => self.normalize_then(values, relu6),
+            _ => self.normalize_then(values, |v| v),
+        }
+    }
+
+    #[inline]
+    fn normalize_then(&self, values: &mut [f32], activation: impl Fn(f32) -> f32) {
+        match &self.norm {
+            Normalization::Identity => values.iter_mut().for_each(|v| *v = activation(*v)),
+            Normalization::Centered { mean, factor, beta } => {
+                for (((v, m), s), b) in values.iter_mut().zip(mean).zip(factor).zip(beta) {
+                    *v = activation((*v - m) * s + b);
+                }
+            }
+            Normalization::Affine { scale, shift } => {
+                for ((v, a), b) in values.iter_mut().zip(scale).zip(shift) {
+                    *v = activation(*v * a + b);
+                }
+            }
+        }
+    }
+}
+
+/// How [`super::CpuInference`] computes the 3x3 stride-1 convolutions (half of
+/// InceptionV3's arithmetic at 150x150; every other kernel is a direct matrix product).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConvAlgorithm {
+    /// Winograd's F(2x2, 3x3): 2.25x fewer multiplications, ~25% faster overall; float32
+    /// results within ~2x the rounding of the direct product (mixed0 at 150x150: 1.4e-5 from
+    /// Keras instead of 7e-6, for values up to 5).
+    #[default]
+    Winograd,
+    /// A direct matrix product of the gathered patches: the summation Burn's flex backend
+    /// uses, agreeing with it to the last bit or so.
+    Direct,
+}
+
+/// A convolution (with what follows it, [`Finish`]) with the weights laid out as one
+/// `[patch, out_channels]` matrix, patch index `(ky * cols + kx) * in_channels + c`.
+#[derive(Debug, Clone)]
+pub(crate) struct PackedConv {
+    kernel: [usize; 2],
+    strides: [usize; 2],
+    padding: Padding,
+    /// The zero padding of a `ZeroPadding2D` before it.
+    extra: ZeroPadding,
+    in_channels: usize,
+    out_channels: usize,
+    /// Empty when `winograd` is used.
+    weights: Arc<Vec<f32>>,
+    finish: Finish,
+    /// The same convolution by Winograd's F(2x2, 3x3), for 3x3 stride-1 kernels on enough
+    /// channels that the transforms pay off.
+    winograd: Option<Arc<Winograd3x3>>,
+}
+
+/// The padding `[[top, bottom], [left, right]]` of a window over an input of `[h, w]`
+/// after `extra` zero padding.
+pub(crate) fn total_padding(
+    padding: Padding,
+    extra: ZeroPadding,
+    [h, w]: [usize; 2],
+    kernel: [usize; 2],
+    strides: [usize; 2],
+) -> [[usize; 2]; 2] {
+    let extra = extra.resolve([h, w]);
+    let size = [h + extra[0][0] + extra[0][1], w + extra[1][0] + extra[1][1]];
+    let own = padding.explicit(size, kernel, strides).unwrap_or([[0, 0], [0, 0]]);
+    [[own[0][0] + extra[0][0], own[0][1] + extra[0][1]], [own[1][0] + extra[1][0], own[1][1] + extra[1][1]]]
+}
+
+/// Output pixels per tile (one matrix product each): enough tiles to keep every thread
+/// busy, few enough that each product is efficient and its patches stay in cache.
+fn tile_rows(rows: usize, patch: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    let cache_rows = (512 * 1024 / (patch * 4)).clamp(32, 512);
+    rows.div_ceil(4 * threads).clamp(16, cache_rows)
+}
+
+thread_local! {
+    /// Each thread's patch buffer, reused from tile to tile.
+    static PATCHES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+impl PackedConv {
+    /// Packs a `Conv2D` with `kernel`, `strides` and `padding` (read from any device).
+    pub fn pack(conv: &ConvParams, strides: [usize; 2], padding: Padding, algorithm: ConvAlgorithm) -> Result<Self> {
+        let weight = conv.kernel.val();
+        let [out_channels, in_channels, rows, cols] = weight.dims();
+        let planar = host_values(weight)?;
+        let patch = rows * cols * in_channels;
+        let mut weights = vec![0.0; patch * out_channels];
+        for o in 0..out_channels {
+            for c in 0..in_channels {
+                for ky in 0..rows {
+                    for kx in 0..cols {
+                        let k = (ky * cols + kx) * in_channels + c;
+                        weights[k * out_channels + o] = planar[((o * in_channels + c) * rows + ky) * cols + kx];
+                    }
+                }
+            }
+        }
+        // Winograd's transforms assume the same padding for every input size: true of
+        // stride-1 3x3 windows under `valid`, `same` and symmetric padding.
+        let winograd_padding = match padding {
+            Padding::Valid => Some([0, 0]),
+            Padding::Same => Some([1, 1]),
+            Padding::Symmetric(p) => Some(p),
+        };
+        let winograd = (algorithm == ConvAlgorithm::Winograd
+            && [rows, cols] == [3, 3]
+            && strides == [1, 1]
+            && in_channels >= 16)
+            .then_some(winograd_padding)
+            .flatten()
+            .map(|p| Arc::new(Winograd3x3::new(&planar, in_channels, out_channels, p)));
+        if winograd.is_some() {
+            weights = Vec::new(); // only the transformed kernels are used
+        }
+        let bias = conv.bias.as_ref().map(|b| host_values(b.val())).transpose()?;
+        Ok(Self {
+            winograd,
+            kernel: [rows, cols],
+            strides,
+            padding,
+            extra: NO_PADDING,
+            in_channels,
+            out_channels,
+            weights: Arc::new(weights),
+            finish: Finish::with_bias(bias),
+        })
+    }
+
+    /// The same convolution with `finish` after it and `extra` zero padding before it.
+    pub fn finished(&self, finish: Finish, extra: ZeroPadding) -> Self {
+        let winograd = self.winograd.clone().filter(|_| extra == NO_PADDING);
+        Self { finish, extra, winograd, ..self.clone() }
+    }
+
+    /// The bias-only finish it was packed with.
+    pub fn base_finish(&self) -> Finish {
+        self.finish.clone()
+    }
+
+    /// Output channels.
+    pub fn out_channels(&self) -> usize {
+        self.out_channels
+    }
+
+    /// Padding `[[top, bottom], [left, right]]` for an input of `[rows, cols]`.
+    fn pads(&self, size: [usize; 2]) -> [[usize; 2]; 2] {
+        total_padding(self.padding, self.extra, size, self.kernel, self.strides)
+    }
+
+    /// Output `[rows, cols]` for an input of `[rows, cols]`.
+    pub fn output_size(&self, size: [usize; 2]) -> [usize; 2] {
+        let pads = self.pads(size);
+        [0, 1].map(|a| window_output(size[a], pads[a], self.kernel[a], self.strides[a]))
+    }
+
+    /// Runs the unit, writing its `out_channels` into `target` (same pixels as the output).
+    pub fn forward_into(&self, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
+        debug_assert_eq!(input.channels(), self.in_channels);
+        debug_assert_eq!(target.width, self.out_channels);
+        if let Some(winograd) = &self.winograd {
+            return winograd.forward_into(input, target, &|pixel| self.finish.apply(pixel));
+        }
+        let [n, h, w, _] = input.shape;
+        let [oh, ow] = self.output_size([h, w]);
+        let rows = n * oh * ow;
+        let patch = self.kernel[0] * self.kernel[1] * self.in_channels;
+        let tile = tile_rows(rows, patch);
+        let parallelism = match rows.div_ceil(tile) < rayon::current_num_threads() {
+            true => Parallelism::Rayon(0),
+            false => Parallelism::None,
+        };
+        let direct = self.kernel == [1, 1] && self.strides == [1, 1] && self.extra == NO_PADDING;
+        let pads = self.pads([h, w]);
+        let (stride, offset) = (target.stride, target.offset);
+        target.data[..rows * stride]
+            .par_chunks_mut(tile * stride)
+            .enumerate()
+            .for_each(|(index, chunk)| {
+                let first = index * tile;
+                let count = chunk.len() / stride;
+                let destination = chunk.as_mut_ptr();
+                let multiply = |lhs: &[f32]| {
+                    // SAFETY: `lhs` holds `count` rows of `patch` values, the weights `patch` rows
+                    // of `out_channels`, and `chunk` `count` pixels of `stride` channels of which
+                    // `offset .. offset + out_channels` are written: all in bounds.
+                    unsafe {
+                        gemm::gemm(
+                            count,
+                            self.out_channels,
+                            patch,
+                            destination.add(offset),
+                            1,
+                            stride as isize,
+                            false,
+                            lhs.as_ptr(),
+                            1,
+                            patch as isize,
+                            self.weights.as_ptr(),
+                            1,
+                            self.out_channels as isize,
+                            0.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            parallelism,
+                        )
+                    }
+                };
+                match direct {
+                    true => multiply(&input.data[first * patch..(first + count) * patch]),
+                    false => PATCHES.with_borrow_mut(|patches| {
+                        patches.resize(count * patch, 0.0);
+                        self.gather_patches(input, first, count, [oh, ow], [pads[0][0], pads[1][0]], patches);
+                        multiply(patches);
+                    }),
+                }
+                for pixel in chunk.chunks_exact_mut(stride) {
+                    self.finish.apply(&mut pixel[offset..offset + self.out_channels]);
+                }
+            });
+    }
+
+    /// Copies the input patches of output pixels `first .. first + count` into rows of
+    /// `patches` (zeros where the window hangs over the padding).
+    fn gather_patches(
+        &self,
+        input: &NhwcBatch,
+        first: usize,
+        count: usize,
+        [oh, ow]: [usize; 2],
+        [top, left]: [usize; 2],
+        patches: &mut [f32],
+    ) {
+        let [_, h, w, c] = input.shape;
+        let [rows, cols] = self.kernel;
+        let patch = rows * cols * c;
+        for (local, row) in patches.chunks_exact_mut(patch).take(count).enumerate() {
+            let pixel = first + local;
+            let (b, oy, ox) = (pixel / (oh * ow), pixel / ow % oh, pixel % ow);
+            for ky in 0..rows {
+                let iy = (oy * self.strides[0] + ky) as isize - top as isize;
+                for kx in 0..cols {
+                    let ix = (ox * self.strides[1] + kx) as isize - left as isize;
+                    let dst = &mut row[(ky * cols + kx) * c..(ky * cols + kx + 1) * c];
+                    match (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
+                        true => {
+                            let src = ((b * h + iy as usize) * w + ix as usize) * c;
+                            dst.copy_from_slice(&input.data[src..src + c]);
+                        }
+                        false => dst.fill(0.0),
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! [`CpuInference`]: a frozen copy of a [`Network`] for fast inference on the CPU, run step
+//! by step from the network's description.
+
+use std::sync::Arc;
+
+use burn::tensor::Tensor;
+use rayon::prelude::*;
+
+use super::conv::{ConvAlgorithm, Finish, NO_PADDING, PackedConv};
+use super::dense::PackedDense;
+use super::depthwise::PackedDepthwise;
+use super::nhwc::{ChannelSlice, NhwcBatch};
+use super::pool::{avg_pool_3x3_same, max_pool_3x3_stride2, max_pool_output_size};
+use crate::architecture::Architecture;
+use crate::error::{NetworkError, Result};
+use crate::layer::{Activation, LayerKind, Padding, ZeroPadding};
+use crate::network::{LayerParams, Network};
+
+/// A weighted layer's packed weights.
+#[derive(Debug, Clone)]
+enum Packed {
+    Conv(PackedConv),
+    Depthwise(PackedDepthwise),
+    Norm(Finish),
+    Dense(Arc<PackedDense>),
+}
+
+/// What one step computes.
+#[derive(Debug, Clone)]
+enum Op {
+    Conv(PackedConv),
+    Depthwise(PackedDepthwise),
+    /// A batch norm or activation on its own.
+    Finish(Finish),
+    MaxPool,
+    AvgPool { counts_padding: bool },
+    Pad(ZeroPadding),
+    Concat,
+    Add,
+    GlobalAveragePool,
+    Dense(Arc<PackedDense>),
+}
+
+/// One step of a run: the layer whose output it gives (after the layers fused into it),
+/// the layers it reads, and where it writes when its only reader is a concatenation.
+#[derive(Debug, Clone)]
+struct Step {
+    layer: usize,
+    inputs: Vec<usize>,
+    op: Op,
+    /// `(concatenation, first channel)`: written straight into the concatenation's buffer.
+    into: Option<(usize, usize)>,
+}
+
+/// A [`Network`]'s weights packed for inference on the CPU: channels-last feature maps,
+/// every convolution one matrix product per tile of pixels (3x3 stride-1 ones by Winograd's
+/// F(2x2, 3x3) unless [`ConvAlgorithm::Direct`] is asked for) with its batch norm and
+/// activation applied on the tile, depthwise convolutions vectorised over channels, and
+/// every branch writing straight into its concatenation.
+///
+/// It computes what [`Network::forward_layers`] computes on an inference device (batch
+/// norms on their moving statistics, in the same order of operations), 2.5x faster than
+/// Burn's generic CPU convolutions on InceptionV3. It is a snapshot: weights changed later
+/// (training) are not seen; pack again.
+#[derive(Debug, Clone)]
+pub struct CpuInference {
+    architecture: Architecture,
+    end: usize,
+    packed: Vec<Option<Packed>>,
+    /// The run to `end`, planned once.
+    plan: Vec<Step>,
+}
+
+fn unsupported(architecture: &Architecture, index: usize, reason: &str) -> NetworkError {
+    NetworkError::Unsupported {
+        layer: architecture.layers()[index].name.clone(),
+        reason: reason.into(),
+    }
+}
+
+impl CpuInference {
+    /// Packs `network`'s current weights (read from whatever device it lives on), with
+    /// Winograd 3x3 convolutions ([`ConvAlgorithm::Winograd`]).
+    pub fn new(network: &Network) -> Result<Self> {
+        Self::with_algorithm(network, ConvAlgorithm::Winograd)
+    }
+
+    /// Packs `network`'s current weights with the given algorithm for 3x3 convolutions.
+    pub fn with_algorithm(network: &Network, algorithm: ConvAlgorithm) -> Result<Self> {
+        Self::up_to(network, network.architecture().output(), algorithm)
+    }
+
+    /// Packs only the layers of `network` up to the layer at `end` (the frozen part of a
+    /// partly trainable network).
+    pub fn up_to(network: &Network, end: usize, algorithm: ConvAlgorithm) -> Result<Self> {
+        super::host_memory::keep_freed_memory();
+        let architecture = network.architecture().clone();
+        architecture.layer(end)?;
+        let needed = architecture.ancestors(&[end]);
+        let mut packed = vec![None; architecture.len()];
+        for (i, layer) in architecture.layers().iter().enumerate().filter(|(i, _)| needed[*i]) {
+            packed[i] = match (&layer.kind, network.params_of(i)) {
+                (LayerKind::Conv2D { strides, padding, .. }, Some(LayerParams::Conv(conv))) => {
+                    Some(Packed::Conv(PackedConv::pack(conv, *strides, *padding, algorithm)?))
+                }
+                (LayerKind::DepthwiseConv2D { strides, padding, .. }, Some(LayerParams::Conv(conv))) => {
+                    Some(Packed::Depthwise(PackedDepthwise::pack(conv, *strides, *padding)?))
+                }
+                (LayerKind::BatchNormalization { .. }, Some(LayerParams::Norm(bn))) => {
+                    Some(Packed::Norm(Finish::with_bias(None).with_norm(bn)?))
+                }
+                (LayerKind::Dense { activation, .. }, Some(LayerParams::Dense(dense))) => {
+                    Some(Packed::Dense(Arc::new(PackedDense::pack(dense, *activation)?)))
+                }
+                (LayerKind::MaxPooling2D { pool, strides, padding }, _) => {
+                    if (*pool, *strides, *padding) != ([3, 3], [2, 2], Padding::Valid) {
+                        return Err(unsupported(&architecture, i, "only 3x3 stride-2 valid max pooling"));
+                    }
+                    None
+                }
+                (LayerKind::AveragePooling2D { pool, strides, padding, .. }, _) => {
+                    let same = matches!(padding, Padding::Same | Padding::Symmetric([1, 1]));
+                    if *pool != [3, 3] || *strides != [1, 1] || !same {
+                        return Err(unsupported(&architecture, i, "only 3x3 stride-1 average pooling padded by 1"));
+                    }
+                    None
+                }
+                (LayerKind::Activation(Activation::Softmax) | LayerKind::ReLU(Activation::Softmax), _) => {
+                    return Err(unsupported(&architecture, i, "softmax only after a dense layer"));
+                }
+                _ => None,
+            };
+        }
+        let mut inference = Self { architecture, end, packed, plan: Vec::new() };
+        inference.plan = inference.plan_for(&[end]);
+        Ok(inference)
+    }
+
+    /// The network's description.
+    pub fn architecture(&self) -> &Architecture {
+        &self.architecture
+    }
+
+    /// The last layer packed.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+
+    /// The steps that compute the layers `outputs`, fusing each convolution with the batch
+    /// norm and activation that only it feeds (and a zero padding that only feeds it).
+    fn plan_for(&self, outputs: &[usize]) -> Vec<Step> {
+        let layers = self.architecture.layers();
+        let needed = self.architecture.ancestors(outputs);
+        let last = outputs.iter().copied().max().unwrap_or(0);
+        let mut is_output = vec![false; layers.len()];
+        outputs.iter().for_each(|&o| is_output[o] = true);
+        let mut readers: Vec<Vec<usize>> = vec![Vec::new(); layers.len()];
+        for (i, layer) in layers.iter().enumerate().take(last + 1).filter(|(i, _)| needed[*i]) {
+            for &input in &layer.inputs {
+                readers[input].push(i);
+            }
+        }
+        // The layer that alone reads `i`'s output, reading nothing else, if `i` is not asked for.
+        let sole_reader = |i: usize| match readers[i].as_slice() {
+            [r] if !is_output[i] && layers[*r].inputs == [i] => Some(*r),
+            _ => None,
+        };
+        let mut absorbed = vec![false; layers.len()];
+        let mut folded_pad: Vec<Option<(usize, ZeroPadding)>> = vec![None; layers.len()];
+        let mut steps = Vec::new();
+        for i in 0..=last {
+            if !needed[i] || absorbed[i] {
+                continue;
+            }
+            let layer = &layers[i];
+            let input = layer.inputs.first().copied().unwrap_or(0);
+            let op = match (&layer.kind, &self.packed[i]) {
+                (LayerKind::Input { .. }, _) => continue,
+                (LayerKind::ZeroPadding2D { padding }, _) => {
+                    let conv = sole_reader(i).filter(|&r| matches!(self.packed[r], Some(Packed::Conv(_) | Packed::Depthwise(_))));
+                    match conv {
+                        Some(r) => {
+                            folded_pad[r] = Some((input, *padding));
+                            continue;
+                        }
+                        None => Op::Pad(*padding),
+                    }
+                }
+                (_, Some(Packed::Conv(_) | Packed::Depthwise(_))) => {
+                    let (source, extra) = folded_pad[i].unwrap_or((input, NO_PADDING));
+                    let mut finish = match &self.packed[i] {
+                        Some(Packed::Conv(conv)) => conv.base_finish(),
+                        Some(Packed::Depthwise(conv)) => conv.base_finish(),
+                        _ => unreachable!(),
+                    };
+                    let mut end = i;
+                    if let Some(r) = sole_reader(end)
+                        && let Some(Packed::Norm(norm)) = &self.packed[r]
+                    {
+                        finish = finish.then(norm);
+                        absorbed[r] = true;
+                        end = r;
+                    }
+                    if let Some(r) = sole_reader(end)
+                        && let LayerKind::Activation(a) | LayerKind::ReLU(a) = layers[r].kind
+                    {
+                        finish = finish.with_activation(a);
+                        absorbed[r] = true;
+                        end = r;
+                    }
+                    let op = match &self.packed[i] {
+                        Some(Packed::Conv(conv)) => Op::Conv(conv.finished(finish, extra)),
+                        Some(Packed::Depthwise(conv)) => Op::Depthwise(conv.finished(finish, extra)),
+                        _ => unreachable!(),
+                    };
+                    steps.push(Step { layer: end, inputs: vec![source], op, into: None });
+                    continue;
+                }
+                (_, Some(Packed::Norm(norm))) => Op::Finish(norm.clone()),
+                (_, Some(Packed::Dense(dense))) => Op::Dense(dense.clone()),
+                (LayerKind::Activation(a) | LayerKind::ReLU(a), _) => Op::Finish(Finish::with_bias(None).with_activation(*a)),
+                (LayerKind::MaxPooling2D { .. }, _) => Op::MaxPool,
+                (LayerKind::AveragePooling2D { count_include_pad, .. }, _) => {
+                    Op::AvgPool { counts_padding: *count_include_pad }
+                }
+                (LayerKind::Concatenate, _) => Op::Concat,
+                (LayerKind::Add, _) => Op::Add,
+                (LayerKind::GlobalAveragePooling2D, _) => Op::GlobalAveragePool,
+                (kind, _) => unreachable!("layer {i} ({}) is packed or stateless", kind.class_name()),
+            };
+            steps.push(Step { layer: i, inputs: layer.inputs.clone(), op, into: None });
+        }
+        // Steps whose only reader is a concatenation write into its buffer.
+        for step in &mut steps {
+            let writes_into = matches!(step.op, Op::Conv(_) | Op::Depthwise(_) | Op::MaxPool);
+            if let ([reader], false, true) = (readers[step.layer].as_slice(), is_output[step.layer], writes_into)
+                && layers[*reader].kind == LayerKind::Concatenate
+                && layers[*reader].inputs.iter().filter(|&&j| j == step.layer).count() == 1
+            {
+                let inputs = &layers[*reader].inputs;
+                let position = inputs.iter().position(|&j| j == step.layer).expect("reader reads it");
+                let offset = inputs[..position].iter().map(|&j| self.architecture.channels(j)).sum();
+                step.into = Some((*reader, offset));
+            }
+        }
+        steps
+    }
+
+    /// Runs the network on a channels-last batch and returns the outputs of the layers at
+    /// `outputs` (each at most [`CpuInference::end`]).
+    ///
+    /// # Shapes
+    /// - input: `[batch, rows, cols, 3]`
+    /// - outputs: `[batch, rows', cols', channels]`, vectors as `[batch, 1, 1, features]`
+    pub fn forward_nhwc(&self, input: &NhwcBatch, outputs: &[usize]) -> Result<Vec<NhwcBatch>> {
+        for &o in outputs {
+            self.architecture.layer(o)?;
+            if o > self.end || !self.architecture.ancestors(&[self.end])[o] {
+                return Err(NetworkError::LayerCutAway {
+                    layer: self.architecture.layers()[o].name.clone(),
+                    cut: self.architecture.layers()[self.end].name.clone(),
+                });
+            }
+        }
+        let [_, rows, cols, channels] = input.shape;
+        if channels != self.architecture.channels(0) {
+            return Err(NetworkError::InputChannels { channels });
+        }
+        self.architecture.check_input_size([rows, cols])?;
+        let planned;
+        let plan = match outputs == [self.end] {
+            true => &self.plan,
+            false => {
+                planned = self.plan_for(outputs);
+                &planned
+            }
+        };
+        Ok(self.run(plan, input, outputs))
+    }
+
+    fn run(&self, plan: &[Step], input: &NhwcBatch, outputs: &[usize]) -> Vec<NhwcBatch> {
+        let n = self.architecture.len();
+        let mut reads = vec![0usize; n];
+        for step in plan {
+            step.inputs.iter().for_each(|&j| reads[j] += 1);
+        }
+        outputs.iter().for_each(|&o| reads[o] += 1);
+        let mut values: Vec<Option<NhwcBatch>> = vec![None; n];
+        let mut buffers: Vec<Option<NhwcBatch>> = vec![None; n];
+        values[0] = Some(input.clone());
+        for step in plan {
+            let value = |j: usize| values[j].as_ref().expect("inputs come first");
+            match (&step.op, step.into) {
+                (Op::Concat, _) => {
+                    let inputs = &self.architecture.layers()[step.layer].inputs;
+                    let first = inputs.iter().find_map(|&j| values[j].as_ref()).map(|v| v.shape);
+                    let mut buffer = buffers[step.layer].take().unwrap_or_else(|| {
+                        let [b, h, w, _] = first.expect("a concatenation of nothing written in place");
+                        NhwcBatch::zeros([b, h, w, self.architecture.channels(step.layer)])
+                    });
+                    let mut offset = 0;
+                    for &j in inputs {
+                        let width = self.architecture.channels(j);
+                        if let Some(part) = &values[j] {
+                            copy_into(part, &mut buffer.as_target().narrow(offset, width));
+                        }
+                        offset += width;
+                    }
+                    values[step.layer] = Some(buffer);
+                }
+                (op, Some((concat, offset))) => {
+                    let x = value(step.inputs[0]);
+                    let [b, h, w, _] = x.shape;
+                    let [oh, ow] = output_size(op, [h, w]);
+                    let width = self.architecture.channels(step.layer);
+                    let channels = self.architecture.channels(concat);
+                    let buffer = buffers[concat].get_or_insert_with(|| NhwcBatch::zeros([b, oh, ow, channels]));
+                    forward_into(op, x, &mut buffer.as_target().narrow(offset, width));
+                }
+                (op, None) => {
+                    let inputs: Vec<&NhwcBatch> = step.inputs.iter().map(|&j| value(j)).collect();
+                    values[step.layer] = Some(forward(op, &inputs));
+                }
+            }
+            for &j in &step.inputs {
+                reads[j] -= 1;
+                if reads[j] == 0 {
+                    values[j] = None;
+                }
+            }
+        }
+        outputs.iter().map(|&o| values[o].clone().expect("computed")).collect()
+    }
+
+    /// [`Network::forward_layers`] on Burn tensors: reads the NCHW batch to the host, runs
+    /// [`CpuInference::forward_nhwc`], and returns the outputs as NCHW on the input's device
+    /// (permuted views of channels-last data).
+    ///
+    /// # Shapes
+    /// - input: `[batch, 3, rows, cols]`; outputs: `[batch, channels, rows', cols']`
+    pub fn forward_layers(&self, input: Tensor<4>, outputs: &[usize]) -> Result<Vec<Tensor<4>>> {
+        let [_, channels, rows, cols] = input.dims();
+        if channels != self.architecture.channels(0) {
+            return Err(NetworkError::InputChannels { channels });
+        }
+        self.architecture.check_input_size([rows, cols])?;
+        let device = input.device();
+        let features = self.forward_nhwc(&NhwcBatch::from_nchw(input)?, outputs)?;
+        Ok(features.into_iter().map(|f| f.into_nchw(&device)).collect())
+    }
+
+    /// Runs the packed layers to [`CpuInference::end`].
+    pub fn forward(&self, input: Tensor<4>) -> Result<Tensor<4>> {
+        Ok(self.forward_layers(input, &[self.end])?.remove(0))
+    }
+}
+
+fn output_size(op: &Op, size: [usize; 2]) -> [usize; 2] {
+    match op {
+        Op::Conv(conv) => conv.output_size(size),
+        Op::Depthwise(conv) => conv.output_size(size),
+        Op::MaxPool => max_pool_output_size(size),
+        _ => size,
+    }
+}
+
+/// Runs a step that writes into a slice of a concatenation.
+fn forward_into(op: &Op, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
+    match op {
+        Op::Conv(conv) => conv.forward_into(input, target),
+        Op::Depthwise(conv) => conv.forward_into(input, target),
+        Op::MaxPool => max_pool_3x3_stride2(input, target),
+        other => copy_into(&forward(other, &[input]), target),
+    }
+}
+
+/// Runs a step into a new buffer.
+fn forward(op: &Op, inputs: &[&NhwcBatch]) -> NhwcBatch {
+    let input = inputs[0];
+    let [n, h, w, c] = input.shape;
+    match op {
+        Op::Conv(_) | Op::Depthwise(_) | Op::MaxPool => {
+            let [oh, ow] = output_size(op, [h, w]);
+            let channels = match op {
+                Op::Conv(conv) => conv.out_channels(),
+                _ => c,
+            };
+            let mut output = NhwcBatch::zeros([n, oh, ow, channels]);
+            forward_into(op, input, &mut output.as_target());
+            output
+        }
+        Op::Finish(finish) => {
+            let mut output = input.clone();
+            output.data.par_chunks_mut(c * w.max(1)).for_each(|row| row.chunks_exact_mut(c).for_each(|p| finish.apply(p)));
+            output
+        }
+        Op::AvgPool { counts_padding } => avg_pool_3x3_same(input, *counts_padding),
+        Op::Pad(padding) => {
+            let [[top, bottom], [left, right]] = padding.resolve([h, w]);
+            let (oh, ow) = (h + top + bottom, w + left + right);
+            let mut output = NhwcBatch::zeros([n, oh, ow, c]);
+            for b in 0..n {
+                for y in 0..h {
+                    let src = &input.data[((b * h + y) * w) * c..][..w * c];
+                    let dst = ((b * oh + y + top) * ow + left) * c;
+                    output.data[dst..dst + w * c].copy_from_slice(src);
+                }
+            }
+            output
+        }
+        Op::Add => {
+            let mut output = input.clone();
+            for other in &inputs[1..] {
+                output.data.par_iter_mut().zip(&other.data).for_each(|(o, v)| *o += v);
+            }
+            output
+        }
+        Op::GlobalAveragePool => {
+            let mut output = NhwcBatch::zeros([n, 1, 1, c]);
+            for (b, out) in output.data.chunks_exact_mut(c).enumerate() {
+                for pixel in input.data[b * h * w * c..(b + 1) * h * w * c].chunks_exact(c) {
+                    out.iter_mut().zip(pixel).for_each(|(o, v)| *o += v);
+                }
+                out.iter_mut().for_each(|o| *o /= (h * w) as f32);
+            }
+            output
+        }
+        Op::Dense(dense) => dense.forward(input),
+        Op::Concat => unreachable!("concatenations are assembled in `run`"),
+    }
+}
+
+/// Copies a batch into the channel slice of a larger one (same pixels).
+fn copy_into(part: &NhwcBatch, target: &mut ChannelSlice<'_>) {
+    let c = part.channels();
+    let (stride, offset) = (target.stride, target.offset);
+    target
+        .data
+        .par_chunks_mut(stride)
+        .zip(part.data.par_chunks(c))
+        .for_each(|(out, pixel)| out[offset..offset + c].copy_from_slice(pixel));
+}

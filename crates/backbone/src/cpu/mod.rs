@@ -1,0 +1,39 @@
+//! Fast frozen inference on the CPU: a network packed into channels-last matrix products
+//! ([`CpuInference`]), for a base that is not trained (feature extraction, a frozen base
+//! under a trained head, evaluation).
+//!
+//! Burn's generic CPU convolution converts every layer's input to channels-last, gathers
+//! patches one value at a time and multiplies image by image; on InceptionV3's small grids
+//! (7x7 at 150x150) and thin stem that costs more than the arithmetic. Here the feature
+//! maps stay channels-last from the input to the cut, patches are gathered a pixel's
+//! channels at a time, the whole batch is one matrix per layer (split in tiles across
+//! threads), branches write into their share of the concatenation, 3x3 stride-1
+//! convolutions use Winograd's F(2x2, 3x3) ([`ConvAlgorithm`]), and depthwise convolutions
+//! run vectorised over the channels. [`host_memory`] keeps the large feature maps' memory
+//! between passes.
+
+mod conv;
+mod dense;
+mod depthwise;
+mod engine;
+pub mod host_memory;
+mod nhwc;
+mod pool;
+mod winograd;
+
+pub use conv::ConvAlgorithm;
+pub use engine::CpuInference;
+pub use nhwc::{NhwcBatch, host_values};
+
+use burn::tensor::Device;
+
+/// Whether `device` keeps its tensors in host memory (flex, ndarray), where
+/// [`CpuInference`] is the faster way to run a frozen network.
+pub fn is_host_device(device: &Device) -> bool {
+    // The device enum's variants exist only under the backend features the final binary
+    // enables, which this crate cannot name; its `Debug` form (`Device<Flex(..)>`) it can.
+    let name = format!("{:?}", device.clone().inner());
+    ["Flex", "NdArray"]
+        .iter()
+        .any(|cpu| name.starts_with(&format!("Device<{cpu}")))
+}

@@ -1,0 +1,209 @@
+//! Running a [`Network`] with Burn's tensor operations, layer by layer in Keras order: the
+//! path for training (autodiff) and for devices other than the CPU.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
+use burn::tensor::Tensor;
+use burn::tensor::activation::{relu, softmax};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::{ConvOptions, PadMode};
+
+use crate::error::{NetworkError, Result};
+use crate::layer::{Activation, LayerKind, Padding};
+use crate::network::{ConvParams, LayerParams, Network};
+
+fn activate(x: Tensor<4>, activation: Activation) -> Tensor<4> {
+    match activation {
+        Activation::Linear => x,
+        Activation::Relu => relu(x),
+        Activation::Relu6 => x.clamp(0.0, 6.0),
+        Activation::Softmax => softmax(x, 1),
+    }
+}
+
+/// Pads `x` by `[[top, bottom], [left, right]]` with zeros.
+fn zero_pad(x: Tensor<4>, [[top, bottom], [left, right]]: [[usize; 2]; 2]) -> Tensor<4> {
+    match top + bottom + left + right {
+        0 => x,
+        _ => x.pad((left, right, top, bottom), PadMode::Constant(0.0)),
+    }
+}
+
+fn convolve(x: Tensor<4>, conv: &ConvParams, strides: [usize; 2], padding: Padding, groups: usize) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let [_, _, kh, kw] = conv.kernel.dims();
+    let pad = padding.explicit([h, w], [kh, kw], strides).unwrap_or([[0, 0], [0, 0]]);
+    let symmetric = pad[0][0] == pad[0][1] && pad[1][0] == pad[1][1];
+    let (x, pad) = match symmetric {
+        true => (x, [pad[0][0], pad[1][0]]),
+        false => (zero_pad(x, pad), [0, 0]),
+    };
+    let options = ConvOptions::new(strides, pad, [1, 1], groups);
+    conv2d(x, conv.kernel.val(), conv.bias.as_ref().map(|b| b.val()), options)
+}
+
+fn explicit(padding: Padding, x: &Tensor<4>, pool: [usize; 2], strides: [usize; 2]) -> PaddingConfig2d {
+    let [_, _, h, w] = x.dims();
+    let [[top, bottom], [left, right]] = padding.explicit([h, w], pool, strides).unwrap_or([[0, 0], [0, 0]]);
+    PaddingConfig2d::Explicit(top, left, bottom, right)
+}
+
+impl Network {
+    /// Checks an input batch: rank-4 `[batch, 3, height, width]`, large enough.
+    pub fn check_input(&self, input: &Tensor<4>) -> Result<()> {
+        let [_, channels, height, width] = input.dims();
+        let expected = match self.architecture().layers()[0].kind {
+            LayerKind::Input { channels } => channels,
+            _ => 3,
+        };
+        if channels != expected {
+            return Err(NetworkError::InputChannels { channels });
+        }
+        self.architecture().check_input_size([height, width])
+    }
+
+    /// Runs the network on `input` and returns the outputs of the layers at `outputs` (one
+    /// pass, each layer computed once).
+    ///
+    /// # Shapes
+    /// - input: `[batch, 3, rows, cols]` (NCHW, scaled as the weights expect)
+    /// - outputs: `[batch, channels, rows', cols']`; vectors (after global pooling or a
+    ///   dense layer) as `[batch, features, 1, 1]`
+    pub fn forward_layers(&self, input: Tensor<4>, outputs: &[usize]) -> Result<Vec<Tensor<4>>> {
+        self.check_input(&input)?;
+        self.check_outputs(outputs)?;
+        Ok(self.run(0, input, outputs))
+    }
+
+    /// Continues the network from the output of the layer at `after` (a split point, see
+    /// [`crate::Architecture::is_split_point`]), as [`Network::forward_layers`] gives it, to
+    /// the layers at `outputs`: how a partly frozen network runs its frozen part elsewhere
+    /// (e.g. packed for the CPU) and only the rest here.
+    pub fn forward_from(&self, features: Tensor<4>, after: usize, outputs: &[usize]) -> Result<Vec<Tensor<4>>> {
+        self.check_outputs(outputs)?;
+        let architecture = self.architecture();
+        let layer = architecture.layer(after)?;
+        if !architecture.is_split_point(after) {
+            return Err(NetworkError::UnusableLayer {
+                layer: layer.name.clone(),
+                reason: "later layers read layers before it: continue from a block end".into(),
+            });
+        }
+        if let Some(&early) = outputs.iter().find(|&&o| o < after) {
+            return Err(NetworkError::UnusableLayer {
+                layer: architecture.layers()[early].name.clone(),
+                reason: format!("it comes before `{}`, where the features come from", layer.name),
+            });
+        }
+        let channels = features.dims()[1];
+        if channels != architecture.channels(after) {
+            return Err(NetworkError::FeatureChannels {
+                layer: layer.name.clone(),
+                expected: architecture.channels(after),
+                channels,
+            });
+        }
+        Ok(self.run(after, features, outputs))
+    }
+
+    fn check_outputs(&self, outputs: &[usize]) -> Result<()> {
+        for &o in outputs {
+            self.architecture().layer(o)?;
+        }
+        Ok(())
+    }
+
+    /// Runs from the layer at `start` (whose output is `seed`) to `outputs`.
+    fn run(&self, start: usize, seed: Tensor<4>, outputs: &[usize]) -> Vec<Tensor<4>> {
+        let architecture = self.architecture();
+        let layers = architecture.layers();
+        let needed = architecture.ancestors(outputs);
+        let last = outputs.iter().copied().max().unwrap_or(start);
+        let mut uses = vec![0usize; layers.len()];
+        for (i, layer) in layers.iter().enumerate().take(last + 1).skip(start + 1) {
+            if needed[i] {
+                for &input in &layer.inputs {
+                    uses[input] += 1;
+                }
+            }
+        }
+        for &o in outputs {
+            uses[o] += 1;
+        }
+        let mut values: Vec<Option<Tensor<4>>> = vec![None; layers.len()];
+        values[start] = Some(seed);
+        for i in start + 1..=last {
+            if !needed[i] {
+                continue;
+            }
+            let inputs: Vec<Tensor<4>> = layers[i]
+                .inputs
+                .iter()
+                .map(|&j| {
+                    uses[j] -= 1;
+                    let value = values[j].as_ref().expect("inputs come first in Keras order").clone();
+                    if uses[j] == 0 {
+                        values[j] = None;
+                    }
+                    value
+                })
+                .collect();
+            values[i] = Some(self.apply(i, inputs));
+        }
+        outputs.iter().map(|&o| values[o].clone().expect("computed")).collect()
+    }
+
+    /// The output of the layer at `index` for its `inputs`.
+    fn apply(&self, index: usize, inputs: Vec<Tensor<4>>) -> Tensor<4> {
+        let kind = &self.architecture().layers()[index].kind;
+        let params = self.params_of(index);
+        match kind {
+            LayerKind::Concatenate => return Tensor::cat(inputs, 1),
+            LayerKind::Add => return inputs.into_iter().reduce(|sum, y| sum.add(y)).expect("Add has inputs"),
+            _ => {}
+        }
+        let x = inputs.into_iter().next().expect("every layer but the input has an input");
+        match (kind, params) {
+            (LayerKind::Conv2D { strides, padding, .. }, Some(LayerParams::Conv(conv))) => {
+                convolve(x, conv, *strides, *padding, 1)
+            }
+            (LayerKind::DepthwiseConv2D { strides, padding, .. }, Some(LayerParams::Conv(conv))) => {
+                let groups = x.dims()[1];
+                convolve(x, conv, *strides, *padding, groups)
+            }
+            (LayerKind::BatchNormalization { .. }, Some(LayerParams::Norm(bn))) => {
+                match bn.uses_batch_statistics(&x.device()) {
+                    true => bn.forward_batch_statistics(x),
+                    false => bn.forward_inference(x),
+                }
+            }
+            (LayerKind::Activation(a) | LayerKind::ReLU(a), _) => activate(x, *a),
+            (LayerKind::ZeroPadding2D { padding }, _) => {
+                let [_, _, h, w] = x.dims();
+                zero_pad(x, padding.resolve([h, w]))
+            }
+            (LayerKind::MaxPooling2D { pool, strides, padding }, _) => {
+                let padding = explicit(*padding, &x, *pool, *strides);
+                MaxPool2dConfig::new(*pool).with_strides(*strides).with_padding(padding).init().forward(x)
+            }
+            (LayerKind::AveragePooling2D { pool, strides, padding, count_include_pad }, _) => {
+                let padding = explicit(*padding, &x, *pool, *strides);
+                AvgPool2dConfig::new(*pool)
+                    .with_strides(*strides)
+                    .with_padding(padding)
+                    .with_count_include_pad(*count_include_pad)
+                    .init()
+                    .forward(x)
+            }
+            (LayerKind::GlobalAveragePooling2D, _) => x.mean_dim(3).mean_dim(2),
+            (LayerKind::Dense { activation, .. }, Some(LayerParams::Dense(dense))) => {
+                let [batch, features, ..] = x.dims();
+                let y = dense.forward(x.reshape([batch, features]));
+                let units = y.dims()[1];
+                activate(y.reshape([batch, units, 1, 1]), *activation)
+            }
+            (LayerKind::Input { .. }, _) => x,
+            (kind, _) => unreachable!("layer {index} ({}) has no weights of its kind", kind.class_name()),
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! One Keras layer of a network description: its name, kind and parameters, its inputs, and
+//! where its weights live in torchvision's state dict.
+
+use serde::{Deserialize, Serialize};
+
+/// How a convolution or pooling pads its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Padding {
+    /// No padding (Keras `padding='valid'`).
+    Valid,
+    /// TensorFlow's `same`: output `ceil(n / stride)`, the padding split with the smaller
+    /// half before (asymmetric when the total is odd).
+    Same,
+    /// The same padding `[rows, cols]` on both sides of each axis (PyTorch's `padding=`).
+    Symmetric([usize; 2]),
+}
+
+impl Padding {
+    /// The padding `[before, after]` of one axis of `size` for a window of `kernel` moved
+    /// by `stride`, or `None` if the window does not fit.
+    pub fn axis(self, size: usize, kernel: usize, stride: usize) -> Option<[usize; 2]> {
+        match self {
+            Padding::Valid => (size >= kernel).then_some([0, 0]),
+            Padding::Same => {
+                let out = size.div_ceil(stride);
+                let total = ((out.max(1) - 1) * stride + kernel).saturating_sub(size);
+                Some([total / 2, total - total / 2])
+            }
+            Padding::Symmetric(p) => {
+                let p = p[0];
+                (size + 2 * p >= kernel).then_some([p, p])
+            }
+        }
+    }
+
+    /// Padding `[[top, bottom], [left, right]]` for an input of `[rows, cols]`, or `None`
+    /// if the window does not fit.
+    pub fn explicit(self, size: [usize; 2], kernel: [usize; 2], stride: [usize; 2]) -> Option<[[usize; 2]; 2]> {
+        let (rows, cols) = match self {
+            Padding::Symmetric([r, c]) => (Padding::Symmetric([r, r]), Padding::Symmetric([c, c])),
+            other => (other, other),
+        };
+        Some([rows.axis(size[0], kernel[0], stride[0])?, cols.axis(size[1], kernel[1], stride[1])?])
+    }
+}
+
+/// The zero padding of a `ZeroPadding2D` layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ZeroPadding {
+    /// The same `[[top, bottom], [left, right]]` for every input size.
+    Fixed([[usize; 2]; 2]),
+    /// Keras' `imagenet_utils.correct_pad(x, kernel)` for the input's size: `kernel / 2` on
+    /// each side, one less before on an axis of even size (so a stride-2 window covers the
+    /// image as TensorFlow's `same` padding would).
+    Correct {
+        /// The window of the convolution after it.
+        kernel: [usize; 2],
+    },
+}
+
+impl ZeroPadding {
+    /// `[[top, bottom], [left, right]]` for an input of `[rows, cols]`.
+    pub fn resolve(self, [h, w]: [usize; 2]) -> [[usize; 2]; 2] {
+        match self {
+            ZeroPadding::Fixed(padding) => padding,
+            ZeroPadding::Correct { kernel } => {
+                let axis = |size: usize, k: usize| [k / 2 - (1 - size % 2).min(k / 2), k / 2];
+                [axis(h, kernel[0]), axis(w, kernel[1])]
+            }
+        }
+    }
+}
+
+/// Output size of one axis: input `size`, padding `[before, after]`, window and stride.
+pub fn window_output(size: usize, pad: [usize; 2], kernel: usize, stride: usize) -> usize {
+    (size + pad[0] + pad[1] - kernel) / stride + 1
+}
+
+/// An elementwise activation or the activation of a dense layer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Activation {
+    /// Identity (Keras `activation=None` / `'linear'`).
+    Linear,
+    /// `max(x, 0)`.
+    Relu,
+    /// `min(max(x, 0), 6)` (Keras `ReLU(6.)`, PyTorch `ReLU6`).
+    Relu6,
+    /// Softmax over the features (Keras `activation='softmax'`).
+    Softmax,
+}
+
+/// What a layer computes, with Keras' parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum LayerKind {
+    /// The image input, channels last.
+    Input {
+        /// Channels (3).
+        channels: usize,
+    },
+    /// `Conv2D`.
+    Conv2D {
+        /// Output channels.
+        filters: usize,
+        /// Window `[rows, cols]`.
+        kernel: [usize; 2],
+        /// Stride `[rows, cols]`.
+        strides: [usize; 2],
+        /// Padding.
+        padding: Padding,
+        /// Whether it adds a bias.
+        use_bias: bool,
+    },
+    /// `DepthwiseConv2D` with `depth_multiplier=1`.
+    DepthwiseConv2D {
+        /// Window `[rows, cols]`.
+        kernel: [usize; 2],
+        /// Stride `[rows, cols]`.
+        strides: [usize; 2],
+        /// Padding.
+        padding: Padding,
+        /// Whether it adds a bias.
+        use_bias: bool,
+    },
+    /// `BatchNormalization` over the channels.
+    BatchNormalization {
+        /// Added to the variance before the square root.
+        epsilon: f64,
+        /// Keras momentum of the moving statistics (weight of the old value).
+        momentum: f64,
+        /// Whether it has a learnable scale `gamma` (Keras `scale=True`).
+        scale: bool,
+        /// TensorFlow's order of operations, `(x - mean) * (gamma * rsqrt(var + eps)) + beta`,
+        /// rather than PyTorch's `x * a + (beta - mean * a)`: the reference's rounding.
+        tensorflow_order: bool,
+    },
+    /// Keras `Activation(...)`.
+    Activation(Activation),
+    /// Keras `ReLU(max_value)`: [`Activation::Relu6`] with 6, [`Activation::Relu`] without.
+    ReLU(Activation),
+    /// `ZeroPadding2D`.
+    ZeroPadding2D {
+        /// How much, on which sides.
+        padding: ZeroPadding,
+    },
+    /// `MaxPooling2D`.
+    MaxPooling2D {
+        /// Window.
+        pool: [usize; 2],
+        /// Stride.
+        strides: [usize; 2],
+        /// Padding.
+        padding: Padding,
+    },
+    /// `AveragePooling2D`.
+    AveragePooling2D {
+        /// Window.
+        pool: [usize; 2],
+        /// Stride.
+        strides: [usize; 2],
+        /// Padding.
+        padding: Padding,
+        /// Whether padded zeros count in the divisor (PyTorch's default; Keras never).
+        count_include_pad: bool,
+    },
+    /// `Concatenate` along the channels.
+    Concatenate,
+    /// `Add` of same-shaped inputs.
+    Add,
+    /// `GlobalAveragePooling2D`: one value per channel.
+    GlobalAveragePooling2D,
+    /// `Dense` on a vector.
+    Dense {
+        /// Output features.
+        units: usize,
+        /// Activation after it.
+        activation: Activation,
+    },
+}
+
+impl LayerKind {
+    /// Keras' class name (`Conv2D`), as `model.summary()` prints it.
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            LayerKind::Input { .. } => "InputLayer",
+            LayerKind::Conv2D { .. } => "Conv2D",
+            LayerKind::DepthwiseConv2D { .. } => "DepthwiseConv2D",
+            LayerKind::BatchNormalization { .. } => "BatchNormalization",
+            LayerKind::Activation(_) => "Activation",
+            LayerKind::ReLU(_) => "ReLU",
+            LayerKind::ZeroPadding2D { .. } => "ZeroPadding2D",
+            LayerKind::MaxPooling2D { .. } => "MaxPooling2D",
+            LayerKind::AveragePooling2D { .. } => "AveragePooling2D",
+            LayerKind::Concatenate => "Concatenate",
+            LayerKind::Add => "Add",
+            LayerKind::GlobalAveragePooling2D => "GlobalAveragePooling2D",
+            LayerKind::Dense { .. } => "Dense",
+        }
+    }
+
+    /// The prefix of Keras' automatic names (`conv2d`, `conv2d_1`, ...): the class name in
+    /// snake case, `input` for the input (whose names count from 1: `input_1`).
+    pub fn auto_name_prefix(&self) -> &'static str {
+        match self {
+            LayerKind::Input { .. } => "input",
+            LayerKind::Conv2D { .. } => "conv2d",
+            LayerKind::DepthwiseConv2D { .. } => "depthwise_conv2d",
+            LayerKind::BatchNormalization { .. } => "batch_normalization",
+            LayerKind::Activation(_) => "activation",
+            LayerKind::ReLU(_) => "re_lu",
+            LayerKind::ZeroPadding2D { .. } => "zero_padding2d",
+            LayerKind::MaxPooling2D { .. } => "max_pooling2d",
+            LayerKind::AveragePooling2D { .. } => "average_pooling2d",
+            LayerKind::Concatenate => "concatenate",
+            LayerKind::Add => "add",
+            LayerKind::GlobalAveragePooling2D => "global_average_pooling2d",
+            LayerKind::Dense { .. } => "dense",
+        }
+    }
+
+    /// Whether the layer holds weights.
+    pub fn has_weights(&self) -> bool {
+        matches!(
+            self,
+            LayerKind::Conv2D { .. }
+                | LayerKind::DepthwiseConv2D { .. }
+                | LayerKind::BatchNormalization { .. }
+                | LayerKind::Dense { .. }
+        )
+    }
+}
+
+/// One layer of a network: a node of its graph.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Layer {
+    /// Keras layer name (`conv2d_5`, `mixed0`, `block_1_expand`).
+    pub name: String,
+    /// What it computes.
+    pub kind: LayerKind,
+    /// The layers it reads, as indices into the [`crate::Architecture`] holding it.
+    pub inputs: Vec<usize>,
+    /// Whether `name` is a Keras automatic name (`conv2d_N`), whose counter depends on the
+    /// session that built the model: weight files are then matched by the counter's rank.
+    pub auto_named: bool,
+    /// Module path of the layer's weights in torchvision's state dict (`Mixed_5b.branch1x1.conv`),
+    /// for weighted layers of networks torchvision has.
+    pub torch_path: Option<String>,
+}

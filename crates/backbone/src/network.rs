@@ -1,0 +1,196 @@
+//! [`Network`]: the Burn module of any described network, one parameter set per weighted
+//! layer, and which layers are trainable.
+
+use std::sync::Arc;
+
+use burn::module::{Module, Param};
+use burn::nn::conv::Conv2dConfig;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::{Device, Tensor};
+
+use crate::architecture::Architecture;
+use crate::batch_norm::{BatchNormalization, BatchNormalizationConfig};
+use crate::error::{NetworkError, Result};
+use crate::layer::LayerKind;
+
+/// The weights of a convolution (plain or depthwise).
+#[derive(Module, Debug)]
+pub struct ConvParams {
+    /// Kernel `[out, in / groups, rows, cols]` (depthwise: `[channels, 1, rows, cols]`).
+    pub kernel: Param<Tensor<4>>,
+    /// Bias `[out]`, when the layer has one.
+    pub bias: Option<Param<Tensor<1>>>,
+}
+
+/// The weights of one weighted layer.
+#[derive(Module, Debug)]
+pub enum LayerParams {
+    /// `Conv2D` or `DepthwiseConv2D`.
+    Conv(ConvParams),
+    /// `BatchNormalization`.
+    Norm(BatchNormalization),
+    /// `Dense` (weight `[in, out]`).
+    Dense(Linear),
+}
+
+/// A described network as a Burn module: it holds the weights of every weighted layer of
+/// its [`Architecture`] and runs on whatever device they live on.
+///
+/// Each layer has Keras' `trainable` flag: a frozen layer gets no gradient and its batch
+/// norm runs on its moving statistics (Keras `layer.trainable = False`); unfreezing turns
+/// gradients back on but keeps batch norms on their moving statistics, as the TensorFlow
+/// fine-tuning recipe (`base(x, training=False)`) does.
+#[derive(Module, Debug)]
+pub struct Network {
+    /// One entry per weighted layer, in layer order.
+    pub params: Vec<LayerParams>,
+    /// The description.
+    #[module(skip)]
+    architecture: Arc<Architecture>,
+    /// The entry of `params` of each layer (`None` for layers without weights).
+    #[module(skip)]
+    slots: Arc<Vec<Option<usize>>>,
+    /// Keras' `trainable` flag of each layer.
+    #[module(skip)]
+    trainable: Vec<bool>,
+}
+
+impl Network {
+    /// Creates the network with Burn's default initialisation (load weights afterwards),
+    /// every layer trainable (Keras' default).
+    pub fn init(architecture: Architecture, device: &Device) -> Self {
+        let mut params = Vec::new();
+        let mut slots = Vec::with_capacity(architecture.len());
+        for (i, layer) in architecture.layers().iter().enumerate() {
+            let in_channels = layer.inputs.first().map_or(0, |&j| architecture.channels(j));
+            let param = match &layer.kind {
+                LayerKind::Conv2D { filters, kernel, use_bias, .. } => {
+                    Some(LayerParams::Conv(conv_params([in_channels, *filters], *kernel, 1, *use_bias, device)))
+                }
+                LayerKind::DepthwiseConv2D { kernel, use_bias, .. } => Some(LayerParams::Conv(conv_params(
+                    [in_channels, in_channels],
+                    *kernel,
+                    in_channels,
+                    *use_bias,
+                    device,
+                ))),
+                LayerKind::BatchNormalization { epsilon, momentum, scale, tensorflow_order } => Some(LayerParams::Norm(
+                    BatchNormalizationConfig::new(architecture.channels(i))
+                        .with_scale(*scale)
+                        .with_tensorflow_order(*tensorflow_order)
+                        .with_epsilon(*epsilon)
+                        .with_momentum(*momentum)
+                        .init(device),
+                )),
+                LayerKind::Dense { units, .. } => Some(LayerParams::Dense(LinearConfig::new(in_channels, *units).init(device))),
+                _ => None,
+            };
+            slots.push(param.map(|p| {
+                params.push(p);
+                params.len() - 1
+            }));
+        }
+        let trainable = vec![true; architecture.len()];
+        Self { params, architecture: Arc::new(architecture), slots: Arc::new(slots), trainable }
+    }
+
+    /// The description of the network.
+    pub fn architecture(&self) -> &Architecture {
+        &self.architecture
+    }
+
+    /// The weights of the layer at `index`, if it has any.
+    pub fn params_of(&self, index: usize) -> Option<&LayerParams> {
+        self.slots.get(index).copied().flatten().map(|slot| &self.params[slot])
+    }
+
+    /// The weights of the layer at `index`, mutably.
+    pub fn params_of_mut(&mut self, index: usize) -> Option<&mut LayerParams> {
+        self.slots.get(index).copied().flatten().map(|slot| &mut self.params[slot])
+    }
+
+    /// The module path of a Keras weight (`kernel`, `depthwise_kernel`, `bias`, `gamma`,
+    /// `beta`, `moving_mean`, `moving_variance`) of the layer at `index`, as Burn names it.
+    pub fn param_path(&self, index: usize, weight: &str) -> Option<String> {
+        let slot = self.slots.get(index).copied().flatten()?;
+        let field = match (&self.params[slot], weight) {
+            (LayerParams::Conv(_), "kernel" | "depthwise_kernel") => "Conv.kernel",
+            (LayerParams::Conv(_), "bias") => "Conv.bias",
+            (LayerParams::Norm(_), "gamma") => "Norm.gamma",
+            (LayerParams::Norm(_), "beta") => "Norm.beta",
+            (LayerParams::Norm(_), "moving_mean") => "Norm.moving_mean",
+            (LayerParams::Norm(_), "moving_variance") => "Norm.moving_variance",
+            (LayerParams::Dense(_), "kernel") => "Dense.weight",
+            (LayerParams::Dense(_), "bias") => "Dense.bias",
+            _ => return None,
+        };
+        Some(format!("params.{slot}.{field}"))
+    }
+
+    /// The Keras weight names the layer at `index` holds, in Keras' order.
+    pub fn weight_names(&self, index: usize) -> Vec<&'static str> {
+        let depthwise = matches!(self.architecture.layers()[index].kind, LayerKind::DepthwiseConv2D { .. });
+        match self.params_of(index) {
+            None => Vec::new(),
+            Some(LayerParams::Conv(conv)) => {
+                let kernel = if depthwise { "depthwise_kernel" } else { "kernel" };
+                if conv.bias.is_some() { vec![kernel, "bias"] } else { vec![kernel] }
+            }
+            Some(LayerParams::Norm(bn)) => match bn.gamma.is_some() {
+                true => vec!["gamma", "beta", "moving_mean", "moving_variance"],
+                false => vec!["beta", "moving_mean", "moving_variance"],
+            },
+            Some(LayerParams::Dense(_)) => vec!["kernel", "bias"],
+        }
+    }
+
+    /// Whether the layer at `index` is trainable (Keras `layer.trainable`).
+    pub fn is_trainable(&self, index: usize) -> bool {
+        self.trainable.get(index).copied().unwrap_or(false)
+    }
+
+    /// Sets Keras' `trainable` flag of the layer at `index` (see [`Network`]).
+    pub fn set_trainable(self, index: usize, trainable: bool) -> Result<Self> {
+        if index >= self.trainable.len() {
+            return Err(NetworkError::LayerIndex {
+                index,
+                network: self.architecture.name().to_string(),
+                layers: self.trainable.len(),
+            });
+        }
+        Ok(self.with_trainable(|i| (i == index).then_some(trainable)))
+    }
+
+    /// Sets the `trainable` flag of every layer for which `trainable(index)` gives one.
+    pub fn with_trainable(mut self, trainable: impl Fn(usize) -> Option<bool>) -> Self {
+        let mut changes = vec![None; self.params.len()];
+        for index in 0..self.trainable.len() {
+            if let Some(flag) = trainable(index) {
+                self.trainable[index] = flag;
+                if let Some(slot) = self.slots[index] {
+                    changes[slot] = Some(flag);
+                }
+            }
+        }
+        self.params = std::mem::take(&mut self.params)
+            .into_iter()
+            .zip(changes)
+            .map(|(params, change)| match change {
+                Some(true) => params.set_require_grad(true),
+                Some(false) => params.freeze(),
+                None => params,
+            })
+            .collect();
+        self
+    }
+
+    /// Whether every layer is frozen.
+    pub fn fully_frozen(&self) -> bool {
+        self.trainable.iter().all(|t| !t)
+    }
+}
+
+fn conv_params(channels: [usize; 2], kernel: [usize; 2], groups: usize, bias: bool, device: &Device) -> ConvParams {
+    let conv = Conv2dConfig::new(channels, kernel).with_groups(groups).with_bias(bias).init(device);
+    ConvParams { kernel: conv.weight, bias: conv.bias }
+}

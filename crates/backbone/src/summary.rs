@@ -1,0 +1,141 @@
+//! Keras-style `model.summary()`: one row per Keras layer, in Keras' `model.layers` order,
+//! with Keras' parameter counting (batch-norm moving statistics are non-trainable
+//! parameters), derived from the network's description.
+
+use std::fmt;
+
+use crate::architecture::Architecture;
+use crate::error::Result;
+use crate::layer::LayerKind;
+
+/// One row of a summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryRow {
+    /// Layer name (`conv2d_5`, `mixed0`).
+    pub name: String,
+    /// Keras class name (`Conv2D`, `BatchNormalization`).
+    pub layer_type: String,
+    /// Output shape without the batch axis (NHWC: `[rows, cols, channels]`).
+    pub output_shape: Vec<usize>,
+    /// Trainable parameters.
+    pub trainable: usize,
+    /// Non-trainable parameters (frozen weights and moving statistics).
+    pub non_trainable: usize,
+}
+
+impl SummaryRow {
+    /// All parameters of the layer.
+    pub fn params(&self) -> usize {
+        self.trainable + self.non_trainable
+    }
+}
+
+/// A Keras-style model summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Model name in the header.
+    pub model_name: String,
+    /// One row per layer.
+    pub rows: Vec<SummaryRow>,
+}
+
+impl Summary {
+    /// Total parameters.
+    pub fn total_params(&self) -> usize {
+        self.rows.iter().map(SummaryRow::params).sum()
+    }
+
+    /// Trainable parameters.
+    pub fn trainable_params(&self) -> usize {
+        self.rows.iter().map(|r| r.trainable).sum()
+    }
+
+    /// Non-trainable parameters.
+    pub fn non_trainable_params(&self) -> usize {
+        self.rows.iter().map(|r| r.non_trainable).sum()
+    }
+
+    /// The row of a layer by name.
+    pub fn row(&self, name: &str) -> Option<&SummaryRow> {
+        self.rows.iter().find(|r| r.name == name)
+    }
+}
+
+/// `21802784` -> `21,802,784`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rule = |f: &mut fmt::Formatter<'_>, c: char| writeln!(f, "{}", c.to_string().repeat(86));
+        writeln!(f, "Model: \"{}\"", self.model_name)?;
+        rule(f, '_')?;
+        writeln!(f, "{:<50}{:<24}{:>12}", " Layer (type)", "Output Shape", "Param #")?;
+        rule(f, '=')?;
+        for row in &self.rows {
+            let dims: Vec<String> = row.output_shape.iter().map(usize::to_string).collect();
+            let shape = format!("(None, {})", dims.join(", "));
+            let label = format!(" {} ({})", row.name, row.layer_type);
+            writeln!(f, "{label:<50}{shape:<24}{:>12}", thousands(row.params()))?;
+        }
+        rule(f, '=')?;
+        writeln!(f, "Total params: {}", thousands(self.total_params()))?;
+        writeln!(f, "Trainable params: {}", thousands(self.trainable_params()))?;
+        writeln!(f, "Non-trainable params: {}", thousands(self.non_trainable_params()))?;
+        rule(f, '_')
+    }
+}
+
+/// Weights of a layer as Keras counts them: `(learned, fixed)` (fixed = batch-norm moving
+/// statistics), for a layer whose first input has `in_channels`.
+pub fn layer_params(kind: &LayerKind, in_channels: usize) -> (usize, usize) {
+    match kind {
+        LayerKind::Conv2D { filters, kernel, use_bias, .. } => {
+            (kernel[0] * kernel[1] * in_channels * filters + if *use_bias { *filters } else { 0 }, 0)
+        }
+        LayerKind::DepthwiseConv2D { kernel, use_bias, .. } => {
+            (kernel[0] * kernel[1] * in_channels + if *use_bias { in_channels } else { 0 }, 0)
+        }
+        LayerKind::BatchNormalization { scale, .. } => (if *scale { 2 } else { 1 } * in_channels, 2 * in_channels),
+        LayerKind::Dense { units, .. } => (in_channels * units + units, 0),
+        _ => (0, 0),
+    }
+}
+
+impl Summary {
+    /// Keras' `model.summary()` of `architecture` for an input of `[rows, cols]` pixels;
+    /// layer `i` counts as trainable when `trainable(i)` (Keras `layer.trainable`).
+    pub fn of(architecture: &Architecture, input: [usize; 2], trainable: &dyn Fn(usize) -> bool) -> Result<Summary> {
+        let shapes = architecture.output_shapes(input)?;
+        let rows = architecture
+            .layers()
+            .iter()
+            .enumerate()
+            .map(|(i, layer)| {
+                let in_channels = layer.inputs.first().map_or(0, |&j| architecture.channels(j));
+                let (learned, fixed) = layer_params(&layer.kind, in_channels);
+                let (trainable, non_trainable) = match trainable(i) {
+                    true => (learned, fixed),
+                    false => (0, learned + fixed),
+                };
+                SummaryRow {
+                    name: layer.name.clone(),
+                    layer_type: layer.kind.class_name().into(),
+                    output_shape: shapes[i].clone(),
+                    trainable,
+                    non_trainable,
+                }
+            })
+            .collect();
+        Ok(Summary { model_name: architecture.name().to_string(), rows })
+    }
+}

@@ -1,0 +1,125 @@
+//! This project's own weight files: safetensors keyed by Keras layer and weight name
+//! (`conv2d_5.kernel`), in Burn's layouts, with the model configuration in the header
+//! metadata so a file rebuilds the model it came from.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::Path;
+
+use burn::store::{ModuleSnapshot, bridge};
+
+use super::named::NamedTensor;
+use super::torch::StateDict;
+use crate::atomic::write_atomically;
+use crate::error::{NetworkError, Result};
+use crate::network::Network;
+
+/// The metadata key naming the network a file holds (Keras' model name).
+pub const NETWORK_KEY: &str = "backbone.network";
+
+/// Reads the `__metadata__` map of a safetensors file's header (empty if there is none).
+pub fn safetensors_metadata(path: &Path) -> Result<HashMap<String, String>> {
+    let bad = |reason: String| NetworkError::BadWeightFile { path: path.to_path_buf(), reason };
+    let mut file = std::fs::File::open(path).map_err(|source| NetworkError::Io { path: path.to_path_buf(), source })?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+    let len = u64::from_le_bytes(len);
+    if len > 100 << 20 {
+        return Err(bad(format!("not a safetensors file: header of {len} bytes")));
+    }
+    let mut header = vec![0u8; len as usize];
+    file.read_exact(&mut header).map_err(|e| bad(format!("truncated safetensors header: {e}")))?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|e| bad(format!("safetensors header is not JSON: {e}")))?;
+    let metadata = header.get("__metadata__").and_then(|m| m.as_object());
+    Ok(metadata
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
+        .unwrap_or_default())
+}
+
+/// The `layer.weight` key of every parameter of `network`, with its module path.
+fn native_keys(network: &Network) -> Vec<(String, String)> {
+    let mut keys = Vec::new();
+    for (index, layer) in network.architecture().layers().iter().enumerate() {
+        for weight in network.weight_names(index) {
+            if let Some(path) = network.param_path(index, weight) {
+                keys.push((format!("{}.{weight}", layer.name), path));
+            }
+        }
+    }
+    keys
+}
+
+/// Saves `network`'s weights as safetensors keyed `layer.weight`, with `metadata` (plus
+/// the network's name) in the header, replacing `path` atomically.
+pub fn save_network(network: &Network, path: &Path, metadata: &[(&str, String)]) -> Result<()> {
+    let values: BTreeMap<String, (Vec<usize>, Vec<f32>)> = network
+        .collect(None, None, false)
+        .into_iter()
+        .map(|snapshot| {
+            let data = bridge::to_data(&snapshot).map_err(|e| NetworkError::TensorData(format!("{}: {e}", snapshot.name)))?;
+            let shape = data.shape().to_vec();
+            let values = data
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .map_err(|e| NetworkError::TensorData(format!("{}: {e:?}", snapshot.name)))?;
+            Ok((snapshot.name.clone(), (shape, values)))
+        })
+        .collect::<Result<_>>()?;
+    let mut tensors = BTreeMap::new();
+    for (key, module_path) in native_keys(network) {
+        if let Some(tensor) = values.get(&module_path) {
+            tensors.insert(key, tensor);
+        }
+    }
+    let mut meta: BTreeMap<&str, String> = metadata.iter().map(|(k, v)| (*k, v.clone())).collect();
+    meta.insert(NETWORK_KEY, network.architecture().name().to_string());
+    write_atomically(path, &safetensors_bytes(&tensors, &meta)).map_err(|source| NetworkError::Io { path: path.to_path_buf(), source })
+}
+
+/// A safetensors file of float32 tensors.
+fn safetensors_bytes(tensors: &BTreeMap<String, &(Vec<usize>, Vec<f32>)>, metadata: &BTreeMap<&str, String>) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    header.insert("__metadata__".into(), serde_json::json!(metadata));
+    let mut offset = 0usize;
+    for (key, (shape, values)) in tensors {
+        let end = offset + values.len() * 4;
+        header.insert(key.clone(), serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}));
+        offset = end;
+    }
+    let mut header = serde_json::to_vec(&header).unwrap_or_default();
+    while !header.len().is_multiple_of(8) {
+        header.push(b' ');
+    }
+    let mut bytes = Vec::with_capacity(8 + header.len() + offset);
+    bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&header);
+    for (_, values) in tensors.values() {
+        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    }
+    bytes
+}
+
+/// Maps one of this project's files (read as a state dict) onto `network`: a file of a
+/// model cut later loads into one cut earlier (the later layers are skipped).
+pub fn native_tensors(network: &Network, state: StateDict, path: &Path) -> Result<Vec<NamedTensor>> {
+    let keys: HashMap<String, String> = native_keys(network).into_iter().collect();
+    let whole = network.architecture().whole_in_creation_order();
+    let mut tensors = Vec::new();
+    for (key, (shape, values)) in state {
+        match keys.get(&key) {
+            Some(module_path) => tensors.push(NamedTensor::new(module_path.clone(), &key, shape, values)),
+            None => {
+                let layer = key.rsplit_once('.').map_or(key.as_str(), |(layer, _)| layer);
+                if !whole.iter().any(|l| l.name == layer) {
+                    return Err(NetworkError::OtherArchitecture {
+                        path: path.to_path_buf(),
+                        network: network.architecture().name().to_string(),
+                        reason: format!("tensor `{key}` names no layer of it"),
+                    });
+                }
+            }
+        }
+    }
+    Ok(tensors)
+}

@@ -1,0 +1,90 @@
+//! MobileNetV2 weight files: the official Keras files
+//! (`mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{rows}[_no_top].h5`, groups
+//! named by layer), `save_weights` files, and this project's safetensors.
+
+use std::path::Path;
+
+use backbone::weights::{self as files, KerasWeightFile, WeightFormat, detect_format, read_state_dict, safetensors_metadata};
+use backbone::{NetworkError, Result};
+use burn::tensor::Device;
+
+use crate::model::{MobileNetV2, MobileNetV2Config};
+
+const CONFIG_KEY: &str = "mobilenet.config";
+
+/// The name of Keras' official weight file for a configuration.
+pub fn keras_weight_file_name(config: &MobileNetV2Config) -> String {
+    let top = if config.include_top { "" } else { "_no_top" };
+    let alpha = match config.alpha {
+        a if a == a.trunc() => format!("{a:.1}"),
+        a => format!("{a}"),
+    };
+    format!("mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{}{top}.h5", config.input_size[0])
+}
+
+/// The model configuration recorded in one of this project's MobileNetV2 files, if any.
+pub fn native_config(path: &Path) -> Result<Option<MobileNetV2Config>> {
+    let metadata = safetensors_metadata(path)?;
+    let Some(json) = metadata.get(CONFIG_KEY) else { return Ok(None) };
+    let config = serde_json::from_str(json).map_err(|e| NetworkError::BadWeightFile {
+        path: path.to_path_buf(),
+        reason: format!("metadata {CONFIG_KEY} is not a MobileNetV2 configuration: {e}"),
+    })?;
+    Ok(Some(config))
+}
+
+impl MobileNetV2 {
+    /// Loads weights from a Keras `.h5` or one of this project's files into this model,
+    /// setting every parameter or failing with a typed error.
+    pub fn load_weights(self, path: &Path) -> Result<MobileNetV2> {
+        let tensors = match detect_format(path)? {
+            WeightFormat::KerasH5 => files::keras_tensors(&self.network, &KerasWeightFile::read(path)?, path)?,
+            WeightFormat::Native if native_config(path)?.is_some() => {
+                files::native_tensors(&self.network, read_state_dict(path)?, path)?
+            }
+            WeightFormat::Native | WeightFormat::Torchvision => {
+                return Err(NetworkError::OtherArchitecture {
+                    path: path.to_path_buf(),
+                    network: self.architecture().name().to_string(),
+                    reason: "not a Keras .h5 nor a MobileNetV2 file of this project (torchvision's \
+                             MobileNetV2 weights are not read yet)"
+                        .into(),
+                });
+            }
+        };
+        Ok(Self { network: files::apply_named(self.network, tensors, path)?, ..self })
+    }
+
+    /// Builds a model with `config` and loads `path` into it.
+    pub fn pretrained(config: &MobileNetV2Config, path: &Path, device: &Device) -> Result<MobileNetV2> {
+        config.init(device)?.load_weights(path)
+    }
+
+    /// Saves the weights and the configuration as safetensors, atomically.
+    pub fn save_safetensors(&self, path: &Path) -> Result<()> {
+        let config = serde_json::to_string(&self.config).map_err(|e| NetworkError::BadConfig(e.to_string()))?;
+        files::save_network(&self.network, path, &[(CONFIG_KEY, config)])
+    }
+
+    /// Loads a model saved by [`MobileNetV2::save_safetensors`], rebuilding its configuration.
+    pub fn load_safetensors(path: &Path, device: &Device) -> Result<MobileNetV2> {
+        let config = native_config(path)?.ok_or_else(|| NetworkError::BadWeightFile {
+            path: path.to_path_buf(),
+            reason: "no mobilenet metadata: not saved by MobileNetV2::save_safetensors".into(),
+        })?;
+        config.init(device)?.load_weights(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn official_file_names() {
+        let config = MobileNetV2Config::new().with_input_size([160, 160]);
+        assert_eq!(keras_weight_file_name(&config), "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5");
+        let config = MobileNetV2Config::new().with_alpha(0.35).with_include_top(true);
+        assert_eq!(keras_weight_file_name(&config), "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224.h5");
+    }
+}
