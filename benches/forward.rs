@@ -1,34 +1,41 @@
-//! Inference throughput of the frozen base cut at `mixed7` at 150x150, batch 32, on each
-//! compiled CPU backend (the course's feature extractor), and the full base at 299x299.
-//! Each host backend runs twice: Burn's generic convolutions (`flex`) and the packed
-//! channels-last path the trainer uses for a frozen base (`flex+packed`, [`CpuInference`]).
+//! Inference throughput of frozen bases, batch 32, on each compiled CPU backend:
+//! InceptionV3 cut at `mixed7` at 150x150 (the course's feature extractor,
+//! `mixed7_150_b32`), MobileNetV2 to `out_relu` at 160x160 (the TensorFlow tutorial's,
+//! `mobilenet_v2_160_b32`) and, with `FORWARD_FULL=1`, the full InceptionV3 at 299x299
+//! (`mixed10_299_b32`). Each host backend runs twice: Burn's generic convolutions (`flex`)
+//! and the packed channels-last engine the trainer uses for a frozen base (`flex+packed`).
 //!
 //! ```text
 //! cargo bench --bench forward
+//! FORWARD_ONLY=mobilenet FORWARD_BACKENDS=flex cargo bench --bench forward
 //! ```
-//! Reports images/s; multiply by 1.838 GFLOP per image (mixed7 at 150) or 11.42 (mixed10 at
-//! 299) for GFLOP/s. Random weights: speed does not depend on the values.
+//! Reports images/s; for InceptionV3 multiply by 1.838 GFLOP per image (mixed7 at 150) or
+//! 11.42 (mixed10 at 299) for GFLOP/s. Random weights: speed does not depend on the values.
+//! TensorFlow's figures: `benches/reference/forward_tf.py`.
 
+use backbone::{CpuInference, Network};
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use inception::{CpuInference, Flavor, InceptionV3Config, LayerName};
+use inception::{Flavor, InceptionV3Config, LayerName};
 use inception_transfer::backend::Backend;
+use mobilenet::MobileNetV2Config;
 
-fn bench_forward(c: &mut Criterion, id: &str, layer: LayerName, size: usize, batch: usize, backends: &[Backend]) {
+fn bench_forward(c: &mut Criterion, id: &str, build: &dyn Fn(&Device) -> Network, size: usize, batch: usize, backends: &[Backend]) {
     let mut group = c.benchmark_group("forward");
     group.throughput(Throughput::Elements(batch as u64)).sample_size(10);
     for &backend in backends {
         let device: Device = backend.device().expect("compiled backend");
-        let model = InceptionV3Config::new(Flavor::Keras).with_cut(layer).init(&device).expect("model");
+        let network = build(&device);
+        let output = network.architecture().output();
         let x = Tensor::<4>::random([batch, 3, size, size], Distribution::Uniform(0.0, 1.0), &device);
         group.bench_with_input(BenchmarkId::new(id, backend), &x, |b, x| {
             b.iter(|| {
-                let y = model.forward(x.clone()).expect("forward");
-                y.into_data() // wait for the result
+                let y = network.forward_layers(x.clone(), &[output]).expect("forward");
+                y[0].clone().into_data() // wait for the result
             })
         });
         if backbone::cpu::is_host_device(&device) {
-            let packed = CpuInference::new(&model).expect("pack");
+            let packed = CpuInference::new(&network).expect("pack");
             group.bench_with_input(BenchmarkId::new(id, format!("{backend}+packed")), &x, |b, x| {
                 b.iter(|| packed.forward(x.clone()).expect("forward").into_data())
             });
@@ -39,14 +46,24 @@ fn bench_forward(c: &mut Criterion, id: &str, layer: LayerName, size: usize, bat
 
 fn forward(c: &mut Criterion) {
     let cpu: Vec<Backend> = Backend::compiled().into_iter().filter(|b| *b != Backend::Wgpu).collect();
-    let only = std::env::var("FORWARD_BACKENDS").ok();
-    let chosen: Vec<Backend> = match &only {
-        Some(list) => list.split(',').filter_map(|b| b.parse().ok()).filter(|b: &Backend| b.is_compiled()).collect(),
-        None => cpu,
+    let chosen: Vec<Backend> = match std::env::var("FORWARD_BACKENDS") {
+        Ok(list) => list.split(',').filter_map(|b| b.parse().ok()).filter(|b: &Backend| b.is_compiled()).collect(),
+        Err(_) => cpu,
     };
-    bench_forward(c, "mixed7_150_b32", LayerName::Mixed7, 150, 32, &chosen);
-    if std::env::var("FORWARD_FULL").is_ok() {
-        bench_forward(c, "mixed10_299_b32", LayerName::Mixed10, 299, 32, &chosen);
+    let only = std::env::var("FORWARD_ONLY").unwrap_or_default();
+    let wanted = |id: &str| only.is_empty() || id.contains(only.as_str());
+    let inception = |cut: LayerName| {
+        move |device: &Device| InceptionV3Config::new(Flavor::Keras).with_cut(cut).init(device).expect("model").network
+    };
+    if wanted("mixed7_150_b32") {
+        bench_forward(c, "mixed7_150_b32", &inception(LayerName::Mixed7), 150, 32, &chosen);
+    }
+    if wanted("mobilenet_v2_160_b32") {
+        let mobilenet = |device: &Device| MobileNetV2Config::new().with_input_size([160, 160]).init(device).expect("model").network;
+        bench_forward(c, "mobilenet_v2_160_b32", &mobilenet, 160, 32, &chosen);
+    }
+    if std::env::var("FORWARD_FULL").is_ok() && wanted("mixed10_299_b32") {
+        bench_forward(c, "mixed10_299_b32", &inception(LayerName::Mixed10), 299, 32, &chosen);
     }
 }
 

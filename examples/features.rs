@@ -1,42 +1,54 @@
-//! Run InceptionV3 up to a named layer on your weights and save the output: what users run
-//! to check their weight file against Keras or torchvision.
+//! Run InceptionV3 or MobileNetV2 up to a named layer on your weights and save the output:
+//! what users run to check their weight file against Keras or torchvision.
 //!
 //! ```text
 //! cargo run --release --example features -- \
 //!     --weights weights/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 \
 //!     --layer mixed7 --input x.npy --output y.npy
+//! cargo run --release --example features -- --model mobilenet_v2 \
+//!     --weights weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5 \
+//!     --layer block_13_expand_relu --input x.npy --output y.npy
 //! ```
-//! `x.npy`: float32 NHWC `[N, H, W, 3]`, used as given (no rescaling). An image file
-//! (`--input cat.jpg`) is decoded, resized to `--size` (default 150) and rescaled by 1/255.
-//! `y.npy`: float32 NHWC output of the layer, Keras' layout. Prints the shape and the time.
+//! `x.npy`: float32 NHWC `[N, H, W, 3]`, used as given (already preprocessed). An image file
+//! (`--input cat.jpg`) is decoded, resized to `--size` (default 150) and rescaled by 1/255
+//! (InceptionV3, the course) or `x / 127.5 - 1` (MobileNetV2's `preprocess_input`).
+//! `y.npy`: float32 NHWC output of the layer, Keras' layout. `--model` defaults to what the
+//! weight file holds. Prints the shape and the time.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use burn::tensor::{Tensor, TensorData};
+use backbone::cpu::{ConvAlgorithm, NhwcBatch, is_host_device};
+use backbone::weights::{NETWORK_KEY, WeightFormat, detect_format, safetensors_metadata};
+use backbone::{CpuInference, Flavor, Network};
+use burn::tensor::{Device, Tensor, TensorData};
 use clap::Parser;
-use backbone::cpu::{NhwcBatch, is_host_device};
-use inception::{CpuInference, Flavor, InceptionV3, InceptionV3Config, LayerName};
+use inception::{InceptionV3, InceptionV3Config};
 use inception_transfer::backend::Backend;
 use inception_transfer::npy::{read_npy, write_npy};
+use mobilenet::MobileNetV2;
 
 #[derive(Parser)]
-#[command(about = "InceptionV3 features at a named layer, from Keras or torchvision weights")]
+#[command(about = "InceptionV3 or MobileNetV2 features at a named layer, from Keras or torchvision weights")]
 struct Args {
-    /// Weight file: Keras .h5, torchvision .pth / .safetensors, or this crate's safetensors.
+    /// Weight file: Keras .h5, torchvision .pth / .safetensors, or this project's safetensors.
     #[arg(long)]
     weights: PathBuf,
-    /// Layer: mixed0..mixed10, mixed9_0, mixed9_1 (or torchvision's Mixed_5b..Mixed_7c).
-    #[arg(long, default_value = "mixed7")]
-    layer: String,
+    /// inception_v3 or mobilenet_v2 (default: what the weight file holds).
+    #[arg(long)]
+    model: Option<String>,
+    /// Any Keras layer name (mixed7, block_13_expand_relu, out_relu, ...; torchvision's
+    /// Mixed_6e spelling for InceptionV3). Default: mixed7 / out_relu.
+    #[arg(long)]
+    layer: Option<String>,
     /// float32 NHWC .npy, or an image file (JPEG, PNG, BMP, GIF).
     #[arg(long)]
     input: PathBuf,
     /// Where to write the float32 NHWC output.
     #[arg(long)]
     output: PathBuf,
-    /// keras or torchvision numerics (default: what the weight file is).
+    /// keras or torchvision numerics for InceptionV3 (default: what the weight file is).
     #[arg(long)]
     flavor: Option<String>,
     /// flex, ndarray or wgpu (each needs its cargo feature).
@@ -47,15 +59,67 @@ struct Args {
     size: usize,
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Model {
+    InceptionV3,
+    MobileNetV2,
+}
+
+/// Which network a weight file holds.
+fn detect_model(path: &Path) -> Result<Model> {
+    Ok(match detect_format(path)? {
+        WeightFormat::KerasH5 => {
+            let file = backbone::weights::KerasWeightFile::read(path)?;
+            match file.layers.iter().any(|l| l.name == "Conv1" || l.name == "block_16_project") {
+                true => Model::MobileNetV2,
+                false => Model::InceptionV3,
+            }
+        }
+        WeightFormat::Native => match safetensors_metadata(path)?.get(NETWORK_KEY) {
+            Some(name) if name.starts_with("mobilenetv2") => Model::MobileNetV2,
+            _ => Model::InceptionV3,
+        },
+        WeightFormat::Torchvision => Model::InceptionV3,
+    })
+}
+
+/// The network of `model` loaded from the weight file, for inputs of `[rows, cols]`, cut at `layer`.
+fn load(args: &Args, model: Model, layer: &str, input: [usize; 2], device: &Device) -> Result<Network> {
+    Ok(match model {
+        Model::InceptionV3 => {
+            let flavor: Flavor = match &args.flavor {
+                Some(f) => f.parse()?,
+                None => inception::weights::detect_flavor(&args.weights)?,
+            };
+            // A block end cuts the model there (a file of a cut model then loads too); any
+            // other layer runs on the whole base.
+            let config = match layer.parse::<inception::LayerName>() {
+                Ok(name) => InceptionV3Config::new(flavor).with_cut(name),
+                Err(_) => InceptionV3Config::new(flavor),
+            };
+            InceptionV3::pretrained(&config, &args.weights, device)?.network
+        }
+        Model::MobileNetV2 => {
+            let config = match detect_format(&args.weights)? {
+                WeightFormat::KerasH5 => mobilenet::keras_file_config(&args.weights, input)?,
+                _ => mobilenet::native_config(&args.weights)?.unwrap_or_else(|| mobilenet::MobileNetV2Config::new()),
+            };
+            MobileNetV2::pretrained(&config.with_input_size(input), &args.weights, device)?.network
+        }
+    })
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
     let backend = Backend::from_flag(args.backend.as_deref())?;
     let device = backend.device()?;
-    let layer: LayerName = args.layer.parse()?;
-    let flavor: Flavor = match &args.flavor {
-        Some(f) => f.parse()?,
-        None => inception::weights::detect_flavor(&args.weights)?,
+    let model = match args.model.as_deref() {
+        Some("inception_v3" | "inceptionv3" | "inception") => Model::InceptionV3,
+        Some("mobilenet_v2" | "mobilenetv2" | "mobilenet") => Model::MobileNetV2,
+        Some(other) => bail!("unknown --model `{other}`: expected inception_v3 or mobilenet_v2"),
+        None => detect_model(&args.weights)?,
     };
+    let layer = args.layer.clone().unwrap_or_else(|| if model == Model::MobileNetV2 { "out_relu" } else { "mixed7" }.into());
 
     let is_npy = args.input.extension().is_some_and(|e| e == "npy");
     let (shape, values) = if is_npy {
@@ -66,35 +130,48 @@ fn main() -> Result<()> {
         (array.shape, array.values)
     } else {
         let image = augment::load_img(&args.input, Some([args.size, args.size]), augment::Interpolation::Nearest)?;
-        let values = image.data.iter().map(|v| v / 255.0).collect();
+        let values = match model {
+            Model::InceptionV3 => image.data.iter().map(|v| v / 255.0).collect(),
+            Model::MobileNetV2 => image.data.iter().map(|v| v / 127.5 - 1.0).collect(),
+        };
         (vec![1, image.height, image.width, 3], values)
     };
-    let [n, h, w, c]: [usize; 4] = shape.try_into().expect("rank checked above");
+    let [n, h, w, c]: [usize; 4] = shape.try_into().map_err(|s| anyhow::anyhow!("input shape {s:?}"))?;
 
-    let config = InceptionV3Config::new(flavor).with_cut(layer);
     let started = Instant::now();
-    let model = InceptionV3::pretrained(&config, &args.weights, &device)?;
-    // On the CPU the frozen network runs packed channels-last (same values, 2x faster).
-    let packed = is_host_device(&device).then(|| CpuInference::new(&model)).transpose()?;
+    let network = load(&args, model, &layer, [h, w], &device)?;
+    let index = match model {
+        Model::InceptionV3 => {
+            let name = layer.parse::<inception::LayerName>().map(|l| l.keras_name().to_string()).unwrap_or(layer.clone());
+            network.architecture().index_of(&name)?
+        }
+        Model::MobileNetV2 => network.architecture().index_of(&layer)?,
+    };
+    // On the CPU the frozen network runs packed channels-last (same values, 2-3x faster).
+    let packed = is_host_device(&device).then(|| CpuInference::up_to(&network, index, ConvAlgorithm::Winograd)).transpose()?;
     let loaded = started.elapsed();
     let started = Instant::now();
     let (out_shape, out) = match packed {
         Some(packed) => {
-            let y = packed.forward_nhwc(&NhwcBatch { data: values, shape: [n, h, w, c] }, layer)?;
-            (y.shape, y.data)
+            let y = packed.forward_nhwc(&NhwcBatch { data: values, shape: [n, h, w, c] }, &[index])?.remove(0);
+            (y.shape.to_vec(), y.data)
         }
         None => {
             let x = Tensor::<4>::from_data(TensorData::new(values, [n, h, w, c]), &device).permute([0, 3, 1, 2]);
-            let y = model.forward_to(x, layer)?.permute([0, 2, 3, 1]);
-            let out_shape = y.dims();
+            let y = network.forward_layers(x, &[index])?.remove(0).permute([0, 2, 3, 1]);
+            let out_shape = y.dims().to_vec();
             (out_shape, y.into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?)
         }
+    };
+    let out_shape = match out_shape.as_slice() {
+        [n, 1, 1, f] if network.architecture().output_shape(index, [h, w])?.len() == 1 => vec![*n, *f],
+        _ => out_shape,
     };
     let ran = started.elapsed();
     write_npy(&args.output, &out_shape, &out)?;
     println!(
-        "{layer} ({} flavour, {backend}): output shape {:?}, forward {:.3} s ({:.1} img/s), weights loaded in {:.2} s",
-        flavor.name(),
+        "{layer} ({}, {backend}): output shape {:?}, forward {:.3} s ({:.1} img/s), weights loaded in {:.2} s",
+        network.architecture().name(),
         out_shape,
         ran.as_secs_f64(),
         n as f64 / ran.as_secs_f64(),

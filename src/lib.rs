@@ -4,6 +4,7 @@
 //!   that: the Burn model, truncation, freezing by layer, summaries, weight files, the
 //!   packed CPU engine.
 //! - [`inception`]: InceptionV3 (Keras and torchvision flavours), named layers, weight files.
+//! - [`mobilenet`]: MobileNetV2 (Keras), any width and input size, Keras weight files.
 //! - [`augment`]: Keras-exact `ImageDataGenerator` and an image-folder pipeline.
 //! - [`transfer`]: freezing, truncation, heads, Keras RMSprop, `fit` / `evaluate` / `predict`.
 #![warn(missing_docs)]
@@ -11,6 +12,7 @@
 pub use augment;
 pub use backbone;
 pub use inception;
+pub use mobilenet;
 pub use transfer;
 
 pub mod backend;

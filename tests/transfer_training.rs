@@ -229,3 +229,39 @@ fn a_short_training_run_learns_a_two_class_folder() {
         assert_eq!((image.width(), image.height()), (640, 480));
     }
 }
+
+/// The TensorFlow tutorial's model: MobileNetV2 at 160, GlobalAveragePooling2D ->
+/// Dropout(0.2) -> Dense(1); its counts as Keras prints them, frozen and after
+/// `base.trainable = True` with the first `fine_tune_at = 100` layers frozen again.
+#[test]
+fn the_tutorial_model_counts_as_keras_in_both_phases() {
+    let device = Device::flex();
+    let base = mobilenet::MobileNetV2Config::new().with_input_size([160, 160]);
+    let head = HeadConfig::new().with_pooling(transfer::Pooling::GlobalAverage).with_hidden(vec![]).with_outputs(1);
+    let model = TransferModelConfig::new(base.into(), head).with_input_size([160, 160]).init(&device).unwrap();
+    assert_eq!(model.architecture().len(), 154, "Number of layers in the base model");
+    let summary = model.summary().unwrap();
+    assert_eq!(
+        (summary.total_params(), summary.trainable_params(), summary.non_trainable_params()),
+        (2_259_265, 1_281, 2_257_984)
+    );
+    let model = model.unfreeze_base().freeze_first(100).unwrap();
+    let summary = model.summary().unwrap();
+    assert_eq!((summary.trainable_params(), summary.non_trainable_params()), (1_862_721, 396_544));
+    assert!(model.freeze_first(155).is_err(), "past the last layer");
+}
+
+/// Names that are not layers of the base, or layers past its cut, are errors, not no-ops.
+#[test]
+fn freezing_by_an_unknown_or_cut_away_name_is_an_error() {
+    let model = TransferModelConfig::course().init(&Device::flex()).unwrap();
+    let unknown = model.clone().set_block_frozen("mixd5", true).unwrap_err().to_string();
+    assert!(unknown.contains("mixd5") && unknown.contains("mixed5"), "{unknown}");
+    let past = model.clone().unfreeze_from_block(LayerName::Mixed8).unwrap_err().to_string();
+    assert!(past.contains("mixed8") && past.contains("mixed7"), "{past}");
+    let model = model.set_block_frozen("mixed5", false).unwrap();
+    let trainable = model.trainable_layers();
+    let mixed5 = model.architecture().index_of("mixed5").unwrap();
+    let mixed4 = model.architecture().index_of("mixed4").unwrap();
+    assert!(trainable[mixed4 + 1..=mixed5].iter().all(|t| *t) && !trainable[mixed4] && !trainable[mixed5 + 1]);
+}

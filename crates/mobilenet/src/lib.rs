@@ -19,4 +19,4 @@ mod weights;
 
 pub use description::{ALPHAS, MIN_INPUT, make_divisible, mobilenet_v2, model_name};
 pub use model::{MobileNetV2, MobileNetV2Config, preprocess_input};
-pub use weights::{keras_weight_file_name, native_config};
+pub use weights::{keras_file_config, keras_weight_file_name, native_config};

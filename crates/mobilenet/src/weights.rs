@@ -33,6 +33,30 @@ pub fn native_config(path: &Path) -> Result<Option<MobileNetV2Config>> {
     Ok(Some(config))
 }
 
+/// The configuration of the model a Keras MobileNetV2 weight file was saved from, for
+/// inputs of `input_size`: the width from `block_16_project`'s filters, the top from a
+/// `predictions` layer. Fails on a file of another network.
+pub fn keras_file_config(path: &Path, input_size: [usize; 2]) -> Result<MobileNetV2Config> {
+    let file = KerasWeightFile::read(path)?;
+    let other = |reason: String| NetworkError::OtherArchitecture { path: path.to_path_buf(), network: "MobileNetV2".into(), reason };
+    let project = file
+        .layers
+        .iter()
+        .find(|l| l.name == "block_16_project")
+        .ok_or_else(|| other("no `block_16_project` layer".into()))?;
+    let filters = project.weights.first().and_then(|w| w.shape.last().copied()).unwrap_or(0);
+    let alpha = crate::ALPHAS
+        .into_iter()
+        .find(|a| crate::make_divisible((320.0 * a).trunc()) == filters)
+        .ok_or_else(|| other(format!("`block_16_project` has {filters} filters, which no width of Keras' has")))?;
+    let include_top = file.layers.iter().any(|l| l.name == "predictions");
+    let classes = match include_top {
+        true => file.layers.iter().find(|l| l.name == "predictions").and_then(|l| l.weights.last()).map_or(1000, |b| b.shape[0]),
+        false => 1000,
+    };
+    Ok(MobileNetV2Config::new().with_alpha(alpha).with_include_top(include_top).with_classes(classes).with_input_size(input_size))
+}
+
 impl MobileNetV2 {
     /// Loads weights from a Keras `.h5` or one of this project's files into this model,
     /// setting every parameter or failing with a typed error.
