@@ -61,7 +61,8 @@ fn augment(c: &mut Criterion) {
         }
     }
     let device = Device::default();
-    let config = FlowConfig { target_size: [150, 150], batch_size: 20, class_mode: ClassMode::Binary, ..FlowConfig::default() };
+    let config =
+        FlowConfig { target_size: [150, 150], batch_size: 20, class_mode: ClassMode::Binary, ..FlowConfig::default() };
     let mut flow = DirectoryIterator::new(&dir, course(), config).expect("folder");
     group.throughput(Throughput::Elements(20));
     group.bench_function("folder_150", |b| b.iter(|| flow.next_batch(&device).expect("batch")));

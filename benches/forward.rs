@@ -20,7 +20,14 @@ use inception::{Flavor, InceptionV3Config, LayerName};
 use inception_transfer::backend::Backend;
 use mobilenet::MobileNetV2Config;
 
-fn bench_forward(c: &mut Criterion, id: &str, build: &dyn Fn(&Device) -> Network, size: usize, batch: usize, backends: &[Backend]) {
+fn bench_forward(
+    c: &mut Criterion,
+    id: &str,
+    build: &dyn Fn(&Device) -> Network,
+    size: usize,
+    batch: usize,
+    backends: &[Backend],
+) {
     let mut group = c.benchmark_group("forward");
     group.throughput(Throughput::Elements(batch as u64)).sample_size(10);
     for &backend in backends {
@@ -59,7 +66,8 @@ fn forward(c: &mut Criterion) {
         bench_forward(c, "mixed7_150_b32", &inception(LayerName::Mixed7), 150, 32, &chosen);
     }
     if wanted("mobilenet_v2_160_b32") {
-        let mobilenet = |device: &Device| MobileNetV2Config::new().with_input_size([160, 160]).init(device).expect("model").network;
+        let mobilenet =
+            |device: &Device| MobileNetV2Config::new().with_input_size([160, 160]).init(device).expect("model").network;
         bench_forward(c, "mobilenet_v2_160_b32", &mobilenet, 160, 32, &chosen);
     }
     if std::env::var("FORWARD_FULL").is_ok() && wanted("mixed10_299_b32") {

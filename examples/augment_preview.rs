@@ -90,7 +90,8 @@ fn main() -> Result<()> {
             0 => image.clone(),
             i => generator.augment(&image, &mut image_rng(args.seed, 0, i as u64)),
         };
-        let (x0, y0) = ((tile % args.columns) as u32 * (side + gap) + gap, (tile / args.columns) as u32 * (side + gap) + gap);
+        let (x0, y0) =
+            ((tile % args.columns) as u32 * (side + gap) + gap, (tile / args.columns) as u32 * (side + gap) + gap);
         for r in 0..shown.height {
             for c in 0..shown.width {
                 let p = shown.pixel(r, c);

@@ -74,10 +74,16 @@ fn data_folder(args: &Args) -> Result<(PathBuf, bool)> {
         return Ok((chosen, false));
     }
     if args.data.is_some() {
-        anyhow::bail!("{}: expected train/ and validation/ sub-folders (cats_and_dogs_filtered layout)", chosen.display());
+        anyhow::bail!(
+            "{}: expected train/ and validation/ sub-folders (cats_and_dogs_filtered layout)",
+            chosen.display()
+        );
     }
     let standin = args.output.join("standin_data");
-    println!("No dataset at {REAL_DATA}: generating a stand-in image set in {} (not cats and dogs!).", standin.display());
+    println!(
+        "No dataset at {REAL_DATA}: generating a stand-in image set in {} (not cats and dogs!).",
+        standin.display()
+    );
     println!("  To get the real one (2000 training / 1000 validation JPEGs, 68 MB):");
     println!("    mkdir -p data && curl -LO https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip");
     println!("    unzip -q cats_and_dogs_filtered.zip -d data/");
@@ -110,7 +116,8 @@ fn main() -> Result<()> {
     let (data, standin) = data_folder(&args)?;
     let course_augmentation = ImageDataGeneratorConfig::course().build()?;
     let mut train = flow(&data.join("train"), course_augmentation, &args, args.seed)?;
-    let mut validation = flow(&data.join("validation"), ImageDataGenerator::rescale_only(1.0 / 255.0), &args, args.seed + 1)?;
+    let mut validation =
+        flow(&data.join("validation"), ImageDataGenerator::rescale_only(1.0 / 255.0), &args, args.seed + 1)?;
 
     // The model: pretrained base cut at mixed7, frozen, course head.
     let mut config = TransferModelConfig::course();
@@ -126,7 +133,11 @@ fn main() -> Result<()> {
             let flavor = inception::weights::detect_flavor(&weights)?;
             let base_config = InceptionV3Config::new(flavor).with_cut(LayerName::Mixed7);
             let base = InceptionV3::pretrained(&base_config, &weights, &device)?;
-            println!("Base: InceptionV3 ({} weights from {}), cut at mixed7, frozen.", flavor.name(), weights.display());
+            println!(
+                "Base: InceptionV3 ({} weights from {}), cut at mixed7, frozen.",
+                flavor.name(),
+                weights.display()
+            );
             config.base = base_config.into();
             (config.init_with_base(base, &device)?, 0)
         }
@@ -134,11 +145,16 @@ fn main() -> Result<()> {
         if args.weights.is_some() {
             anyhow::bail!("{}: no such weight file", weights.display());
         }
-        println!("No weights at {REAL_WEIGHTS}: using a RANDOMLY INITIALISED base (batch norms calibrated on a batch).");
+        println!(
+            "No weights at {REAL_WEIGHTS}: using a RANDOMLY INITIALISED base (batch norms calibrated on a batch)."
+        );
         println!("  Accuracy will be far below the course's. To get the official Keras weights (88 MB):");
         println!("    mkdir -p weights && curl -L -o {REAL_WEIGHTS} \\");
-        println!("      https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5");
-        let mut calibration = flow(&data.join("train"), ImageDataGenerator::rescale_only(1.0 / 255.0), &args, args.seed + 2)?;
+        println!(
+            "      https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+        );
+        let mut calibration =
+            flow(&data.join("train"), ImageDataGenerator::rescale_only(1.0 / 255.0), &args, args.seed + 2)?;
         let batch = calibration.next_batch(&device)?;
         let base = config.base.init(&device)?.calibrate_batch_norm(batch.images)?;
         (config.init_with_base(base, &device)?, 0)
@@ -151,7 +167,8 @@ fn main() -> Result<()> {
     }
 
     // compile + fit, with the course's schedule (a short one on the stand-in set).
-    let mut trainer = Trainer::new(model, CompileConfig { learning_rate: args.learning_rate, ..CompileConfig::course() }, &device)?;
+    let mut trainer =
+        Trainer::new(model, CompileConfig { learning_rate: args.learning_rate, ..CompileConfig::course() }, &device)?;
     if let Some(state) = optimizer_state {
         trainer.set_optimizer(state); // RMSprop velocities of the previous run
     }
@@ -164,7 +181,9 @@ fn main() -> Result<()> {
         ),
     };
     if standin {
-        println!("Stand-in data: {epochs} epochs of {steps} steps (the course's 20 x 100 needs the real data; pass --epochs etc. to override).");
+        println!(
+            "Stand-in data: {epochs} epochs of {steps} steps (the course's 20 x 100 needs the real data; pass --epochs etc. to override)."
+        );
     }
     let started = Instant::now();
     // A resumed run goes on from the epochs already trained (Keras `initial_epoch`).

@@ -102,7 +102,7 @@ fn load(args: &Args, model: Model, layer: &str, input: [usize; 2], device: &Devi
         Model::MobileNetV2 => {
             let config = match detect_format(&args.weights)? {
                 WeightFormat::KerasH5 => mobilenet::keras_file_config(&args.weights, input)?,
-                _ => mobilenet::native_config(&args.weights)?.unwrap_or_else(|| mobilenet::MobileNetV2Config::new()),
+                _ => mobilenet::native_config(&args.weights)?.unwrap_or_else(mobilenet::MobileNetV2Config::new),
             };
             MobileNetV2::pretrained(&config.with_input_size(input), &args.weights, device)?.network
         }
@@ -119,7 +119,8 @@ fn main() -> Result<()> {
         Some(other) => bail!("unknown --model `{other}`: expected inception_v3 or mobilenet_v2"),
         None => detect_model(&args.weights)?,
     };
-    let layer = args.layer.clone().unwrap_or_else(|| if model == Model::MobileNetV2 { "out_relu" } else { "mixed7" }.into());
+    let layer =
+        args.layer.clone().unwrap_or_else(|| if model == Model::MobileNetV2 { "out_relu" } else { "mixed7" }.into());
 
     let is_npy = args.input.extension().is_some_and(|e| e == "npy");
     let (shape, values) = if is_npy {
@@ -142,13 +143,15 @@ fn main() -> Result<()> {
     let network = load(&args, model, &layer, [h, w], &device)?;
     let index = match model {
         Model::InceptionV3 => {
-            let name = layer.parse::<inception::LayerName>().map(|l| l.keras_name().to_string()).unwrap_or(layer.clone());
+            let name =
+                layer.parse::<inception::LayerName>().map(|l| l.keras_name().to_string()).unwrap_or(layer.clone());
             network.architecture().index_of(&name)?
         }
         Model::MobileNetV2 => network.architecture().index_of(&layer)?,
     };
     // On the CPU the frozen network runs packed channels-last (same values, 2-3x faster).
-    let packed = is_host_device(&device).then(|| CpuInference::up_to(&network, index, ConvAlgorithm::Winograd)).transpose()?;
+    let packed =
+        is_host_device(&device).then(|| CpuInference::up_to(&network, index, ConvAlgorithm::Winograd)).transpose()?;
     let loaded = started.elapsed();
     let started = Instant::now();
     let (out_shape, out) = match packed {

@@ -55,7 +55,9 @@ fn apply_transform_matches_keras_on_every_case() {
 #[test]
 fn flow_from_directory_matches_keras_without_augmentation() {
     let device = Device::flex();
-    for (interpolation, file) in [(Interpolation::Nearest, "folder_batch_nearest.npy"), (Interpolation::Bilinear, "folder_batch_bilinear.npy")] {
+    for (interpolation, file) in
+        [(Interpolation::Nearest, "folder_batch_nearest.npy"), (Interpolation::Bilinear, "folder_batch_bilinear.npy")]
+    {
         let config = FlowConfig {
             target_size: [30, 40],
             batch_size: 5,
@@ -64,7 +66,8 @@ fn flow_from_directory_matches_keras_without_augmentation() {
             interpolation,
             ..FlowConfig::default()
         };
-        let mut flow = DirectoryIterator::new(&fixture("folder"), ImageDataGenerator::rescale_only(1.0 / 255.0), config).unwrap();
+        let mut flow =
+            DirectoryIterator::new(&fixture("folder"), ImageDataGenerator::rescale_only(1.0 / 255.0), config).unwrap();
         assert_eq!(flow.found_message(), "Found 5 images belonging to 2 classes.");
         assert_eq!(flow.skipped().len(), 1, "notes.txt is skipped");
         let batch = flow.next_batch(&device).unwrap();

@@ -53,7 +53,11 @@ fn tx_moves_content_horizontally_as_keras_does() {
     let keras = apply_transform(&image, &p, FillMode::Nearest, 1, Geometry::Keras);
     assert_eq!(keras.pixel(4, 2)[0], image.pixel(4, 5)[0], "out[r, c] = in[r, c + tx]");
     let corrected = apply_transform(&image, &p, FillMode::Nearest, 1, Geometry::Corrected);
-    assert_eq!(corrected.pixel(4, 2)[0], image.pixel(7, 2)[0], "corrected: tx (the height shift) moves content vertically");
+    assert_eq!(
+        corrected.pixel(4, 2)[0],
+        image.pixel(7, 2)[0],
+        "corrected: tx (the height shift) moves content vertically"
+    );
 }
 
 fn scratch(name: &str) -> PathBuf {

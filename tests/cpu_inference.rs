@@ -4,11 +4,11 @@
 
 mod common;
 
+use backbone::LayerParams;
+use backbone::cpu::{ConvAlgorithm, NhwcBatch, is_host_device};
 use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{compare, keras_model, nhwc};
-use backbone::LayerParams;
-use backbone::cpu::{ConvAlgorithm, NhwcBatch, is_host_device};
 use inception::{CpuInference, Flavor, InceptionV3, InceptionV3Config, LayerName};
 
 /// A batch of distinct images (each image of the deterministic set gets its own salt).

@@ -47,7 +47,8 @@ fn bad_inputs_are_typed_errors() {
     assert!(matches!(model.forward(small), Err(InceptionError::InputTooSmall { height: 74, width: 100, .. })));
     let gray = Tensor::<4>::zeros([1, 1, 100, 100], &device);
     assert!(matches!(model.forward(gray), Err(InceptionError::InputChannels { channels: 1 })));
-    let top_on_cut = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7).with_include_top(true).init(&device);
+    let top_on_cut =
+        InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7).with_include_top(true).init(&device);
     assert!(top_on_cut.is_err());
 }
 

@@ -3,9 +3,9 @@
 
 mod common;
 
-use burn::tensor::{Device, Tensor};
-use common::{compare, image, keras_model, npy, nhwc};
 use backbone::cpu::ConvAlgorithm;
+use burn::tensor::{Device, Tensor};
+use common::{compare, image, keras_model, nhwc, npy};
 use inception::{CpuInference, Flavor, InceptionV3, InceptionV3Config, LayerName};
 
 /// Keras' own float32 error (vs Keras in float64) where it exceeds 1e-4, by (size, layer).
@@ -57,12 +57,16 @@ fn check_keras(model: &InceptionV3, size: usize, layers: &[LayerName], device: &
     for &layer in layers {
         let (reference, tolerance, against) = match keras_f32_error(size, layer) {
             None => (npy(&format!("keras_{size}_{layer}.npy")), 2e-4, "Keras float32"),
-            Some(keras_error) => (npy(&format!("keras64_{size}_{layer}.npy")), (1.5 * keras_error).max(2e-4), "Keras float64"),
+            Some(keras_error) => {
+                (npy(&format!("keras64_{size}_{layer}.npy")), (1.5 * keras_error).max(2e-4), "Keras float64")
+            }
         };
         for (path, (shape, ours)) in paths.outputs(&input, layer) {
             assert_eq!(shape, reference.shape, "{layer} at {size} ({path}): shape");
             let (diff, scale) = compare(&ours, &reference.values);
-            println!("{layer} at {size}x{size} ({path}): max |diff| {diff:.2e} vs {against} (allowed {tolerance:.2e}), max |value| {scale:.2}");
+            println!(
+                "{layer} at {size}x{size} ({path}): max |diff| {diff:.2e} vs {against} (allowed {tolerance:.2e}), max |value| {scale:.2}"
+            );
             assert!(diff <= tolerance, "{layer} at {size} ({path}): max |diff| {diff} > {tolerance} vs {against}");
         }
     }
@@ -152,7 +156,10 @@ fn torchvision_flavour_matches_torchvision() {
         for (path, (shape, ours)) in paths.outputs(&input, layer) {
             assert_eq!(shape, reference.shape);
             let (diff, scale) = compare(&ours, &reference.values);
-            println!("torchvision {name} ({path}): max |diff| {diff:.2e} = {:.2e} of max |value| {scale:.2}", diff / scale);
+            println!(
+                "torchvision {name} ({path}): max |diff| {diff:.2e} = {:.2e} of max |value| {scale:.2}",
+                diff / scale
+            );
             assert!(diff <= 1e-4 * scale, "{name} ({path}): relative difference {}", diff / scale);
         }
     }
@@ -165,7 +172,8 @@ fn conv_layers(model: &InceptionV3) -> usize {
 
 /// A fresh directory under the target dir for files a test writes.
 pub fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("inception-tests-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let dir =
+        std::env::temp_dir().join(format!("inception-tests-{}-{:?}", std::process::id(), std::thread::current().id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }

@@ -33,14 +33,19 @@ fn keras_h5_in_the_official_naming_loads() {
 #[test]
 fn keras_h5_with_tf2_names_offset_by_an_earlier_model_loads() {
     let device = Device::flex();
-    let model = InceptionV3::pretrained(&mixed0_config(), &fixture("mixed0_tf2_offset_names.h5"), &device).expect("load");
+    let model =
+        InceptionV3::pretrained(&mixed0_config(), &fixture("mixed0_tf2_offset_names.h5"), &device).expect("load");
     assert_mixed0_matches_keras(&model, &device);
 }
 
 #[test]
 fn a_cut_file_does_not_fit_a_longer_model() {
-    let err = InceptionV3::pretrained(&InceptionV3Config::new(Flavor::Keras), &fixture("mixed0_official_names.h5"), &Device::flex())
-        .unwrap_err();
+    let err = InceptionV3::pretrained(
+        &InceptionV3Config::new(Flavor::Keras),
+        &fixture("mixed0_official_names.h5"),
+        &Device::flex(),
+    )
+    .unwrap_err();
     assert!(matches!(err, InceptionError::OtherArchitecture { .. }), "{err}");
     assert!(err.to_string().contains("12 batch_normalization layers; inception_v3 has 94"), "{err}");
 }
@@ -72,7 +77,8 @@ fn truncated_and_random_files_are_typed_errors() {
     let err = InceptionV3::pretrained(&mixed0_config(), &random, &Device::flex()).unwrap_err();
     assert!(matches!(err, InceptionError::BadWeightFile { .. }), "{err}");
 
-    let missing = InceptionV3::pretrained(&mixed0_config(), Path::new("/no/such/weights.h5"), &Device::flex()).unwrap_err();
+    let missing =
+        InceptionV3::pretrained(&mixed0_config(), Path::new("/no/such/weights.h5"), &Device::flex()).unwrap_err();
     assert!(matches!(missing, InceptionError::Io { .. }), "{missing}");
 }
 
@@ -112,7 +118,8 @@ fn a_file_of_another_architecture_is_refused() {
     state.insert("conv1.weight".to_string(), (vec![64, 3, 7, 7], vec![0.0f32; 64 * 3 * 49]));
     let path = scratch("resnet.safetensors");
     common::write_safetensors(&path, &state);
-    let err = InceptionV3::pretrained(&InceptionV3Config::new(Flavor::Torchvision), &path, &Device::flex()).unwrap_err();
+    let err =
+        InceptionV3::pretrained(&InceptionV3Config::new(Flavor::Torchvision), &path, &Device::flex()).unwrap_err();
     assert!(matches!(err, InceptionError::OtherArchitecture { .. }), "{err}");
 }
 

@@ -56,17 +56,26 @@ fn fixture_weights(network: &Network) -> KerasWeightFile {
         let weights = match &layer.kind {
             LayerKind::Conv2D { filters, kernel, .. } => {
                 let shape = [kernel[0], kernel[1], in_channels, *filters];
-                vec![KerasWeight { name: "kernel".into(), shape: shape.to_vec(), values: common::detrand::conv_kernel(125 + k, shape) }]
+                vec![KerasWeight {
+                    name: "kernel".into(),
+                    shape: shape.to_vec(),
+                    values: common::detrand::conv_kernel(125 + k, shape),
+                }]
             }
             LayerKind::DepthwiseConv2D { kernel, .. } => {
                 let n = kernel[0] * kernel[1] * in_channels;
                 let scale = (6.0 / (kernel[0] * kernel[1]) as f64).sqrt();
                 let values = common::detrand::symmetric(1000 + k as u64 * 8, n, scale);
-                vec![KerasWeight { name: "depthwise_kernel".into(), shape: vec![kernel[0], kernel[1], in_channels, 1], values }]
+                vec![KerasWeight {
+                    name: "depthwise_kernel".into(),
+                    shape: vec![kernel[0], kernel[1], in_channels, 1],
+                    values,
+                }]
             }
             LayerKind::BatchNormalization { .. } => {
                 let c = architecture.channels(index);
-                let gamma = common::detrand::uniform(k as u64 * 8 + 1, c).into_iter().map(|u| 0.75f32 + 0.5f32 * u).collect();
+                let gamma =
+                    common::detrand::uniform(k as u64 * 8 + 1, c).into_iter().map(|u| 0.75f32 + 0.5f32 * u).collect();
                 let beta = common::detrand::symmetric(k as u64 * 8 + 4, c, 0.2);
                 let range = offset..offset + c;
                 offset += c;
@@ -123,7 +132,10 @@ fn check(rows: usize, cols: usize, photo_name: &str, layers: &[&str]) {
         ("cpu", CpuInference::new(&model.network).unwrap().forward_layers(input.clone(), &indices).unwrap()),
         (
             "cpu-direct",
-            CpuInference::with_algorithm(&model.network, ConvAlgorithm::Direct).unwrap().forward_layers(input, &indices).unwrap(),
+            CpuInference::with_algorithm(&model.network, ConvAlgorithm::Direct)
+                .unwrap()
+                .forward_layers(input, &indices)
+                .unwrap(),
         ),
     ];
     let size = format!("{rows}x{cols}");
@@ -134,7 +146,9 @@ fn check(rows: usize, cols: usize, photo_name: &str, layers: &[&str]) {
             let (shape, ours) = nhwc(outputs[i].clone());
             assert_eq!(shape, reference.shape, "{layer} at {size} ({path})");
             let (diff, scale) = compare(&ours, &reference.values);
-            println!("{layer} at {size} ({path}): max |diff| {diff:.2e} (allowed {tolerance:.2e}), max |value| {scale:.2}");
+            println!(
+                "{layer} at {size} ({path}): max |diff| {diff:.2e} (allowed {tolerance:.2e}), max |value| {scale:.2}"
+            );
             assert!(diff <= tolerance, "{layer} at {size} ({path}): {diff} > {tolerance}");
         }
     }
@@ -142,7 +156,12 @@ fn check(rows: usize, cols: usize, photo_name: &str, layers: &[&str]) {
 
 #[test]
 fn matches_keras_at_160() {
-    check(160, 160, "coffee_160x160.png", &["block_6_expand_relu", "block_13_expand_relu", "block_16_project", "out_relu"]);
+    check(
+        160,
+        160,
+        "coffee_160x160.png",
+        &["block_6_expand_relu", "block_13_expand_relu", "block_16_project", "out_relu"],
+    );
 }
 
 /// 150 makes odd feature maps (75, 19): `correct_pad` pads symmetrically there.
@@ -167,7 +186,8 @@ fn matches_keras_on_a_non_square_odd_input() {
 fn a_keras_weight_file_loads_and_matches() {
     let device = Device::flex();
     let config = MobileNetV2Config::new().with_alpha(0.35).with_input_size([96, 96]);
-    let model = MobileNetV2::pretrained(&config, &fixture("mobilenet_v2_0.35_96_no_top_fixture.h5"), &device).expect("load");
+    let model =
+        MobileNetV2::pretrained(&config, &fixture("mobilenet_v2_0.35_96_no_top_fixture.h5"), &device).expect("load");
     let (shape, ours) = nhwc(model.forward(photo("astronaut_96x96.png", &device)).unwrap());
     let reference = npy("keras_0.35_96x96_out_relu.npy");
     assert_eq!(shape, reference.shape);
@@ -176,8 +196,9 @@ fn a_keras_weight_file_loads_and_matches() {
     println!("alpha 0.35 out_relu at 96: max |diff| {diff:.2e} (allowed {tolerance:.2e}), max |value| {scale:.2}");
     assert!(diff <= tolerance, "{diff}");
     // The same file does not fit another width.
-    let err = MobileNetV2::pretrained(&MobileNetV2Config::new(), &fixture("mobilenet_v2_0.35_96_no_top_fixture.h5"), &device)
-        .unwrap_err();
+    let err =
+        MobileNetV2::pretrained(&MobileNetV2Config::new(), &fixture("mobilenet_v2_0.35_96_no_top_fixture.h5"), &device)
+            .unwrap_err();
     assert!(matches!(err, backbone::NetworkError::ShapeMismatch { .. }), "{err}");
 }
 

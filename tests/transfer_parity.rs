@@ -9,7 +9,9 @@ use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::detrand;
 use inception::{Flavor, InceptionV3Config, LayerName};
-use transfer::{CompileConfig, FitConfig, HeadConfig, InMemoryBatches, Inputs, TransferModel, TransferModelConfig, Trainer};
+use transfer::{
+    CompileConfig, FitConfig, HeadConfig, InMemoryBatches, Inputs, Trainer, TransferModel, TransferModelConfig,
+};
 
 fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transfer").join(name)
@@ -28,17 +30,23 @@ fn steps_json() -> serde_json::Value {
 fn course_model(size: usize, device: &Device) -> TransferModel {
     let base_config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7);
     let base = common::keras_model(&base_config, device);
-    let config = TransferModelConfig::new(base_config.into(), HeadConfig::course().with_dropout(0.0)).with_input_size([size, size]);
+    let config = TransferModelConfig::new(base_config.into(), HeadConfig::course().with_dropout(0.0))
+        .with_input_size([size, size]);
     let mut model = config.init_with_base(base, device).unwrap();
     let [r, c, ch] = LayerName::Mixed7.output_shape([size, size]).unwrap();
     let features = r * c * ch;
-    let tensor2 = |values: Vec<f32>, shape: [usize; 2]| Param::from_tensor(Tensor::<2>::from_data(TensorData::new(values, shape), device));
+    let tensor2 = |values: Vec<f32>, shape: [usize; 2]| {
+        Param::from_tensor(Tensor::<2>::from_data(TensorData::new(values, shape), device))
+    };
     let tensor1 = |values: Vec<f32>| {
         let n = values.len();
         Some(Param::from_tensor(Tensor::<1>::from_data(TensorData::new(values, [n]), device)))
     };
     let dense = &mut model.head.hidden[0];
-    dense.weight = tensor2(detrand::symmetric(2000 * 8, features * 1024, (6.0 / (features + 1024) as f64).sqrt()), [features, 1024]);
+    dense.weight = tensor2(
+        detrand::symmetric(2000 * 8, features * 1024, (6.0 / (features + 1024) as f64).sqrt()),
+        [features, 1024],
+    );
     dense.bias = tensor1(detrand::symmetric(2000 * 8 + 1, 1024, 0.01));
     model.head.output.weight = tensor2(detrand::symmetric(2001 * 8, 1024, (6.0f64 / 1025.0).sqrt()), [1024, 1]);
     model.head.output.bias = tensor1(detrand::symmetric(2001 * 8 + 1, 1, 0.01));
@@ -135,11 +143,18 @@ fn fit_bookkeeping_matches_keras_history() {
     let val_x = values(keras_features("fit_val_features_mixed7.npy", &device));
     let mut train = InMemoryBatches::features(train_x, [768, 3, 3], vec![0., 1., 1., 0., 1., 0., 1.], 1, 3);
     let mut validation = InMemoryBatches::features(val_x, [768, 3, 3], vec![1., 0., 0., 1., 1.], 1, 3);
-    let config = FitConfig { epochs: 2, initial_epoch: 0, steps_per_epoch: None, validation_steps: None, verbose: false };
+    let config =
+        FitConfig { epochs: 2, initial_epoch: 0, steps_per_epoch: None, validation_steps: None, verbose: false };
     let history = trainer.fit(&mut train, config, Some(&mut validation)).unwrap();
     for (e, record) in history.epochs.iter().enumerate() {
         let k = |key: &str| keras[key][e].as_f64().unwrap();
-        println!("epoch {e}: {record:?} vs keras loss {} acc {} val_loss {} val_acc {}", k("loss"), k("accuracy"), k("val_loss"), k("val_accuracy"));
+        println!(
+            "epoch {e}: {record:?} vs keras loss {} acc {} val_loss {} val_acc {}",
+            k("loss"),
+            k("accuracy"),
+            k("val_loss"),
+            k("val_accuracy")
+        );
         assert!((record.loss - k("loss")).abs() / k("loss") < 1e-5, "loss");
         assert!((record.accuracy - k("accuracy")).abs() < 1e-6, "accuracy");
         assert!((record.val_loss.unwrap() - k("val_loss")).abs() / k("val_loss") < 1e-5, "val_loss");

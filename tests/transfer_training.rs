@@ -10,8 +10,8 @@ use burn::store::ModuleSnapshot;
 use burn::tensor::{Device, Tensor, TensorData};
 use inception::{Flavor, InceptionV3Config, LayerName};
 use transfer::{
-    CheckpointMetadata, CompileConfig, FitConfig, HeadConfig, Inputs, Loss, TransferModel, TransferModelConfig, Trainer,
-    load_checkpoint, save_checkpoint,
+    CheckpointMetadata, CompileConfig, FitConfig, HeadConfig, Inputs, Loss, Trainer, TransferModel,
+    TransferModelConfig, load_checkpoint, save_checkpoint,
 };
 
 fn scratch(name: &str) -> PathBuf {
@@ -25,7 +25,10 @@ fn scratch(name: &str) -> PathBuf {
 fn small_course_model(device: &Device) -> TransferModel {
     let base_config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7);
     let base = common::keras_model(&base_config, device);
-    TransferModelConfig::new(base_config.into(), HeadConfig::course()).with_input_size([75, 75]).init_with_base(base, device).unwrap()
+    TransferModelConfig::new(base_config.into(), HeadConfig::course())
+        .with_input_size([75, 75])
+        .init_with_base(base, device)
+        .unwrap()
 }
 
 fn snapshot(model: &TransferModel, prefix: &str) -> Vec<(String, Vec<f32>)> {
@@ -41,7 +44,8 @@ fn snapshot(model: &TransferModel, prefix: &str) -> Vec<(String, Vec<f32>)> {
 }
 
 fn batch(device: &Device) -> (Inputs, Tensor<2>) {
-    let images = Tensor::<4>::from_data(TensorData::new(common::detrand::image(75, 75, 4, 9), [4, 75, 75, 3]), device).permute([0, 3, 1, 2]);
+    let images = Tensor::<4>::from_data(TensorData::new(common::detrand::image(75, 75, 4, 9), [4, 75, 75, 3]), device)
+        .permute([0, 3, 1, 2]);
     (Inputs::Images(images), Tensor::from_data(TensorData::new(vec![0.0f32, 1.0, 1.0, 0.0], [4, 1]), device))
 }
 
@@ -53,7 +57,10 @@ fn the_course_summary_has_the_course_totals() {
     assert_eq!(summary.trainable_params(), 38_537_217);
     assert_eq!(summary.non_trainable_params(), 8_975_264);
     let text = summary.to_string();
-    assert!(text.contains("Total params: 47,512,481\nTrainable params: 38,537,217\nNon-trainable params: 8,975,264"), "{text}");
+    assert!(
+        text.contains("Total params: 47,512,481\nTrainable params: 38,537,217\nNon-trainable params: 8,975,264"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -87,11 +94,12 @@ fn fine_tuning_trains_only_the_unfrozen_blocks_and_keeps_batch_norm_statistics()
     assert_eq!(summary.trainable_params() - head_only, 2_140_032);
     let trainable_paths: Vec<String> = (0..model.architecture().len())
         .filter(|&i| model.base.is_trainable(i))
-        .flat_map(|i| model.base.weight_names(i).into_iter().filter_map(move |w| Some((i, w))))
+        .flat_map(|i| model.base.weight_names(i).into_iter().map(move |w| (i, w)))
         .filter_map(|(i, w)| model.base.param_path(i, w).map(|p| format!("base.{p}")))
         .collect();
     let before = snapshot(&model, "base.");
-    let mut trainer = Trainer::new(model, CompileConfig { learning_rate: 1e-5, ..CompileConfig::course() }, &device).unwrap();
+    let mut trainer =
+        Trainer::new(model, CompileConfig { learning_rate: 1e-5, ..CompileConfig::course() }, &device).unwrap();
     let (x, y) = batch(&device);
     trainer.train_step(x, y).unwrap();
     let after = snapshot(trainer.model(), "base.");
@@ -174,8 +182,12 @@ fn resuming_from_a_checkpoint_continues_training_exactly() {
     let mut trainer = Trainer::new(config.init(&device).unwrap(), CompileConfig::course(), &device).unwrap();
     trainer.train_step(features(1), targets()).unwrap();
     let path = scratch("resume").join("model.safetensors");
-    let metadata =
-        CheckpointMetadata { config, trainable: trainer.model().trainable_layers(), class_names: vec![], epochs_trained: 1 };
+    let metadata = CheckpointMetadata {
+        config,
+        trainable: trainer.model().trainable_layers(),
+        class_names: vec![],
+        epochs_trained: 1,
+    };
     save_checkpoint(&path, trainer.model(), &metadata, Some(trainer.optimizer())).unwrap();
     trainer.train_step(features(2), targets()).unwrap();
     let continued = snapshot(trainer.model(), "head.");
@@ -190,7 +202,11 @@ fn resuming_from_a_checkpoint_continues_training_exactly() {
         snapshot(trainer.model(), "head.")
     };
     let differs = |a: &[(String, Vec<f32>)]| {
-        a.iter().zip(&continued).filter(|((_, x), (_, y))| x != y).map(|((name, _), _)| name.clone()).collect::<Vec<_>>()
+        a.iter()
+            .zip(&continued)
+            .filter(|((_, x), (_, y))| x != y)
+            .map(|((name, _), _)| name.clone())
+            .collect::<Vec<_>>()
     };
     assert_eq!(differs(&resume(true)), Vec::<String>::new(), "resumed training must continue exactly");
     assert!(!differs(&resume(false)).is_empty(), "the optimizer state must matter (test sensitivity)");
@@ -205,7 +221,13 @@ fn a_short_training_run_learns_a_two_class_folder() {
     let dir = scratch("standin");
     augment::write_standin_dataset(&dir, 40, 20, 3).unwrap();
     let flow = |split: &str, batch_size| {
-        let config = FlowConfig { target_size: [75, 75], batch_size, class_mode: ClassMode::Binary, seed: 1, ..FlowConfig::default() };
+        let config = FlowConfig {
+            target_size: [75, 75],
+            batch_size,
+            class_mode: ClassMode::Binary,
+            seed: 1,
+            ..FlowConfig::default()
+        };
         DirectoryIterator::new(&dir.join(split), ImageDataGenerator::rescale_only(1.0 / 255.0), config).unwrap()
     };
     let (mut train, mut validation) = (flow("train", 16), flow("validation", 20));
@@ -213,7 +235,8 @@ fn a_short_training_run_learns_a_two_class_folder() {
     let calibration = flow("train", 16).next_batch(&device).unwrap().images;
     let base = base_config.init(&device).unwrap().calibrate_batch_norm(calibration).unwrap();
     let config = TransferModelConfig::new(base_config.into(), HeadConfig::course()).with_input_size([75, 75]);
-    let mut trainer = Trainer::new(config.init_with_base(base, &device).unwrap(), CompileConfig::course(), &device).unwrap();
+    let mut trainer =
+        Trainer::new(config.init_with_base(base, &device).unwrap(), CompileConfig::course(), &device).unwrap();
     let batches = train.batches_per_epoch();
     let mut cached = trainer.cache_features(&mut train, batches, 5).unwrap();
     let fit = FitConfig { epochs: 6, initial_epoch: 0, steps_per_epoch: None, validation_steps: None, verbose: false };

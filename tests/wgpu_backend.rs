@@ -10,7 +10,7 @@ use augment::{ClassMode, DirectoryIterator, FlowConfig, ImageDataGeneratorConfig
 use burn::module::Module;
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 use inception::{Flavor, InceptionV3, InceptionV3Config, LayerName};
-use transfer::{CompileConfig, HeadConfig, Inputs, TransferModelConfig, Trainer};
+use transfer::{CompileConfig, HeadConfig, Inputs, Trainer, TransferModelConfig};
 
 const NO_ADAPTER: &str = "no wgpu adapter could be created. Install a Vulkan driver: on Debian/Ubuntu \
 `sudo apt-get install mesa-vulkan-drivers` (lavapipe, Vulkan on the CPU) or your GPU vendor's driver; \
@@ -57,7 +57,9 @@ fn inception_forward_agrees_with_flex_and_checkpoints_cross_backends() {
     let on_gpu = InceptionV3::load_safetensors(&path, &gpu).unwrap();
     let data = common::detrand::image(75, 75, 2, 0);
     for layer in [LayerName::Mixed0, LayerName::Mixed7, LayerName::Mixed10] {
-        let x = |device: &Device| Tensor::<4>::from_data(TensorData::new(data.clone(), [2, 75, 75, 3]), device).permute([0, 3, 1, 2]);
+        let x = |device: &Device| {
+            Tensor::<4>::from_data(TensorData::new(data.clone(), [2, 75, 75, 3]), device).permute([0, 3, 1, 2])
+        };
         let cpu = values(model.forward_to(x(&flex), layer).unwrap());
         let gpu_out = values(on_gpu.forward_to(x(&gpu), layer).unwrap());
         let r = relative(&gpu_out, &cpu);
@@ -70,7 +72,8 @@ fn inception_forward_agrees_with_flex_and_checkpoints_cross_backends() {
 fn a_training_step_agrees_with_flex_and_keeps_the_frozen_base() {
     let (flex, gpu) = (Device::flex(), wgpu());
     let base_config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed0);
-    let config = TransferModelConfig::new(base_config.clone().into(), HeadConfig::course().with_dropout(0.0)).with_input_size([75, 75]);
+    let config = TransferModelConfig::new(base_config.clone().into(), HeadConfig::course().with_dropout(0.0))
+        .with_input_size([75, 75]);
     let model = config.init_with_base(common::keras_model(&base_config, &flex), &flex).unwrap();
     let images = common::detrand::image(75, 75, 2, 4);
     let mut results = Vec::new();
@@ -95,8 +98,19 @@ fn augmentation_batches_land_on_the_gpu_identical() {
     let gpu = wgpu();
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/augment/folder");
     let batch = |device: &Device| {
-        let generator = ImageDataGeneratorConfig::new().rescale(1.0 / 255.0).rotation_range(40.0).horizontal_flip(true).build().unwrap();
-        let config = FlowConfig { target_size: [30, 40], batch_size: 5, class_mode: ClassMode::Binary, seed: 3, ..FlowConfig::default() };
+        let generator = ImageDataGeneratorConfig::new()
+            .rescale(1.0 / 255.0)
+            .rotation_range(40.0)
+            .horizontal_flip(true)
+            .build()
+            .unwrap();
+        let config = FlowConfig {
+            target_size: [30, 40],
+            batch_size: 5,
+            class_mode: ClassMode::Binary,
+            seed: 3,
+            ..FlowConfig::default()
+        };
         let mut it = DirectoryIterator::new(&folder, generator, config).unwrap();
         let b = it.next_batch(device).unwrap();
         (values(b.images), values(b.targets.unwrap()))

@@ -6,9 +6,9 @@ pub mod detrand;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use backbone::LayerKind;
 use burn::tensor::{Device, Tensor, TensorData};
 use inception::weights::{KerasLayer, KerasWeight, KerasWeightFile};
-use backbone::LayerKind;
 use inception::{Flavor, InceptionV3, InceptionV3Config};
 use inception_transfer::npy::{NpyArray, read_npy};
 
@@ -70,7 +70,8 @@ pub fn unit_shapes() -> Vec<[usize; 4]> {
 
 /// The committed batch-norm arrays, split per unit: (beta, moving_mean, moving_variance).
 pub fn bn_arrays() -> Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> {
-    let (beta, mean, var) = (npy("bn_beta.npy").values, npy("bn_moving_mean.npy").values, npy("bn_moving_variance.npy").values);
+    let (beta, mean, var) =
+        (npy("bn_beta.npy").values, npy("bn_moving_mean.npy").values, npy("bn_moving_variance.npy").values);
     let mut offset = 0;
     unit_shapes()
         .into_iter()
@@ -93,7 +94,11 @@ pub fn keras_weight_file() -> KerasWeightFile {
         let c = shape[3];
         layers.push(KerasLayer {
             name: auto_name("conv2d", unit),
-            weights: vec![KerasWeight { name: "kernel".into(), shape: shape.to_vec(), values: detrand::conv_kernel(unit, shape) }],
+            weights: vec![KerasWeight {
+                name: "kernel".into(),
+                shape: shape.to_vec(),
+                values: detrand::conv_kernel(unit, shape),
+            }],
         });
         let w = |name: &str, values: Vec<f32>| KerasWeight { name: name.into(), shape: vec![c], values };
         layers.push(KerasLayer {
@@ -132,10 +137,7 @@ pub fn write_safetensors(path: &Path, tensors: &BTreeMap<String, (Vec<usize>, Ve
     let mut offset = 0usize;
     for (key, (shape, values)) in tensors {
         let end = offset + values.len() * 4;
-        header.insert(
-            key.clone(),
-            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}),
-        );
+        header.insert(key.clone(), serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}));
         offset = end;
     }
     let mut header = serde_json::to_vec(&header).expect("json");

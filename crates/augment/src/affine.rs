@@ -138,7 +138,15 @@ pub fn warp(image: &Image, p: &TransformParams, fill: FillMode, order: u8, geome
 }
 
 /// [`warp`] into `out`, every value multiplied by `scale` on the way (a `rescale` folded in).
-pub fn warp_into(image: &Image, p: &TransformParams, fill: FillMode, order: u8, geometry: Geometry, scale: f32, out: &mut [f32]) {
+pub fn warp_into(
+    image: &Image,
+    p: &TransformParams,
+    fill: FillMode,
+    order: u8,
+    geometry: Geometry,
+    scale: f32,
+    out: &mut [f32],
+) {
     warp_mirrored_into(image, p, fill, order, geometry, scale, false, out);
 }
 
@@ -166,7 +174,15 @@ pub(crate) fn warp_mirrored_into(
     }
 }
 
-fn warp_general(image: &Image, p: &TransformParams, fill: FillMode, order: u8, geometry: Geometry, scale: f32, out: &mut [f32]) {
+fn warp_general(
+    image: &Image,
+    p: &TransformParams,
+    fill: FillMode,
+    order: u8,
+    geometry: Geometry,
+    scale: f32,
+    out: &mut [f32],
+) {
     let (h, w, ch) = (image.height, image.width, image.channels);
     if p.is_affine_identity() {
         out.iter_mut().zip(&image.data).for_each(|(o, v)| *o = v * scale);
@@ -186,7 +202,8 @@ fn warp_general(image: &Image, p: &TransformParams, fill: FillMode, order: u8, g
             let u = a00 * cf + a01 * rf + a02; // source column
             let v = a10 * cf + a11 * rf + a12; // source row
             let px = &mut row_out[c * ch..(c + 1) * ch];
-            let (Some((c0, c1, tc)), Some((r0, r1, tr))) = (neighbours(u, w, fill, order), neighbours(v, h, fill, order))
+            let (Some((c0, c1, tc)), Some((r0, r1, tr))) =
+                (neighbours(u, w, fill, order), neighbours(v, h, fill, order))
             else {
                 px.fill(cval);
                 continue;
@@ -221,7 +238,8 @@ fn warp_nearest_bilinear_rgb(image: &Image, m: [[f64; 3]; 2], scale: f32, mirror
             let vc = (m[1][0] * cf + v0).clamp(0.0, last_r);
             let (cu, rv) = (uc as u32, vc as u32);
             base[c] = (rv * w as u32 + cu) * 3;
-            steps[c] = [if (cu as usize) + 1 < w { 3 } else { 0 }, if (rv as usize) + 1 < h { 3 * w as u32 } else { 0 }];
+            steps[c] =
+                [if (cu as usize) + 1 < w { 3 } else { 0 }, if (rv as usize) + 1 < h { 3 * w as u32 } else { 0 }];
             tcs[c] = (uc - cu as f64) as f32;
             trs[c] = (vc - rv as f64) as f32;
         }

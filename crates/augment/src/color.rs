@@ -34,7 +34,13 @@ pub fn brightness(image: &mut Image, factor: f64) {
         };
         let byte = x as u8 as f32; // astype('uint8') truncates
         let blended = alpha * byte; // Pillow blend with black, in float
-        let out = if blended <= 0.0 { 0.0 } else if blended >= 255.0 { 255.0 } else { blended.trunc() };
+        let out = if blended <= 0.0 {
+            0.0
+        } else if blended >= 255.0 {
+            255.0
+        } else {
+            blended.trunc()
+        };
         *v = if rescaled { out / 255.0 * span + lo } else { out };
     }
 }

@@ -273,7 +273,9 @@ impl DirectoryIterator {
         let classes_f: Vec<f32> = host.classes.iter().map(|&c| c as f32).collect();
         let targets = match self.config.class_mode {
             ClassMode::None => None,
-            ClassMode::Binary | ClassMode::Sparse => Some(Tensor::<2>::from_data(TensorData::new(classes_f, [n, 1]), device)),
+            ClassMode::Binary | ClassMode::Sparse => {
+                Some(Tensor::<2>::from_data(TensorData::new(classes_f, [n, 1]), device))
+            }
             ClassMode::Categorical => {
                 let k = self.class_names.len();
                 let mut one_hot = vec![0.0f32; n * k];

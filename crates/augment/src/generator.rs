@@ -40,7 +40,9 @@ impl ShiftRange {
         let bad = |value: String, reason| Err(AugmentError::InvalidParameter { parameter, value, reason });
         match self {
             ShiftRange::Uniform(r) if !r.is_finite() || *r < 0.0 => bad(r.to_string(), "must be a finite value >= 0"),
-            ShiftRange::Choices(c) if c.iter().any(|v| !v.is_finite()) => bad(format!("{c:?}"), "choices must be finite"),
+            ShiftRange::Choices(c) if c.iter().any(|v| !v.is_finite()) => {
+                bad(format!("{c:?}"), "choices must be finite")
+            }
             _ => Ok(()),
         }
     }
@@ -235,7 +237,11 @@ impl ImageDataGeneratorConfig {
         self.height_shift_range.validate("height_shift_range")?;
         let [lo, hi] = self.zoom_range;
         if !lo.is_finite() || !hi.is_finite() || lo <= 0.0 {
-            return bad("zoom_range", format!("{:?}", self.zoom_range), "bounds must be finite and > 0 (a float z must be < 1)");
+            return bad(
+                "zoom_range",
+                format!("{:?}", self.zoom_range),
+                "bounds must be finite and > 0 (a float z must be < 1)",
+            );
         }
         if lo > hi {
             return bad("zoom_range", format!("{:?}", self.zoom_range), "pair is reversed: lower > upper");

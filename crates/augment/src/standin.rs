@@ -48,9 +48,10 @@ pub fn write_standin_dataset(root: &Path, train: usize, validation: usize, seed:
             for i in 0..count {
                 let mut rng = image_rng(seed, salt * 2 + class as u64, i as u64);
                 let path = dir.join(format!("{}.{i}.jpg", &name[..name.len() - 1]));
-                draw(class, &mut rng)
-                    .save(&path)
-                    .map_err(|e| AugmentError::CorruptImage { path: path.clone(), reason: format!("cannot write: {e}") })?;
+                draw(class, &mut rng).save(&path).map_err(|e| AugmentError::CorruptImage {
+                    path: path.clone(),
+                    reason: format!("cannot write: {e}"),
+                })?;
             }
         }
     }

@@ -266,9 +266,13 @@ impl Architecture {
             let spatial = match &layer.kind {
                 LayerKind::Input { .. } => Some(input),
                 LayerKind::Conv2D { kernel, strides, padding, .. }
-                | LayerKind::DepthwiseConv2D { kernel, strides, padding, .. } => Some(windowed(*kernel, *strides, *padding)?),
+                | LayerKind::DepthwiseConv2D { kernel, strides, padding, .. } => {
+                    Some(windowed(*kernel, *strides, *padding)?)
+                }
                 LayerKind::MaxPooling2D { pool, strides, padding }
-                | LayerKind::AveragePooling2D { pool, strides, padding, .. } => Some(windowed(*pool, *strides, *padding)?),
+                | LayerKind::AveragePooling2D { pool, strides, padding, .. } => {
+                    Some(windowed(*pool, *strides, *padding)?)
+                }
                 LayerKind::ZeroPadding2D { padding } => {
                     let padding = padding.resolve([first[0], first[1]]);
                     Some([first[0] + padding[0][0] + padding[0][1], first[1] + padding[1][0] + padding[1][1]])

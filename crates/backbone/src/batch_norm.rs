@@ -122,8 +122,7 @@ impl BatchNormalization {
             Some(gamma) => gamma.val(),
             None => Tensor::ones([n], &device),
         };
-        let result =
-            burn::tensor::module::batch_norm_train(input, gamma, self.beta.val(), self.epsilon);
+        let result = burn::tensor::module::batch_norm_train(input, gamma, self.beta.val(), self.epsilon);
         let keep = self.momentum;
         let mean = self.moving_mean.value_sync().to_device(&device);
         let var = self.moving_variance.value_sync().to_device(&device);

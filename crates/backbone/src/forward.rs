@@ -106,6 +106,30 @@ impl Network {
         Ok(self.run(after, features, outputs))
     }
 
+    /// The vector the network ends in (its classification top): `[batch, features]`. Fails
+    /// with [`NetworkError::NoTop`] if it ends in a feature map.
+    ///
+    /// # Shapes
+    /// - input: `[batch, 3, rows, cols]`; output `[batch, features]`
+    pub fn classify(&self, input: Tensor<4>) -> Result<Tensor<2>> {
+        let output = self.architecture().output();
+        if !matches!(
+            self.architecture().layers()[output].kind,
+            LayerKind::Dense { .. } | LayerKind::GlobalAveragePooling2D
+        ) {
+            return Err(NetworkError::NoTop);
+        }
+        let scores = self.forward_layers(input, &[output])?.remove(0);
+        let [batch, features, ..] = scores.dims();
+        Ok(scores.reshape([batch, features]))
+    }
+
+    /// Keras' `model.summary()` for an input of `[rows, cols]`, each layer counted as its
+    /// `trainable` flag says.
+    pub fn summary(&self, input: [usize; 2]) -> Result<crate::Summary> {
+        crate::Summary::of(self.architecture(), input, &|i| self.is_trainable(i))
+    }
+
     fn check_outputs(&self, outputs: &[usize]) -> Result<()> {
         for &o in outputs {
             self.architecture().layer(o)?;

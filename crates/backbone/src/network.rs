@@ -74,15 +74,19 @@ impl Network {
                     *use_bias,
                     device,
                 ))),
-                LayerKind::BatchNormalization { epsilon, momentum, scale, tensorflow_order } => Some(LayerParams::Norm(
-                    BatchNormalizationConfig::new(architecture.channels(i))
-                        .with_scale(*scale)
-                        .with_tensorflow_order(*tensorflow_order)
-                        .with_epsilon(*epsilon)
-                        .with_momentum(*momentum)
-                        .init(device),
-                )),
-                LayerKind::Dense { units, .. } => Some(LayerParams::Dense(LinearConfig::new(in_channels, *units).init(device))),
+                LayerKind::BatchNormalization { epsilon, momentum, scale, tensorflow_order } => {
+                    Some(LayerParams::Norm(
+                        BatchNormalizationConfig::new(architecture.channels(i))
+                            .with_scale(*scale)
+                            .with_tensorflow_order(*tensorflow_order)
+                            .with_epsilon(*epsilon)
+                            .with_momentum(*momentum)
+                            .init(device),
+                    ))
+                }
+                LayerKind::Dense { units, .. } => {
+                    Some(LayerParams::Dense(LinearConfig::new(in_channels, *units).init(device)))
+                }
                 _ => None,
             };
             slots.push(param.map(|p| {

@@ -23,12 +23,21 @@ struct Writer {
 impl Writer {
     /// Keras' `conv2d_bn`: `Conv2D(use_bias=False)`, `BatchNormalization(scale=False)`,
     /// `Activation('relu')`; torchvision's `BasicConv2d` `torch` in the current module.
-    fn conv2d_bn(&mut self, x: Node, filters: usize, [rows, cols]: [usize; 2], strides: usize, padding: Padding, torch: &str) -> Node {
+    fn conv2d_bn(
+        &mut self,
+        x: Node,
+        filters: usize,
+        [rows, cols]: [usize; 2],
+        strides: usize,
+        padding: Padding,
+        torch: &str,
+    ) -> Node {
         let torch = match self.module {
             "" => torch.to_string(),
             module => format!("{module}.{torch}"),
         };
-        let kind = LayerKind::Conv2D { filters, kernel: [rows, cols], strides: [strides, strides], padding, use_bias: false };
+        let kind =
+            LayerKind::Conv2D { filters, kernel: [rows, cols], strides: [strides, strides], padding, use_bias: false };
         let conv = self.builder.layer(kind, &[x]);
         self.builder.torch_path(conv, format!("{torch}.conv"));
         let norm = LayerKind::BatchNormalization {
@@ -158,7 +167,9 @@ pub fn inception_v3(flavor: Flavor, classes: usize) -> Architecture {
     }
     w.module = "Mixed_6a";
     x = w.reduction_17(x);
-    for (i, (module, c7)) in [("Mixed_6b", 128), ("Mixed_6c", 160), ("Mixed_6d", 160), ("Mixed_6e", 192)].into_iter().enumerate() {
+    for (i, (module, c7)) in
+        [("Mixed_6b", 128), ("Mixed_6c", 160), ("Mixed_6d", 160), ("Mixed_6e", 192)].into_iter().enumerate()
+    {
         w.module = module;
         x = w.block_17(x, c7, &format!("mixed{}", 4 + i));
     }

@@ -125,15 +125,14 @@ impl FromStr for LayerName {
 
     /// Parses a Keras name (`mixed7`) or a torchvision block name (`Mixed_6e`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        LayerName::ALL
-            .into_iter()
-            .find(|name| name.keras_name() == s || name.torchvision_name() == Some(s))
-            .ok_or_else(|| NetworkError::UnknownLayer {
+        LayerName::ALL.into_iter().find(|name| name.keras_name() == s || name.torchvision_name() == Some(s)).ok_or_else(
+            || NetworkError::UnknownLayer {
                 name: s.to_string(),
                 network: "InceptionV3 (block ends)".into(),
                 valid: LayerName::ALL.map(LayerName::keras_name).join(", ")
                     + " (or a torchvision name such as Mixed_6e)",
-            })
+            },
+        )
     }
 }
 

@@ -7,8 +7,8 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::description::inception_v3;
-use backbone::Flavor;
 use crate::layer_name::LayerName;
+use backbone::Flavor;
 
 /// Configuration of an [`InceptionV3`]: flavour, where it ends, and the optional top.
 ///
@@ -53,11 +53,7 @@ impl InceptionV3Config {
     /// Creates the network with Burn's default initialisation; load weights afterwards with
     /// [`InceptionV3::load_weights`]. Fails if a top is asked for on a cut model.
     pub fn init(&self, device: &Device) -> Result<InceptionV3> {
-        Ok(InceptionV3 {
-            network: Network::init(self.architecture()?, device),
-            flavor: self.flavor,
-            cut: self.cut,
-        })
+        Ok(InceptionV3 { network: Network::init(self.architecture()?, device), flavor: self.flavor, cut: self.cut })
     }
 }
 
@@ -81,13 +77,12 @@ impl InceptionV3 {
     pub fn config(&self) -> InceptionV3Config {
         let architecture = self.network.architecture();
         let include_top = architecture.layers()[architecture.output()].name == "predictions";
-        InceptionV3Config::new(self.flavor)
-            .with_cut(self.cut)
-            .with_include_top(include_top)
-            .with_classes(match include_top {
+        InceptionV3Config::new(self.flavor).with_cut(self.cut).with_include_top(include_top).with_classes(
+            match include_top {
                 true => architecture.channels(architecture.output()),
                 false => 1000,
-            })
+            },
+        )
     }
 
     /// The description of the network it holds.
@@ -151,16 +146,13 @@ impl InceptionV3 {
     /// # Shapes
     /// - input: `[batch, 3, height, width]`; output `[batch, classes]`
     pub fn classify(&self, input: Tensor<4>) -> Result<Tensor<2>> {
-        let top = self.architecture().index_of("predictions").map_err(|_| NetworkError::NoTop)?;
-        let scores = self.network.forward_layers(input, &[top])?.remove(0);
-        let [batch, classes, ..] = scores.dims();
-        Ok(scores.reshape([batch, classes]))
+        self.network.classify(input)
     }
 
     /// Keras' `model.summary()` for an input of `[rows, cols]` pixels: TF2 fresh-session
     /// names, `model.layers` order, each layer's `trainable` flag.
     pub fn summary(&self, input: [usize; 2]) -> Result<Summary> {
-        Summary::of(self.architecture(), input, &|i| self.network.is_trainable(i))
+        self.network.summary(input)
     }
 
     /// Sets every batch norm's moving statistics from the batch statistics of `images` (see

@@ -13,9 +13,9 @@ pub use backbone::weights::{
     safetensors_metadata,
 };
 
-use backbone::Flavor;
 use crate::layer_name::LayerName;
 use crate::model::{InceptionV3, InceptionV3Config};
+use backbone::Flavor;
 
 const FLAVOR_KEY: &str = "inception.flavor";
 const CUT_KEY: &str = "inception.cut";
@@ -85,7 +85,10 @@ impl InceptionV3 {
                     return Err(NetworkError::OtherArchitecture {
                         path: path.to_path_buf(),
                         network: "inception_v3".into(),
-                        reason: format!("the file holds `{}`", safetensors_metadata(path)?.get(files::NETWORK_KEY).cloned().unwrap_or_default()),
+                        reason: format!(
+                            "the file holds `{}`",
+                            safetensors_metadata(path)?.get(files::NETWORK_KEY).cloned().unwrap_or_default()
+                        ),
                     });
                 }
                 files::native_tensors(&self.network, read_state_dict(path)?, path)?

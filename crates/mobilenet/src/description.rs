@@ -64,7 +64,8 @@ impl Writer {
     }
 
     fn batch_norm(&mut self, x: Node, name: &str) -> Node {
-        let kind = LayerKind::BatchNormalization { epsilon: 1e-3, momentum: 0.999, scale: true, tensorflow_order: true };
+        let kind =
+            LayerKind::BatchNormalization { epsilon: 1e-3, momentum: 0.999, scale: true, tensorflow_order: true };
         self.builder.named(name, kind, &[x])
     }
 
@@ -73,7 +74,15 @@ impl Writer {
     }
 
     /// Keras' `_inverted_res_block`.
-    fn inverted_res_block(&mut self, inputs: Node, expansion: usize, stride: usize, alpha: f64, filters: usize, block_id: usize) -> Node {
+    fn inverted_res_block(
+        &mut self,
+        inputs: Node,
+        expansion: usize,
+        stride: usize,
+        alpha: f64,
+        filters: usize,
+        block_id: usize,
+    ) -> Node {
         let in_channels = self.builder.channels(inputs);
         let pointwise_filters = make_divisible((filters as f64 * alpha).trunc());
         let mut x = inputs;
@@ -94,7 +103,8 @@ impl Writer {
             }
             _ => Padding::Same,
         };
-        let depthwise = LayerKind::DepthwiseConv2D { kernel: [3, 3], strides: [stride, stride], padding, use_bias: false };
+        let depthwise =
+            LayerKind::DepthwiseConv2D { kernel: [3, 3], strides: [stride, stride], padding, use_bias: false };
         x = self.builder.named(&format!("{prefix}depthwise"), depthwise, &[x]);
         x = self.batch_norm(x, &format!("{prefix}depthwise_BN"));
         x = self.relu6(x, &format!("{prefix}depthwise_relu"));

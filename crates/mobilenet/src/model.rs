@@ -115,15 +115,12 @@ impl MobileNetV2 {
     /// # Shapes
     /// - input: `[batch, 3, rows, cols]`; output `[batch, classes]`
     pub fn classify(&self, input: Tensor<4>) -> Result<Tensor<2>> {
-        let top = self.architecture().index_of("predictions").map_err(|_| NetworkError::NoTop)?;
-        let scores = self.network.forward_layers(input, &[top])?.remove(0);
-        let [batch, classes, ..] = scores.dims();
-        Ok(scores.reshape([batch, classes]))
+        self.network.classify(input)
     }
 
     /// Keras' `model.summary()` for an input of `[rows, cols]`, each layer's `trainable` flag.
     pub fn summary(&self, input: [usize; 2]) -> Result<Summary> {
-        Summary::of(self.architecture(), input, &|i| self.network.is_trainable(i))
+        self.network.summary(input)
     }
 
     /// Sets every batch norm's moving statistics from the batch statistics of `images` (see

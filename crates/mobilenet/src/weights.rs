@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use backbone::weights::{self as files, KerasWeightFile, WeightFormat, detect_format, read_state_dict, safetensors_metadata};
+use backbone::weights::{
+    self as files, KerasWeightFile, WeightFormat, detect_format, read_state_dict, safetensors_metadata,
+};
 use backbone::{NetworkError, Result};
 use burn::tensor::Device;
 
@@ -38,7 +40,11 @@ pub fn native_config(path: &Path) -> Result<Option<MobileNetV2Config>> {
 /// `predictions` layer. Fails on a file of another network.
 pub fn keras_file_config(path: &Path, input_size: [usize; 2]) -> Result<MobileNetV2Config> {
     let file = KerasWeightFile::read(path)?;
-    let other = |reason: String| NetworkError::OtherArchitecture { path: path.to_path_buf(), network: "MobileNetV2".into(), reason };
+    let other = |reason: String| NetworkError::OtherArchitecture {
+        path: path.to_path_buf(),
+        network: "MobileNetV2".into(),
+        reason,
+    };
     let project = file
         .layers
         .iter()
@@ -51,10 +57,19 @@ pub fn keras_file_config(path: &Path, input_size: [usize; 2]) -> Result<MobileNe
         .ok_or_else(|| other(format!("`block_16_project` has {filters} filters, which no width of Keras' has")))?;
     let include_top = file.layers.iter().any(|l| l.name == "predictions");
     let classes = match include_top {
-        true => file.layers.iter().find(|l| l.name == "predictions").and_then(|l| l.weights.last()).map_or(1000, |b| b.shape[0]),
+        true => file
+            .layers
+            .iter()
+            .find(|l| l.name == "predictions")
+            .and_then(|l| l.weights.last())
+            .map_or(1000, |b| b.shape[0]),
         false => 1000,
     };
-    Ok(MobileNetV2Config::new().with_alpha(alpha).with_include_top(include_top).with_classes(classes).with_input_size(input_size))
+    Ok(MobileNetV2Config::new()
+        .with_alpha(alpha)
+        .with_include_top(include_top)
+        .with_classes(classes)
+        .with_input_size(input_size))
 }
 
 impl MobileNetV2 {
@@ -107,7 +122,10 @@ mod tests {
     #[test]
     fn official_file_names() {
         let config = MobileNetV2Config::new().with_input_size([160, 160]);
-        assert_eq!(keras_weight_file_name(&config), "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5");
+        assert_eq!(
+            keras_weight_file_name(&config),
+            "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5"
+        );
         let config = MobileNetV2Config::new().with_alpha(0.35).with_include_top(true);
         assert_eq!(keras_weight_file_name(&config), "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224.h5");
     }

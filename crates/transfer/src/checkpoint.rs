@@ -61,7 +61,8 @@ pub fn save_checkpoint(
     if let Some(optimizer) = optimizer {
         let optim_tmp = temporary(&optimizer_path(path));
         optimizer.save(&optim_tmp).map_err(|e| failed(format!("writing optimizer state: {e:?}")))?;
-        std::fs::rename(&optim_tmp, optimizer_path(path)).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
+        std::fs::rename(&optim_tmp, optimizer_path(path))
+            .map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
     }
     std::fs::rename(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })
 }
@@ -69,10 +70,15 @@ pub fn save_checkpoint(
 /// Loads a checkpoint onto `device`: the model with its trainable layers and parameter
 /// identities, the metadata, and the optimizer state when `<path>.optim` exists (to resume
 /// training with `Trainer::set_optimizer`: the state applies to the same parameters).
-pub fn load_checkpoint(path: &Path, device: &Device) -> Result<(TransferModel, CheckpointMetadata, Option<ModuleOptimizer>)> {
+pub fn load_checkpoint(
+    path: &Path,
+    device: &Device,
+) -> Result<(TransferModel, CheckpointMetadata, Option<ModuleOptimizer>)> {
     let failed = |reason: String| TransferError::Checkpoint { path: path.to_path_buf(), reason };
     let header = backbone::weights::safetensors_metadata(path)?;
-    let json = header.get(METADATA_KEY).ok_or_else(|| failed("not a transfer checkpoint (no transfer.checkpoint metadata)".into()))?;
+    let json = header
+        .get(METADATA_KEY)
+        .ok_or_else(|| failed("not a transfer checkpoint (no transfer.checkpoint metadata)".into()))?;
     let metadata: CheckpointMetadata = serde_json::from_str(json).map_err(|e| failed(format!("bad metadata: {e}")))?;
     let mut model = metadata.config.init(device)?;
     let mut store = SafetensorsStore::from_file(path);
@@ -81,7 +87,8 @@ pub fn load_checkpoint(path: &Path, device: &Device) -> Result<(TransferModel, C
         return Err(failed(format!("weights do not fit the recorded configuration: {result}")));
     }
     if let Some(ids) = header.get(PARAM_IDS_KEY) {
-        let ids: BTreeMap<String, u64> = serde_json::from_str(ids).map_err(|e| failed(format!("bad parameter ids: {e}")))?;
+        let ids: BTreeMap<String, u64> =
+            serde_json::from_str(ids).map_err(|e| failed(format!("bad parameter ids: {e}")))?;
         model = restore_param_ids(model, &ids);
     }
     if metadata.trainable.len() != model.architecture().len() {

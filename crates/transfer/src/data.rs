@@ -69,16 +69,35 @@ pub struct InMemoryBatches {
 
 impl InMemoryBatches {
     /// Images NCHW (`[n, 3, rows, cols]` flattened) with targets (`[n, outputs]` flattened).
-    pub fn images(images: Vec<f32>, image_shape: [usize; 3], targets: Vec<f32>, outputs: usize, batch_size: usize) -> Self {
+    pub fn images(
+        images: Vec<f32>,
+        image_shape: [usize; 3],
+        targets: Vec<f32>,
+        outputs: usize,
+        batch_size: usize,
+    ) -> Self {
         Self::new(images, image_shape, targets, outputs, batch_size, false)
     }
 
     /// Base features NCHW (`[n, channels, rows, cols]` flattened) with targets.
-    pub fn features(features: Vec<f32>, shape: [usize; 3], targets: Vec<f32>, outputs: usize, batch_size: usize) -> Self {
+    pub fn features(
+        features: Vec<f32>,
+        shape: [usize; 3],
+        targets: Vec<f32>,
+        outputs: usize,
+        batch_size: usize,
+    ) -> Self {
         Self::new(features, shape, targets, outputs, batch_size, true)
     }
 
-    fn new(samples: Vec<f32>, sample_shape: [usize; 3], targets: Vec<f32>, outputs: usize, batch_size: usize, features: bool) -> Self {
+    fn new(
+        samples: Vec<f32>,
+        sample_shape: [usize; 3],
+        targets: Vec<f32>,
+        outputs: usize,
+        batch_size: usize,
+        features: bool,
+    ) -> Self {
         let n = targets.len() / outputs.max(1);
         Self {
             samples,

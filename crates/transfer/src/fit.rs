@@ -3,10 +3,10 @@
 use std::path::Path;
 
 use augment::{Interpolation, load_img};
+use backbone::cpu::host_values;
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
-use backbone::cpu::host_values;
 
 use crate::data::{BatchSource, InMemoryBatches, Inputs};
 use crate::error::{Result, TransferError};

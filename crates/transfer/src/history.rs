@@ -46,7 +46,8 @@ impl History {
     /// Reads a history written by [`History::write_csv`] (or Keras' `CSVLogger` with these
     /// columns), to append a resumed run to it.
     pub fn read_csv(path: &Path) -> Result<History> {
-        let text = std::fs::read_to_string(path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
         let bad = |line: usize, why: &str| TransferError::Config(format!("{}: line {line}: {why}", path.display()));
         let mut lines = text.lines().enumerate();
         match lines.next() {

@@ -28,15 +28,15 @@ mod param_ids;
 mod plot;
 mod progress;
 
+pub use base::{BaseConfig, LayerRef};
 pub use checkpoint::{CheckpointMetadata, load_checkpoint, save_checkpoint};
 pub use data::{BatchSource, InMemoryBatches, Inputs};
 pub use error::{Result, TransferError};
 pub use fit::{CompileConfig, FitConfig, StepMetrics, Trainer, predict, predict_files};
 pub use head::{Head, HeadConfig, Pooling};
-pub use inference::{InferenceBase, InferenceModel};
 pub use history::{EpochRecord, History, write_atomically};
+pub use inference::{InferenceBase, InferenceModel};
 pub use loss::Loss;
-pub use base::{BaseConfig, LayerRef};
 pub use model::{TransferModel, TransferModelConfig};
 pub use optim::{KerasRmsProp, KerasRmsPropState};
 pub use plot::plot_history;

@@ -39,9 +39,7 @@ impl Loss {
     pub fn correct(self, logits: Tensor<2>, targets: Tensor<2>) -> usize {
         let hits = match self {
             Loss::BinaryCrossentropy => logits.greater_elem(0.0).float().equal(targets).float().sum(),
-            Loss::CategoricalCrossentropy => {
-                logits.argmax(1).equal(targets.argmax(1)).float().sum()
-            }
+            Loss::CategoricalCrossentropy => logits.argmax(1).equal(targets.argmax(1)).float().sum(),
         };
         hits.into_scalar::<f32>() as usize
     }

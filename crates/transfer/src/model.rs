@@ -27,7 +27,10 @@ pub struct TransferModelConfig {
 impl TransferModelConfig {
     /// The course model: Keras InceptionV3 cut at `mixed7`, the course head, 150x150.
     pub fn course() -> Self {
-        Self::new(InceptionV3Config::new(inception::Flavor::Keras).with_cut(LayerName::Mixed7).into(), HeadConfig::course())
+        Self::new(
+            InceptionV3Config::new(inception::Flavor::Keras).with_cut(LayerName::Mixed7).into(),
+            HeadConfig::course(),
+        )
     }
 
     /// Builds the model around `base` (already loaded, built with `self.base`), with the
@@ -47,7 +50,9 @@ impl TransferModelConfig {
         let shape = base.architecture().output_shape(base.architecture().output(), self.input_size)?;
         let feature_map = match shape.as_slice() {
             &[rows, cols, channels] => [rows, cols, channels],
-            other => return Err(TransferError::Config(format!("the base ends in a vector {other:?}, not a feature map"))),
+            other => {
+                return Err(TransferError::Config(format!("the base ends in a vector {other:?}, not a feature map")));
+            }
         };
         let head = self.head.init(feature_map, device);
         let model = TransferModel { base, head, base_config: self.base.clone(), input_size: self.input_size };

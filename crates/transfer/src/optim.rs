@@ -3,9 +3,9 @@
 //! (Burn's `RmsProp` puts eps outside and adds momentum: with the tiny gradients of a head
 //! on frozen features it steps up to 100x differently.)
 
+use backbone::cpu::is_host_device;
 use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
 use burn::tensor::{DType, Device, Tensor, TensorData};
-use backbone::cpu::is_host_device;
 use rayon::prelude::*;
 
 /// Keras `RMSprop` hyper-parameters (the learning rate is given at each step).
@@ -108,9 +108,11 @@ impl KerasRmsProp {
             first,
         };
         const CHUNK: usize = 1 << 16;
-        param.par_chunks_mut(CHUNK).zip(velocity.par_chunks_mut(CHUNK)).zip(grad.par_chunks(CHUNK)).for_each(
-            |((param, velocity), grad)| update.apply(param, velocity, grad),
-        );
+        param
+            .par_chunks_mut(CHUNK)
+            .zip(velocity.par_chunks_mut(CHUNK))
+            .zip(grad.par_chunks(CHUNK))
+            .for_each(|((param, velocity), grad)| update.apply(param, velocity, grad));
         let back = |values: Vec<f32>| Tensor::from_data(TensorData::new(values, shape.clone()), &device);
         (back(param), Some(KerasRmsPropState { velocity: back(velocity) }))
     }

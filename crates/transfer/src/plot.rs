@@ -152,7 +152,12 @@ pub fn plot_history(history: &History, dir: &Path) -> Result<()> {
         history.epochs.iter().filter_map(f).collect()
     };
     let charts = [
-        ("accuracy.png", "Training and validation accuracy", series(&|e| Some(e.accuracy)), series(&|e| e.val_accuracy)),
+        (
+            "accuracy.png",
+            "Training and validation accuracy",
+            series(&|e| Some(e.accuracy)),
+            series(&|e| e.val_accuracy),
+        ),
         ("loss.png", "Training and validation loss", series(&|e| Some(e.loss)), series(&|e| e.val_loss)),
     ];
     for (file, title, train, validation) in charts {

@@ -11,13 +11,11 @@ use rayon::prelude::*;
 use std::sync::Arc;
 
 use super::nhwc::{ChannelSlice, NhwcBatch, host_values};
+use super::window::{NO_PADDING, Window};
 use super::winograd::Winograd3x3;
 use crate::batch_norm::BatchNormalization;
 use crate::error::Result;
-use crate::layer::{Activation, Padding, ZeroPadding, window_output};
-
-/// No zero padding before a convolution.
-pub(crate) const NO_PADDING: ZeroPadding = ZeroPadding::Fixed([[0, 0], [0, 0]]);
+use crate::layer::{Activation, Padding, ZeroPadding};
 use crate::network::ConvParams;
 
 /// What follows a convolution on each output pixel while it is still in cache: its bias,
@@ -48,16 +46,10 @@ fn relu(v: f32) -> f32 {
     if v < 0.0 { 0.0 } else { v }
 }
 
-/// ReLU6 that keeps NaN.
+/// ReLU6 (`clamp` keeps NaN).
 #[inline]
 fn relu6(v: f32) -> f32 {
-    if v < 0.0 {
-        0.0
-    } else if v > 6.0 {
-        6.0
-    } else {
-        v
-    }
+    v.clamp(0.0, 6.0)
 }
 
 impl Finish {
@@ -70,7 +62,8 @@ impl Finish {
     pub fn with_norm(mut self, bn: &BatchNormalization) -> Result<Self> {
         let epsilon = bn.epsilon as f32;
         let mean = host_values(bn.moving_mean.value())?;
-        let inv_std: Vec<f32> = host_values(bn.moving_variance.value())?.iter().map(|v| (v + epsilon).sqrt().recip()).collect();
+        let inv_std: Vec<f32> =
+            host_values(bn.moving_variance.value())?.iter().map(|v| (v + epsilon).sqrt().recip()).collect();
         let beta = host_values(bn.beta.val())?;
         let factor = match &bn.gamma {
             None => inv_std,
@@ -97,7 +90,6 @@ impl Finish {
         self.activation = Some(activation);
         self
     }
-
 
     /// Applies bias, batch norm and activation to one pixel's channels in place.
     #[inline]
@@ -148,11 +140,7 @@ pub enum ConvAlgorithm {
 /// `[patch, out_channels]` matrix, patch index `(ky * cols + kx) * in_channels + c`.
 #[derive(Debug, Clone)]
 pub(crate) struct PackedConv {
-    kernel: [usize; 2],
-    strides: [usize; 2],
-    padding: Padding,
-    /// The zero padding of a `ZeroPadding2D` before it.
-    extra: ZeroPadding,
+    window: Window,
     in_channels: usize,
     out_channels: usize,
     /// Empty when `winograd` is used.
@@ -161,21 +149,6 @@ pub(crate) struct PackedConv {
     /// The same convolution by Winograd's F(2x2, 3x3), for 3x3 stride-1 kernels on enough
     /// channels that the transforms pay off.
     winograd: Option<Arc<Winograd3x3>>,
-}
-
-/// The padding `[[top, bottom], [left, right]]` of a window over an input of `[h, w]`
-/// after `extra` zero padding.
-pub(crate) fn total_padding(
-    padding: Padding,
-    extra: ZeroPadding,
-    [h, w]: [usize; 2],
-    kernel: [usize; 2],
-    strides: [usize; 2],
-) -> [[usize; 2]; 2] {
-    let extra = extra.resolve([h, w]);
-    let size = [h + extra[0][0] + extra[0][1], w + extra[1][0] + extra[1][1]];
-    let own = padding.explicit(size, kernel, strides).unwrap_or([[0, 0], [0, 0]]);
-    [[own[0][0] + extra[0][0], own[0][1] + extra[0][1]], [own[1][0] + extra[1][0], own[1][1] + extra[1][1]]]
 }
 
 /// Output pixels per tile (one matrix product each): enough tiles to keep every thread
@@ -216,23 +189,18 @@ impl PackedConv {
             Padding::Same => Some([1, 1]),
             Padding::Symmetric(p) => Some(p),
         };
-        let winograd = (algorithm == ConvAlgorithm::Winograd
-            && [rows, cols] == [3, 3]
-            && strides == [1, 1]
-            && in_channels >= 16)
-            .then_some(winograd_padding)
-            .flatten()
-            .map(|p| Arc::new(Winograd3x3::new(&planar, in_channels, out_channels, p)));
+        let winograd =
+            (algorithm == ConvAlgorithm::Winograd && [rows, cols] == [3, 3] && strides == [1, 1] && in_channels >= 16)
+                .then_some(winograd_padding)
+                .flatten()
+                .map(|p| Arc::new(Winograd3x3::new(&planar, in_channels, out_channels, p)));
         if winograd.is_some() {
             weights = Vec::new(); // only the transformed kernels are used
         }
         let bias = conv.bias.as_ref().map(|b| host_values(b.val())).transpose()?;
         Ok(Self {
             winograd,
-            kernel: [rows, cols],
-            strides,
-            padding,
-            extra: NO_PADDING,
+            window: Window::new([rows, cols], strides, padding),
             in_channels,
             out_channels,
             weights: Arc::new(weights),
@@ -243,7 +211,7 @@ impl PackedConv {
     /// The same convolution with `finish` after it and `extra` zero padding before it.
     pub fn finished(&self, finish: Finish, extra: ZeroPadding) -> Self {
         let winograd = self.winograd.clone().filter(|_| extra == NO_PADDING);
-        Self { finish, extra, winograd, ..self.clone() }
+        Self { finish, window: Window { extra, ..self.window }, winograd, ..self.clone() }
     }
 
     /// The bias-only finish it was packed with.
@@ -256,15 +224,9 @@ impl PackedConv {
         self.out_channels
     }
 
-    /// Padding `[[top, bottom], [left, right]]` for an input of `[rows, cols]`.
-    fn pads(&self, size: [usize; 2]) -> [[usize; 2]; 2] {
-        total_padding(self.padding, self.extra, size, self.kernel, self.strides)
-    }
-
     /// Output `[rows, cols]` for an input of `[rows, cols]`.
     pub fn output_size(&self, size: [usize; 2]) -> [usize; 2] {
-        let pads = self.pads(size);
-        [0, 1].map(|a| window_output(size[a], pads[a], self.kernel[a], self.strides[a]))
+        self.window.output_size(size)
     }
 
     /// Runs the unit, writing its `out_channels` into `target` (same pixels as the output).
@@ -277,62 +239,60 @@ impl PackedConv {
         let [n, h, w, _] = input.shape;
         let [oh, ow] = self.output_size([h, w]);
         let rows = n * oh * ow;
-        let patch = self.kernel[0] * self.kernel[1] * self.in_channels;
+        let patch = self.window.kernel[0] * self.window.kernel[1] * self.in_channels;
         let tile = tile_rows(rows, patch);
         let parallelism = match rows.div_ceil(tile) < rayon::current_num_threads() {
             true => Parallelism::Rayon(0),
             false => Parallelism::None,
         };
-        let direct = self.kernel == [1, 1] && self.strides == [1, 1] && self.extra == NO_PADDING;
-        let pads = self.pads([h, w]);
+        let window = self.window;
+        let direct = window.kernel == [1, 1] && window.strides == [1, 1] && window.extra == NO_PADDING;
+        let pads = window.pads([h, w]);
         let (stride, offset) = (target.stride, target.offset);
-        target.data[..rows * stride]
-            .par_chunks_mut(tile * stride)
-            .enumerate()
-            .for_each(|(index, chunk)| {
-                let first = index * tile;
-                let count = chunk.len() / stride;
-                let destination = chunk.as_mut_ptr();
-                let multiply = |lhs: &[f32]| {
-                    // SAFETY: `lhs` holds `count` rows of `patch` values, the weights `patch` rows
-                    // of `out_channels`, and `chunk` `count` pixels of `stride` channels of which
-                    // `offset .. offset + out_channels` are written: all in bounds.
-                    unsafe {
-                        gemm::gemm(
-                            count,
-                            self.out_channels,
-                            patch,
-                            destination.add(offset),
-                            1,
-                            stride as isize,
-                            false,
-                            lhs.as_ptr(),
-                            1,
-                            patch as isize,
-                            self.weights.as_ptr(),
-                            1,
-                            self.out_channels as isize,
-                            0.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            parallelism,
-                        )
-                    }
-                };
-                match direct {
-                    true => multiply(&input.data[first * patch..(first + count) * patch]),
-                    false => PATCHES.with_borrow_mut(|patches| {
-                        patches.resize(count * patch, 0.0);
-                        self.gather_patches(input, first, count, [oh, ow], [pads[0][0], pads[1][0]], patches);
-                        multiply(patches);
-                    }),
+        target.data[..rows * stride].par_chunks_mut(tile * stride).enumerate().for_each(|(index, chunk)| {
+            let first = index * tile;
+            let count = chunk.len() / stride;
+            let destination = chunk.as_mut_ptr();
+            let multiply = |lhs: &[f32]| {
+                // SAFETY: `lhs` holds `count` rows of `patch` values, the weights `patch` rows
+                // of `out_channels`, and `chunk` `count` pixels of `stride` channels of which
+                // `offset .. offset + out_channels` are written: all in bounds.
+                unsafe {
+                    gemm::gemm(
+                        count,
+                        self.out_channels,
+                        patch,
+                        destination.add(offset),
+                        1,
+                        stride as isize,
+                        false,
+                        lhs.as_ptr(),
+                        1,
+                        patch as isize,
+                        self.weights.as_ptr(),
+                        1,
+                        self.out_channels as isize,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        parallelism,
+                    )
                 }
-                for pixel in chunk.chunks_exact_mut(stride) {
-                    self.finish.apply(&mut pixel[offset..offset + self.out_channels]);
-                }
-            });
+            };
+            match direct {
+                true => multiply(&input.data[first * patch..(first + count) * patch]),
+                false => PATCHES.with_borrow_mut(|patches| {
+                    patches.resize(count * patch, 0.0);
+                    self.gather_patches(input, first, count, [oh, ow], [pads[0][0], pads[1][0]], patches);
+                    multiply(patches);
+                }),
+            }
+            for pixel in chunk.chunks_exact_mut(stride) {
+                self.finish.apply(&mut pixel[offset..offset + self.out_channels]);
+            }
+        });
     }
 
     /// Copies the input patches of output pixels `first .. first + count` into rows of
@@ -347,15 +307,15 @@ impl PackedConv {
         patches: &mut [f32],
     ) {
         let [_, h, w, c] = input.shape;
-        let [rows, cols] = self.kernel;
+        let [rows, cols] = self.window.kernel;
         let patch = rows * cols * c;
         for (local, row) in patches.chunks_exact_mut(patch).take(count).enumerate() {
             let pixel = first + local;
             let (b, oy, ox) = (pixel / (oh * ow), pixel / ow % oh, pixel % ow);
             for ky in 0..rows {
-                let iy = (oy * self.strides[0] + ky) as isize - top as isize;
+                let iy = (oy * self.window.strides[0] + ky) as isize - top as isize;
                 for kx in 0..cols {
-                    let ix = (ox * self.strides[1] + kx) as isize - left as isize;
+                    let ix = (ox * self.window.strides[1] + kx) as isize - left as isize;
                     let dst = &mut row[(ky * cols + kx) * c..(ky * cols + kx + 1) * c];
                     match (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
                         true => {

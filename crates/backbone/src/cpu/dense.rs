@@ -1,7 +1,7 @@
 //! A dense layer on the host: one matrix product for the batch, then bias and activation.
 
-use gemm::Parallelism;
 use burn::nn::Linear;
+use gemm::Parallelism;
 
 use super::nhwc::{NhwcBatch, host_values};
 use crate::error::Result;

@@ -6,19 +6,17 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::conv::{Finish, NO_PADDING, total_padding};
+use super::conv::Finish;
 use super::nhwc::{ChannelSlice, NhwcBatch, host_values};
+use super::window::Window;
 use crate::error::Result;
-use crate::layer::{Padding, ZeroPadding, window_output};
+use crate::layer::{Padding, ZeroPadding};
 use crate::network::ConvParams;
 
 /// A `DepthwiseConv2D` (depth multiplier 1) with what follows it.
 #[derive(Debug, Clone)]
 pub(crate) struct PackedDepthwise {
-    kernel: [usize; 2],
-    strides: [usize; 2],
-    padding: Padding,
-    extra: ZeroPadding,
+    window: Window,
     channels: usize,
     /// `[ky][kx][channel]`.
     weights: Arc<Vec<f32>>,
@@ -39,10 +37,7 @@ impl PackedDepthwise {
         }
         let bias = conv.bias.as_ref().map(|b| host_values(b.val())).transpose()?;
         Ok(Self {
-            kernel: [rows, cols],
-            strides,
-            padding,
-            extra: NO_PADDING,
+            window: Window::new([rows, cols], strides, padding),
             channels,
             weights: Arc::new(weights),
             finish: Finish::with_bias(bias),
@@ -51,7 +46,7 @@ impl PackedDepthwise {
 
     /// The same convolution with `finish` after it and `extra` zero padding before it.
     pub fn finished(&self, finish: Finish, extra: ZeroPadding) -> Self {
-        Self { finish, extra, ..self.clone() }
+        Self { finish, window: Window { extra, ..self.window }, ..self.clone() }
     }
 
     /// The bias-only finish it was packed with.
@@ -59,14 +54,9 @@ impl PackedDepthwise {
         self.finish.clone()
     }
 
-    fn pads(&self, size: [usize; 2]) -> [[usize; 2]; 2] {
-        total_padding(self.padding, self.extra, size, self.kernel, self.strides)
-    }
-
     /// Output `[rows, cols]` for an input of `[rows, cols]`.
     pub fn output_size(&self, size: [usize; 2]) -> [usize; 2] {
-        let pads = self.pads(size);
-        [0, 1].map(|a| window_output(size[a], pads[a], self.kernel[a], self.strides[a]))
+        self.window.output_size(size)
     }
 
     /// Runs it, writing its channels into `target` (same pixels as the output).
@@ -74,34 +64,32 @@ impl PackedDepthwise {
         let [n, h, w, c] = input.shape;
         debug_assert_eq!(c, self.channels);
         let [oh, ow] = self.output_size([h, w]);
-        let [[top, _], [left, _]] = self.pads([h, w]);
-        let [rows, cols] = self.kernel;
+        let [[top, _], [left, _]] = self.window.pads([h, w]);
+        let [rows, cols] = self.window.kernel;
+        let strides = self.window.strides;
         let (stride, offset) = (target.stride, target.offset);
-        target.data[..n * oh * ow * stride]
-            .par_chunks_mut(ow * stride)
-            .enumerate()
-            .for_each(|(row_index, row)| {
-                let (b, oy) = (row_index / oh, row_index % oh);
-                for (ox, pixel) in row.chunks_exact_mut(stride).enumerate() {
-                    let out = &mut pixel[offset..offset + c];
-                    out.fill(0.0);
-                    for ky in 0..rows {
-                        let Some(iy) = (oy * self.strides[0] + ky).checked_sub(top).filter(|&y| y < h) else {
+        target.data[..n * oh * ow * stride].par_chunks_mut(ow * stride).enumerate().for_each(|(row_index, row)| {
+            let (b, oy) = (row_index / oh, row_index % oh);
+            for (ox, pixel) in row.chunks_exact_mut(stride).enumerate() {
+                let out = &mut pixel[offset..offset + c];
+                out.fill(0.0);
+                for ky in 0..rows {
+                    let Some(iy) = (oy * strides[0] + ky).checked_sub(top).filter(|&y| y < h) else {
+                        continue;
+                    };
+                    for kx in 0..cols {
+                        let Some(ix) = (ox * strides[1] + kx).checked_sub(left).filter(|&x| x < w) else {
                             continue;
                         };
-                        for kx in 0..cols {
-                            let Some(ix) = (ox * self.strides[1] + kx).checked_sub(left).filter(|&x| x < w) else {
-                                continue;
-                            };
-                            let src = &input.data[((b * h + iy) * w + ix) * c..][..c];
-                            let k = &self.weights[(ky * cols + kx) * c..][..c];
-                            for ((o, x), k) in out.iter_mut().zip(src).zip(k) {
-                                *o += x * k;
-                            }
+                        let src = &input.data[((b * h + iy) * w + ix) * c..][..c];
+                        let k = &self.weights[(ky * cols + kx) * c..][..c];
+                        for ((o, x), k) in out.iter_mut().zip(src).zip(k) {
+                            *o += x * k;
                         }
                     }
-                    self.finish.apply(out);
                 }
-            });
+                self.finish.apply(out);
+            }
+        });
     }
 }

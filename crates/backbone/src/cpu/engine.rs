@@ -6,11 +6,12 @@ use std::sync::Arc;
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use super::conv::{ConvAlgorithm, Finish, NO_PADDING, PackedConv};
+use super::conv::{ConvAlgorithm, Finish, PackedConv};
 use super::dense::PackedDense;
 use super::depthwise::PackedDepthwise;
 use super::nhwc::{ChannelSlice, NhwcBatch};
 use super::pool::{avg_pool_3x3_same, max_pool_3x3_stride2, max_pool_output_size};
+use super::window::NO_PADDING;
 use crate::architecture::Architecture;
 use crate::error::{NetworkError, Result};
 use crate::layer::{Activation, LayerKind, Padding, ZeroPadding};
@@ -33,7 +34,9 @@ enum Op {
     /// A batch norm or activation on its own.
     Finish(Finish),
     MaxPool,
-    AvgPool { counts_padding: bool },
+    AvgPool {
+        counts_padding: bool,
+    },
     Pad(ZeroPadding),
     Concat,
     Add,
@@ -72,10 +75,7 @@ pub struct CpuInference {
 }
 
 fn unsupported(architecture: &Architecture, index: usize, reason: &str) -> NetworkError {
-    NetworkError::Unsupported {
-        layer: architecture.layers()[index].name.clone(),
-        reason: reason.into(),
-    }
+    NetworkError::Unsupported { layer: architecture.layers()[index].name.clone(), reason: reason.into() }
 }
 
 impl CpuInference {
@@ -177,7 +177,8 @@ impl CpuInference {
             let op = match (&layer.kind, &self.packed[i]) {
                 (LayerKind::Input { .. }, _) => continue,
                 (LayerKind::ZeroPadding2D { padding }, _) => {
-                    let conv = sole_reader(i).filter(|&r| matches!(self.packed[r], Some(Packed::Conv(_) | Packed::Depthwise(_))));
+                    let conv = sole_reader(i)
+                        .filter(|&r| matches!(self.packed[r], Some(Packed::Conv(_) | Packed::Depthwise(_))));
                     match conv {
                         Some(r) => {
                             folded_pad[r] = Some((input, *padding));
@@ -218,7 +219,9 @@ impl CpuInference {
                 }
                 (_, Some(Packed::Norm(norm))) => Op::Finish(norm.clone()),
                 (_, Some(Packed::Dense(dense))) => Op::Dense(dense.clone()),
-                (LayerKind::Activation(a) | LayerKind::ReLU(a), _) => Op::Finish(Finish::with_bias(None).with_activation(*a)),
+                (LayerKind::Activation(a) | LayerKind::ReLU(a), _) => {
+                    Op::Finish(Finish::with_bias(None).with_activation(*a))
+                }
                 (LayerKind::MaxPooling2D { .. }, _) => Op::MaxPool,
                 (LayerKind::AveragePooling2D { count_include_pad, .. }, _) => {
                     Op::AvgPool { counts_padding: *count_include_pad }
@@ -391,7 +394,10 @@ fn forward(op: &Op, inputs: &[&NhwcBatch]) -> NhwcBatch {
         }
         Op::Finish(finish) => {
             let mut output = input.clone();
-            output.data.par_chunks_mut(c * w.max(1)).for_each(|row| row.chunks_exact_mut(c).for_each(|p| finish.apply(p)));
+            output
+                .data
+                .par_chunks_mut(c * w.max(1))
+                .for_each(|row| row.chunks_exact_mut(c).for_each(|p| finish.apply(p)));
             output
         }
         Op::AvgPool { counts_padding } => avg_pool_3x3_same(input, *counts_padding),

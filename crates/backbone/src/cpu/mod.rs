@@ -19,6 +19,7 @@ mod engine;
 pub mod host_memory;
 mod nhwc;
 mod pool;
+mod window;
 mod winograd;
 
 pub use conv::ConvAlgorithm;
@@ -33,7 +34,5 @@ pub fn is_host_device(device: &Device) -> bool {
     // The device enum's variants exist only under the backend features the final binary
     // enables, which this crate cannot name; its `Debug` form (`Device<Flex(..)>`) it can.
     let name = format!("{:?}", device.clone().inner());
-    ["Flex", "NdArray"]
-        .iter()
-        .any(|cpu| name.starts_with(&format!("Device<{cpu}")))
+    ["Flex", "NdArray"].iter().any(|cpu| name.starts_with(&format!("Device<{cpu}")))
 }

@@ -7,11 +7,7 @@ use crate::error::{NetworkError, Result};
 
 /// A tensor's values (on any device) in host memory as `f32`, in row-major order.
 pub fn host_values<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
-    tensor
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| NetworkError::TensorData(format!("{e:?}")))
+    tensor.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| NetworkError::TensorData(format!("{e:?}")))
 }
 
 /// A batch of feature maps in host memory, channels last: `[batch, rows, cols, channels]`
@@ -27,10 +23,7 @@ pub struct NhwcBatch {
 impl NhwcBatch {
     /// A batch of zeros.
     pub fn zeros(shape: [usize; 4]) -> Self {
-        Self {
-            data: vec![0.0; shape.iter().product()],
-            shape,
-        }
+        Self { data: vec![0.0; shape.iter().product()], shape }
     }
 
     /// Pixels (`batch * rows * cols`): the rows of the matrix a 1x1 convolution multiplies.
@@ -57,10 +50,7 @@ impl NhwcBatch {
                 }
             }
         });
-        Ok(Self {
-            data,
-            shape: [n, h, w, c],
-        })
+        Ok(Self { data, shape: [n, h, w, c] })
     }
 
     /// The batch as a Burn tensor on `device`, in Burn's NCHW order (a permuted view of the
@@ -72,12 +62,7 @@ impl NhwcBatch {
     /// The whole batch as a write target.
     pub(crate) fn as_target(&mut self) -> ChannelSlice<'_> {
         let stride = self.shape[3];
-        ChannelSlice {
-            data: &mut self.data,
-            stride,
-            offset: 0,
-            width: stride,
-        }
+        ChannelSlice { data: &mut self.data, stride, offset: 0, width: stride }
     }
 }
 
@@ -98,11 +83,6 @@ pub(crate) struct ChannelSlice<'a> {
 impl ChannelSlice<'_> {
     /// The channels `offset .. offset + width` of this slice (relative to it).
     pub fn narrow(&mut self, offset: usize, width: usize) -> ChannelSlice<'_> {
-        ChannelSlice {
-            data: self.data,
-            stride: self.stride,
-            offset: self.offset + offset,
-            width,
-        }
+        ChannelSlice { data: self.data, stride: self.stride, offset: self.offset + offset, width }
     }
 }

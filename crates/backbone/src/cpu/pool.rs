@@ -15,24 +15,21 @@ pub(crate) fn max_pool_3x3_stride2(input: &NhwcBatch, target: &mut ChannelSlice<
     let [n, h, w, c] = input.shape;
     let [oh, ow] = max_pool_output_size([h, w]);
     let (stride, offset) = (target.stride, target.offset);
-    target.data[..n * oh * ow * stride]
-        .par_chunks_mut(ow * stride)
-        .enumerate()
-        .for_each(|(row_index, row)| {
-            let (b, oy) = (row_index / oh, row_index % oh);
-            for (ox, pixel) in row.chunks_exact_mut(stride).enumerate() {
-                let out = &mut pixel[offset..offset + c];
-                out.fill(f32::NEG_INFINITY);
-                for ky in 0..3 {
-                    for kx in 0..3 {
-                        let src = ((b * h + oy * 2 + ky) * w + ox * 2 + kx) * c;
-                        for (o, v) in out.iter_mut().zip(&input.data[src..src + c]) {
-                            *o = o.max(*v);
-                        }
+    target.data[..n * oh * ow * stride].par_chunks_mut(ow * stride).enumerate().for_each(|(row_index, row)| {
+        let (b, oy) = (row_index / oh, row_index % oh);
+        for (ox, pixel) in row.chunks_exact_mut(stride).enumerate() {
+            let out = &mut pixel[offset..offset + c];
+            out.fill(f32::NEG_INFINITY);
+            for ky in 0..3 {
+                for kx in 0..3 {
+                    let src = ((b * h + oy * 2 + ky) * w + ox * 2 + kx) * c;
+                    for (o, v) in out.iter_mut().zip(&input.data[src..src + c]) {
+                        *o = o.max(*v);
                     }
                 }
             }
-        });
+        }
+    });
 }
 
 /// 3x3 stride-1 average pooling padded by 1 (`same`): the window's sum divided by the
@@ -40,29 +37,25 @@ pub(crate) fn max_pool_3x3_stride2(input: &NhwcBatch, target: &mut ChannelSlice<
 pub(crate) fn avg_pool_3x3_same(input: &NhwcBatch, counts_padding: bool) -> NhwcBatch {
     let [_, h, w, c] = input.shape;
     let mut output = NhwcBatch::zeros(input.shape);
-    output
-        .data
-        .par_chunks_mut(w * c)
-        .enumerate()
-        .for_each(|(row_index, row)| {
-            let (b, y) = (row_index / h, row_index % h);
-            let rows = y.saturating_sub(1)..(y + 2).min(h);
-            for (x, out) in row.chunks_exact_mut(c).enumerate() {
-                let cols = x.saturating_sub(1)..(x + 2).min(w);
-                for iy in rows.clone() {
-                    for ix in cols.clone() {
-                        let src = ((b * h + iy) * w + ix) * c;
-                        for (o, v) in out.iter_mut().zip(&input.data[src..src + c]) {
-                            *o += v;
-                        }
+    output.data.par_chunks_mut(w * c).enumerate().for_each(|(row_index, row)| {
+        let (b, y) = (row_index / h, row_index % h);
+        let rows = y.saturating_sub(1)..(y + 2).min(h);
+        for (x, out) in row.chunks_exact_mut(c).enumerate() {
+            let cols = x.saturating_sub(1)..(x + 2).min(w);
+            for iy in rows.clone() {
+                for ix in cols.clone() {
+                    let src = ((b * h + iy) * w + ix) * c;
+                    for (o, v) in out.iter_mut().zip(&input.data[src..src + c]) {
+                        *o += v;
                     }
                 }
-                let count = match counts_padding {
-                    true => 9.0,
-                    false => (rows.len() * cols.len()) as f32,
-                };
-                out.iter_mut().for_each(|o| *o /= count);
             }
-        });
+            let count = match counts_padding {
+                true => 9.0,
+                false => (rows.len() * cols.len()) as f32,
+            };
+            out.iter_mut().for_each(|o| *o /= count);
+        }
+    });
     output
 }

@@ -45,12 +45,7 @@ impl Winograd3x3 {
                 }
             }
         }
-        Self {
-            kernels,
-            in_channels,
-            out_channels,
-            padding,
-        }
+        Self { kernels, in_channels, out_channels, padding }
     }
 
     /// Output `[rows, cols]` for an input of `[rows, cols]`.
@@ -67,27 +62,24 @@ impl Winograd3x3 {
         let block_rows_per_group = (BLOCKS_PER_GROUP / blocks_per_row).max(1);
         let image_len = oh * ow * stride;
         let group_len = 2 * block_rows_per_group * ow * stride;
-        target.data[..n * image_len]
-            .par_chunks_mut(image_len)
-            .enumerate()
-            .for_each(|(b, image)| {
-                image.par_chunks_mut(group_len).enumerate().for_each(|(group, rows)| {
-                    let first_block_row = group * block_rows_per_group;
-                    let block_rows = (rows.len() / (ow * stride)).div_ceil(2);
-                    SCRATCH.with_borrow_mut(|(patches, products, scratch)| {
-                        let blocks = block_rows * blocks_per_row;
-                        patches.resize(16 * blocks * self.in_channels, 0.0);
-                        products.resize(16 * blocks * self.out_channels, 0.0);
-                        scratch.resize(17 * self.in_channels.max(self.out_channels), 0.0);
-                        self.transform_patches(input, b, first_block_row, block_rows, blocks_per_row, patches, scratch);
-                        self.multiply(blocks, patches, products);
-                        self.transform_outputs(rows, ow, blocks_per_row, stride, offset, products, scratch);
-                        for pixel in rows.chunks_exact_mut(stride) {
-                            finish(&mut pixel[offset..offset + self.out_channels]);
-                        }
-                    });
+        target.data[..n * image_len].par_chunks_mut(image_len).enumerate().for_each(|(b, image)| {
+            image.par_chunks_mut(group_len).enumerate().for_each(|(group, rows)| {
+                let first_block_row = group * block_rows_per_group;
+                let block_rows = (rows.len() / (ow * stride)).div_ceil(2);
+                SCRATCH.with_borrow_mut(|(patches, products, scratch)| {
+                    let blocks = block_rows * blocks_per_row;
+                    patches.resize(16 * blocks * self.in_channels, 0.0);
+                    products.resize(16 * blocks * self.out_channels, 0.0);
+                    scratch.resize(17 * self.in_channels.max(self.out_channels), 0.0);
+                    self.transform_patches(input, b, first_block_row, block_rows, blocks_per_row, patches, scratch);
+                    self.multiply(blocks, patches, products);
+                    self.transform_outputs(rows, ow, blocks_per_row, stride, offset, products, scratch);
+                    for pixel in rows.chunks_exact_mut(stride) {
+                        finish(&mut pixel[offset..offset + self.out_channels]);
+                    }
                 });
             });
+        });
     }
 
     /// `V = Bᵀ d B` for every 4x4 input patch of the group, into `patches[16][blocks][in]`.
@@ -260,12 +252,7 @@ fn patches_of_row(patches: &mut [f32], i: usize, blocks: usize, block: usize, c:
     let (p2, rest) = rest.split_at_mut(plane);
     let p3 = &mut rest[..plane];
     let at = block * c;
-    [
-        &mut p0[at..at + c],
-        &mut p1[at..at + c],
-        &mut p2[at..at + c],
-        &mut p3[at..at + c],
-    ]
+    [&mut p0[at..at + c], &mut p1[at..at + c], &mut p2[at..at + c], &mut p3[at..at + c]]
 }
 
 #[cfg(test)]
@@ -288,10 +275,7 @@ mod tests {
     #[test]
     fn matches_the_direct_convolution_on_odd_sizes_and_both_paddings() {
         let (n, h, w, ci, co) = (2, 9, 11, 20, 24);
-        let input = NhwcBatch {
-            data: values(n * h * w * ci, 1),
-            shape: [n, h, w, ci],
-        };
+        let input = NhwcBatch { data: values(n * h * w * ci, 1), shape: [n, h, w, ci] };
         let planar = values(co * ci * 9, 2);
         for pad in [0usize, 1] {
             let winograd = Winograd3x3::new(&planar, ci, co, [pad, pad]);
@@ -299,12 +283,7 @@ mod tests {
             // Write into the middle of a wider buffer, as a branch of a block does.
             let stride = co + 5;
             let mut data = vec![f32::NAN; n * oh * ow * stride];
-            let mut target = ChannelSlice {
-                data: &mut data,
-                stride,
-                offset: 3,
-                width: co,
-            };
+            let mut target = ChannelSlice { data: &mut data, stride, offset: 3, width: co };
             winograd.forward_into(&input, &mut target, &|_| {});
             let mut worst = 0.0f64;
             for b in 0..n {
@@ -333,8 +312,7 @@ mod tests {
             println!("padding {pad}: max |error| {worst:.2e}");
             assert!(worst < 2e-5, "padding {pad}: max |error| {worst}");
             assert!(
-                data.chunks(stride)
-                    .all(|p| p[..3].iter().chain(&p[3 + co..]).all(|v| v.is_nan())),
+                data.chunks(stride).all(|p| p[..3].iter().chain(&p[3 + co..]).all(|v| v.is_nan())),
                 "wrote outside its channels"
             );
         }

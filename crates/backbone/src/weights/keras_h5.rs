@@ -76,9 +76,8 @@ impl KerasWeightFile {
     /// Fails with a typed error on a file that is not HDF5, is truncated, lacks the Keras
     /// `layer_names` / `weight_names` attributes, or has an unreadable dataset.
     pub fn read(path: &Path) -> Result<Self> {
-        let size = std::fs::metadata(path)
-            .map_err(|source| NetworkError::Io { path: path.to_path_buf(), source })?
-            .len();
+        let size =
+            std::fs::metadata(path).map_err(|source| NetworkError::Io { path: path.to_path_buf(), source })?.len();
         let file = File::open(path).map_err(|e| bad(path, format!("not a readable HDF5 file: {e}")))?;
         let eof = file.superblock().eof_address;
         if eof > size {
@@ -149,7 +148,11 @@ fn other(path: &Path, network: &Network, reason: String) -> NetworkError {
 
 /// Pairs each weighted layer of the file with a layer of `network` (`None`: a layer of the
 /// whole network after this model's cut, skipped).
-fn pair_layers<'f>(network: &Network, file: &'f KerasWeightFile, path: &Path) -> Result<Vec<(&'f KerasLayer, Option<usize>)>> {
+fn pair_layers<'f>(
+    network: &Network,
+    file: &'f KerasWeightFile,
+    path: &Path,
+) -> Result<Vec<(&'f KerasLayer, Option<usize>)>> {
     let architecture = network.architecture();
     let held = architecture.layers();
     let whole = architecture.whole_in_creation_order();
@@ -176,11 +179,8 @@ fn pair_layers<'f>(network: &Network, file: &'f KerasWeightFile, path: &Path) ->
     for (prefix, mut layers) in file_auto {
         layers.sort_by_key(|(counter, _)| *counter);
         let whole_names = &whole_auto[prefix];
-        let held_names: Vec<&str> = whole_names
-            .iter()
-            .copied()
-            .filter(|name| held.iter().any(|l| l.name == *name))
-            .collect();
+        let held_names: Vec<&str> =
+            whole_names.iter().copied().filter(|name| held.iter().any(|l| l.name == *name)).collect();
         let names = match layers.len() {
             n if n == whole_names.len() => whole_names,
             n if n == held_names.len() => &held_names,
@@ -272,5 +272,4 @@ mod tests {
         assert_eq!(auto_name_counter("conv2d_transpose", "conv2d"), None);
         assert_eq!(auto_name_counter("batch_normalization_3", "conv2d"), None);
     }
-
 }

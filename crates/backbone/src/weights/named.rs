@@ -33,11 +33,7 @@ impl NamedTensor {
 
 /// The parameter paths and shapes `network` holds.
 pub(crate) fn parameter_shapes(network: &Network) -> BTreeMap<String, Vec<usize>> {
-    network
-        .collect(None, None, false)
-        .into_iter()
-        .map(|tensor| (tensor.name.clone(), tensor.shape.to_vec()))
-        .collect()
+    network.collect(None, None, false).into_iter().map(|tensor| (tensor.name.clone(), tensor.shape.to_vec())).collect()
 }
 
 /// The shape of one parameter of `network` (empty if it has none at `key`).
@@ -131,10 +127,8 @@ pub fn apply_named(mut network: Network, tensors: Vec<NamedTensor>, path: &Path)
             more: missing.len() - 1,
         });
     }
-    let packs = tensors
-        .into_iter()
-        .map(|t| bridge::from_data(TensorData::new(t.values, t.shape), t.key, None))
-        .collect();
+    let packs =
+        tensors.into_iter().map(|t| bridge::from_data(TensorData::new(t.values, t.shape), t.key, None)).collect();
     let result = network.apply(packs, None, None, false);
     if !result.errors.is_empty() || !result.missing.is_empty() {
         return Err(NetworkError::BadWeightFile {
@@ -151,10 +145,21 @@ mod tests {
 
     #[test]
     fn kernel_layout_is_transposed() {
-        let conv = LayerKind::Conv2D { filters: 2, kernel: [1, 2], strides: [1, 1], padding: crate::Padding::Valid, use_bias: false };
+        let conv = LayerKind::Conv2D {
+            filters: 2,
+            kernel: [1, 2],
+            strides: [1, 1],
+            padding: crate::Padding::Valid,
+            use_bias: false,
+        };
         // rows=1, cols=2, in=1, out=2: HWIO [[[[a, b]], [[c, d]]]] -> OIHW [[[[a, c]]], [[[b, d]]]]
         assert_eq!(to_burn_layout(&conv, &[1.0, 2.0, 3.0, 4.0], &[1, 2, 1, 2]), vec![1.0, 3.0, 2.0, 4.0]);
-        let depthwise = LayerKind::DepthwiseConv2D { kernel: [1, 2], strides: [1, 1], padding: crate::Padding::Valid, use_bias: false };
+        let depthwise = LayerKind::DepthwiseConv2D {
+            kernel: [1, 2],
+            strides: [1, 1],
+            padding: crate::Padding::Valid,
+            use_bias: false,
+        };
         // rows=1, cols=2, channels=2: (1, 2, 2, 1) [[[a], [b]], [[c], [d]]] -> [2, 1, 1, 2] [[[[a, c]]], [[[b, d]]]]
         assert_eq!(to_burn_layout(&depthwise, &[1.0, 2.0, 3.0, 4.0], &[1, 2, 2, 1]), vec![1.0, 3.0, 2.0, 4.0]);
     }

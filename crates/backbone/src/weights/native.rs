@@ -57,7 +57,8 @@ pub fn save_network(network: &Network, path: &Path, metadata: &[(&str, String)])
         .collect(None, None, false)
         .into_iter()
         .map(|snapshot| {
-            let data = bridge::to_data(&snapshot).map_err(|e| NetworkError::TensorData(format!("{}: {e}", snapshot.name)))?;
+            let data =
+                bridge::to_data(&snapshot).map_err(|e| NetworkError::TensorData(format!("{}: {e}", snapshot.name)))?;
             let shape = data.shape().to_vec();
             let values = data
                 .convert::<f32>()
@@ -74,11 +75,15 @@ pub fn save_network(network: &Network, path: &Path, metadata: &[(&str, String)])
     }
     let mut meta: BTreeMap<&str, String> = metadata.iter().map(|(k, v)| (*k, v.clone())).collect();
     meta.insert(NETWORK_KEY, network.architecture().name().to_string());
-    write_atomically(path, &safetensors_bytes(&tensors, &meta)).map_err(|source| NetworkError::Io { path: path.to_path_buf(), source })
+    write_atomically(path, &safetensors_bytes(&tensors, &meta))
+        .map_err(|source| NetworkError::Io { path: path.to_path_buf(), source })
 }
 
 /// A safetensors file of float32 tensors.
-fn safetensors_bytes(tensors: &BTreeMap<String, &(Vec<usize>, Vec<f32>)>, metadata: &BTreeMap<&str, String>) -> Vec<u8> {
+fn safetensors_bytes(
+    tensors: &BTreeMap<String, &(Vec<usize>, Vec<f32>)>,
+    metadata: &BTreeMap<&str, String>,
+) -> Vec<u8> {
     let mut header = serde_json::Map::new();
     header.insert("__metadata__".into(), serde_json::json!(metadata));
     let mut offset = 0usize;

@@ -40,10 +40,7 @@ pub fn read_state_dict(path: &Path) -> Result<StateDict> {
             continue;
         }
         let shape = data.shape().to_vec();
-        let values = data
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| bad(format!("tensor `{key}`: {e:?}")))?;
+        let values = data.convert::<f32>().try_into_vec::<f32>().map_err(|e| bad(format!("tensor `{key}`: {e:?}")))?;
         let key = key.strip_prefix("module.").unwrap_or(&key).to_string();
         out.insert(key, (shape, values));
     }
