@@ -86,3 +86,19 @@ fn channels_last_round_trip_and_errors() {
     let cut = packed.forward_to(Tensor::<4>::zeros([1, 3, 80, 80], &device), LayerName::Mixed1).unwrap_err();
     assert!(cut.to_string().contains("mixed1"), "{cut}");
 }
+
+/// The packed engine reuses its feature-map memory from pass to pass: a second pass on
+/// other images gives what a freshly packed model gives (nothing left over from the first).
+#[test]
+fn a_second_pass_is_not_affected_by_the_first() {
+    let device = Device::flex();
+    let model = keras_model(&InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed4), &device);
+    let packed = CpuInference::new(&model).expect("pack");
+    let (first, second) = (batch(99, 85, 2, &device), batch(80, 76, 3, &device));
+    packed.forward(first.clone()).expect("first pass");
+    let again = nhwc(packed.forward(second.clone()).expect("second pass"));
+    let fresh = nhwc(CpuInference::new(&model).expect("pack").forward(second).expect("fresh"));
+    assert_eq!(again, fresh);
+    let bigger = nhwc(packed.forward(first.clone()).expect("third pass"));
+    assert_eq!(bigger, nhwc(CpuInference::new(&model).expect("pack").forward(first).expect("fresh")));
+}

@@ -10,7 +10,9 @@ use rayon::prelude::*;
 
 use std::sync::Arc;
 
+use super::depthwise::PackedDepthwise;
 use super::nhwc::{ChannelSlice, NhwcBatch, host_values};
+use super::simd::vectorized;
 use super::window::{NO_PADDING, Window};
 use super::winograd::Winograd3x3;
 use crate::batch_norm::BatchNormalization;
@@ -41,13 +43,13 @@ enum Normalization {
 }
 
 /// ReLU that keeps NaN (as TensorFlow's and PyTorch's do).
-#[inline]
+#[inline(always)]
 fn relu(v: f32) -> f32 {
     if v < 0.0 { 0.0 } else { v }
 }
 
 /// ReLU6 (`clamp` keeps NaN).
-#[inline]
+#[inline(always)]
 fn relu6(v: f32) -> f32 {
     v.clamp(0.0, 6.0)
 }
@@ -92,7 +94,7 @@ impl Finish {
     }
 
     /// Applies bias, batch norm and activation to one pixel's channels in place.
-    #[inline]
+    #[inline(always)]
     pub fn apply(&self, values: &mut [f32]) {
         if let Some(bias) = &self.bias {
             values.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
@@ -104,7 +106,7 @@ impl Finish {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn normalize_then(&self, values: &mut [f32], activation: impl Fn(f32) -> f32) {
         match &self.norm {
             Normalization::Identity => values.iter_mut().for_each(|v| *v = activation(*v)),
@@ -149,13 +151,17 @@ pub(crate) struct PackedConv {
     /// The same convolution by Winograd's F(2x2, 3x3), for 3x3 stride-1 kernels on enough
     /// channels that the transforms pay off.
     winograd: Option<Arc<Winograd3x3>>,
+    /// A depthwise convolution whose output only this (1x1) convolution reads, computed
+    /// tile by tile into the rows it multiplies, never stored whole (MobileNet's
+    /// depthwise -> project pairs).
+    depthwise: Option<Box<PackedDepthwise>>,
 }
 
 /// Output pixels per tile (one matrix product each): enough tiles to keep every thread
 /// busy, few enough that each product is efficient and its patches stay in cache.
-fn tile_rows(rows: usize, patch: usize) -> usize {
+fn tile_rows(rows: usize, patch: usize, out_channels: usize) -> usize {
     let threads = rayon::current_num_threads().max(1);
-    let cache_rows = (512 * 1024 / (patch * 4)).clamp(32, 512);
+    let cache_rows = (512 * 1024 / ((patch + out_channels) * 4)).clamp(32, 512);
     rows.div_ceil(4 * threads).clamp(16, cache_rows)
 }
 
@@ -205,7 +211,20 @@ impl PackedConv {
             out_channels,
             weights: Arc::new(weights),
             finish: Finish::with_bias(bias),
+            depthwise: None,
         })
+    }
+
+    /// Whether it is a plain 1x1 stride-1 convolution (a matrix product of the input).
+    pub fn is_pointwise(&self) -> bool {
+        self.window.kernel == [1, 1] && self.window.strides == [1, 1] && self.window.extra == NO_PADDING
+    }
+
+    /// This pointwise convolution reading what `depthwise` computes from the input
+    /// (see [`PackedConv::is_pointwise`]).
+    pub fn after_depthwise(&self, depthwise: PackedDepthwise) -> Self {
+        debug_assert!(self.is_pointwise());
+        Self { depthwise: Some(Box::new(depthwise)), ..self.clone() }
     }
 
     /// The same convolution with `finish` after it and `extra` zero padding before it.
@@ -226,21 +245,23 @@ impl PackedConv {
 
     /// Output `[rows, cols]` for an input of `[rows, cols]`.
     pub fn output_size(&self, size: [usize; 2]) -> [usize; 2] {
-        self.window.output_size(size)
+        match &self.depthwise {
+            Some(depthwise) => depthwise.output_size(size),
+            None => self.window.output_size(size),
+        }
     }
 
     /// Runs the unit, writing its `out_channels` into `target` (same pixels as the output).
     pub fn forward_into(&self, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
-        debug_assert_eq!(input.channels(), self.in_channels);
         debug_assert_eq!(target.width, self.out_channels);
         if let Some(winograd) = &self.winograd {
-            return winograd.forward_into(input, target, &|pixel| self.finish.apply(pixel));
+            return winograd.forward_into(input, target, &self.finish);
         }
         let [n, h, w, _] = input.shape;
         let [oh, ow] = self.output_size([h, w]);
         let rows = n * oh * ow;
         let patch = self.window.kernel[0] * self.window.kernel[1] * self.in_channels;
-        let tile = tile_rows(rows, patch);
+        let tile = tile_rows(rows, patch, self.out_channels);
         let parallelism = match rows.div_ceil(tile) < rayon::current_num_threads() {
             true => Parallelism::Rayon(0),
             false => Parallelism::None,
@@ -281,17 +302,24 @@ impl PackedConv {
                     )
                 }
             };
-            match direct {
-                true => multiply(&input.data[first * patch..(first + count) * patch]),
-                false => PATCHES.with_borrow_mut(|patches| {
+            match (&self.depthwise, direct) {
+                (Some(depthwise), _) => PATCHES.with_borrow_mut(|patches| {
+                    patches.resize(count * patch, 0.0);
+                    depthwise.pixels_into(input, first, [oh, ow], patches);
+                    multiply(patches);
+                }),
+                (None, true) => multiply(&input.data[first * patch..(first + count) * patch]),
+                (None, false) => PATCHES.with_borrow_mut(|patches| {
                     patches.resize(count * patch, 0.0);
                     self.gather_patches(input, first, count, [oh, ow], [pads[0][0], pads[1][0]], patches);
                     multiply(patches);
                 }),
             }
-            for pixel in chunk.chunks_exact_mut(stride) {
-                self.finish.apply(&mut pixel[offset..offset + self.out_channels]);
-            }
+            vectorized(|| {
+                for pixel in chunk.chunks_exact_mut(stride) {
+                    self.finish.apply(&mut pixel[offset..offset + self.out_channels]);
+                }
+            });
         });
     }
 

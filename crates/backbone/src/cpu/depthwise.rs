@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::conv::Finish;
 use super::nhwc::{ChannelSlice, NhwcBatch, host_values};
+use super::simd::vectorized;
 use super::window::Window;
 use crate::error::Result;
 use crate::layer::{Padding, ZeroPadding};
@@ -61,35 +62,82 @@ impl PackedDepthwise {
 
     /// Runs it, writing its channels into `target` (same pixels as the output).
     pub fn forward_into(&self, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
-        let [n, h, w, c] = input.shape;
-        debug_assert_eq!(c, self.channels);
+        let [n, h, w, _] = input.shape;
         let [oh, ow] = self.output_size([h, w]);
+        let (stride, offset) = (target.stride, target.offset);
+        let c = self.channels;
+        target.data[..n * oh * ow * stride].par_chunks_mut(ow * stride).enumerate().for_each(|(row_index, row)| {
+            let mut taps = Vec::with_capacity(self.window.kernel[0] * self.window.kernel[1]);
+            vectorized(|| {
+                for (ox, pixel) in row.chunks_exact_mut(stride).enumerate() {
+                    self.pixel(input, row_index * ow + ox, [oh, ow], &mut taps, &mut pixel[offset..offset + c]);
+                }
+            })
+        });
+    }
+
+    /// Output pixels `first ..` (batch-major, as many as fit) into consecutive rows of
+    /// `out`, `channels` values each.
+    pub fn pixels_into(&self, input: &NhwcBatch, first: usize, output: [usize; 2], out: &mut [f32]) {
+        let mut taps = Vec::with_capacity(self.window.kernel[0] * self.window.kernel[1]);
+        vectorized(|| {
+            for (local, pixel) in out.chunks_exact_mut(self.channels).enumerate() {
+                self.pixel(input, first + local, output, &mut taps, pixel);
+            }
+        })
+    }
+
+    /// One output pixel (`index` in batch-major order over an output of `[oh, ow]`).
+    #[inline(always)]
+    fn pixel(
+        &self,
+        input: &NhwcBatch,
+        index: usize,
+        [oh, ow]: [usize; 2],
+        taps: &mut Vec<(usize, usize)>,
+        out: &mut [f32],
+    ) {
+        let [_, h, w, c] = input.shape;
         let [[top, _], [left, _]] = self.window.pads([h, w]);
         let [rows, cols] = self.window.kernel;
         let strides = self.window.strides;
-        let (stride, offset) = (target.stride, target.offset);
-        target.data[..n * oh * ow * stride].par_chunks_mut(ow * stride).enumerate().for_each(|(row_index, row)| {
-            let (b, oy) = (row_index / oh, row_index % oh);
-            for (ox, pixel) in row.chunks_exact_mut(stride).enumerate() {
-                let out = &mut pixel[offset..offset + c];
-                out.fill(0.0);
-                for ky in 0..rows {
-                    let Some(iy) = (oy * strides[0] + ky).checked_sub(top).filter(|&y| y < h) else {
-                        continue;
-                    };
-                    for kx in 0..cols {
-                        let Some(ix) = (ox * strides[1] + kx).checked_sub(left).filter(|&x| x < w) else {
-                            continue;
-                        };
-                        let src = &input.data[((b * h + iy) * w + ix) * c..][..c];
-                        let k = &self.weights[(ky * cols + kx) * c..][..c];
-                        for ((o, x), k) in out.iter_mut().zip(src).zip(k) {
-                            *o += x * k;
-                        }
-                    }
-                }
-                self.finish.apply(out);
+        let (b, oy, ox) = (index / (oh * ow), index / ow % oh, index % ow);
+        taps.clear();
+        for ky in 0..rows {
+            let Some(iy) = (oy * strides[0] + ky).checked_sub(top).filter(|&y| y < h) else { continue };
+            for kx in 0..cols {
+                let Some(ix) = (ox * strides[1] + kx).checked_sub(left).filter(|&x| x < w) else { continue };
+                taps.push((((b * h + iy) * w + ix) * c, (ky * cols + kx) * c));
             }
-        });
+        }
+        accumulate(out, taps, &input.data, &self.weights);
+        self.finish.apply(out);
+    }
+}
+
+/// Lanes summed at once: a register's worth with AVX-512.
+const LANES: usize = 16;
+
+/// `out[ch] = sum over taps of input[pixel + ch] * weights[position + ch]`, taps in order,
+/// a register of channels at a time.
+#[inline(always)]
+fn accumulate(out: &mut [f32], taps: &[(usize, usize)], input: &[f32], weights: &[f32]) {
+    let c = out.len();
+    let mut start = 0;
+    while start + LANES <= c {
+        let mut sum = [0.0f32; LANES];
+        for &(pixel, position) in taps {
+            let x: &[f32; LANES] = input[pixel + start..pixel + start + LANES].try_into().expect("lanes");
+            let k: &[f32; LANES] = weights[position + start..position + start + LANES].try_into().expect("lanes");
+            for lane in 0..LANES {
+                sum[lane] += x[lane] * k[lane];
+            }
+        }
+        out[start..start + LANES].copy_from_slice(&sum);
+        start += LANES;
+    }
+    for ch in start..c {
+        out[ch] =
+            taps.iter().map(|&(pixel, position)| input[pixel + ch] * weights[position + ch]).fold(0.0, |s, v| s + v);
     }
 }

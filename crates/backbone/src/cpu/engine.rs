@@ -6,6 +6,7 @@ use std::sync::Arc;
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
+use super::buffers::Buffers;
 use super::conv::{ConvAlgorithm, Finish, PackedConv};
 use super::dense::PackedDense;
 use super::depthwise::PackedDepthwise;
@@ -72,6 +73,8 @@ pub struct CpuInference {
     packed: Vec<Option<Packed>>,
     /// The run to `end`, planned once.
     plan: Vec<Step>,
+    /// Feature-map memory kept between layers and passes.
+    buffers: Buffers,
 }
 
 fn unsupported(architecture: &Architecture, index: usize, reason: &str) -> NetworkError {
@@ -131,7 +134,7 @@ impl CpuInference {
                 _ => None,
             };
         }
-        let mut inference = Self { architecture, end, packed, plan: Vec::new() };
+        let mut inference = Self { architecture, end, packed, plan: Vec::new(), buffers: Buffers::default() };
         inference.plan = inference.plan_for(&[end]);
         Ok(inference)
     }
@@ -233,6 +236,26 @@ impl CpuInference {
             };
             steps.push(Step { layer: i, inputs: layer.inputs.clone(), op, into: None });
         }
+        // A depthwise convolution that only a pointwise one reads is computed inside it.
+        let mut fused = Vec::with_capacity(steps.len());
+        for mut step in steps {
+            let previous: Option<&Step> = fused.last();
+            let depthwise = match (previous, &step.op) {
+                (Some(Step { op: Op::Depthwise(depthwise), layer, .. }), Op::Conv(conv))
+                    if conv.is_pointwise() && step.inputs == [*layer] && sole_reader(*layer).is_some() =>
+                {
+                    Some(depthwise.clone())
+                }
+                _ => None,
+            };
+            if let (Some(depthwise), Op::Conv(conv)) = (depthwise, &step.op) {
+                let previous = fused.pop().expect("checked above");
+                step.op = Op::Conv(conv.after_depthwise(depthwise));
+                step.inputs = previous.inputs;
+            }
+            fused.push(step);
+        }
+        let mut steps = fused;
         // Steps whose only reader is a concatenation write into its buffer.
         for step in &mut steps {
             let writes_into = matches!(step.op, Op::Conv(_) | Op::Depthwise(_) | Op::MaxPool);
@@ -299,7 +322,7 @@ impl CpuInference {
                     let first = inputs.iter().find_map(|&j| values[j].as_ref()).map(|v| v.shape);
                     let mut buffer = buffers[step.layer].take().unwrap_or_else(|| {
                         let [b, h, w, _] = first.expect("a concatenation of nothing written in place");
-                        NhwcBatch::zeros([b, h, w, self.architecture.channels(step.layer)])
+                        self.buffers.take([b, h, w, self.architecture.channels(step.layer)])
                     });
                     let mut offset = 0;
                     for &j in inputs {
@@ -317,22 +340,32 @@ impl CpuInference {
                     let [oh, ow] = output_size(op, [h, w]);
                     let width = self.architecture.channels(step.layer);
                     let channels = self.architecture.channels(concat);
-                    let buffer = buffers[concat].get_or_insert_with(|| NhwcBatch::zeros([b, oh, ow, channels]));
+                    let buffer = buffers[concat].get_or_insert_with(|| self.buffers.take([b, oh, ow, channels]));
                     forward_into(op, x, &mut buffer.as_target().narrow(offset, width));
                 }
                 (op, None) => {
                     let inputs: Vec<&NhwcBatch> = step.inputs.iter().map(|&j| value(j)).collect();
-                    values[step.layer] = Some(forward(op, &inputs));
+                    values[step.layer] = Some(forward(op, &inputs, &self.buffers));
                 }
             }
             for &j in &step.inputs {
                 reads[j] -= 1;
-                if reads[j] == 0 {
-                    values[j] = None;
+                if reads[j] == 0
+                    && let Some(done) = values[j].take()
+                {
+                    self.buffers.give(done);
                 }
             }
         }
-        outputs.iter().map(|&o| values[o].clone().expect("computed")).collect()
+        let mut results = Vec::with_capacity(outputs.len());
+        for &o in outputs {
+            reads[o] -= 1;
+            results.push(match reads[o] {
+                0 => values[o].take().expect("computed"),
+                _ => values[o].clone().expect("computed"),
+            });
+        }
+        results
     }
 
     /// [`Network::forward_layers`] on Burn tensors: reads the NCHW batch to the host, runs
@@ -373,12 +406,12 @@ fn forward_into(op: &Op, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
         Op::Conv(conv) => conv.forward_into(input, target),
         Op::Depthwise(conv) => conv.forward_into(input, target),
         Op::MaxPool => max_pool_3x3_stride2(input, target),
-        other => copy_into(&forward(other, &[input]), target),
+        other => copy_into(&forward(other, &[input], &Buffers::default()), target),
     }
 }
 
-/// Runs a step into a new buffer.
-fn forward(op: &Op, inputs: &[&NhwcBatch]) -> NhwcBatch {
+/// Runs a step into a buffer of `buffers`.
+fn forward(op: &Op, inputs: &[&NhwcBatch], buffers: &Buffers) -> NhwcBatch {
     let input = inputs[0];
     let [n, h, w, c] = input.shape;
     match op {
@@ -388,7 +421,7 @@ fn forward(op: &Op, inputs: &[&NhwcBatch]) -> NhwcBatch {
                 Op::Conv(conv) => conv.out_channels(),
                 _ => c,
             };
-            let mut output = NhwcBatch::zeros([n, oh, ow, channels]);
+            let mut output = buffers.take([n, oh, ow, channels]);
             forward_into(op, input, &mut output.as_target());
             output
         }
@@ -415,10 +448,15 @@ fn forward(op: &Op, inputs: &[&NhwcBatch]) -> NhwcBatch {
             output
         }
         Op::Add => {
-            let mut output = input.clone();
-            for other in &inputs[1..] {
-                output.data.par_iter_mut().zip(&other.data).for_each(|(o, v)| *o += v);
-            }
+            let mut output = buffers.take(input.shape);
+            output.data.par_chunks_mut(1 << 14).zip(input.data.par_chunks(1 << 14)).enumerate().for_each(
+                |(i, (out, a))| {
+                    out.copy_from_slice(a);
+                    for other in &inputs[1..] {
+                        out.iter_mut().zip(&other.data[i << 14..]).for_each(|(o, v)| *o += v);
+                    }
+                },
+            );
             output
         }
         Op::GlobalAveragePool => {

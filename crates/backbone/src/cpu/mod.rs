@@ -12,6 +12,7 @@
 //! run vectorised over the channels. [`host_memory`] keeps the large feature maps' memory
 //! between passes.
 
+mod buffers;
 mod conv;
 mod dense;
 mod depthwise;
@@ -19,6 +20,7 @@ mod engine;
 pub mod host_memory;
 mod nhwc;
 mod pool;
+mod simd;
 mod window;
 mod winograd;
 

@@ -9,7 +9,9 @@ use std::cell::RefCell;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use super::conv::Finish;
 use super::nhwc::{ChannelSlice, NhwcBatch};
+use super::simd::vectorized;
 
 /// A 3x3 stride-1 convolution's kernels, transformed: 16 matrices `[in, out]`, one per
 /// element of the 4x4 Winograd domain.
@@ -54,7 +56,7 @@ impl Winograd3x3 {
     }
 
     /// Convolves `input` into `target`, then applies `finish` to each output pixel's channels.
-    pub fn forward_into(&self, input: &NhwcBatch, target: &mut ChannelSlice<'_>, finish: &(dyn Fn(&mut [f32]) + Sync)) {
+    pub fn forward_into(&self, input: &NhwcBatch, target: &mut ChannelSlice<'_>, finish: &Finish) {
         let [n, h, w, _] = input.shape;
         let [oh, ow] = self.output_size([h, w]);
         let (stride, offset) = (target.stride, target.offset);
@@ -71,12 +73,16 @@ impl Winograd3x3 {
                     patches.resize(16 * blocks * self.in_channels, 0.0);
                     products.resize(16 * blocks * self.out_channels, 0.0);
                     scratch.resize(17 * self.in_channels.max(self.out_channels), 0.0);
-                    self.transform_patches(input, b, first_block_row, block_rows, blocks_per_row, patches, scratch);
+                    vectorized(|| {
+                        self.transform_patches(input, b, first_block_row, block_rows, blocks_per_row, patches, scratch)
+                    });
                     self.multiply(blocks, patches, products);
-                    self.transform_outputs(rows, ow, blocks_per_row, stride, offset, products, scratch);
-                    for pixel in rows.chunks_exact_mut(stride) {
-                        finish(&mut pixel[offset..offset + self.out_channels]);
-                    }
+                    vectorized(|| {
+                        self.transform_outputs(rows, ow, blocks_per_row, stride, offset, products, scratch);
+                        for pixel in rows.chunks_exact_mut(stride) {
+                            finish.apply(&mut pixel[offset..offset + self.out_channels]);
+                        }
+                    });
                 });
             });
         });
@@ -84,6 +90,7 @@ impl Winograd3x3 {
 
     /// `V = Bᵀ d B` for every 4x4 input patch of the group, into `patches[16][blocks][in]`.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn transform_patches(
         &self,
         input: &NhwcBatch,
@@ -170,6 +177,7 @@ impl Winograd3x3 {
 
     /// `Y = Aᵀ M A` for every block of the group, written into the output rows.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn transform_outputs(
         &self,
         rows: &mut [f32],
@@ -230,6 +238,7 @@ impl Winograd3x3 {
 
 /// `Bᵀ` applied to a column of 4 pixels, channel by channel: `(d0 - d2, d1 + d2, d2 - d1,
 /// d1 - d3)` into `out[4][c]`.
+#[inline(always)]
 fn apply_b_transposed([d0, d1, d2, d3]: [&[f32]; 4], out: &mut [f32]) {
     let c = d0.len();
     let (o0, rest) = out.split_at_mut(c);
@@ -244,6 +253,7 @@ fn apply_b_transposed([d0, d1, d2, d3]: [&[f32]; 4], out: &mut [f32]) {
 }
 
 /// The four rows `V[i][0..4]` of one block in `patches[16][blocks][c]`, mutably.
+#[inline(always)]
 fn patches_of_row(patches: &mut [f32], i: usize, blocks: usize, block: usize, c: usize) -> [&mut [f32]; 4] {
     let plane = blocks * c;
     let (_, rest) = patches.split_at_mut(4 * i * plane);
@@ -284,7 +294,7 @@ mod tests {
             let stride = co + 5;
             let mut data = vec![f32::NAN; n * oh * ow * stride];
             let mut target = ChannelSlice { data: &mut data, stride, offset: 3, width: co };
-            winograd.forward_into(&input, &mut target, &|_| {});
+            winograd.forward_into(&input, &mut target, &Finish::default());
             let mut worst = 0.0f64;
             for b in 0..n {
                 for oy in 0..oh {
