@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use super::nhwc::NhwcBatch;
 
+/// The most free buffers kept (a pass of InceptionV3 holds a few dozen at once).
+const MAX_FREE: usize = 64;
+
 /// Buffers returned by finished layers, handed to the next layers that write every value.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Buffers {
@@ -53,5 +56,10 @@ impl Buffers {
             _ => {}
         }
         pool.free.push(data);
+        // A pass hands back what it took; keep the pool to what one pass uses at most.
+        if pool.free.len() > MAX_FREE {
+            let smallest = pool.free.iter().enumerate().min_by_key(|(_, b)| b.len()).map(|(i, _)| i);
+            smallest.map(|i| pool.free.swap_remove(i));
+        }
     }
 }

@@ -159,9 +159,9 @@ pub(crate) struct PackedConv {
 
 /// Output pixels per tile (one matrix product each): enough tiles to keep every thread
 /// busy, few enough that each product is efficient and its patches stay in cache.
-fn tile_rows(rows: usize, patch: usize, out_channels: usize) -> usize {
+fn tile_rows(rows: usize, patch: usize) -> usize {
     let threads = rayon::current_num_threads().max(1);
-    let cache_rows = (512 * 1024 / ((patch + out_channels) * 4)).clamp(32, 512);
+    let cache_rows = (512 * 1024 / (patch * 4)).clamp(32, 512);
     rows.div_ceil(4 * threads).clamp(16, cache_rows)
 }
 
@@ -261,7 +261,7 @@ impl PackedConv {
         let [oh, ow] = self.output_size([h, w]);
         let rows = n * oh * ow;
         let patch = self.window.kernel[0] * self.window.kernel[1] * self.in_channels;
-        let tile = tile_rows(rows, patch, self.out_channels);
+        let tile = tile_rows(rows, patch);
         let parallelism = match rows.div_ceil(tile) < rayon::current_num_threads() {
             true => Parallelism::Rayon(0),
             false => Parallelism::None,

@@ -313,7 +313,9 @@ impl CpuInference {
         outputs.iter().for_each(|&o| reads[o] += 1);
         let mut values: Vec<Option<NhwcBatch>> = vec![None; n];
         let mut buffers: Vec<Option<NhwcBatch>> = vec![None; n];
-        values[0] = Some(input.clone());
+        let mut first = self.buffers.take(input.shape);
+        first.data.copy_from_slice(&input.data);
+        values[0] = Some(first);
         for step in plan {
             let value = |j: usize| values[j].as_ref().expect("inputs come first");
             match (&step.op, step.into) {
@@ -433,7 +435,11 @@ fn forward(op: &Op, inputs: &[&NhwcBatch], buffers: &Buffers) -> NhwcBatch {
                 .for_each(|row| row.chunks_exact_mut(c).for_each(|p| finish.apply(p)));
             output
         }
-        Op::AvgPool { counts_padding } => avg_pool_3x3_same(input, *counts_padding),
+        Op::AvgPool { counts_padding } => {
+            let mut output = buffers.take(input.shape);
+            avg_pool_3x3_same(input, *counts_padding, &mut output);
+            output
+        }
         Op::Pad(padding) => {
             let [[top, bottom], [left, right]] = padding.resolve([h, w]);
             let (oh, ow) = (h + top + bottom, w + left + right);

@@ -33,14 +33,15 @@ pub(crate) fn max_pool_3x3_stride2(input: &NhwcBatch, target: &mut ChannelSlice<
 }
 
 /// 3x3 stride-1 average pooling padded by 1 (`same`): the window's sum divided by the
-/// number of real pixels in it (Keras) or always by 9 (`counts_padding`, torchvision).
-pub(crate) fn avg_pool_3x3_same(input: &NhwcBatch, counts_padding: bool) -> NhwcBatch {
+/// number of real pixels in it (Keras) or always by 9 (`counts_padding`, torchvision), into
+/// `output` (the input's shape; every value is written).
+pub(crate) fn avg_pool_3x3_same(input: &NhwcBatch, counts_padding: bool, output: &mut NhwcBatch) {
     let [_, h, w, c] = input.shape;
-    let mut output = NhwcBatch::zeros(input.shape);
     output.data.par_chunks_mut(w * c).enumerate().for_each(|(row_index, row)| {
         let (b, y) = (row_index / h, row_index % h);
         let rows = y.saturating_sub(1)..(y + 2).min(h);
         for (x, out) in row.chunks_exact_mut(c).enumerate() {
+            out.fill(0.0);
             let cols = x.saturating_sub(1)..(x + 2).min(w);
             for iy in rows.clone() {
                 for ix in cols.clone() {
@@ -57,5 +58,4 @@ pub(crate) fn avg_pool_3x3_same(input: &NhwcBatch, counts_padding: bool) -> Nhwc
             out.iter_mut().for_each(|o| *o /= count);
         }
     });
-    output
 }
