@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use std::sync::Arc;
 
-use super::depthwise::PackedDepthwise;
+use super::depthwise::{PackedDepthwise, RowsView};
 use super::nhwc::{ChannelSlice, NhwcBatch, host_values};
 use super::simd::vectorized;
 use super::window::{NO_PADDING, Window};
@@ -166,6 +166,8 @@ fn tile_rows(rows: usize, patch: usize) -> usize {
 }
 
 thread_local! {
+    /// Each thread's expanded rows and depthwise outputs of a fused block's band.
+    static BAND: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
     /// Each thread's patch buffer, reused from tile to tile.
     static PATCHES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
@@ -217,7 +219,10 @@ impl PackedConv {
 
     /// Whether it is a plain 1x1 stride-1 convolution (a matrix product of the input).
     pub fn is_pointwise(&self) -> bool {
-        self.window.kernel == [1, 1] && self.window.strides == [1, 1] && self.window.extra == NO_PADDING
+        self.window.kernel == [1, 1]
+            && self.window.strides == [1, 1]
+            && self.window.extra == NO_PADDING
+            && self.depthwise.is_none()
     }
 
     /// This pointwise convolution reading what `depthwise` computes from the input
@@ -270,55 +275,108 @@ impl PackedConv {
         let direct = window.kernel == [1, 1] && window.strides == [1, 1] && window.extra == NO_PADDING;
         let pads = window.pads([h, w]);
         let (stride, offset) = (target.stride, target.offset);
+        if let Some(depthwise) = self.depthwise.as_deref()
+            && depthwise.expand().is_some()
+        {
+            return self.forward_block(depthwise, input, target);
+        }
         target.data[..rows * stride].par_chunks_mut(tile * stride).enumerate().for_each(|(index, chunk)| {
             let first = index * tile;
             let count = chunk.len() / stride;
-            let destination = chunk.as_mut_ptr();
-            let multiply = |lhs: &[f32]| {
-                // SAFETY: `lhs` holds `count` rows of `patch` values, the weights `patch` rows
-                // of `out_channels`, and `chunk` `count` pixels of `stride` channels of which
-                // `offset .. offset + out_channels` are written: all in bounds.
-                unsafe {
-                    gemm::gemm(
-                        count,
-                        self.out_channels,
-                        patch,
-                        destination.add(offset),
-                        1,
-                        stride as isize,
-                        false,
-                        lhs.as_ptr(),
-                        1,
-                        patch as isize,
-                        self.weights.as_ptr(),
-                        1,
-                        self.out_channels as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        parallelism,
-                    )
-                }
-            };
             match (&self.depthwise, direct) {
                 (Some(depthwise), _) => PATCHES.with_borrow_mut(|patches| {
                     patches.resize(count * patch, 0.0);
-                    depthwise.pixels_into(input, first, [oh, ow], patches);
-                    multiply(patches);
+                    depthwise.pixels_into(&RowsView::whole(input), first, [oh, ow], patches);
+                    self.product_into(patches, count, chunk, stride, offset, parallelism);
                 }),
-                (None, true) => multiply(&input.data[first * patch..(first + count) * patch]),
+                (None, true) => {
+                    let lhs = &input.data[first * patch..(first + count) * patch];
+                    self.product_into(lhs, count, chunk, stride, offset, parallelism);
+                }
                 (None, false) => PATCHES.with_borrow_mut(|patches| {
                     patches.resize(count * patch, 0.0);
                     self.gather_patches(input, first, count, [oh, ow], [pads[0][0], pads[1][0]], patches);
-                    multiply(patches);
+                    self.product_into(patches, count, chunk, stride, offset, parallelism);
                 }),
             }
-            vectorized(|| {
-                for pixel in chunk.chunks_exact_mut(stride) {
-                    self.finish.apply(&mut pixel[offset..offset + self.out_channels]);
-                }
+        });
+    }
+
+    /// `count` rows of patches times the weights, into channels `offset ..` of `count`
+    /// pixels of `stride` values in `out`, then the finish.
+    fn product_into(
+        &self,
+        lhs: &[f32],
+        count: usize,
+        out: &mut [f32],
+        stride: usize,
+        offset: usize,
+        parallelism: Parallelism,
+    ) {
+        let patch = self.window.kernel[0] * self.window.kernel[1] * self.in_channels;
+        assert!(lhs.len() >= count * patch && out.len() >= (count.max(1) - 1) * stride + offset + self.out_channels);
+        // SAFETY: `lhs` holds `count` rows of `patch` values, the weights `patch` rows of
+        // `out_channels`, and `out` `count` pixels of `stride` values of which
+        // `offset .. offset + out_channels` are written (checked above): all in bounds.
+        unsafe {
+            gemm::gemm(
+                count,
+                self.out_channels,
+                patch,
+                out.as_mut_ptr().add(offset),
+                1,
+                stride as isize,
+                false,
+                lhs.as_ptr(),
+                1,
+                patch as isize,
+                self.weights.as_ptr(),
+                1,
+                self.out_channels as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            )
+        }
+        vectorized(|| {
+            for pixel in out[..count * stride].chunks_exact_mut(stride) {
+                self.finish.apply(&mut pixel[offset..offset + self.out_channels]);
+            }
+        });
+    }
+
+    /// A whole inverted residual block (MobileNet): the 1x1 expansion, the depthwise
+    /// convolution and this 1x1 projection, band of output rows by band, the expanded rows a
+    /// band needs (with the window's overlap recomputed) and its depthwise output kept in
+    /// cache instead of written out whole.
+    fn forward_block(&self, depthwise: &PackedDepthwise, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
+        let expand = depthwise.expand().expect("called for a block with its expansion");
+        let [n, h, w, cin] = input.shape;
+        let [oh, ow] = depthwise.output_size([h, w]);
+        let expanded_channels = expand.out_channels;
+        let (top, kernel, step) = depthwise.row_geometry([h, w]);
+        let band = (256 * 1024 / (step * w * expanded_channels * 4).max(1)).clamp(1, oh);
+        let (stride, offset) = (target.stride, target.offset);
+        let image_len = oh * ow * stride;
+        target.data[..n * image_len].par_chunks_mut(image_len).enumerate().for_each(|(b, image)| {
+            image.par_chunks_mut(band * ow * stride).enumerate().for_each(|(k, chunk)| {
+                let (first_row, rows) = (k * band, chunk.len() / (ow * stride));
+                let iy0 = (first_row * step).saturating_sub(top);
+                let iy1 = ((first_row + rows - 1) * step + kernel).saturating_sub(top).min(h);
+                BAND.with_borrow_mut(|(expanded, rows_out)| {
+                    let pixels = (iy1 - iy0) * w;
+                    expanded.resize(pixels * expanded_channels, 0.0);
+                    let lhs = &input.data[(b * h + iy0) * w * cin..(b * h + iy1) * w * cin];
+                    expand.product_into(lhs, pixels, expanded, expanded_channels, 0, Parallelism::None);
+                    let view =
+                        RowsView { data: expanded, shape: [n, h, w, expanded_channels], image: b, first_row: iy0 };
+                    rows_out.resize(rows * ow * expanded_channels, 0.0);
+                    depthwise.pixels_into(&view, (b * oh + first_row) * ow, [oh, ow], rows_out);
+                    self.product_into(rows_out, rows * ow, chunk, stride, offset, Parallelism::None);
+                });
             });
         });
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::conv::Finish;
+use super::conv::{Finish, PackedConv};
 use super::nhwc::{ChannelSlice, NhwcBatch, host_values};
 use super::simd::vectorized;
 use super::window::Window;
@@ -22,6 +22,36 @@ pub(crate) struct PackedDepthwise {
     /// `[ky][kx][channel]`.
     weights: Arc<Vec<f32>>,
     finish: Finish,
+    /// The 1x1 expansion whose output only this convolution reads, computed on the fly
+    /// (see `PackedConv::forward_block`).
+    expand: Option<Box<PackedConv>>,
+}
+
+/// Rows `first_row ..` of image `image` of a `[batch, rows, cols, channels]` batch (or, with
+/// both 0, the whole batch), where a depthwise window reads its input.
+pub(crate) struct RowsView<'a> {
+    /// The values, starting at row `first_row` of image `image`.
+    pub data: &'a [f32],
+    /// The shape of the whole batch.
+    pub shape: [usize; 4],
+    /// The first image held.
+    pub image: usize,
+    /// The first row held of that image.
+    pub first_row: usize,
+}
+
+impl<'a> RowsView<'a> {
+    /// The whole batch.
+    pub fn whole(batch: &'a NhwcBatch) -> Self {
+        Self { data: &batch.data, shape: batch.shape, image: 0, first_row: 0 }
+    }
+
+    /// Offset of pixel `(b, iy, ix)` in `data`.
+    #[inline(always)]
+    fn offset(&self, b: usize, iy: usize, ix: usize) -> usize {
+        let [_, h, w, c] = self.shape;
+        (((b - self.image) * h + iy - self.first_row) * w + ix) * c
+    }
 }
 
 impl PackedDepthwise {
@@ -42,12 +72,28 @@ impl PackedDepthwise {
             channels,
             weights: Arc::new(weights),
             finish: Finish::with_bias(bias),
+            expand: None,
         })
     }
 
     /// The same convolution with `finish` after it and `extra` zero padding before it.
     pub fn finished(&self, finish: Finish, extra: ZeroPadding) -> Self {
         Self { finish, window: Window { extra, ..self.window }, ..self.clone() }
+    }
+
+    /// This depthwise convolution reading what the pointwise `expand` computes from the input.
+    pub fn after_expand(&self, expand: PackedConv) -> Self {
+        Self { expand: Some(Box::new(expand)), ..self.clone() }
+    }
+
+    /// The expansion computed on the fly, if any.
+    pub fn expand(&self) -> Option<&PackedConv> {
+        self.expand.as_deref()
+    }
+
+    /// `(top padding, kernel rows, row stride)` over an input of `[rows, cols]`.
+    pub fn row_geometry(&self, size: [usize; 2]) -> (usize, usize, usize) {
+        (self.window.pads(size)[0][0], self.window.kernel[0], self.window.strides[0])
     }
 
     /// The bias-only finish it was packed with.
@@ -69,8 +115,9 @@ impl PackedDepthwise {
         target.data[..n * oh * ow * stride].par_chunks_mut(ow * stride).enumerate().for_each(|(row_index, row)| {
             let mut taps = Vec::with_capacity(self.window.kernel[0] * self.window.kernel[1]);
             vectorized(|| {
+                let view = RowsView::whole(input);
                 for (ox, pixel) in row.chunks_exact_mut(stride).enumerate() {
-                    self.pixel(input, row_index * ow + ox, [oh, ow], &mut taps, &mut pixel[offset..offset + c]);
+                    self.pixel(&view, row_index * ow + ox, [oh, ow], &mut taps, &mut pixel[offset..offset + c]);
                 }
             })
         });
@@ -78,7 +125,7 @@ impl PackedDepthwise {
 
     /// Output pixels `first ..` (batch-major, as many as fit) into consecutive rows of
     /// `out`, `channels` values each.
-    pub fn pixels_into(&self, input: &NhwcBatch, first: usize, output: [usize; 2], out: &mut [f32]) {
+    pub fn pixels_into(&self, input: &RowsView<'_>, first: usize, output: [usize; 2], out: &mut [f32]) {
         let mut taps = Vec::with_capacity(self.window.kernel[0] * self.window.kernel[1]);
         vectorized(|| {
             for (local, pixel) in out.chunks_exact_mut(self.channels).enumerate() {
@@ -91,7 +138,7 @@ impl PackedDepthwise {
     #[inline(always)]
     fn pixel(
         &self,
-        input: &NhwcBatch,
+        input: &RowsView<'_>,
         index: usize,
         [oh, ow]: [usize; 2],
         taps: &mut Vec<(usize, usize)>,
@@ -107,10 +154,10 @@ impl PackedDepthwise {
             let Some(iy) = (oy * strides[0] + ky).checked_sub(top).filter(|&y| y < h) else { continue };
             for kx in 0..cols {
                 let Some(ix) = (ox * strides[1] + kx).checked_sub(left).filter(|&x| x < w) else { continue };
-                taps.push((((b * h + iy) * w + ix) * c, (ky * cols + kx) * c));
+                taps.push((input.offset(b, iy, ix), (ky * cols + kx) * c));
             }
         }
-        accumulate(out, taps, &input.data, &self.weights);
+        accumulate(out, taps, input.data, &self.weights);
         self.finish.apply(out);
     }
 }

@@ -236,6 +236,11 @@ impl CpuInference {
             };
             steps.push(Step { layer: i, inputs: layer.inputs.clone(), op, into: None });
         }
+        // How many steps (and requested outputs) read a layer.
+        let readers_of =
+            |layer: usize| steps.iter().filter(|s| s.inputs.contains(&layer)).count() + usize::from(is_output[layer]);
+        let readers_of: Vec<usize> = (0..layers.len()).map(readers_of).collect();
+        let readers_of = |layer: usize| readers_of[layer];
         // A depthwise convolution that only a pointwise one reads is computed inside it.
         let mut fused = Vec::with_capacity(steps.len());
         for mut step in steps {
@@ -248,10 +253,20 @@ impl CpuInference {
                 }
                 _ => None,
             };
-            if let (Some(depthwise), Op::Conv(conv)) = (depthwise, &step.op) {
+            if let (Some(mut depthwise), Op::Conv(conv)) = (depthwise, &step.op) {
                 let previous = fused.pop().expect("checked above");
-                step.op = Op::Conv(conv.after_depthwise(depthwise));
                 step.inputs = previous.inputs;
+                // ... and a pointwise expansion that only that depthwise one reads, too.
+                if let Some(Step { op: Op::Conv(expand), layer, inputs, .. }) = fused.last()
+                    && expand.is_pointwise()
+                    && step.inputs == [*layer]
+                    && readers_of(*layer) == 1
+                {
+                    depthwise = depthwise.after_expand(expand.clone());
+                    step.inputs = inputs.clone();
+                    fused.pop();
+                }
+                step.op = Op::Conv(conv.after_depthwise(depthwise));
             }
             fused.push(step);
         }
