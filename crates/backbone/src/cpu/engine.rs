@@ -236,18 +236,19 @@ impl CpuInference {
             };
             steps.push(Step { layer: i, inputs: layer.inputs.clone(), op, into: None });
         }
-        // How many steps (and requested outputs) read a layer.
-        let readers_of =
-            |layer: usize| steps.iter().filter(|s| s.inputs.contains(&layer)).count() + usize::from(is_output[layer]);
-        let readers_of: Vec<usize> = (0..layers.len()).map(readers_of).collect();
-        let readers_of = |layer: usize| readers_of[layer];
-        // A depthwise convolution that only a pointwise one reads is computed inside it.
+        // How many steps (and requested outputs) read each layer.
+        let mut step_readers: Vec<usize> = is_output.iter().map(|&o| usize::from(o)).collect();
+        for step in &steps {
+            step.inputs.iter().for_each(|&j| step_readers[j] += 1);
+        }
+        // A depthwise convolution that only a pointwise one reads is computed inside it (with
+        // the pointwise expansion that only it reads: a whole inverted residual block).
         let mut fused = Vec::with_capacity(steps.len());
         for mut step in steps {
             let previous: Option<&Step> = fused.last();
             let depthwise = match (previous, &step.op) {
                 (Some(Step { op: Op::Depthwise(depthwise), layer, .. }), Op::Conv(conv))
-                    if conv.is_pointwise() && step.inputs == [*layer] && sole_reader(*layer).is_some() =>
+                    if conv.is_pointwise() && step.inputs == [*layer] && step_readers[*layer] == 1 =>
                 {
                     Some(depthwise.clone())
                 }
@@ -260,7 +261,7 @@ impl CpuInference {
                 if let Some(Step { op: Op::Conv(expand), layer, inputs, .. }) = fused.last()
                     && expand.is_pointwise()
                     && step.inputs == [*layer]
-                    && readers_of(*layer) == 1
+                    && step_readers[*layer] == 1
                 {
                     depthwise = depthwise.after_expand(expand.clone());
                     step.inputs = inputs.clone();
