@@ -21,6 +21,7 @@ pub mod host_memory;
 mod nhwc;
 mod pool;
 mod simd;
+mod steps;
 mod window;
 mod winograd;
 

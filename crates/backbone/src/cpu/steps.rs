@@ -1,0 +1,129 @@
+//! What one step of the packed engine computes, and running it on channels-last buffers.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::buffers::Buffers;
+use super::conv::{Finish, PackedConv};
+use super::dense::PackedDense;
+use super::depthwise::PackedDepthwise;
+use super::nhwc::{ChannelSlice, NhwcBatch};
+use super::pool::{avg_pool_3x3_same, max_pool_3x3_stride2, max_pool_output_size};
+use crate::layer::ZeroPadding;
+
+/// What one step computes.
+#[derive(Debug, Clone)]
+pub(crate) enum Op {
+    Conv(PackedConv),
+    Depthwise(PackedDepthwise),
+    /// A batch norm or activation on its own.
+    Finish(Finish),
+    MaxPool,
+    AvgPool {
+        counts_padding: bool,
+    },
+    Pad(ZeroPadding),
+    Concat,
+    Add,
+    GlobalAveragePool,
+    Dense(Arc<PackedDense>),
+}
+
+pub(crate) fn output_size(op: &Op, size: [usize; 2]) -> [usize; 2] {
+    match op {
+        Op::Conv(conv) => conv.output_size(size),
+        Op::Depthwise(conv) => conv.output_size(size),
+        Op::MaxPool => max_pool_output_size(size),
+        _ => size,
+    }
+}
+
+/// Runs a step that writes into a slice of a concatenation.
+pub(crate) fn forward_into(op: &Op, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
+    match op {
+        Op::Conv(conv) => conv.forward_into(input, target),
+        Op::Depthwise(conv) => conv.forward_into(input, target),
+        Op::MaxPool => max_pool_3x3_stride2(input, target),
+        other => copy_into(&forward(other, &[input], &Buffers::default()), target),
+    }
+}
+
+/// Runs a step into a buffer of `buffers`.
+pub(crate) fn forward(op: &Op, inputs: &[&NhwcBatch], buffers: &Buffers) -> NhwcBatch {
+    let input = inputs[0];
+    let [n, h, w, c] = input.shape;
+    match op {
+        Op::Conv(_) | Op::Depthwise(_) | Op::MaxPool => {
+            let [oh, ow] = output_size(op, [h, w]);
+            let channels = match op {
+                Op::Conv(conv) => conv.out_channels(),
+                _ => c,
+            };
+            let mut output = buffers.take([n, oh, ow, channels]);
+            forward_into(op, input, &mut output.as_target());
+            output
+        }
+        Op::Finish(finish) => {
+            let mut output = input.clone();
+            output
+                .data
+                .par_chunks_mut(c * w.max(1))
+                .for_each(|row| row.chunks_exact_mut(c).for_each(|p| finish.apply(p)));
+            output
+        }
+        Op::AvgPool { counts_padding } => {
+            let mut output = buffers.take(input.shape);
+            avg_pool_3x3_same(input, *counts_padding, &mut output);
+            output
+        }
+        Op::Pad(padding) => {
+            let [[top, bottom], [left, right]] = padding.resolve([h, w]);
+            let (oh, ow) = (h + top + bottom, w + left + right);
+            let mut output = NhwcBatch::zeros([n, oh, ow, c]);
+            for b in 0..n {
+                for y in 0..h {
+                    let src = &input.data[((b * h + y) * w) * c..][..w * c];
+                    let dst = ((b * oh + y + top) * ow + left) * c;
+                    output.data[dst..dst + w * c].copy_from_slice(src);
+                }
+            }
+            output
+        }
+        Op::Add => {
+            let mut output = buffers.take(input.shape);
+            output.data.par_chunks_mut(1 << 14).zip(input.data.par_chunks(1 << 14)).enumerate().for_each(
+                |(i, (out, a))| {
+                    out.copy_from_slice(a);
+                    for other in &inputs[1..] {
+                        out.iter_mut().zip(&other.data[i << 14..]).for_each(|(o, v)| *o += v);
+                    }
+                },
+            );
+            output
+        }
+        Op::GlobalAveragePool => {
+            let mut output = NhwcBatch::zeros([n, 1, 1, c]);
+            for (b, out) in output.data.chunks_exact_mut(c).enumerate() {
+                for pixel in input.data[b * h * w * c..(b + 1) * h * w * c].chunks_exact(c) {
+                    out.iter_mut().zip(pixel).for_each(|(o, v)| *o += v);
+                }
+                out.iter_mut().for_each(|o| *o /= (h * w) as f32);
+            }
+            output
+        }
+        Op::Dense(dense) => dense.forward(input),
+        Op::Concat => unreachable!("concatenations are assembled in `run`"),
+    }
+}
+
+/// Copies a batch into the channel slice of a larger one (same pixels).
+pub(crate) fn copy_into(part: &NhwcBatch, target: &mut ChannelSlice<'_>) {
+    let c = part.channels();
+    let (stride, offset) = (target.stride, target.offset);
+    target
+        .data
+        .par_chunks_mut(stride)
+        .zip(part.data.par_chunks(c))
+        .for_each(|(out, pixel)| out[offset..offset + c].copy_from_slice(pixel));
+}
