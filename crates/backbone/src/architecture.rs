@@ -60,13 +60,7 @@ fn layer_channels(layers: &[Layer]) -> Vec<usize> {
     let mut channels: Vec<usize> = Vec::with_capacity(layers.len());
     for layer in layers {
         let inputs: Vec<usize> = layer.inputs.iter().map(|&i| channels[i]).collect();
-        channels.push(match &layer.kind {
-            LayerKind::Input { channels } => *channels,
-            LayerKind::Conv2D { filters, .. } => *filters,
-            LayerKind::Dense { units, .. } => *units,
-            LayerKind::Concatenate => inputs.iter().sum(),
-            _ => inputs.first().copied().unwrap_or(0),
-        });
+        channels.push(layer.kind.output_channels(&inputs));
     }
     channels
 }

@@ -76,13 +76,7 @@ impl NetworkBuilder {
 
     fn push(&mut self, name: String, auto_named: bool, kind: LayerKind, inputs: &[Node]) -> Node {
         let in_channels: Vec<usize> = inputs.iter().map(|n| self.channels[n.0]).collect();
-        let channels = match &kind {
-            LayerKind::Input { channels } => *channels,
-            LayerKind::Conv2D { filters, .. } => *filters,
-            LayerKind::Dense { units, .. } => *units,
-            LayerKind::Concatenate => in_channels.iter().sum(),
-            _ => in_channels.first().copied().unwrap_or(0),
-        };
+        let channels = kind.output_channels(&in_channels);
         self.channels.push(channels);
         self.layers.push(Layer {
             name,

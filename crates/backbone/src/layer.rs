@@ -178,42 +178,44 @@ pub enum LayerKind {
 }
 
 impl LayerKind {
+    /// Keras' class name and the prefix of its automatic names.
+    fn keras_names(&self) -> (&'static str, &'static str) {
+        match self {
+            LayerKind::Input { .. } => ("InputLayer", "input"),
+            LayerKind::Conv2D { .. } => ("Conv2D", "conv2d"),
+            LayerKind::DepthwiseConv2D { .. } => ("DepthwiseConv2D", "depthwise_conv2d"),
+            LayerKind::BatchNormalization { .. } => ("BatchNormalization", "batch_normalization"),
+            LayerKind::Activation(_) => ("Activation", "activation"),
+            LayerKind::ReLU(_) => ("ReLU", "re_lu"),
+            LayerKind::ZeroPadding2D { .. } => ("ZeroPadding2D", "zero_padding2d"),
+            LayerKind::MaxPooling2D { .. } => ("MaxPooling2D", "max_pooling2d"),
+            LayerKind::AveragePooling2D { .. } => ("AveragePooling2D", "average_pooling2d"),
+            LayerKind::Concatenate => ("Concatenate", "concatenate"),
+            LayerKind::Add => ("Add", "add"),
+            LayerKind::GlobalAveragePooling2D => ("GlobalAveragePooling2D", "global_average_pooling2d"),
+            LayerKind::Dense { .. } => ("Dense", "dense"),
+        }
+    }
+
     /// Keras' class name (`Conv2D`), as `model.summary()` prints it.
     pub fn class_name(&self) -> &'static str {
-        match self {
-            LayerKind::Input { .. } => "InputLayer",
-            LayerKind::Conv2D { .. } => "Conv2D",
-            LayerKind::DepthwiseConv2D { .. } => "DepthwiseConv2D",
-            LayerKind::BatchNormalization { .. } => "BatchNormalization",
-            LayerKind::Activation(_) => "Activation",
-            LayerKind::ReLU(_) => "ReLU",
-            LayerKind::ZeroPadding2D { .. } => "ZeroPadding2D",
-            LayerKind::MaxPooling2D { .. } => "MaxPooling2D",
-            LayerKind::AveragePooling2D { .. } => "AveragePooling2D",
-            LayerKind::Concatenate => "Concatenate",
-            LayerKind::Add => "Add",
-            LayerKind::GlobalAveragePooling2D => "GlobalAveragePooling2D",
-            LayerKind::Dense { .. } => "Dense",
-        }
+        self.keras_names().0
     }
 
     /// The prefix of Keras' automatic names (`conv2d`, `conv2d_1`, ...): the class name in
     /// snake case, `input` for the input (whose names count from 1: `input_1`).
     pub fn auto_name_prefix(&self) -> &'static str {
+        self.keras_names().1
+    }
+
+    /// Output channels (features for vectors) for inputs of `inputs` channels.
+    pub fn output_channels(&self, inputs: &[usize]) -> usize {
         match self {
-            LayerKind::Input { .. } => "input",
-            LayerKind::Conv2D { .. } => "conv2d",
-            LayerKind::DepthwiseConv2D { .. } => "depthwise_conv2d",
-            LayerKind::BatchNormalization { .. } => "batch_normalization",
-            LayerKind::Activation(_) => "activation",
-            LayerKind::ReLU(_) => "re_lu",
-            LayerKind::ZeroPadding2D { .. } => "zero_padding2d",
-            LayerKind::MaxPooling2D { .. } => "max_pooling2d",
-            LayerKind::AveragePooling2D { .. } => "average_pooling2d",
-            LayerKind::Concatenate => "concatenate",
-            LayerKind::Add => "add",
-            LayerKind::GlobalAveragePooling2D => "global_average_pooling2d",
-            LayerKind::Dense { .. } => "dense",
+            LayerKind::Input { channels } => *channels,
+            LayerKind::Conv2D { filters, .. } => *filters,
+            LayerKind::Dense { units, .. } => *units,
+            LayerKind::Concatenate => inputs.iter().sum(),
+            _ => inputs.first().copied().unwrap_or(0),
         }
     }
 

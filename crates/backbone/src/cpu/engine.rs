@@ -56,6 +56,8 @@ pub struct CpuInference {
     plan: Vec<Step>,
     /// Feature-map memory kept between layers and passes.
     buffers: Buffers,
+    /// The layers the packed end depends on: the ones a pass can return.
+    held: Vec<bool>,
 }
 
 fn unsupported(architecture: &Architecture, index: usize, reason: &str) -> NetworkError {
@@ -115,7 +117,8 @@ impl CpuInference {
                 _ => None,
             };
         }
-        let mut inference = Self { architecture, end, packed, plan: Vec::new(), buffers: Buffers::default() };
+        let mut inference =
+            Self { architecture, end, packed, plan: Vec::new(), buffers: Buffers::default(), held: needed };
         inference.plan = inference.plan_for(&[end]);
         Ok(inference)
     }
@@ -278,7 +281,7 @@ impl CpuInference {
     pub fn forward_nhwc(&self, input: &NhwcBatch, outputs: &[usize]) -> Result<Vec<NhwcBatch>> {
         for &o in outputs {
             self.architecture.layer(o)?;
-            if o > self.end || !self.architecture.ancestors(&[self.end])[o] {
+            if !self.held[o] {
                 return Err(NetworkError::LayerCutAway {
                     layer: self.architecture.layers()[o].name.clone(),
                     cut: self.architecture.layers()[self.end].name.clone(),
