@@ -11,6 +11,7 @@ use common::detrand;
 use inception::{Flavor, InceptionV3Config, LayerName};
 use transfer::{
     CompileConfig, FitConfig, HeadConfig, InMemoryBatches, Inputs, Trainer, TransferModel, TransferModelConfig,
+    Verbosity,
 };
 
 fn fixture(name: &str) -> std::path::PathBuf {
@@ -143,9 +144,8 @@ fn fit_bookkeeping_matches_keras_history() {
     let val_x = values(keras_features("fit_val_features_mixed7.npy", &device));
     let mut train = InMemoryBatches::features(train_x, [768, 3, 3], vec![0., 1., 1., 0., 1., 0., 1.], 1, 3);
     let mut validation = InMemoryBatches::features(val_x, [768, 3, 3], vec![1., 0., 0., 1., 1.], 1, 3);
-    let config =
-        FitConfig { epochs: 2, initial_epoch: 0, steps_per_epoch: None, validation_steps: None, verbose: false };
-    let history = trainer.fit(&mut train, config, Some(&mut validation)).unwrap();
+    let config = FitConfig { epochs: 2, verbose: Verbosity::Silent, ..FitConfig::default() };
+    let history = trainer.fit(&mut train, config, Some(&mut validation), &mut []).unwrap();
     for (e, record) in history.epochs.iter().enumerate() {
         let k = |key: &str| keras[key][e].as_f64().unwrap();
         println!(

@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use inception::{Flavor, InceptionV3Config, LayerName};
 use transfer::{
     CheckpointMetadata, CompileConfig, FitConfig, HeadConfig, Inputs, Loss, Trainer, TransferModel,
-    TransferModelConfig, load_checkpoint, save_checkpoint,
+    TransferModelConfig, Verbosity, load_checkpoint, save_checkpoint,
 };
 
 fn scratch(name: &str) -> PathBuf {
@@ -219,7 +219,7 @@ fn a_short_training_run_learns_a_two_class_folder() {
     let device = Device::flex();
     device.seed(1);
     let dir = scratch("standin");
-    augment::write_standin_dataset(&dir, 40, 20, 3).unwrap();
+    augment::write_standin_dataset(&dir, augment::STANDIN_CLASSES, 40, 20, 3).unwrap();
     let flow = |split: &str, batch_size| {
         let config = FlowConfig {
             target_size: [75, 75],
@@ -239,8 +239,8 @@ fn a_short_training_run_learns_a_two_class_folder() {
         Trainer::new(config.init_with_base(base, &device).unwrap(), CompileConfig::course(), &device).unwrap();
     let batches = train.batches_per_epoch();
     let mut cached = trainer.cache_features(&mut train, batches, 5).unwrap();
-    let fit = FitConfig { epochs: 6, initial_epoch: 0, steps_per_epoch: None, validation_steps: None, verbose: false };
-    let history = trainer.fit(&mut cached, fit, Some(&mut validation)).unwrap();
+    let fit = FitConfig { epochs: 6, verbose: Verbosity::Silent, ..FitConfig::default() };
+    let history = trainer.fit(&mut cached, fit, Some(&mut validation), &mut []).unwrap();
     let last = history.epochs.last().unwrap();
     println!("{history:?}");
     assert!(last.val_accuracy.unwrap() >= 0.9, "validation accuracy {:?}", last.val_accuracy);

@@ -1,6 +1,7 @@
-//! A generated stand-in for `cats_and_dogs_filtered`: two visually distinct classes of
-//! JPEG images in the same folder layout, so the whole recipe can run where the real data
-//! is not available. It is a smoke test of the pipeline, not a benchmark of accuracy.
+//! A generated stand-in for a two-class image folder (`cats_and_dogs_filtered`,
+//! `horse-or-human`): two visually distinct classes of JPEG images in the same folder
+//! layout, so the whole recipe can run where the real data is not available. It is a smoke
+//! test of the pipeline, not a benchmark of accuracy.
 
 use std::path::Path;
 
@@ -10,10 +11,11 @@ use rand::Rng;
 use crate::error::{AugmentError, Result};
 use crate::seeding::image_rng;
 
-/// The class folders, in the real dataset's names.
+/// The class folders of the course's dataset, `cats_and_dogs_filtered`.
 pub const STANDIN_CLASSES: [&str; 2] = ["cats", "dogs"];
 
-/// Draws one stand-in image: "cats" are warm with round blobs, "dogs" cool with stripes.
+/// Draws one stand-in image: the first class is warm with round blobs, the second cool
+/// with stripes.
 fn draw(class: usize, rng: &mut impl Rng) -> RgbImage {
     let (w, h) = (rng.random_range(160..240u32), rng.random_range(140..200u32));
     let mut img = RgbImage::new(w, h);
@@ -38,16 +40,23 @@ fn draw(class: usize, rng: &mut impl Rng) -> RgbImage {
     img
 }
 
-/// Writes `root/{train,validation}/{cats,dogs}/*.jpg`: `train` and `validation` images per
-/// class, deterministic for a seed.
-pub fn write_standin_dataset(root: &Path, train: usize, validation: usize, seed: u64) -> Result<()> {
+/// Writes `root/{train,validation}/{first,second}/*.jpg` for the two `classes` (e.g.
+/// [`STANDIN_CLASSES`]): `train` and `validation` images per class, deterministic for a
+/// seed, named as the real sets name them (`cat.0.jpg`, ...).
+pub fn write_standin_dataset(
+    root: &Path,
+    classes: [&str; 2],
+    train: usize,
+    validation: usize,
+    seed: u64,
+) -> Result<()> {
     for (split, count, salt) in [("train", train, 0u64), ("validation", validation, 1)] {
-        for (class, name) in STANDIN_CLASSES.iter().enumerate() {
+        for (class, name) in classes.iter().enumerate() {
             let dir = root.join(split).join(name);
             std::fs::create_dir_all(&dir).map_err(|source| AugmentError::Io { path: dir.clone(), source })?;
             for i in 0..count {
                 let mut rng = image_rng(seed, salt * 2 + class as u64, i as u64);
-                let path = dir.join(format!("{}.{i}.jpg", &name[..name.len() - 1]));
+                let path = dir.join(format!("{}.{i}.jpg", name.strip_suffix('s').unwrap_or(name)));
                 draw(class, &mut rng).save(&path).map_err(|e| AugmentError::CorruptImage {
                     path: path.clone(),
                     reason: format!("cannot write: {e}"),

@@ -43,7 +43,8 @@ fn temporary(path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Saves `model` (and, when given, the optimizer state to `<path>.optim`), atomically:
+/// Saves `model` (and, when given, the optimizer state to `<path>.optim`; without one, an
+/// older `<path>.optim` is removed), atomically:
 /// everything is written to temporary files first and renamed into place.
 pub fn save_checkpoint(
     path: &Path,
@@ -63,8 +64,18 @@ pub fn save_checkpoint(
         optimizer.save(&optim_tmp).map_err(|e| failed(format!("writing optimizer state: {e:?}")))?;
         std::fs::rename(&optim_tmp, optimizer_path(path))
             .map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
+    } else if optimizer_path(path).exists() {
+        // A weights-only save must not leave an older optimizer state to be paired with it.
+        std::fs::remove_file(optimizer_path(path))
+            .map_err(|source| TransferError::Io { path: optimizer_path(path), source })?;
     }
     std::fs::rename(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })
+}
+
+/// Whether `path` is a checkpoint of this crate (a safetensors file with its metadata), as
+/// opposed to a base weight file: what decides between resuming and starting afresh.
+pub fn is_checkpoint(path: &Path) -> bool {
+    backbone::weights::safetensors_metadata(path).is_ok_and(|header| header.contains_key(METADATA_KEY))
 }
 
 /// Loads a checkpoint onto `device`: the model with its trainable layers and parameter

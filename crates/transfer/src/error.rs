@@ -27,6 +27,16 @@ pub enum TransferError {
         /// What is wrong.
         reason: String,
     },
+    /// A CSV file (a training history) that cannot be read.
+    #[error("{path}: line {line}: {reason}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// A configuration that cannot work (e.g. a loss that does not fit the head).
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -6,16 +6,17 @@ use augment::{Interpolation, load_img};
 use backbone::cpu::host_values;
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::callbacks::{Callback, CallbackList, FitParams, Logs, ProgbarLogger, Verbosity};
 use crate::data::{BatchSource, InMemoryBatches, Inputs};
 use crate::error::{Result, TransferError};
-use crate::history::{EpochRecord, History};
+use crate::history::History;
 use crate::inference::{InferenceBase, InferenceModel};
 use crate::loss::Loss;
 use crate::model::TransferModel;
 use crate::optim::KerasRmsProp;
-use crate::progress::ProgressBar;
 
 /// Keras `compile` arguments.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,8 +36,9 @@ impl CompileConfig {
     }
 }
 
-/// Keras `fit` arguments.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Keras `fit` arguments (`Default`: Keras' `epochs=1`, one pass per epoch, progress bar
+/// on a terminal).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct FitConfig {
     /// The epoch to end at (Keras: with `initial_epoch`, `epochs` is the final epoch, not a
     /// count).
@@ -48,8 +50,8 @@ pub struct FitConfig {
     pub steps_per_epoch: Option<usize>,
     /// Validation steps after each epoch (`None`: one pass over the validation source).
     pub validation_steps: Option<usize>,
-    /// Print a progress bar.
-    pub verbose: bool,
+    /// What to print (Keras' `verbose`).
+    pub verbose: Verbosity,
 }
 
 /// What one training step measured.
@@ -75,6 +77,18 @@ pub struct Trainer {
     /// The frozen part of the base prepared for inference (ending at the cut when the whole
     /// base is frozen).
     frozen_part: Option<InferenceBase>,
+    /// Set by a callback to end `fit` (Keras' `model.stop_training`).
+    stop_training: bool,
+    /// Images trained on since the trainer was made.
+    images_trained: usize,
+}
+
+/// A copy of a model's weights taken by [`Trainer::get_weights`] (Keras' `get_weights`),
+/// to put back with [`Trainer::set_weights`]. Two copies compare equal when every weight
+/// is bit for bit the same.
+#[derive(Clone, PartialEq)]
+pub struct Weights {
+    safetensors: Vec<u8>,
 }
 
 /// Running sums of Keras' epoch metrics (weighted by batch size).
@@ -99,6 +113,11 @@ impl Running {
     fn accuracy(&self) -> f64 {
         self.correct as f64 / self.images.max(1) as f64
     }
+
+    /// Keras' batch and epoch logs: `loss`, `accuracy`.
+    fn logs(&self) -> Logs {
+        Logs::from_pairs([("loss", self.loss()), ("accuracy", self.accuracy())])
+    }
 }
 
 impl Trainer {
@@ -118,6 +137,14 @@ impl Trainer {
                 model.head.outputs()
             )));
         }
+        if !compile.learning_rate.is_finite() || compile.learning_rate < 0.0 {
+            return Err(TransferError::Config(format!(
+                "learning rate {}: expected a finite rate >= 0",
+                compile.learning_rate
+            )));
+        }
+        // Held in f32, as Keras' learning-rate variable (the update computes in f32 anyway).
+        let compile = CompileConfig { learning_rate: compile.learning_rate as f32 as f64, ..compile };
         if backbone::cpu::is_host_device(device) {
             backbone::cpu::host_memory::keep_freed_memory();
         }
@@ -130,7 +157,65 @@ impl Trainer {
             device: device.clone(),
             train_device,
             frozen_part: None,
+            stop_training: false,
+            images_trained: 0,
         })
+    }
+
+    /// The learning rate of the next step (Keras' `optimizer.learning_rate`).
+    pub fn learning_rate(&self) -> f64 {
+        self.compile.learning_rate
+    }
+
+    /// Sets the learning rate of the next steps. Like Keras' variable it is held in `f32`
+    /// (the precision the update uses); it must be finite and not negative.
+    pub fn set_learning_rate(&mut self, learning_rate: f64) -> Result<()> {
+        if !learning_rate.is_finite() || learning_rate < 0.0 {
+            return Err(TransferError::Config(format!("learning rate {learning_rate}: expected a finite rate >= 0")));
+        }
+        self.compile.learning_rate = learning_rate as f32 as f64;
+        Ok(())
+    }
+
+    /// Asks `fit` to stop: after the current batch when called from a batch hook (the
+    /// epoch is still validated and recorded), after the current epoch from an epoch hook
+    /// (Keras' `model.stop_training = True`).
+    pub fn request_stop(&mut self) {
+        self.stop_training = true;
+    }
+
+    /// Whether a stop was requested during the current `fit`.
+    pub fn stop_requested(&self) -> bool {
+        self.stop_training
+    }
+
+    /// Images trained on since the trainer was made.
+    pub fn images_trained(&self) -> usize {
+        self.images_trained
+    }
+
+    /// A copy of every weight of the model (Keras' `get_weights`).
+    pub fn get_weights(&self) -> Result<Weights> {
+        let failed = |reason: String| TransferError::Config(format!("copying the model's weights: {reason}"));
+        let mut store = SafetensorsStore::from_bytes(None);
+        self.model().save_into(&mut store).map_err(|e| failed(e.to_string()))?;
+        Ok(Weights { safetensors: store.get_bytes().map_err(|e| failed(e.to_string()))? })
+    }
+
+    /// Puts back weights taken by [`Trainer::get_weights`] (Keras' `set_weights`); the
+    /// optimizer state is kept, as in Keras.
+    pub fn set_weights(&mut self, weights: &Weights) -> Result<()> {
+        let failed = |reason: String| TransferError::Config(format!("restoring the model's weights: {reason}"));
+        let mut model = self.model.take().expect("the trainer holds its model between steps");
+        let mut store = SafetensorsStore::from_bytes(Some(weights.safetensors.clone()));
+        let loaded = model.load_from(&mut store);
+        self.model = Some(model);
+        let result = loaded.map_err(|e| failed(e.to_string()))?;
+        if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
+            return Err(failed(format!("they do not fit this model: {result}")));
+        }
+        self.frozen_part = None;
+        Ok(())
     }
 
     /// The model being trained.
@@ -204,6 +289,7 @@ impl Trainer {
         drop(loss);
         let model = self.optimizer.step(self.compile.learning_rate, model, grads);
         self.model = Some(model);
+        self.images_trained += images_count;
         Ok(StepMetrics { loss: loss_value, correct, images: images_count })
     }
 
@@ -253,39 +339,60 @@ impl Trainer {
         Ok((running.loss(), running.accuracy()))
     }
 
-    /// Keras `fit`: epochs `initial_epoch..epochs` of `steps_per_epoch` training steps, each
-    /// followed by validation; returns their history.
+    /// Keras `fit(..., callbacks=...)`: epochs `initial_epoch..epochs` of `steps_per_epoch`
+    /// training steps, each followed by validation, with Keras' callback hooks; returns the
+    /// history of the epochs actually run (a callback may stop training early).
     pub fn fit(
         &mut self,
         train: &mut dyn BatchSource,
         config: FitConfig,
         mut validation: Option<&mut dyn BatchSource>,
+        callbacks: &mut [&mut dyn Callback],
     ) -> Result<History> {
         let steps = config.steps_per_epoch.unwrap_or_else(|| train.batches_per_epoch());
-        let mut history = History::default();
-        for epoch in config.initial_epoch..config.epochs {
-            let mut bar = ProgressBar::start(epoch, config.epochs, steps, config.verbose);
-            let mut running = Running::default();
-            for step in 1..=steps {
-                let (inputs, targets) = train.next_batch(&self.device)?;
-                let metrics = self.train_step(inputs, targets)?;
-                running.add(metrics);
-                bar.update(step, metrics.images, running.loss(), running.accuracy());
-            }
-            let validated = match validation.as_deref_mut() {
-                Some(source) => Some(self.evaluate(source, config.validation_steps)?),
-                None => None,
-            };
-            bar.finish(running.loss(), running.accuracy(), validated);
-            history.epochs.push(EpochRecord {
-                epoch,
-                loss: running.loss(),
-                accuracy: running.accuracy(),
-                val_loss: validated.map(|v| v.0),
-                val_accuracy: validated.map(|v| v.1),
-            });
+        if steps == 0 {
+            return Err(TransferError::Config("fit: zero training steps per epoch (an empty source?)".into()));
         }
-        Ok(history)
+        if config.initial_epoch > config.epochs {
+            return Err(TransferError::Config(format!(
+                "fit: initial_epoch {} is past epochs {} (epochs is the epoch to end at, as in Keras)",
+                config.initial_epoch, config.epochs
+            )));
+        }
+        let progbar = (config.verbose != Verbosity::Silent).then(|| ProgbarLogger::new(config.verbose));
+        let mut callbacks = CallbackList::new(callbacks, progbar);
+        callbacks.set_params(FitParams { epochs: config.epochs, steps });
+        self.stop_training = false;
+        callbacks.on_train_begin(self)?;
+        let mut training_logs = Logs::default();
+        for epoch in config.initial_epoch..config.epochs {
+            callbacks.on_epoch_begin(epoch, self)?;
+            let mut running = Running::default();
+            for step in 0..steps {
+                callbacks.on_train_batch_begin(step, self)?;
+                let (inputs, targets) = train.next_batch(&self.device)?;
+                running.add(self.train_step(inputs, targets)?);
+                callbacks.on_train_batch_end(step, &running.logs(), self)?;
+                if self.stop_training {
+                    break;
+                }
+            }
+            let mut logs = running.logs();
+            if let Some(source) = validation.as_deref_mut() {
+                callbacks.on_test_begin(self)?;
+                let (loss, accuracy) = self.evaluate(source, config.validation_steps)?;
+                let test_logs = Logs::from_pairs([("loss", loss), ("accuracy", accuracy)]);
+                callbacks.on_test_end(&test_logs, self)?;
+                logs.extend(&test_logs.prefixed_val());
+            }
+            callbacks.on_epoch_end(epoch, &mut logs, self)?;
+            training_logs = logs;
+            if self.stop_training {
+                break;
+            }
+        }
+        callbacks.on_train_end(&training_logs, self)?;
+        Ok(callbacks.into_history())
     }
 
     /// Feature caching: runs the frozen base once over `batches` batches of `source` (which

@@ -3,7 +3,10 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::callbacks::Logs;
 use crate::error::{Result, TransferError};
+
+const COLUMNS: &str = "epoch,loss,accuracy,val_loss,val_accuracy";
 
 /// One epoch's figures.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -18,6 +21,23 @@ pub struct EpochRecord {
     pub val_loss: Option<f64>,
     /// Validation accuracy, when validated.
     pub val_accuracy: Option<f64>,
+    /// The learning rate at the end of the epoch, when a callback logged it (Keras' `lr`,
+    /// added by `ReduceLROnPlateau` and `LearningRateScheduler`).
+    pub lr: Option<f64>,
+}
+
+impl EpochRecord {
+    /// The record of epoch `epoch` from its logs (a figure not logged reads as NaN).
+    pub fn from_logs(epoch: usize, logs: &Logs) -> Self {
+        Self {
+            epoch,
+            loss: logs.get("loss").unwrap_or(f64::NAN),
+            accuracy: logs.get("accuracy").unwrap_or(f64::NAN),
+            val_loss: logs.get("val_loss"),
+            val_accuracy: logs.get("val_accuracy"),
+            lr: logs.get("lr"),
+        }
+    }
 }
 
 /// What `fit` returns: one record per epoch.
@@ -28,12 +48,16 @@ pub struct History {
 }
 
 impl History {
-    /// The CSV Keras' `CSVLogger` writes: `epoch,loss,accuracy,val_loss,val_accuracy`.
+    /// The history as CSV: `epoch,loss,accuracy,val_loss,val_accuracy`, and `lr` when a
+    /// callback logged the learning rate (empty fields for figures not logged).
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("epoch,loss,accuracy,val_loss,val_accuracy\n");
+        let with_lr = self.epochs.iter().any(|e| e.lr.is_some());
+        let mut out = String::from(COLUMNS);
+        out.push_str(if with_lr { ",lr\n" } else { "\n" });
         let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
         for e in &self.epochs {
-            let _ = writeln!(out, "{},{},{},{},{}", e.epoch, e.loss, e.accuracy, opt(e.val_loss), opt(e.val_accuracy));
+            let _ = write!(out, "{},{},{},{},{}", e.epoch, e.loss, e.accuracy, opt(e.val_loss), opt(e.val_accuracy));
+            out.push_str(&if with_lr { format!(",{}\n", opt(e.lr)) } else { "\n".into() });
         }
         out
     }
@@ -48,17 +72,18 @@ impl History {
     pub fn read_csv(path: &Path) -> Result<History> {
         let text =
             std::fs::read_to_string(path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
-        let bad = |line: usize, why: &str| TransferError::Config(format!("{}: line {line}: {why}", path.display()));
+        let bad = |line: usize, why: &str| TransferError::Csv { path: path.to_path_buf(), line, reason: why.into() };
         let mut lines = text.lines().enumerate();
-        match lines.next() {
-            Some((_, "epoch,loss,accuracy,val_loss,val_accuracy")) => {}
-            _ => return Err(bad(1, "expected the header epoch,loss,accuracy,val_loss,val_accuracy")),
-        }
+        let columns = match lines.next() {
+            Some((_, header)) if header == COLUMNS => 5,
+            Some((_, header)) if header.strip_suffix(",lr") == Some(COLUMNS) => 6,
+            _ => return Err(bad(1, &format!("expected the header {COLUMNS} (or with ,lr)"))),
+        };
         let mut history = History::default();
         for (index, line) in lines.filter(|(_, l)| !l.trim().is_empty()) {
             let fields: Vec<&str> = line.split(',').collect();
-            if fields.len() != 5 {
-                return Err(bad(index + 1, "expected 5 fields"));
+            if fields.len() != columns {
+                return Err(bad(index + 1, &format!("expected {columns} fields")));
             }
             let number = |i: usize| fields[i].trim().parse::<f64>().map_err(|_| bad(index + 1, "not a number"));
             let optional = |i: usize| match fields[i].trim() {
@@ -71,6 +96,7 @@ impl History {
                 accuracy: number(2)?,
                 val_loss: optional(3)?,
                 val_accuracy: optional(4)?,
+                lr: if columns == 6 { optional(5)? } else { None },
             });
         }
         Ok(history)
@@ -97,17 +123,28 @@ mod tests {
     fn the_csv_reads_back_what_was_written() {
         let history = History {
             epochs: vec![
-                EpochRecord { epoch: 0, loss: 0.5, accuracy: 0.75, val_loss: Some(0.25), val_accuracy: Some(1.0) },
-                EpochRecord { epoch: 1, loss: 1.0 / 3.0, accuracy: 0.8, val_loss: None, val_accuracy: None },
+                EpochRecord {
+                    epoch: 0,
+                    loss: 0.5,
+                    accuracy: 0.75,
+                    val_loss: Some(0.25),
+                    val_accuracy: Some(1.0),
+                    lr: None,
+                },
+                EpochRecord { epoch: 1, loss: 1.0 / 3.0, accuracy: 0.8, val_loss: None, val_accuracy: None, lr: None },
             ],
         };
         let path = std::env::temp_dir().join(format!("history-{}.csv", std::process::id()));
         history.write_csv(&path).unwrap();
         assert_eq!(History::read_csv(&path).unwrap(), history);
         assert_eq!(History::read_csv(&path).unwrap().up_to(1).epochs, history.epochs[..1]);
+        let mut with_lr = history.clone();
+        with_lr.epochs[1].lr = Some(1e-5);
+        with_lr.write_csv(&path).unwrap();
+        assert_eq!(History::read_csv(&path).unwrap(), with_lr);
         std::fs::write(&path, "epoch,loss\n0,1\n").unwrap();
         let err = History::read_csv(&path).unwrap_err();
-        assert!(err.to_string().contains("header"), "{err}");
+        assert!(matches!(&err, TransferError::Csv { line: 1, .. }), "{err}");
         std::fs::remove_file(&path).unwrap();
     }
 }

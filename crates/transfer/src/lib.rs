@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod base;
+pub mod callbacks;
 mod checkpoint;
 mod data;
 mod error;
@@ -26,13 +27,16 @@ mod model;
 mod optim;
 mod param_ids;
 mod plot;
-mod progress;
 
 pub use base::{BaseConfig, LayerRef};
-pub use checkpoint::{CheckpointMetadata, load_checkpoint, save_checkpoint};
+pub use callbacks::{
+    Callback, CsvLogger, EarlyStopping, LearningRateScheduler, Logs, Mode, ModelCheckpoint, ProgbarLogger,
+    ReduceLROnPlateau, TerminateOnNaN, Verbosity,
+};
+pub use checkpoint::{CheckpointMetadata, is_checkpoint, load_checkpoint, save_checkpoint};
 pub use data::{BatchSource, InMemoryBatches, Inputs};
 pub use error::{Result, TransferError};
-pub use fit::{CompileConfig, FitConfig, StepMetrics, Trainer, predict, predict_files};
+pub use fit::{CompileConfig, FitConfig, StepMetrics, Trainer, Weights, predict, predict_files};
 pub use head::{Head, HeadConfig, Pooling};
 pub use history::{EpochRecord, History, write_atomically};
 pub use inference::{InferenceBase, InferenceModel};
@@ -40,4 +44,3 @@ pub use loss::Loss;
 pub use model::{TransferModel, TransferModelConfig};
 pub use optim::{KerasRmsProp, KerasRmsPropState};
 pub use plot::plot_history;
-pub use progress::ProgressBar;

@@ -1,0 +1,280 @@
+//! What the course's two InceptionV3 jobs share (`cats_vs_dogs`, the notebook, and
+//! `horses_or_humans`, Exercise 7): the command line, the data folders (or a generated
+//! stand-in), the model (pretrained base cut at `mixed7`, a resumed checkpoint, or a random
+//! base with calibrated batch norms), the Keras callbacks, and the outputs of a run.
+
+#![allow(dead_code)] // each example uses its own part
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use augment::{ClassMode, DirectoryIterator, FlowConfig, ImageDataGenerator, ImageDataGeneratorConfig};
+use burn::optim::ModuleOptimizer;
+use burn::tensor::Device;
+use inception::{InceptionV3, InceptionV3Config, LayerName};
+use inception_transfer::backend::Backend;
+use transfer::{
+    Callback, CheckpointMetadata, EarlyStopping, History, ReduceLROnPlateau, Trainer, TransferModel,
+    TransferModelConfig, is_checkpoint, load_checkpoint, plot_history, predict_files, save_checkpoint,
+};
+
+/// The official Keras InceptionV3 notop weights, where the examples look by default.
+pub const REAL_WEIGHTS: &str = "weights/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5";
+const WEIGHTS_URL: &str = "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5";
+
+/// The flags both jobs take.
+#[derive(clap::Args)]
+pub struct CourseArgs {
+    /// Folder with train/<class>/ and validation/<class>/ (default: the dataset's usual folder).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Base weights: Keras notop .h5, torchvision .pth/.safetensors, this crate's safetensors,
+    /// or a checkpoint of this example to resume (default: weights/inception_v3_..._notop.h5).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// flex, ndarray or wgpu (each needs its cargo feature).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Epochs to run (a resumed run adds them to the epochs already trained).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Training steps per epoch.
+    #[arg(long)]
+    pub steps_per_epoch: Option<usize>,
+    /// Validation steps per epoch.
+    #[arg(long)]
+    pub validation_steps: Option<usize>,
+    /// Images per batch (the course: 20).
+    #[arg(long, default_value_t = 20)]
+    pub batch_size: usize,
+    /// Seed of shuffling, augmentation, dropout and the head's initialisation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where history.csv, the plots and the checkpoint go.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Learning rate of RMSprop (the course: 1e-4).
+    #[arg(long, default_value_t = 1e-4, value_parser = positive_finite)]
+    pub learning_rate: f64,
+    /// Stop when val_loss has not improved for PATIENCE epochs, restoring the best weights
+    /// (Keras' EarlyStopping(patience=PATIENCE, restore_best_weights=True)).
+    #[arg(long, value_name = "PATIENCE")]
+    pub early_stopping: Option<usize>,
+    /// Divide the learning rate by 10 when val_loss stalls for 2 epochs
+    /// (Keras' ReduceLROnPlateau(factor=0.1, patience=2)).
+    #[arg(long)]
+    pub reduce_lr_on_plateau: bool,
+    /// Print the model summary and exit.
+    #[arg(long)]
+    pub summary: bool,
+}
+
+/// A `--learning-rate`-style flag: a finite number above zero.
+pub fn positive_finite(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
+        Ok(value) => Err(format!("{value} is not a finite number above zero")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A dataset of two classes in `train/` and `validation/` folders, and how to get it.
+pub struct Dataset {
+    /// Where it is looked for by default.
+    pub folder: &'static str,
+    /// The class folders, in sorted order.
+    pub classes: [&'static str; 2],
+    /// What it is, for messages.
+    pub description: &'static str,
+    /// Shell lines that fetch and unpack it into `folder`.
+    pub fetch: &'static [&'static str],
+}
+
+/// The device of `--backend`, seeded (dropout masks).
+pub fn device(args: &CourseArgs) -> Result<Device> {
+    let backend = Backend::from_flag(args.backend.as_deref())?;
+    let device = backend.device()?;
+    device.seed(args.seed);
+    println!("Backend: {backend}");
+    Ok(device)
+}
+
+/// The data folder to use, or a freshly generated stand-in (`true`) when the default one is
+/// absent; a `--data` folder that lacks the layout is an error.
+pub fn data_folder(args: &CourseArgs, dataset: &Dataset, output: &Path) -> Result<(PathBuf, bool)> {
+    let chosen = args.data.clone().unwrap_or_else(|| PathBuf::from(dataset.folder));
+    if chosen.join("train").is_dir() && chosen.join("validation").is_dir() {
+        return Ok((chosen, false));
+    }
+    if args.data.is_some() {
+        anyhow::bail!(
+            "{}: expected train/ and validation/ sub-folders, each with {}/ and {}/",
+            chosen.display(),
+            dataset.classes[0],
+            dataset.classes[1]
+        );
+    }
+    let standin = output.join("standin_data");
+    println!(
+        "No dataset at {}: generating a stand-in image set in {} (not {}!).",
+        dataset.folder,
+        standin.display(),
+        dataset.classes.join(" and ")
+    );
+    println!("  To get the real one ({}):", dataset.description);
+    for line in dataset.fetch {
+        println!("    {line}");
+    }
+    augment::write_standin_dataset(&standin, dataset.classes, 100, 50, args.seed)?;
+    Ok((standin, true))
+}
+
+/// `flow_from_directory(dir, target_size=(150, 150), batch_size, class_mode='binary')`.
+pub fn flow(dir: &Path, generator: ImageDataGenerator, batch_size: usize, seed: u64) -> Result<DirectoryIterator> {
+    let config = FlowConfig {
+        target_size: [150, 150],
+        batch_size,
+        class_mode: ClassMode::Binary,
+        seed,
+        ..FlowConfig::default()
+    };
+    let it = DirectoryIterator::new(dir, generator, config)?;
+    println!("{}", it.found_message());
+    Ok(it)
+}
+
+/// The course's two generators: augmentation for training, rescale only for validation.
+pub fn course_flows(data: &Path, args: &CourseArgs) -> Result<(DirectoryIterator, DirectoryIterator)> {
+    let augmentation = ImageDataGeneratorConfig::course().build()?;
+    let train = flow(&data.join("train"), augmentation, args.batch_size, args.seed)?;
+    let validation =
+        flow(&data.join("validation"), ImageDataGenerator::rescale_only(1.0 / 255.0), args.batch_size, args.seed + 1)?;
+    Ok((train, validation))
+}
+
+/// The model to train and where it starts.
+pub struct Start {
+    /// The model: base cut at `mixed7`, frozen, course head.
+    pub model: TransferModel,
+    /// Epochs already trained (a resumed checkpoint's).
+    pub epochs_trained: usize,
+    /// The resumed optimizer state.
+    pub optimizer: Option<ModuleOptimizer>,
+}
+
+/// The course model: InceptionV3 cut at `mixed7` and frozen with the course head, from
+/// `--weights` (a base weight file, or a checkpoint to resume), or with a random base whose
+/// batch norms are calibrated on a training batch when no weights are there.
+pub fn course_model(args: &CourseArgs, data: &Path, device: &Device) -> Result<Start> {
+    let mut config = TransferModelConfig::course();
+    config.head.seed = args.seed;
+    let weights = args.weights.clone().unwrap_or_else(|| PathBuf::from(REAL_WEIGHTS));
+    let start = if is_checkpoint(&weights) {
+        let (model, metadata, optimizer) =
+            load_checkpoint(&weights, device).with_context(|| format!("resuming from {}", weights.display()))?;
+        println!("Resuming from checkpoint {} ({} epochs trained).", weights.display(), metadata.epochs_trained);
+        if optimizer.is_none() {
+            println!("  (no optimizer state beside it: RMSprop's velocities restart from zero)");
+        }
+        Start { model, epochs_trained: metadata.epochs_trained, optimizer }
+    } else if weights.is_file() {
+        let flavor = inception::weights::detect_flavor(&weights)?;
+        let base_config = InceptionV3Config::new(flavor).with_cut(LayerName::Mixed7);
+        let base = InceptionV3::pretrained(&base_config, &weights, device)?;
+        println!("Base: InceptionV3 ({} weights from {}), cut at mixed7, frozen.", flavor.name(), weights.display());
+        config.base = base_config.into();
+        Start { model: config.init_with_base(base, device)?, epochs_trained: 0, optimizer: None }
+    } else {
+        if args.weights.is_some() {
+            anyhow::bail!("{}: no such weight file", weights.display());
+        }
+        println!(
+            "No weights at {REAL_WEIGHTS}: using a RANDOMLY INITIALISED base (batch norms calibrated on a batch)."
+        );
+        println!("  Accuracy will be far below the course's. To get the official Keras weights (88 MB):");
+        println!("    mkdir -p weights && curl -L -o {REAL_WEIGHTS} \\");
+        println!("      {WEIGHTS_URL}");
+        let mut calibration =
+            flow(&data.join("train"), ImageDataGenerator::rescale_only(1.0 / 255.0), args.batch_size, args.seed + 2)?;
+        let batch = calibration.next_batch(device)?;
+        let base = config.base.init(device)?.calibrate_batch_norm(batch.images)?;
+        Start { model: config.init_with_base(base, device)?, epochs_trained: 0, optimizer: None }
+    };
+    let cut = &start.model.architecture().layers()[start.model.architecture().output()].name;
+    if cut != "mixed7" {
+        anyhow::bail!("{}: the model ends at {cut}, the course cuts at mixed7", weights.display());
+    }
+    Ok(start)
+}
+
+/// The Keras callbacks the flags ask for: `--early-stopping` and `--reduce-lr-on-plateau`.
+pub fn flag_callbacks(args: &CourseArgs) -> Vec<Box<dyn Callback>> {
+    let mut callbacks: Vec<Box<dyn Callback>> = Vec::new();
+    if let Some(patience) = args.early_stopping {
+        callbacks
+            .push(Box::new(EarlyStopping::new("val_loss").patience(patience).restore_best_weights(true).verbose(1)));
+    }
+    if args.reduce_lr_on_plateau {
+        callbacks.push(Box::new(ReduceLROnPlateau::new("val_loss").factor(0.1).patience(2).verbose(1)));
+    }
+    callbacks
+}
+
+/// Writes `history.csv` (a resumed run's epochs after the earlier ones, as
+/// `CSVLogger(append=True)`), `accuracy.png`, `loss.png` and `model.safetensors` (with the
+/// optimizer state) to `output`; returns the whole history.
+pub fn write_outputs(
+    output: &Path,
+    trainer: &Trainer,
+    new_epochs: History,
+    class_names: &[String],
+    epochs_trained_before: usize,
+) -> Result<History> {
+    let history_path = output.join("history.csv");
+    let mut history = match epochs_trained_before > 0 && history_path.is_file() {
+        true => History::read_csv(&history_path)?.up_to(epochs_trained_before),
+        false => History::default(),
+    };
+    let epochs_run = new_epochs.epochs.len();
+    history.epochs.extend(new_epochs.epochs);
+    history.write_csv(&history_path)?;
+    plot_history(&history, output)?;
+    let metadata = CheckpointMetadata {
+        config: trainer.model().config(),
+        trainable: trainer.model().trainable_layers(),
+        class_names: class_names.to_vec(),
+        epochs_trained: epochs_trained_before + epochs_run,
+    };
+    save_checkpoint(&output.join("model.safetensors"), trainer.model(), &metadata, Some(trainer.optimizer()))?;
+    println!("Wrote history.csv, accuracy.png, loss.png and model.safetensors to {}.", output.display());
+    Ok(history)
+}
+
+/// The last epoch's figures.
+pub fn print_final(history: &History, seconds: f64) {
+    if let Some(last) = history.epochs.last() {
+        println!(
+            "Final: accuracy {:.4}, val_accuracy {:.4} (loss {:.4}, val_loss {:.4}) after epoch {} in {seconds:.0} s.",
+            last.accuracy,
+            last.val_accuracy.unwrap_or(f64::NAN),
+            last.loss,
+            last.val_loss.unwrap_or(f64::NAN),
+            last.epoch + 1
+        );
+    }
+}
+
+/// Predictions for three validation images of each class, as the course's "predict on an
+/// image" cell.
+pub fn show_predictions(model: &TransferModel, validation: &DirectoryIterator, device: &Device) -> Result<()> {
+    let samples: Vec<(PathBuf, usize)> =
+        (0..2).flat_map(|class| validation.files().iter().filter(move |(_, c)| *c == class).take(3)).cloned().collect();
+    let paths: Vec<&Path> = samples.iter().map(|(p, _)| p.as_path()).collect();
+    let probabilities = predict_files(model, &paths, 1.0 / 255.0, augment::Interpolation::Nearest, device)?;
+    let names = validation.class_names();
+    for ((path, class), p) in samples.iter().zip(probabilities) {
+        let predicted = if p[0] > 0.5 { &names[1] } else { &names[0] };
+        println!("  {} is a {predicted} (p({}) = {:.3}; truly {})", path.display(), names[1], p[0], names[*class]);
+    }
+    Ok(())
+}
