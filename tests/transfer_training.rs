@@ -143,12 +143,7 @@ fn checkpoints_round_trip_with_frozen_blocks_and_optimizer_state() {
     trainer.train_step(x.clone(), y).unwrap();
     let dir = scratch("checkpoint");
     let path = dir.join("model.safetensors");
-    let metadata = CheckpointMetadata {
-        config: trainer.model().config(),
-        trainable: trainer.model().trainable_layers(),
-        class_names: vec!["cats".into(), "dogs".into()],
-        epochs_trained: 1,
-    };
+    let metadata = trainer.checkpoint_metadata(&["cats".into(), "dogs".into()], 1);
     save_checkpoint(&path, trainer.model(), &metadata, Some(trainer.optimizer())).unwrap();
     assert!(!dir.join("model.safetensors.tmp").exists(), "no temporary file left behind");
     let (loaded, meta, optimizer) = load_checkpoint(&path, &device).unwrap();
@@ -182,12 +177,7 @@ fn resuming_from_a_checkpoint_continues_training_exactly() {
     let mut trainer = Trainer::new(config.init(&device).unwrap(), CompileConfig::course(), &device).unwrap();
     trainer.train_step(features(1), targets()).unwrap();
     let path = scratch("resume").join("model.safetensors");
-    let metadata = CheckpointMetadata {
-        config,
-        trainable: trainer.model().trainable_layers(),
-        class_names: vec![],
-        epochs_trained: 1,
-    };
+    let metadata = CheckpointMetadata { config, ..trainer.checkpoint_metadata(&[], 1) };
     save_checkpoint(&path, trainer.model(), &metadata, Some(trainer.optimizer())).unwrap();
     trainer.train_step(features(2), targets()).unwrap();
     let continued = snapshot(trainer.model(), "head.");

@@ -14,8 +14,8 @@ use burn::tensor::Device;
 use inception::{InceptionV3, InceptionV3Config, LayerName};
 use inception_transfer::backend::Backend;
 use transfer::{
-    Callback, CheckpointMetadata, EarlyStopping, History, ReduceLROnPlateau, Trainer, TransferModel,
-    TransferModelConfig, is_checkpoint, load_checkpoint, plot_history, predict_files, save_checkpoint,
+    Callback, EarlyStopping, History, ReduceLROnPlateau, Trainer, TransferModel, TransferModelConfig, is_checkpoint,
+    load_checkpoint, plot_history, predict_files, save_checkpoint,
 };
 
 /// The official Keras InceptionV3 notop weights, where the examples look by default.
@@ -239,12 +239,7 @@ pub fn write_outputs(
     history.epochs.extend(new_epochs.epochs);
     history.write_csv(&history_path)?;
     plot_history(&history, output)?;
-    let metadata = CheckpointMetadata {
-        config: trainer.model().config(),
-        trainable: trainer.model().trainable_layers(),
-        class_names: class_names.to_vec(),
-        epochs_trained: epochs_trained_before + epochs_run,
-    };
+    let metadata = trainer.checkpoint_metadata(class_names, epochs_trained_before + epochs_run);
     save_checkpoint(&output.join("model.safetensors"), trainer.model(), &metadata, Some(trainer.optimizer()))?;
     println!("Wrote history.csv, accuracy.png, loss.png and model.safetensors to {}.", output.display());
     Ok(history)

@@ -6,21 +6,30 @@
 //!   included; [`Geometry::Corrected`] fixes them on request).
 //! - [`DirectoryIterator`] is `flow_from_directory`: class folders, decoding, resizing,
 //!   augmentation on all cores, batches as Burn tensors.
+//! - [`image_dataset_from_directory`] is TF's `tf.data` folder loader (Keras' file order and
+//!   splits, TF's resize), and [`layers`] are Keras' preprocessing layers (`RandomFlip`,
+//!   `RandomRotation`, ...) with TF's projective transform, for the TF transfer tutorial.
 #![warn(missing_docs)]
 
 mod affine;
 mod color;
+pub mod dataset;
 mod decode;
 mod directory;
 mod error;
 mod generator;
 mod image;
+pub mod layers;
 mod params;
 mod seeding;
 mod standin;
 
 pub use affine::{FillMode, Geometry, flip_horizontal, flip_vertical, sampling_map, transform_matrix, warp, warp_into};
 pub use color::{brightness, channel_shift};
+pub use dataset::{
+    ColorMode, ImageDataset, ImageDatasetConfig, LabelMode, Subset, TfResize, image_dataset_from_directory,
+    image_dataset_from_directory_both,
+};
 pub use decode::{Interpolation, decode_image, load_img, resize};
 pub use directory::{Batch, ClassMode, DirectoryIterator, FlowConfig};
 pub use error::{AugmentError, Result};

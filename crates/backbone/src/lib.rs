@@ -35,4 +35,4 @@ pub use error::{NetworkError, Result};
 pub use flavor::Flavor;
 pub use layer::{Activation, Layer, LayerKind, Padding, ZeroPadding, window_output};
 pub use network::{ConvParams, LayerParams, Network};
-pub use summary::{Summary, SummaryRow};
+pub use summary::{Summary, SummaryRow, thousands};

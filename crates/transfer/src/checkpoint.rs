@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TransferError};
 use crate::model::{TransferModel, TransferModelConfig};
+use crate::optim::KerasOptimizer;
 use crate::param_ids::{param_ids, restore_param_ids};
 
 const METADATA_KEY: &str = "transfer.checkpoint";
@@ -29,6 +30,10 @@ pub struct CheckpointMetadata {
     pub class_names: Vec<String>,
     /// Epochs trained so far.
     pub epochs_trained: usize,
+    /// The optimizer the state beside the checkpoint belongs to (RMSprop in checkpoints
+    /// written before it was recorded).
+    #[serde(default)]
+    pub optimizer: KerasOptimizer,
 }
 
 fn optimizer_path(path: &Path) -> PathBuf {
@@ -114,7 +119,8 @@ pub fn load_checkpoint(
     let optim_file = optimizer_path(path);
     let optimizer = match optim_file.exists() {
         true => Some(
-            crate::optim::KerasRmsProp::default()
+            metadata
+                .optimizer
                 .init()
                 .load(&optim_file)
                 .map_err(|e| failed(format!("reading optimizer state: {e:?}")))?,

@@ -1,7 +1,7 @@
 //! Where training batches come from: an image folder (augment's `DirectoryIterator`),
 //! arrays in memory (Keras `fit(x, y, batch_size=...)`), or base features cached once.
 
-use augment::{DirectoryIterator, epoch_rng};
+use augment::{DirectoryIterator, ImageDataset, epoch_rng};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
 
@@ -49,6 +49,20 @@ impl BatchSource for DirectoryIterator {
 
     fn batches_per_epoch(&self) -> usize {
         DirectoryIterator::batches_per_epoch(self)
+    }
+}
+
+impl BatchSource for ImageDataset {
+    fn next_batch(&mut self, device: &Device) -> Result<(Inputs, Tensor<2>)> {
+        let batch = ImageDataset::next_batch(self, device)?;
+        let targets = batch.targets.ok_or_else(|| {
+            TransferError::Config("training needs labels: use label_mode int, binary or categorical".into())
+        })?;
+        Ok((Inputs::Images(batch.images), targets))
+    }
+
+    fn batches_per_epoch(&self) -> usize {
+        ImageDataset::len(self)
     }
 }
 

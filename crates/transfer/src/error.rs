@@ -27,6 +27,14 @@ pub enum TransferError {
         /// What is wrong.
         reason: String,
     },
+    /// An image (a plot) that cannot be encoded.
+    #[error("{path}: {reason}")]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A CSV file (a training history) that cannot be read.
     #[error("{path}: line {line}: {reason}")]
     Csv {

@@ -10,21 +10,22 @@ use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::callbacks::{Callback, CallbackList, FitParams, Logs, ProgbarLogger, Verbosity};
+use crate::checkpoint::CheckpointMetadata;
 use crate::data::{BatchSource, InMemoryBatches, Inputs};
 use crate::error::{Result, TransferError};
 use crate::history::History;
 use crate::inference::{InferenceBase, InferenceModel};
 use crate::loss::Loss;
 use crate::model::TransferModel;
-use crate::optim::KerasRmsProp;
+use crate::optim::KerasOptimizer;
 
 /// Keras `compile` arguments.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CompileConfig {
     /// Learning rate (the course: 1e-4).
     pub learning_rate: f64,
-    /// The optimizer (Keras RMSprop).
-    pub optimizer: KerasRmsProp,
+    /// The optimizer (the course: RMSprop; the TF tutorial: Adam).
+    pub optimizer: KerasOptimizer,
     /// The loss (binary for a 1-unit head).
     pub loss: Loss,
 }
@@ -32,7 +33,14 @@ pub struct CompileConfig {
 impl CompileConfig {
     /// The course: `RMSprop(learning_rate=1e-4)`, `binary_crossentropy`, `accuracy`.
     pub fn course() -> Self {
-        Self { learning_rate: 1e-4, optimizer: KerasRmsProp::default(), loss: Loss::BinaryCrossentropy }
+        Self { learning_rate: 1e-4, optimizer: KerasOptimizer::default(), loss: Loss::BinaryCrossentropy }
+    }
+
+    /// The TF transfer-learning tutorial: `Adam(learning_rate)`,
+    /// `BinaryCrossentropy(from_logits=True)`, `BinaryAccuracy(threshold=0)` (the head
+    /// gives logits, which is what [`Loss::BinaryCrossentropy`] takes).
+    pub fn adam(learning_rate: f64) -> Self {
+        Self { learning_rate, optimizer: crate::optim::KerasAdam::default().into(), loss: Loss::BinaryCrossentropy }
     }
 }
 
@@ -218,6 +226,27 @@ impl Trainer {
         Ok(())
     }
 
+    /// Keras' second `model.compile(...)` (the tutorial's fine-tuning phase): the same model
+    /// and weights with a new optimizer, its state starting afresh, a new learning rate and
+    /// loss. Call it after changing which layers are trainable ([`Trainer::update_model`]).
+    pub fn recompile(&mut self, compile: CompileConfig) -> Result<()> {
+        let fresh = Trainer::new(self.model().clone().valid(), compile, &self.device.clone())?;
+        let images_trained = self.images_trained;
+        *self = fresh;
+        self.images_trained = images_trained;
+        Ok(())
+    }
+
+    /// Changes the model in place (e.g. which base layers are trainable, as Keras'
+    /// `base_model.trainable = True` between two `compile` calls).
+    pub fn update_model(&mut self, change: impl FnOnce(TransferModel) -> Result<TransferModel>) -> Result<()> {
+        let model = self.model.take().expect("the trainer holds its model between steps");
+        let changed = change(model.valid())?;
+        self.model = Some(changed.fork(&self.train_device).train());
+        self.frozen_part = None;
+        Ok(())
+    }
+
     /// The model being trained.
     pub fn model(&self) -> &TransferModel {
         self.model.as_ref().expect("the trainer holds its model between steps")
@@ -228,7 +257,25 @@ impl Trainer {
         self.model.expect("the trainer holds its model between steps")
     }
 
-    /// The optimizer state (Keras' RMSprop velocities), for checkpoints.
+    /// What a checkpoint of the model being trained records: its configuration, trainable
+    /// layers and optimizer, with `class_names` and the epochs trained so far.
+    pub fn checkpoint_metadata(&self, class_names: &[String], epochs_trained: usize) -> CheckpointMetadata {
+        let model = self.model();
+        CheckpointMetadata {
+            config: model.config(),
+            trainable: model.trainable_layers(),
+            class_names: class_names.to_vec(),
+            epochs_trained,
+            optimizer: self.compile.optimizer,
+        }
+    }
+
+    /// The compiled optimizer's kind and hyper-parameters.
+    pub fn optimizer_config(&self) -> KerasOptimizer {
+        self.compile.optimizer
+    }
+
+    /// The optimizer state (Keras' RMSprop velocities, Adam's moments), for checkpoints.
     pub fn optimizer(&self) -> &ModuleOptimizer {
         &self.optimizer
     }
@@ -253,6 +300,7 @@ impl Trainer {
             Inputs::Images(images) => images,
         };
         let model = self.model.as_ref().expect("the trainer holds its model between steps");
+        let images = model.preprocess(images);
         let cut = model.architecture().output();
         let end = match model.base_fully_frozen() {
             true => cut,
@@ -306,7 +354,11 @@ impl Trainer {
     /// The model prepared for inference on the plain device (reusing the packed base when
     /// it is fully frozen).
     pub fn inference_model(&self) -> Result<InferenceModel> {
-        Ok(InferenceModel { base: self.inference_base()?, head: self.model().head.valid().to_device(&self.device) })
+        Ok(InferenceModel {
+            base: self.inference_base()?,
+            head: self.model().head.valid().to_device(&self.device),
+            input_scaling: self.model().input_scaling,
+        })
     }
 
     /// Loss and accuracy on a batch in inference mode (dropout off).
@@ -405,7 +457,9 @@ impl Trainer {
         for _ in 0..batches {
             let (inputs, batch_targets) = source.next_batch(&self.device)?;
             let batch_features = match inputs {
-                Inputs::Images(images) => base.forward(images.without_autodiff().to_device(&self.device))?,
+                Inputs::Images(images) => {
+                    base.forward(self.model().preprocess(images.without_autodiff().to_device(&self.device)))?
+                }
                 Inputs::Features(f) => f,
             };
             let [n, c, h, w] = batch_features.dims();

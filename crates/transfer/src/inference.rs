@@ -9,6 +9,7 @@ use burn::tensor::{Device, Tensor};
 use crate::error::Result;
 use crate::head::Head;
 use crate::model::TransferModel;
+use crate::scaling::InputScaling;
 
 /// The base (or its layers up to one) as inference runs it: packed into channels-last
 /// matrix products on host devices (flex, ndarray; ~2.5x Burn's generic convolutions
@@ -87,12 +88,18 @@ pub struct InferenceModel {
     pub base: InferenceBase,
     /// The head (dropout off).
     pub head: Head,
+    /// The scaling applied to the input first.
+    pub input_scaling: Option<InputScaling>,
 }
 
 impl InferenceModel {
     /// Prepares `model` (on any device, autodiff or not) for inference on the plain `device`.
     pub fn new(model: &TransferModel, device: &Device) -> Result<Self> {
-        Ok(Self { base: InferenceBase::new(&model.base, device)?, head: model.head.valid().to_device(device) })
+        Ok(Self {
+            base: InferenceBase::new(&model.base, device)?,
+            head: model.head.valid().to_device(device),
+            input_scaling: model.input_scaling,
+        })
     }
 
     /// Logits for a batch of images on the model's device.
@@ -100,6 +107,10 @@ impl InferenceModel {
     /// # Shapes
     /// - images: `[batch, 3, rows, cols]`; output: `[batch, outputs]`
     pub fn forward(&self, images: Tensor<4>) -> Result<Tensor<2>> {
+        let images = match self.input_scaling {
+            Some(scaling) => scaling.apply(images),
+            None => images,
+        };
         Ok(self.head.forward(self.base.forward(images)?))
     }
 

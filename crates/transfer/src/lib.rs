@@ -27,6 +27,7 @@ mod model;
 mod optim;
 mod param_ids;
 mod plot;
+mod scaling;
 
 pub use base::{BaseConfig, LayerRef};
 pub use callbacks::{
@@ -42,5 +43,6 @@ pub use history::{EpochRecord, History, write_atomically};
 pub use inference::{InferenceBase, InferenceModel};
 pub use loss::Loss;
 pub use model::{TransferModel, TransferModelConfig};
-pub use optim::{KerasRmsProp, KerasRmsPropState};
-pub use plot::plot_history;
+pub use optim::{KerasAdam, KerasAdamState, KerasOptimizer, KerasRmsProp, KerasRmsPropState};
+pub use plot::{plot_history, plot_history_marked};
+pub use scaling::InputScaling;

@@ -10,6 +10,7 @@ use inception::{InceptionV3Config, LayerName};
 use crate::base::{BaseConfig, LayerRef};
 use crate::error::{Result, TransferError};
 use crate::head::{Head, HeadConfig, Pooling};
+use crate::scaling::InputScaling;
 
 /// Configuration of a [`TransferModel`].
 #[derive(Config, Debug)]
@@ -22,6 +23,11 @@ pub struct TransferModelConfig {
     /// Input `[rows, cols]` (the course: 150x150).
     #[config(default = "[150, 150]")]
     pub input_size: [usize; 2],
+    /// A scaling the model applies to its input first (the TF tutorial:
+    /// [`InputScaling::preprocess_input`]; the course rescales in its data generator
+    /// instead). Default: none.
+    #[config(default = "None")]
+    pub input_scaling: Option<InputScaling>,
 }
 
 impl TransferModelConfig {
@@ -55,7 +61,13 @@ impl TransferModelConfig {
             }
         };
         let head = self.head.init(feature_map, device);
-        let model = TransferModel { base, head, base_config: self.base.clone(), input_size: self.input_size };
+        let model = TransferModel {
+            base,
+            head,
+            base_config: self.base.clone(),
+            input_size: self.input_size,
+            input_scaling: self.input_scaling,
+        };
         Ok(model.freeze_base())
     }
 
@@ -82,6 +94,9 @@ pub struct TransferModel {
     /// Input `[rows, cols]`.
     #[module(skip)]
     pub input_size: [usize; 2],
+    /// The scaling applied to the input first.
+    #[module(skip)]
+    pub input_scaling: Option<InputScaling>,
 }
 
 impl TransferModel {
@@ -92,7 +107,17 @@ impl TransferModel {
             .with_hidden(self.head.hidden.iter().map(|l| l.weight.dims()[1]).collect())
             .with_dropout(self.head.dropout.prob)
             .with_outputs(self.head.outputs());
-        TransferModelConfig::new(self.base_config.clone(), head).with_input_size(self.input_size)
+        TransferModelConfig::new(self.base_config.clone(), head)
+            .with_input_size(self.input_size)
+            .with_input_scaling(self.input_scaling)
+    }
+
+    /// The model's first step: its input scaling, if it has one.
+    pub fn preprocess(&self, images: Tensor<4>) -> Tensor<4> {
+        match self.input_scaling {
+            Some(scaling) => scaling.apply(images),
+            None => images,
+        }
     }
 
     /// The base's description.
@@ -200,7 +225,7 @@ impl TransferModel {
     /// - images: `[batch, 3, rows, cols]`; output: `[batch, outputs]`
     pub fn forward(&self, images: Tensor<4>) -> Result<Tensor<2>> {
         let output = self.architecture().output();
-        let features = self.base.forward_layers(images, &[output])?.remove(0);
+        let features = self.base.forward_layers(self.preprocess(images), &[output])?.remove(0);
         Ok(self.head.forward(features))
     }
 

@@ -18,6 +18,7 @@ const TRAIN: Rgb<u8> = Rgb([31, 119, 180]);
 const VALIDATION: Rgb<u8> = Rgb([214, 39, 40]);
 const INK: Rgb<u8> = Rgb([40, 40, 40]);
 const GRID: Rgb<u8> = Rgb([225, 225, 225]);
+const MARKER: Rgb<u8> = Rgb([44, 160, 44]);
 
 /// A 5x7 bitmap glyph: one byte per row, the low 5 bits from left (bit 4) to right.
 fn glyph(c: char) -> [u8; 7] {
@@ -34,6 +35,8 @@ fn glyph(c: char) -> [u8; 7] {
         '9' => [14, 17, 17, 15, 1, 2, 12],
         '.' => [0, 0, 0, 0, 0, 12, 12],
         '-' => [0, 0, 0, 31, 0, 0, 0],
+        'F' => [31, 16, 16, 30, 16, 16, 16],
+        'S' => [15, 16, 16, 14, 1, 1, 30],
         'T' => [31, 4, 4, 4, 4, 4, 4],
         'V' => [17, 17, 17, 17, 17, 10, 4],
         'a' => [0, 0, 14, 1, 15, 17, 15],
@@ -41,6 +44,7 @@ fn glyph(c: char) -> [u8; 7] {
         'd' => [1, 1, 13, 19, 17, 17, 15],
         'e' => [0, 0, 14, 17, 31, 16, 14],
         'g' => [0, 15, 17, 17, 15, 1, 14],
+        'f' => [6, 9, 8, 28, 8, 8, 8],
         'h' => [16, 16, 22, 25, 17, 17, 17],
         'i' => [4, 0, 12, 4, 4, 4, 14],
         'l' => [12, 4, 4, 4, 4, 4, 14],
@@ -97,7 +101,7 @@ fn line(img: &mut RgbImage, a: (f64, f64), b: (f64, f64), color: Rgb<u8>) {
     }
 }
 
-fn chart(title: &str, train: &[f64], validation: &[f64]) -> RgbImage {
+fn chart(title: &str, train: &[f64], validation: &[f64], marker: Option<usize>) -> RgbImage {
     let mut img = RgbImage::from_pixel(WIDTH, HEIGHT, Rgb([255, 255, 255]));
     let all: Vec<f64> = train.iter().chain(validation).copied().filter(|v| v.is_finite()).collect();
     let (mut lo, mut hi) = all.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
@@ -138,7 +142,12 @@ fn chart(title: &str, train: &[f64], validation: &[f64]) -> RgbImage {
             line(&mut img, (px(0) - 2.0, py(values[0])), (px(0) + 2.0, py(values[0])), color);
         }
     }
-    for (k, (name, color)) in [("Training", TRAIN), ("Validation", VALIDATION)].into_iter().enumerate() {
+    let mut legend = vec![("Training", TRAIN), ("Validation", VALIDATION)];
+    if let Some(at) = marker.filter(|&at| at < n) {
+        line(&mut img, (px(at), y0), (px(at), y1), MARKER);
+        legend.push(("Start Fine Tuning", MARKER));
+    }
+    for (k, (name, color)) in legend.into_iter().enumerate() {
         let y = TOP + 10 + k as i32 * 14;
         line(&mut img, ((x1 - 110.0), y as f64 + 3.0), ((x1 - 90.0), y as f64 + 3.0), color);
         text(&mut img, x1 as i32 - 84, y, name, 1, INK);
@@ -148,6 +157,12 @@ fn chart(title: &str, train: &[f64], validation: &[f64]) -> RgbImage {
 
 /// Writes `accuracy.png` and `loss.png` (training vs validation per epoch) into `dir`.
 pub fn plot_history(history: &History, dir: &Path) -> Result<()> {
+    plot_history_marked(history, dir, None)
+}
+
+/// [`plot_history`] with a vertical line where fine-tuning starts (the TF tutorial's
+/// "Start Fine Tuning" at the `fine_tune_start`-th record, counting from 0).
+pub fn plot_history_marked(history: &History, dir: &Path, fine_tune_start: Option<usize>) -> Result<()> {
     let series = |f: &dyn Fn(&crate::history::EpochRecord) -> Option<f64>| -> Vec<f64> {
         history.epochs.iter().filter_map(f).collect()
     };
@@ -163,9 +178,9 @@ pub fn plot_history(history: &History, dir: &Path) -> Result<()> {
     for (file, title, train, validation) in charts {
         let path = dir.join(file);
         let mut bytes = Vec::new();
-        chart(title, &train, &validation)
+        chart(title, &train, &validation, fine_tune_start)
             .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-            .map_err(|e| TransferError::Checkpoint { path: path.clone(), reason: format!("encoding PNG: {e}") })?;
+            .map_err(|e| TransferError::Image { path: path.clone(), reason: format!("encoding PNG: {e}") })?;
         crate::history::write_atomically(&path, &bytes)?;
     }
     Ok(())

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::callbacks::monitor::warn_missing;
 use crate::callbacks::{Callback, Logs, Mode, fill_template};
-use crate::checkpoint::{CheckpointMetadata, save_checkpoint};
+use crate::checkpoint::save_checkpoint;
 use crate::error::{Result, TransferError};
 use crate::fit::Trainer;
 
@@ -114,15 +114,9 @@ impl ModelCheckpoint {
             std::fs::create_dir_all(parent)
                 .map_err(|source| TransferError::Io { path: parent.to_path_buf(), source })?;
         }
-        let model = trainer.model();
-        let metadata = CheckpointMetadata {
-            config: model.config(),
-            trainable: model.trainable_layers(),
-            class_names: self.class_names.clone(),
-            epochs_trained: epoch + 1,
-        };
+        let metadata = trainer.checkpoint_metadata(&self.class_names, epoch + 1);
         let optimizer = (!self.save_weights_only).then(|| trainer.optimizer());
-        save_checkpoint(&path, model, &metadata, optimizer)?;
+        save_checkpoint(&path, trainer.model(), &metadata, optimizer)?;
         self.saved.push(path);
         Ok(())
     }

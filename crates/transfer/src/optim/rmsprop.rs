@@ -9,7 +9,7 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
 
 /// Keras `RMSprop` hyper-parameters (the learning rate is given at each step).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KerasRmsProp {
     /// Discount of the squared-gradient average. Keras default: 0.9.
     pub rho: f64,

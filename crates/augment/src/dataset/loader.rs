@@ -1,0 +1,295 @@
+//! The dataset object `image_dataset_from_directory` returns: decoding, TF resizing and the
+//! optional augmentation on all cores with a bounded prefetch, batch by batch, epoch after
+//! epoch.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::Rng;
+use rayon::prelude::*;
+
+use crate::dataset::tf_resize::{crop_to_aspect_ratio, tf_resize};
+use crate::dataset::{ColorMode, ImageDatasetConfig, LabelMode};
+use crate::directory::Batch;
+use crate::error::{AugmentError, Result};
+use crate::image::Image;
+use crate::layers::{Augmentation, PreprocessingLayer};
+use crate::seeding::{epoch_rng, image_rng};
+
+/// Decodes an image file into `color_mode`'s channels, as TF's `decode_image(channels=...)`:
+/// RGBA to RGB drops alpha, gray to RGB repeats it, RGB to RGBA adds alpha 255.
+pub fn decode_for_dataset(path: &Path, color_mode: ColorMode) -> Result<Image> {
+    let corrupt = |reason: String| AugmentError::CorruptImage { path: path.to_path_buf(), reason };
+    let reader = image::ImageReader::open(path)
+        .map_err(|source| AugmentError::Io { path: path.to_path_buf(), source })?
+        .with_guessed_format()
+        .map_err(|source| AugmentError::Io { path: path.to_path_buf(), source })?;
+    let decoded = reader.decode().map_err(|e| corrupt(e.to_string()))?;
+    let (width, height) = (decoded.width() as usize, decoded.height() as usize);
+    if width == 0 || height == 0 {
+        return Err(corrupt("image has no pixels".into()));
+    }
+    let bytes = match color_mode {
+        ColorMode::Rgb => decoded.to_rgb8().into_raw(),
+        ColorMode::Rgba => decoded.to_rgba8().into_raw(),
+        ColorMode::Grayscale => decoded.to_luma8().into_raw(),
+    };
+    Image::new(height, width, color_mode.channels(), bytes.into_iter().map(f32::from).collect())
+}
+
+/// One image as the dataset loads it: decoded, cropped to the aspect ratio if asked, and
+/// resized with `tf.image.resize` (values 0..255 as floats, not rounded).
+pub fn load_for_dataset(path: &Path, config: &ImageDatasetConfig) -> Result<Image> {
+    let image = decode_for_dataset(path, config.color_mode)?;
+    let image = match config.crop_to_aspect_ratio {
+        true => crop_to_aspect_ratio(&image, config.image_size),
+        false => image,
+    };
+    Ok(tf_resize(&image, config.image_size, config.interpolation))
+}
+
+/// A batch on the host, before it becomes tensors.
+struct HostBatch {
+    pixels: Vec<f32>,
+    classes: Vec<usize>,
+    paths: Vec<PathBuf>,
+}
+
+/// What `image_dataset_from_directory` returns: batches of `[batch, channels, rows, cols]`
+/// images (values 0..255) with labels per `label_mode`, cycling over epochs. `take(n)` and
+/// `skip(n)` keep the first `n` batches of each epoch or the others (the tutorial carves its
+/// test set so); `len()` is the number of batches per epoch.
+pub struct ImageDataset {
+    directory: PathBuf,
+    files: Arc<Vec<(PathBuf, usize)>>,
+    class_names: Vec<String>,
+    config: Arc<ImageDatasetConfig>,
+    seed: u32,
+    augmentation: Option<Arc<Augmentation>>,
+    /// The window of batch indices within each epoch this dataset serves.
+    window: (usize, usize),
+    receiver: Option<Receiver<Result<HostBatch>>>,
+    batches_served: usize,
+}
+
+impl ImageDataset {
+    pub(crate) fn new(
+        directory: &Path,
+        files: Vec<(PathBuf, usize)>,
+        class_names: Vec<String>,
+        config: ImageDatasetConfig,
+        seed: u32,
+    ) -> Result<Self> {
+        if files.is_empty() {
+            return Err(AugmentError::EmptyDirectory {
+                path: directory.to_path_buf(),
+                reason: "no images in this subset".into(),
+            });
+        }
+        let batches = files.len().div_ceil(config.batch_size);
+        Ok(Self {
+            directory: directory.to_path_buf(),
+            files: Arc::new(files),
+            class_names,
+            config: Arc::new(config),
+            seed,
+            augmentation: None,
+            window: (0, batches),
+            receiver: None,
+            batches_served: 0,
+        })
+    }
+
+    /// Applies `augmentation` (Keras preprocessing layers) to every batch: for training
+    /// data only, as Keras runs those layers in training only.
+    pub fn with_augmentation(mut self, augmentation: Augmentation) -> Self {
+        self.augmentation = (!augmentation.is_empty()).then(|| Arc::new(augmentation));
+        self.receiver = None;
+        self
+    }
+
+    /// Class names in label order (`dataset.class_names`).
+    pub fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+
+    /// Every file and its class, in Keras' order (`dataset.file_paths`).
+    pub fn files(&self) -> &[(PathBuf, usize)] {
+        &self.files
+    }
+
+    /// The seed the file order was shuffled with (drawn when none was given).
+    pub fn seed(&self) -> u32 {
+        self.seed
+    }
+
+    /// The arguments.
+    pub fn config(&self) -> &ImageDatasetConfig {
+        &self.config
+    }
+
+    /// Batches per epoch (`len(dataset)`, `tf.data.experimental.cardinality`).
+    pub fn len(&self) -> usize {
+        self.window.1 - self.window.0
+    }
+
+    /// Whether an epoch has no batches (after `skip` past the end).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `dataset.take(n)`: the first `n` batches of each epoch.
+    pub fn take(&self, n: usize) -> ImageDataset {
+        self.window_copy((self.window.0, (self.window.0 + n).min(self.window.1)))
+    }
+
+    /// `dataset.skip(n)`: each epoch's batches after the first `n`.
+    pub fn skip(&self, n: usize) -> ImageDataset {
+        self.window_copy(((self.window.0 + n).min(self.window.1), self.window.1))
+    }
+
+    fn window_copy(&self, window: (usize, usize)) -> ImageDataset {
+        ImageDataset {
+            directory: self.directory.clone(),
+            files: Arc::clone(&self.files),
+            class_names: self.class_names.clone(),
+            config: Arc::clone(&self.config),
+            seed: self.seed,
+            augmentation: self.augmentation.clone(),
+            window,
+            receiver: None,
+            batches_served: 0,
+        }
+    }
+
+    fn start(&mut self) -> &Receiver<Result<HostBatch>> {
+        let (sender, receiver) = sync_channel(self.config.prefetch.max(1));
+        let producer = Producer {
+            files: Arc::clone(&self.files),
+            config: Arc::clone(&self.config),
+            seed: self.seed,
+            augmentation: self.augmentation.clone(),
+            window: self.window,
+            first_batch: self.batches_served,
+        };
+        std::thread::spawn(move || producer.produce(sender));
+        self.receiver.insert(receiver)
+    }
+
+    /// The next batch on `device`; a file that cannot be decoded is an error naming it.
+    pub fn next_batch(&mut self, device: &Device) -> Result<Batch> {
+        if self.is_empty() {
+            return Err(AugmentError::EmptyDirectory {
+                path: self.directory.clone(),
+                reason: "the dataset has no batches (skip past its end?)".into(),
+            });
+        }
+        let receiver = match &self.receiver {
+            Some(r) => r,
+            None => self.start(),
+        };
+        let host = receiver.recv().map_err(|_| AugmentError::EmptyDirectory {
+            path: self.directory.clone(),
+            reason: "the loading thread stopped".into(),
+        })?;
+        self.batches_served += 1;
+        let host = host.inspect_err(|_| self.receiver = None)?;
+        let [h, w] = self.config.image_size;
+        let (n, channels) = (host.classes.len(), self.config.color_mode.channels());
+        let images =
+            Tensor::<4>::from_data(TensorData::new(host.pixels, [n, h, w, channels]), device).permute([0, 3, 1, 2]);
+        let targets = match self.config.label_mode {
+            LabelMode::None => None,
+            LabelMode::Int | LabelMode::Binary => {
+                let classes: Vec<f32> = host.classes.iter().map(|&c| c as f32).collect();
+                Some(Tensor::<2>::from_data(TensorData::new(classes, [n, 1]), device))
+            }
+            LabelMode::Categorical => {
+                let k = self.class_names.len();
+                let mut one_hot = vec![0.0f32; n * k];
+                host.classes.iter().enumerate().for_each(|(i, &c)| one_hot[i * k + c] = 1.0);
+                Some(Tensor::<2>::from_data(TensorData::new(one_hot, [n, k]), device))
+            }
+        };
+        Ok(Batch { images, targets, classes: host.classes, paths: host.paths })
+    }
+}
+
+/// The worker side: computes the window's batches in order, epoch after epoch.
+struct Producer {
+    files: Arc<Vec<(PathBuf, usize)>>,
+    config: Arc<ImageDatasetConfig>,
+    seed: u32,
+    augmentation: Option<Arc<Augmentation>>,
+    window: (usize, usize),
+    first_batch: usize,
+}
+
+impl Producer {
+    /// An epoch's order: TF's shuffle buffer of `8 * batch_size` (fill, then repeatedly
+    /// emit a random element and refill its slot), or the file order without shuffling.
+    fn epoch_order(&self, epoch: u64) -> Vec<usize> {
+        let n = self.files.len();
+        if !self.config.shuffle {
+            return (0..n).collect();
+        }
+        let mut rng = epoch_rng(self.seed as u64, epoch);
+        let capacity = (self.config.batch_size * 8).max(1);
+        let mut buffer: Vec<usize> = (0..n.min(capacity)).collect();
+        let mut next = buffer.len();
+        let mut order = Vec::with_capacity(n);
+        while !buffer.is_empty() {
+            let slot = rng.random_range(0..buffer.len());
+            order.push(buffer[slot]);
+            match next < n {
+                true => {
+                    buffer[slot] = next;
+                    next += 1;
+                }
+                false => {
+                    buffer.swap_remove(slot);
+                }
+            }
+        }
+        order
+    }
+
+    fn produce(self, sender: SyncSender<Result<HostBatch>>) {
+        let per_epoch = self.window.1 - self.window.0;
+        let mut served = self.first_batch;
+        let mut cached: Option<(u64, Vec<usize>)> = None;
+        loop {
+            let epoch = (served / per_epoch) as u64;
+            let within = self.window.0 + served % per_epoch;
+            if cached.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                cached = Some((epoch, self.epoch_order(epoch)));
+            }
+            let order = &cached.as_ref().expect("the order was just computed").1;
+            let start = within * self.config.batch_size;
+            let positions = &order[start..(start + self.config.batch_size).min(order.len())];
+            let batch = self.make_batch(epoch, within, positions);
+            if sender.send(batch).is_err() {
+                return;
+            }
+            served += 1;
+        }
+    }
+
+    fn make_batch(&self, epoch: u64, batch_index: usize, positions: &[usize]) -> Result<HostBatch> {
+        let mut images: Vec<Image> =
+            positions.par_iter().map(|&i| load_for_dataset(&self.files[i].0, &self.config)).collect::<Result<_>>()?;
+        if let Some(augmentation) = &self.augmentation {
+            let mut rng = image_rng(self.seed as u64 ^ 0x4155_4721, epoch, batch_index as u64);
+            augmentation.apply(&mut images, &mut rng)?;
+        }
+        let mut pixels = Vec::with_capacity(images.iter().map(|image| image.data.len()).sum());
+        images.iter().for_each(|image| pixels.extend_from_slice(&image.data));
+        Ok(HostBatch {
+            pixels,
+            classes: positions.iter().map(|&i| self.files[i].1).collect(),
+            paths: positions.iter().map(|&i| self.files[i].0.clone()).collect(),
+        })
+    }
+}
