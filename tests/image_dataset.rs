@@ -4,9 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use augment::{
-    ColorMode, ImageDatasetConfig, LabelMode, Subset, image_dataset_from_directory, image_dataset_from_directory_both,
-};
+use augment::{ImageDatasetConfig, LabelMode, Subset, image_dataset_from_directory, image_dataset_from_directory_both};
 use burn::tensor::Device;
 
 fn fixtures() -> PathBuf {
@@ -60,7 +58,7 @@ fn pixels_match_tensorflow_resize_for_every_method_crop_and_colour_mode() {
     let cases = cases();
     let folder = fixtures().join("folder");
     let device = Device::flex();
-    let (mut worst_png, mut worst_jpeg) = (0.0f32, 0.0f32);
+    let (mut worst_png, mut worst_jpeg, mut jpeg_sum, mut jpeg_values) = (0.0f32, 0.0f32, 0.0f64, 0usize);
     for case in cases["images"].as_array().unwrap() {
         let size: Vec<usize> =
             case["image_size"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
@@ -84,23 +82,28 @@ fn pixels_match_tensorflow_resize_for_every_method_crop_and_colour_mode() {
         let per_image = ours.len() / labels.len();
         for (i, (path, _)) in dataset.files().iter().enumerate() {
             let range = i * per_image..(i + 1) * per_image;
-            let difference =
-                ours[range.clone()].iter().zip(&theirs.values[range]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            let differences: Vec<f32> =
+                ours[range.clone()].iter().zip(&theirs.values[range]).map(|(a, b)| (a - b).abs()).collect();
+            let difference = differences.iter().copied().fold(0.0, f32::max);
             let jpeg = path.extension().is_some_and(|e| e.to_string_lossy().to_lowercase().starts_with("jp"));
-            let grayscale_of_rgb = config.color_mode == ColorMode::Grayscale && !path.ends_with("deep.png");
-            match (jpeg, grayscale_of_rgb) {
-                (true, _) => worst_jpeg = worst_jpeg.max(difference),
-                // Grey from colour uses the decoder's own weights (libpng's BT.709 here and in TF).
-                (false, true) => assert!(difference <= 1.0, "{} {}: {difference}", case["file"], path.display()),
-                (false, false) => {
+            match jpeg {
+                true => {
+                    worst_jpeg = worst_jpeg.max(difference);
+                    jpeg_sum += differences.iter().map(|&d| d as f64).sum::<f64>();
+                    jpeg_values += differences.len();
+                }
+                false => {
                     worst_png = worst_png.max(difference);
                     assert!(difference <= 1e-3, "{} {}: {difference} on 0..255", case["file"], path.display());
                 }
             }
         }
     }
-    println!("largest difference from TF: PNG {worst_png:.2e}, JPEG {worst_jpeg:.2} (decoders differ) on 0..255");
-    assert!(worst_jpeg <= 12.0, "JPEG decoding differs by {worst_jpeg}");
+    let jpeg_mean = jpeg_sum / jpeg_values as f64;
+    println!(
+        "difference from TF on 0..255: PNG largest {worst_png:.2e}; JPEG (random-noise files, decoders differ) largest {worst_jpeg:.2}, mean {jpeg_mean:.3}"
+    );
+    assert!(jpeg_mean <= 2.0, "JPEG decoding differs by {jpeg_mean} on average");
 }
 
 #[test]

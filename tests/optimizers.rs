@@ -73,6 +73,7 @@ fn relative(ours: &[f32], keras: &[f32]) -> f64 {
 fn compare_run(name: &str, adam: KerasAdam, trainer: &mut Trainer, from_step: usize, keras: &serde_json::Value) {
     assert_eq!(trainer.optimizer_config(), KerasOptimizer::Adam(adam));
     let device = trainer.device().clone();
+    let mut worst = 0.0f64;
     for step in from_step..SCALES.len() {
         let (inputs, targets) = batch(step, &device);
         let metrics = trainer.train_step(inputs, targets).unwrap();
@@ -87,9 +88,14 @@ fn compare_run(name: &str, adam: KerasAdam, trainer: &mut Trainer, from_step: us
             let theirs: Vec<f32> =
                 expected["weights"][i].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
             let r = relative(ours, &theirs);
-            assert!(r < 2e-6, "{name} step {step}, weight {i}: relative difference {r:.2e}");
+            // Gradients differ from TF's in the last bits (summation order); Adam's update
+            // amplifies that where a gradient is near epsilon. AMSGrad differs from plain Adam
+            // by 3e-4 of the largest weight here, far above this bound.
+            assert!(r < 1e-5, "{name} step {step}, weight {i}: relative difference {r:.2e}");
+            worst = worst.max(r);
         }
     }
+    println!("{name}: weights within {worst:.2e} of Keras' (relative to the largest)");
 }
 
 #[test]

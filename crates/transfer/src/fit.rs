@@ -6,7 +6,8 @@ use augment::{Interpolation, load_img};
 use backbone::cpu::host_values;
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::store::ModuleSnapshot;
+use burn::store::bridge::{from_data, to_data};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::callbacks::{Callback, CallbackList, FitParams, Logs, ProgbarLogger, Verbosity};
@@ -96,7 +97,8 @@ pub struct Trainer {
 /// is bit for bit the same.
 #[derive(Clone, PartialEq)]
 pub struct Weights {
-    safetensors: Vec<u8>,
+    /// Every parameter and buffer by path, sorted.
+    tensors: Vec<(String, TensorData)>,
 }
 
 /// Running sums of Keras' epoch metrics (weighted by batch size).
@@ -204,23 +206,25 @@ impl Trainer {
 
     /// A copy of every weight of the model (Keras' `get_weights`).
     pub fn get_weights(&self) -> Result<Weights> {
-        let failed = |reason: String| TransferError::Config(format!("copying the model's weights: {reason}"));
-        let mut store = SafetensorsStore::from_bytes(None);
-        self.model().save_into(&mut store).map_err(|e| failed(e.to_string()))?;
-        Ok(Weights { safetensors: store.get_bytes().map_err(|e| failed(e.to_string()))? })
+        let mut tensors = Vec::new();
+        for tensor in self.model().collect(None, None, false) {
+            let data = to_data(&tensor)
+                .map_err(|e| TransferError::Config(format!("copying the weight {}: {e}", tensor.name)))?;
+            tensors.push((tensor.name.clone(), data));
+        }
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Weights { tensors })
     }
 
     /// Puts back weights taken by [`Trainer::get_weights`] (Keras' `set_weights`); the
     /// optimizer state is kept, as in Keras.
     pub fn set_weights(&mut self, weights: &Weights) -> Result<()> {
-        let failed = |reason: String| TransferError::Config(format!("restoring the model's weights: {reason}"));
+        let tensors = weights.tensors.iter().map(|(name, data)| from_data(data.clone(), name.clone(), None)).collect();
         let mut model = self.model.take().expect("the trainer holds its model between steps");
-        let mut store = SafetensorsStore::from_bytes(Some(weights.safetensors.clone()));
-        let loaded = model.load_from(&mut store);
+        let result = model.apply(tensors, None, None, false);
         self.model = Some(model);
-        let result = loaded.map_err(|e| failed(e.to_string()))?;
         if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
-            return Err(failed(format!("they do not fit this model: {result}")));
+            return Err(TransferError::Config(format!("restoring the model's weights: they do not fit: {result}")));
         }
         self.frozen_part = None;
         Ok(())

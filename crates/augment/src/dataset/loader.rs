@@ -19,7 +19,8 @@ use crate::layers::{Augmentation, PreprocessingLayer};
 use crate::seeding::{epoch_rng, image_rng};
 
 /// Decodes an image file into `color_mode`'s channels, as TF's `decode_image(channels=...)`:
-/// RGBA to RGB drops alpha, gray to RGB repeats it, RGB to RGBA adds alpha 255.
+/// RGBA to RGB drops alpha, gray to RGB repeats it, RGB to RGBA adds alpha 255, colour to
+/// grey takes libpng's BT.601 weights (TF's JPEG decoder reads the luma plane instead).
 pub fn decode_for_dataset(path: &Path, color_mode: ColorMode) -> Result<Image> {
     let corrupt = |reason: String| AugmentError::CorruptImage { path: path.to_path_buf(), reason };
     let reader = image::ImageReader::open(path)
@@ -34,7 +35,14 @@ pub fn decode_for_dataset(path: &Path, color_mode: ColorMode) -> Result<Image> {
     let bytes = match color_mode {
         ColorMode::Rgb => decoded.to_rgb8().into_raw(),
         ColorMode::Rgba => decoded.to_rgba8().into_raw(),
-        ColorMode::Grayscale => decoded.to_luma8().into_raw(),
+        ColorMode::Grayscale if !decoded.color().has_color() => decoded.to_luma8().into_raw(),
+        // TF asks libpng for grey with BT.601 weights (`png_set_rgb_to_gray(1, 0.299, 0.587)`):
+        // 15-bit fixed-point coefficients, the sum truncated, as libpng computes it.
+        ColorMode::Grayscale => decoded
+            .to_rgb8()
+            .pixels()
+            .map(|p| ((9797 * p[0] as u32 + 19234 * p[1] as u32 + 3737 * p[2] as u32) >> 15) as u8)
+            .collect(),
     };
     Image::new(height, width, color_mode.channels(), bytes.into_iter().map(f32::from).collect())
 }

@@ -189,21 +189,24 @@ fn bicubic(image: &Image, rows: usize, cols: usize) -> Image {
 /// cut at the covered fraction.
 fn area(image: &Image, rows: usize, cols: usize) -> Image {
     let (height_scale, width_scale) = (scale(image.height, rows), scale(image.width, cols));
-    // For each output row/column: (source index, weight) pairs.
+    // For each output row/column: (source index, weight) pairs, with TF's weights: the
+    // covered part of the first and last cell (the whole scale when one cell covers all).
     let spans = |input: usize, output: usize, s: f32| -> Vec<Vec<(usize, f32)>> {
         (0..output)
             .map(|i| {
-                let start = i as f32 * s;
-                let end = start + s;
-                let mut span = Vec::new();
-                let mut k = start.floor() as i64;
-                while (k as f32) < end {
-                    let lower = (k as f32).max(start);
-                    let upper = ((k + 1) as f32).min(end);
-                    span.push(((k.clamp(0, input as i64 - 1)) as usize, upper - lower));
-                    k += 1;
-                }
-                span
+                let (start, end) = (i as f32 * s, (i + 1) as f32 * s);
+                (start.floor() as i64..end.ceil() as i64)
+                    .map(|k| {
+                        let (kf, next) = (k as f32, (k + 1) as f32);
+                        let weight = match (kf < start, next > end) {
+                            (true, true) => s,
+                            (true, false) => next - start,
+                            (false, true) => end - kf,
+                            (false, false) => 1.0,
+                        };
+                        (k.clamp(0, input as i64 - 1) as usize, weight)
+                    })
+                    .collect()
             })
             .collect()
     };
