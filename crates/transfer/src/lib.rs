@@ -43,6 +43,6 @@ pub use history::{EpochRecord, History, write_atomically};
 pub use inference::{InferenceBase, InferenceModel};
 pub use loss::Loss;
 pub use model::{TransferModel, TransferModelConfig};
-pub use optim::{KerasAdam, KerasAdamState, KerasOptimizer, KerasRmsProp, KerasRmsPropState};
+pub use optim::{KerasAdam, KerasAdamState, KerasOptimizer, KerasRmsProp, KerasRmsPropState, StateTensor};
 pub use plot::{plot_history, plot_history_marked};
 pub use scaling::InputScaling;

@@ -8,6 +8,8 @@ use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSi
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::optim::StateTensor;
+
 /// Keras `Adam` hyper-parameters (the learning rate is given at each step).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct KerasAdam {
@@ -31,31 +33,31 @@ impl Default for KerasAdam {
 #[derive(Clone)]
 pub struct KerasAdamState<const D: usize> {
     /// First moment `m`.
-    pub momentum: Tensor<D>,
+    pub momentum: StateTensor<D>,
     /// Second moment `v`.
-    pub velocity: Tensor<D>,
+    pub velocity: StateTensor<D>,
     /// Largest second moment so far (AMSGrad only).
-    pub velocity_hat: Option<Tensor<D>>,
+    pub velocity_hat: Option<StateTensor<D>>,
     /// Steps taken (Keras' `iterations` after them).
     pub steps: u64,
 }
 
 impl<const D: usize> RecordState for KerasAdamState<D> {
     fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
-        out.push_tensor(prefix, "momentum", self.momentum.clone().into_data());
-        out.push_tensor(prefix, "velocity", self.velocity.clone().into_data());
+        out.push_tensor(prefix, "momentum", self.momentum.data());
+        out.push_tensor(prefix, "velocity", self.velocity.data());
         if let Some(hat) = &self.velocity_hat {
-            out.push_tensor(prefix, "velocity_hat", hat.clone().into_data());
+            out.push_tensor(prefix, "velocity_hat", hat.data());
         }
         out.push_tensor(prefix, "steps", TensorData::new(vec![self.steps as i64], [1]));
     }
 
-    fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
+    fn state_unflatten(prefix: &str, src: &mut StateSource, _device: &Device) -> Option<Self> {
         let steps = src.take_tensor(prefix, "steps")?.convert::<i64>().try_to_vec::<i64>().ok()?;
         Some(Self {
-            momentum: Tensor::from_data(src.take_tensor(prefix, "momentum")?, device),
-            velocity: Tensor::from_data(src.take_tensor(prefix, "velocity")?, device),
-            velocity_hat: src.take_tensor(prefix, "velocity_hat").map(|data| Tensor::from_data(data, device)),
+            momentum: StateTensor::Host(src.take_tensor(prefix, "momentum")?),
+            velocity: StateTensor::Host(src.take_tensor(prefix, "velocity")?),
+            velocity_hat: src.take_tensor(prefix, "velocity_hat").map(StateTensor::Host),
             steps: u64::try_from(*steps.first()?).ok()?,
         })
     }
@@ -71,8 +73,14 @@ impl Optimizer for KerasAdam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
+        let device = tensor.device();
         let (momentum, velocity, velocity_hat, steps) = match state {
-            Some(state) => (state.momentum, state.velocity, state.velocity_hat, state.steps + 1),
+            Some(state) => (
+                state.momentum.on(&device),
+                state.velocity.on(&device),
+                state.velocity_hat.map(|hat| hat.on(&device)),
+                state.steps + 1,
+            ),
             None => (grad.zeros_like(), grad.zeros_like(), self.amsgrad.then(|| grad.zeros_like()), 1),
         };
         // Keras takes `1 - beta` in Python (f64) and casts it; the powers use f32 betas.
@@ -84,7 +92,13 @@ impl Optimizer for KerasAdam {
         let denominator = velocity_hat.clone().unwrap_or_else(|| velocity.clone());
         let alpha = step_size(lr as f32, beta_1, beta_2, steps);
         let update = momentum.clone().mul_scalar(alpha).div(denominator.sqrt().add_scalar(self.epsilon as f32));
-        (tensor.sub(update), Some(KerasAdamState { momentum, velocity, velocity_hat, steps }))
+        let state = KerasAdamState {
+            momentum: StateTensor::Device(momentum),
+            velocity: StateTensor::Device(velocity),
+            velocity_hat: velocity_hat.map(StateTensor::Device),
+            steps,
+        };
+        (tensor.sub(update), Some(state))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {

@@ -3,9 +3,11 @@
 
 mod adam;
 mod rmsprop;
+mod state_tensor;
 
 pub use adam::{KerasAdam, KerasAdamState};
 pub use rmsprop::{KerasRmsProp, KerasRmsPropState};
+pub use state_tensor::StateTensor;
 
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};

@@ -6,6 +6,8 @@
 use backbone::cpu::is_host_device;
 use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
 use burn::tensor::{DType, Device, Tensor, TensorData};
+
+use crate::optim::StateTensor;
 use rayon::prelude::*;
 
 /// Keras `RMSprop` hyper-parameters (the learning rate is given at each step).
@@ -27,16 +29,16 @@ impl Default for KerasRmsProp {
 #[derive(Clone)]
 pub struct KerasRmsPropState<const D: usize> {
     /// `v`.
-    pub velocity: Tensor<D>,
+    pub velocity: StateTensor<D>,
 }
 
 impl<const D: usize> RecordState for KerasRmsPropState<D> {
     fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
-        out.push_tensor(prefix, "velocity", self.velocity.clone().into_data());
+        out.push_tensor(prefix, "velocity", self.velocity.data());
     }
 
-    fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
-        Some(Self { velocity: Tensor::from_data(src.take_tensor(prefix, "velocity")?, device) })
+    fn state_unflatten(prefix: &str, src: &mut StateSource, _device: &Device) -> Option<Self> {
+        Some(Self { velocity: StateTensor::Host(src.take_tensor(prefix, "velocity")?) })
     }
 }
 
@@ -72,11 +74,11 @@ impl KerasRmsProp {
     ) -> (Tensor<D>, Option<KerasRmsPropState<D>>) {
         let squared = grad.clone().square().mul_scalar(1.0 - self.rho);
         let velocity = match state {
-            Some(state) => state.velocity.mul_scalar(self.rho).add(squared),
+            Some(state) => state.velocity.on(&tensor.device()).mul_scalar(self.rho).add(squared),
             None => squared,
         };
         let step = grad.div(velocity.clone().add_scalar(self.epsilon).sqrt()).mul_scalar(lr);
-        (tensor.sub(step), Some(KerasRmsPropState { velocity }))
+        (tensor.sub(step), Some(KerasRmsPropState { velocity: StateTensor::Device(velocity) }))
     }
 
     /// [`Optimizer::step`] on a host device as one pass over the parameter, its gradient and
@@ -95,7 +97,7 @@ impl KerasRmsProp {
         let owned = |t: Tensor<D>| t.into_data().try_into_vec::<f32>().expect("an f32 tensor reads as f32");
         let mut param = owned(tensor);
         let (mut velocity, first) = match state {
-            Some(state) => (owned(state.velocity), false),
+            Some(state) => (owned(state.velocity.on(&device)), false),
             None => (vec![0.0; param.len()], true),
         };
         let grad = grad.into_data();
@@ -114,7 +116,7 @@ impl KerasRmsProp {
             .zip(grad.par_chunks(CHUNK))
             .for_each(|((param, velocity), grad)| update.apply(param, velocity, grad));
         let back = |values: Vec<f32>| Tensor::from_data(TensorData::new(values, shape.clone()), &device);
-        (back(param), Some(KerasRmsPropState { velocity: back(velocity) }))
+        (back(param), Some(KerasRmsPropState { velocity: StateTensor::Device(back(velocity)) }))
     }
 
     /// The module optimizer that applies this update to every trainable parameter.
@@ -196,7 +198,7 @@ mod tests {
             fast = optimizer.step_in_place(1e-4, fast.0, grad.clone(), fast.1);
             reference = optimizer.step_with_tensor_ops(1e-4, reference.0, grad, reference.1);
             assert_eq!(fast.0.to_data(), reference.0.to_data());
-            let velocity = |s: &Option<KerasRmsPropState<2>>| s.as_ref().expect("state").velocity.to_data();
+            let velocity = |s: &Option<KerasRmsPropState<2>>| s.as_ref().expect("state").velocity.data();
             assert_eq!(velocity(&fast.1), velocity(&reference.1));
         }
     }
