@@ -1,24 +1,42 @@
 //! One training step of the course model: frozen base to `mixed7` at 150x150 + the course
 //! head, batch 20, no augmentation, Keras RMSprop (`course_step_b20`); and the same step
-//! fine-tuning `mixed7` (the TensorFlow tutorial's second phase: `course_finetune_mixed7_b20`).
+//! fine-tuning `mixed7` (`course_finetune_mixed7_b20`). Then the TF tutorial's model:
+//! MobileNetV2 at 160 with `preprocess_input`, GlobalAveragePooling2D -> Dropout(0.2) ->
+//! Dense(1), batch 32, Adam on the head (`mobilenet_v2_step_b32`), and fine-tuning from layer
+//! 100 with RMSprop (`mobilenet_v2_finetune100_b32`).
 //!
 //! ```text
 //! cargo bench --bench train
+//! TRAIN_ONLY=mobilenet cargo bench --bench train
 //! ```
-//! Reports images/s (TensorFlow fit: 70 img/s, PyTorch: 46 img/s on the reference machine).
+//! Reports images/s; the TensorFlow side is `benches/reference/train_step_tf.py` (course) and
+//! `benches/reference/train_mobilenet_tf.py` (tutorial).
 
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use inception::LayerName;
 use inception_transfer::backend::Backend;
-use transfer::{CompileConfig, Inputs, Trainer, TransferModelConfig};
+use mobilenet::MobileNetV2Config;
+use transfer::{CompileConfig, HeadConfig, InputScaling, Inputs, KerasRmsProp, Trainer, TransferModelConfig};
 
-fn train(c: &mut Criterion) {
-    let mut group = c.benchmark_group("train");
-    group.throughput(Throughput::Elements(20)).sample_size(10);
+fn device() -> Device {
     let backend =
         std::env::var("TRAIN_BACKEND").ok().and_then(|b| b.parse::<Backend>().ok()).or_else(Backend::default_compiled);
-    let device: Device = backend.expect("a backend").device().expect("compiled backend");
+    backend.expect("a backend").device().expect("compiled backend")
+}
+
+/// Whether the benches named with `part` run (`TRAIN_ONLY` unset, or containing it).
+fn wanted(part: &str) -> bool {
+    std::env::var("TRAIN_ONLY").map_or(true, |only| only.contains(part))
+}
+
+fn train(c: &mut Criterion) {
+    if !wanted("course") {
+        return;
+    }
+    let mut group = c.benchmark_group("train");
+    group.throughput(Throughput::Elements(20)).sample_size(10);
+    let device = device();
     let images = Tensor::<4>::random([20, 3, 150, 150], Distribution::Uniform(0.0, 1.0), &device);
     let targets = Tensor::<2>::random([20, 1], Distribution::Bernoulli(0.5), &device);
     let model = TransferModelConfig::course().init(&device).expect("model");
@@ -36,5 +54,34 @@ fn train(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, train);
+fn train_mobilenet(c: &mut Criterion) {
+    if !wanted("mobilenet") {
+        return;
+    }
+    let mut group = c.benchmark_group("train");
+    group.throughput(Throughput::Elements(32)).sample_size(10);
+    let device = device();
+    let images = Tensor::<4>::random([32, 3, 160, 160], Distribution::Uniform(0.0, 255.0), &device);
+    let targets = Tensor::<2>::random([32, 1], Distribution::Bernoulli(0.5), &device);
+    let base = MobileNetV2Config::new().with_input_size([160, 160]);
+    let config = TransferModelConfig::new(base.into(), HeadConfig::global_average(1).with_dropout(0.2))
+        .with_input_size([160, 160])
+        .with_input_scaling(Some(InputScaling::preprocess_input()));
+    let model = config.init(&device).expect("model");
+    let mut trainer = Trainer::new(model.clone(), CompileConfig::adam(1e-4), &device).expect("trainer");
+    group.bench_function("mobilenet_v2_step_b32", |b| {
+        b.iter(|| trainer.train_step(Inputs::Images(images.clone()), targets.clone()).expect("step"))
+    });
+    drop(trainer);
+    let fine_tuning =
+        CompileConfig { learning_rate: 1e-5, optimizer: KerasRmsProp::default().into(), ..CompileConfig::adam(1e-4) };
+    let fine_tuned = model.unfreeze_base().freeze_first(100).expect("100 layers");
+    let mut trainer = Trainer::new(fine_tuned, fine_tuning, &device).expect("trainer");
+    group.bench_function("mobilenet_v2_finetune100_b32", |b| {
+        b.iter(|| trainer.train_step(Inputs::Images(images.clone()), targets.clone()).expect("step"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, train, train_mobilenet);
 criterion_main!(benches);

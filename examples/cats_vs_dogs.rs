@@ -20,18 +20,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use common::{CourseArgs, Dataset};
-use transfer::{Callback, CompileConfig, FitConfig, Trainer, Verbosity};
-
-const CATS_AND_DOGS: Dataset = Dataset {
-    folder: "data/cats_and_dogs_filtered",
-    classes: ["cats", "dogs"],
-    description: "2000 training / 1000 validation JPEGs, 68 MB",
-    fetch: &[
-        "mkdir -p data && curl -LO https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
-        "unzip -q cats_and_dogs_filtered.zip -d data/",
-    ],
-};
+use common::{CATS_AND_DOGS, CourseArgs};
+use transfer::{CompileConfig, FitConfig, Trainer, Verbosity};
 
 #[derive(Parser)]
 #[command(about = "Transfer learning with InceptionV3 on cats vs dogs, as the Keras course does it")]
@@ -47,7 +37,7 @@ fn main() -> Result<()> {
     let device = common::device(&args)?;
 
     // Data, as the course: augmentation for training, rescale only for validation.
-    let (data, standin) = common::data_folder(&args, &CATS_AND_DOGS, &output)?;
+    let (data, standin) = common::data_folder(args.data.as_deref(), &CATS_AND_DOGS, &output, [100, 50], args.seed)?;
     let (mut train, mut validation) = common::course_flows(&data, &args)?;
 
     // The model: pretrained base cut at mixed7, frozen, course head.
@@ -84,9 +74,8 @@ fn main() -> Result<()> {
         validation_steps: Some(validation_steps),
         verbose: Verbosity::Auto,
     };
-    let mut flag_callbacks = common::flag_callbacks(&args);
-    let mut callbacks: Vec<&mut dyn Callback> =
-        flag_callbacks.iter_mut().map(|c| &mut **c as &mut dyn Callback).collect();
+    let mut flag_callbacks = common::flag_callbacks(args.early_stopping, args.reduce_lr_on_plateau);
+    let mut callbacks = common::as_callbacks(&mut flag_callbacks);
     let started = Instant::now();
     let new_epochs = trainer.fit(&mut train, fit, Some(&mut validation), &mut callbacks)?;
     let seconds = started.elapsed().as_secs_f64();

@@ -69,7 +69,7 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&output).with_context(|| format!("creating {}", output.display()))?;
     let device = common::device(&args)?;
 
-    let (data, _standin) = common::data_folder(&args, &HORSES_OR_HUMANS, &output)?;
+    let (data, _standin) = common::data_folder(args.data.as_deref(), &HORSES_OR_HUMANS, &output, [100, 50], args.seed)?;
     let (mut train, mut validation) = common::course_flows(&data, &args)?;
     let start = common::course_model(&args, &data, &device)?;
     println!("{}", start.model.summary()?);
@@ -99,9 +99,9 @@ fn main() -> Result<()> {
         }
         Ok(())
     });
-    let mut flag_callbacks = common::flag_callbacks(&args);
+    let mut flag_callbacks = common::flag_callbacks(args.early_stopping, args.reduce_lr_on_plateau);
     let mut callbacks: Vec<&mut dyn Callback> = vec![&mut stop_at_target];
-    callbacks.extend(flag_callbacks.iter_mut().map(|c| &mut **c as &mut dyn Callback));
+    callbacks.extend(common::as_callbacks(&mut flag_callbacks));
     let started = Instant::now();
     let new_epochs = trainer.fit(&mut train, fit, Some(&mut validation), &mut callbacks)?;
     let seconds = started.elapsed().as_secs_f64();

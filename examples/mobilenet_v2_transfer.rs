@@ -15,6 +15,8 @@
 //! predictions. Without data or weights it says so and runs on a stand-in set and a random
 //! base whose batch norms are calibrated on a batch.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -26,11 +28,10 @@ use clap::Parser;
 use inception_transfer::backend::Backend;
 use mobilenet::MobileNetV2Config;
 use transfer::{
-    BaseConfig, Callback, CompileConfig, EarlyStopping, FitConfig, HeadConfig, History, InputScaling, KerasRmsProp,
-    ReduceLROnPlateau, Trainer, TransferModel, TransferModelConfig, Verbosity, plot_history_marked, save_checkpoint,
+    BaseConfig, CompileConfig, FitConfig, HeadConfig, History, InputScaling, KerasRmsProp, Trainer, TransferModel,
+    TransferModelConfig, Verbosity, plot_history_marked, save_checkpoint,
 };
 
-const REAL_DATA: &str = "data/cats_and_dogs_filtered";
 const REAL_WEIGHTS: &str = "weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5";
 const IMG_SIZE: [usize; 2] = [160, 160];
 
@@ -56,7 +57,7 @@ struct Args {
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
     /// Adam's learning rate (fine-tuning uses a tenth of it with RMSprop).
-    #[arg(long, default_value_t = 1e-4, value_parser = positive_finite)]
+    #[arg(long, default_value_t = 1e-4, value_parser = common::positive_finite)]
     learning_rate: f64,
     /// Seed of the file order, shuffles, augmentation, dropout and the head.
     #[arg(long, default_value_t = 0)]
@@ -76,38 +77,6 @@ struct Args {
     /// ReduceLROnPlateau(factor=0.1, patience=2) on val_loss (each phase).
     #[arg(long)]
     reduce_lr_on_plateau: bool,
-}
-
-fn positive_finite(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
-        Ok(value) => Err(format!("{value} is not a finite number above zero")),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// The data folder, or a generated stand-in when the default one is absent.
-fn data_folder(args: &Args) -> Result<(PathBuf, bool)> {
-    let chosen = args.data.clone().unwrap_or_else(|| PathBuf::from(REAL_DATA));
-    if chosen.join("train").is_dir() && chosen.join("validation").is_dir() {
-        return Ok((chosen, false));
-    }
-    if args.data.is_some() {
-        anyhow::bail!(
-            "{}: expected train/ and validation/ sub-folders (cats_and_dogs_filtered layout)",
-            chosen.display()
-        );
-    }
-    let standin = args.output.join("standin_data");
-    println!(
-        "No dataset at {REAL_DATA}: generating a stand-in image set in {} (not cats and dogs!).",
-        standin.display()
-    );
-    println!("  To get the real one (the tutorial's, 68 MB):");
-    println!("    mkdir -p data && curl -LO https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip");
-    println!("    unzip -q cats_and_dogs_filtered.zip -d data/");
-    augment::write_standin_dataset(&standin, augment::STANDIN_CLASSES, 120, 120, args.seed as u64)?;
-    Ok((standin, true))
 }
 
 fn dataset(dir: &Path, args: &Args) -> Result<ImageDataset> {
@@ -163,19 +132,6 @@ fn counts(label: &str, model: &TransferModel) -> Result<()> {
     Ok(())
 }
 
-/// The callbacks the flags ask for (fresh for each phase).
-fn flag_callbacks(args: &Args) -> Vec<Box<dyn Callback>> {
-    let mut callbacks: Vec<Box<dyn Callback>> = Vec::new();
-    if let Some(patience) = args.early_stopping {
-        callbacks
-            .push(Box::new(EarlyStopping::new("val_loss").patience(patience).restore_best_weights(true).verbose(1)));
-    }
-    if args.reduce_lr_on_plateau {
-        callbacks.push(Box::new(ReduceLROnPlateau::new("val_loss").factor(0.1).patience(2).verbose(1)));
-    }
-    callbacks
-}
-
 fn fit(
     trainer: &mut Trainer,
     train: &mut ImageDataset,
@@ -183,9 +139,9 @@ fn fit(
     config: FitConfig,
     args: &Args,
 ) -> Result<History> {
-    let mut boxed = flag_callbacks(args);
-    let mut callbacks: Vec<&mut dyn Callback> = boxed.iter_mut().map(|c| &mut **c as &mut dyn Callback).collect();
-    Ok(trainer.fit(train, config, Some(validation), &mut callbacks)?)
+    // Fresh callbacks for each phase, as the tutorial would pass to each `fit`.
+    let mut boxed = common::flag_callbacks(args.early_stopping, args.reduce_lr_on_plateau);
+    Ok(trainer.fit(train, config, Some(validation), &mut common::as_callbacks(&mut boxed))?)
 }
 
 fn main() -> Result<()> {
@@ -197,7 +153,8 @@ fn main() -> Result<()> {
     println!("Backend: {backend}");
 
     // Data: train and validation folders, the test split carved from validation.
-    let (data, _standin) = data_folder(&args)?;
+    let (data, _standin) =
+        common::data_folder(args.data.as_deref(), &common::CATS_AND_DOGS, &args.output, [120, 120], args.seed as u64)?;
     let augmentation = Augmentation::new().then(RandomFlip::new("horizontal")?).then(RandomRotation::new(0.2)?);
     let mut train = dataset(&data.join("train"), &args)?.with_augmentation(augmentation);
     let validation_all = dataset(&data.join("validation"), &args)?;

@@ -1,5 +1,5 @@
 //! What the course's two InceptionV3 jobs share (`cats_vs_dogs`, the notebook, and
-//! `horses_or_humans`, Exercise 7): the command line, the data folders (or a generated
+//! `horses_or_humans`, Exercise 7; the TF tutorial's `mobilenet_v2_transfer` takes a few): the command line, the data folders (or a generated
 //! stand-in), the model (pretrained base cut at `mixed7`, a resumed checkpoint, or a random
 //! base with calibrated batch norms), the Keras callbacks, and the outputs of a run.
 
@@ -99,14 +99,22 @@ pub fn device(args: &CourseArgs) -> Result<Device> {
     Ok(device)
 }
 
-/// The data folder to use, or a freshly generated stand-in (`true`) when the default one is
-/// absent; a `--data` folder that lacks the layout is an error.
-pub fn data_folder(args: &CourseArgs, dataset: &Dataset, output: &Path) -> Result<(PathBuf, bool)> {
-    let chosen = args.data.clone().unwrap_or_else(|| PathBuf::from(dataset.folder));
+/// The data folder to use (`--data`, else the dataset's usual folder), or a freshly
+/// generated stand-in of `standin_images` training and validation images per class
+/// (`true`) when the usual folder is absent; a `--data` folder that lacks the layout is an
+/// error.
+pub fn data_folder(
+    data: Option<&Path>,
+    dataset: &Dataset,
+    output: &Path,
+    standin_images: [usize; 2],
+    seed: u64,
+) -> Result<(PathBuf, bool)> {
+    let chosen = data.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(dataset.folder));
     if chosen.join("train").is_dir() && chosen.join("validation").is_dir() {
         return Ok((chosen, false));
     }
-    if args.data.is_some() {
+    if data.is_some() {
         anyhow::bail!(
             "{}: expected train/ and validation/ sub-folders, each with {}/ and {}/",
             chosen.display(),
@@ -125,7 +133,7 @@ pub fn data_folder(args: &CourseArgs, dataset: &Dataset, output: &Path) -> Resul
     for line in dataset.fetch {
         println!("    {line}");
     }
-    augment::write_standin_dataset(&standin, dataset.classes, 100, 50, args.seed)?;
+    augment::write_standin_dataset(&standin, dataset.classes, standin_images[0], standin_images[1], seed)?;
     Ok((standin, true))
 }
 
@@ -207,18 +215,36 @@ pub fn course_model(args: &CourseArgs, data: &Path, device: &Device) -> Result<S
     Ok(start)
 }
 
-/// The Keras callbacks the flags ask for: `--early-stopping` and `--reduce-lr-on-plateau`.
-pub fn flag_callbacks(args: &CourseArgs) -> Vec<Box<dyn Callback>> {
+/// The Keras callbacks the flags ask for: `--early-stopping PATIENCE` (EarlyStopping on
+/// `val_loss`, restoring the best weights) and `--reduce-lr-on-plateau`
+/// (`ReduceLROnPlateau(factor=0.1, patience=2)`).
+pub fn flag_callbacks(early_stopping: Option<usize>, reduce_lr_on_plateau: bool) -> Vec<Box<dyn Callback>> {
     let mut callbacks: Vec<Box<dyn Callback>> = Vec::new();
-    if let Some(patience) = args.early_stopping {
+    if let Some(patience) = early_stopping {
         callbacks
             .push(Box::new(EarlyStopping::new("val_loss").patience(patience).restore_best_weights(true).verbose(1)));
     }
-    if args.reduce_lr_on_plateau {
+    if reduce_lr_on_plateau {
         callbacks.push(Box::new(ReduceLROnPlateau::new("val_loss").factor(0.1).patience(2).verbose(1)));
     }
     callbacks
 }
+
+/// The callbacks as `fit` takes them.
+pub fn as_callbacks(boxed: &mut [Box<dyn Callback>]) -> Vec<&mut dyn Callback> {
+    boxed.iter_mut().map(|c| &mut **c as &mut dyn Callback).collect()
+}
+
+/// The cats-vs-dogs folder of the course and of the TF tutorial.
+pub const CATS_AND_DOGS: Dataset = Dataset {
+    folder: "data/cats_and_dogs_filtered",
+    classes: ["cats", "dogs"],
+    description: "2000 training / 1000 validation JPEGs, 68 MB",
+    fetch: &[
+        "mkdir -p data && curl -LO https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
+        "unzip -q cats_and_dogs_filtered.zip -d data/",
+    ],
+};
 
 /// Writes `history.csv` (a resumed run's epochs after the earlier ones, as
 /// `CSVLogger(append=True)`), `accuracy.png`, `loss.png` and `model.safetensors` (with the
