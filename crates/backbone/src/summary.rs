@@ -75,17 +75,31 @@ pub fn thousands(n: usize) -> String {
 }
 
 impl fmt::Display for Summary {
+    /// Keras' layout; the first two columns widen to their longest entry (Keras truncates
+    /// instead) so a long name never runs into the next column.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rule = |f: &mut fmt::Formatter<'_>, c: char| writeln!(f, "{}", c.to_string().repeat(86));
+        let rows: Vec<(String, String, String)> = self
+            .rows
+            .iter()
+            .map(|row| {
+                let dims: Vec<String> = row.output_shape.iter().map(usize::to_string).collect();
+                (
+                    format!(" {} ({})", row.name, row.layer_type),
+                    format!("(None, {})", dims.join(", ")),
+                    thousands(row.params()),
+                )
+            })
+            .collect();
+        let label_width = rows.iter().map(|r| r.0.chars().count() + 1).max().unwrap_or(0).max(50);
+        let shape_width = rows.iter().map(|r| r.1.chars().count() + 1).max().unwrap_or(0).max(24);
+        let width = label_width + shape_width + 12;
+        let rule = |f: &mut fmt::Formatter<'_>, c: char| writeln!(f, "{}", c.to_string().repeat(width));
         writeln!(f, "Model: \"{}\"", self.model_name)?;
         rule(f, '_')?;
-        writeln!(f, "{:<50}{:<24}{:>12}", " Layer (type)", "Output Shape", "Param #")?;
+        writeln!(f, "{:<label_width$}{:<shape_width$}{:>12}", " Layer (type)", "Output Shape", "Param #")?;
         rule(f, '=')?;
-        for row in &self.rows {
-            let dims: Vec<String> = row.output_shape.iter().map(usize::to_string).collect();
-            let shape = format!("(None, {})", dims.join(", "));
-            let label = format!(" {} ({})", row.name, row.layer_type);
-            writeln!(f, "{label:<50}{shape:<24}{:>12}", thousands(row.params()))?;
+        for (label, shape, params) in &rows {
+            writeln!(f, "{label:<label_width$}{shape:<shape_width$}{params:>12}")?;
         }
         rule(f, '=')?;
         writeln!(f, "Total params: {}", thousands(self.total_params()))?;
@@ -137,5 +151,30 @@ impl Summary {
             })
             .collect();
         Ok(Summary { model_name: architecture.name().to_string(), rows })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_widen_so_long_names_never_run_into_the_shape() {
+        let row = |name: &str, layer_type: &str| SummaryRow {
+            name: name.into(),
+            layer_type: layer_type.into(),
+            output_shape: vec![1280],
+            trainable: 0,
+            non_trainable: 0,
+        };
+        let summary = Summary {
+            model_name: "model".into(),
+            rows: vec![row("global_average_pooling2d", "GlobalAveragePooling2D"), row("dense", "Dense")],
+        };
+        let text = summary.to_string();
+        let starts: Vec<usize> = text.lines().filter_map(|line| line.find("(None, 1280)")).collect();
+        assert_eq!(starts.len(), 2, "{text}");
+        assert_eq!(starts[0], starts[1], "{text}");
+        assert!(text.contains("GlobalAveragePooling2D) "), "a space before the shape: {text}");
     }
 }
