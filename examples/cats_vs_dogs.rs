@@ -73,6 +73,7 @@ fn main() -> Result<()> {
         steps_per_epoch: Some(steps),
         validation_steps: Some(validation_steps),
         verbose: Verbosity::Auto,
+        ..FitConfig::default()
     };
     let mut flag_callbacks = common::flag_callbacks(args.early_stopping, args.reduce_lr_on_plateau);
     let mut callbacks = common::as_callbacks(&mut flag_callbacks);

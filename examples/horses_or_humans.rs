@@ -89,6 +89,7 @@ fn main() -> Result<()> {
         steps_per_epoch: args.steps_per_epoch,
         validation_steps: args.validation_steps,
         verbose: Verbosity::OneLinePerEpoch,
+        ..FitConfig::default()
     };
 
     // The exercise's callback, as a closure.

@@ -318,6 +318,21 @@ fn terminate_on_nan_stops_at_the_batch_and_bad_configurations_are_errors() {
     assert!("sideways".parse::<Mode>().is_err());
 }
 
+#[test]
+fn a_diverging_loss_ends_fit_with_an_error_naming_the_batch_unless_asked_to_train_on() {
+    // A learning rate near f32's largest value sends the weights to infinity at the first
+    // step: the second batch's logits are infinite and its loss is not a number.
+    let diverging = || tiny_trainer(3e38);
+    let config = FitConfig { steps_per_epoch: Some(3), ..quiet(2) };
+    let err = diverging().fit(&mut tiny_features(), config, None, &mut []).unwrap_err();
+    assert!(matches!(err, transfer::TransferError::NonFiniteLoss { epoch: 0, batch: 1, .. }), "{err}");
+    assert!(err.to_string().contains("batch 1 of epoch 0") && err.to_string().contains("diverged"), "{err}");
+    let config = FitConfig { stop_on_non_finite_loss: false, ..config };
+    let history = diverging().fit(&mut tiny_features(), config, None, &mut []).unwrap();
+    assert_eq!(history.epochs.len(), 2);
+    assert!(!history.epochs[1].loss.is_finite(), "trained on, as Keras without TerminateOnNaN");
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("callbacks-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -45,6 +45,19 @@ pub enum TransferError {
         /// What is wrong.
         reason: String,
     },
+    /// Training diverged: a batch's loss was NaN or infinite.
+    #[error(
+        "the loss of batch {batch} of epoch {epoch} is {loss}: training diverged (try a lower learning rate); \
+         the weights are no longer usable, earlier checkpoints are untouched"
+    )]
+    NonFiniteLoss {
+        /// Epoch (from 0).
+        epoch: usize,
+        /// Batch within the epoch (from 0).
+        batch: usize,
+        /// The loss.
+        loss: f64,
+    },
     /// A configuration that cannot work (e.g. a loss that does not fit the head).
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -46,8 +46,8 @@ impl CompileConfig {
 }
 
 /// Keras `fit` arguments (`Default`: Keras' `epochs=1`, one pass per epoch, progress bar
-/// on a terminal).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// on a terminal, stop on a non-finite loss).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FitConfig {
     /// The epoch to end at (Keras: with `initial_epoch`, `epochs` is the final epoch, not a
     /// count).
@@ -61,6 +61,23 @@ pub struct FitConfig {
     pub validation_steps: Option<usize>,
     /// What to print (Keras' `verbose`).
     pub verbose: Verbosity,
+    /// End `fit` with [`TransferError::NonFiniteLoss`] as soon as a batch's loss is NaN or
+    /// infinite (the default: what Keras' `TerminateOnNaN` does, as an error, so no later
+    /// checkpoint is written from diverged weights). `false` trains on, as Keras without it.
+    pub stop_on_non_finite_loss: bool,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 1,
+            initial_epoch: 0,
+            steps_per_epoch: None,
+            validation_steps: None,
+            verbose: Verbosity::Auto,
+            stop_on_non_finite_loss: true,
+        }
+    }
 }
 
 /// What one training step measured.
@@ -427,7 +444,11 @@ impl Trainer {
             for step in 0..steps {
                 callbacks.on_train_batch_begin(step, self)?;
                 let (inputs, targets) = train.next_batch(&self.device)?;
-                running.add(self.train_step(inputs, targets)?);
+                let step_metrics = self.train_step(inputs, targets)?;
+                if config.stop_on_non_finite_loss && !step_metrics.loss.is_finite() {
+                    return Err(TransferError::NonFiniteLoss { epoch, batch: step, loss: step_metrics.loss });
+                }
+                running.add(step_metrics);
                 callbacks.on_train_batch_end(step, &running.logs(), self)?;
                 if self.stop_training {
                     break;
