@@ -4,12 +4,12 @@
 
 mod common;
 
-use burn::module::{Module, Param};
+use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::detrand;
 use mobilenet::MobileNetV2Config;
 use transfer::{
-    CompileConfig, HeadConfig, Inputs, KerasAdam, KerasOptimizer, Trainer, TransferModel, TransferModelConfig,
+    CompileConfig, Dense, HeadConfig, Inputs, KerasAdam, KerasOptimizer, Trainer, TransferModel, TransferModelConfig,
     load_checkpoint, save_checkpoint,
 };
 
@@ -29,17 +29,20 @@ fn tutorial_model(device: &Device) -> TransferModel {
     let base = MobileNetV2Config::new().with_alpha(0.35).with_input_size([32, 32]);
     let head = HeadConfig::global_average(1).with_hidden(vec![HIDDEN]).with_dropout(0.0);
     let mut model = TransferModelConfig::new(base.into(), head).with_input_size([32, 32]).init(device).unwrap();
-    let matrix = |values: Vec<f32>, shape: [usize; 2]| {
-        Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
-    };
-    let vector = |values: Vec<f32>| {
-        let n = values.len();
-        Some(Param::from_tensor(Tensor::<1>::from_data(TensorData::new(values, [n]), device)))
-    };
-    model.head.hidden[0].weight = matrix(detrand::symmetric(3000 * 8, CHANNELS * HIDDEN, 0.07), [CHANNELS, HIDDEN]);
-    model.head.hidden[0].bias = vector(detrand::symmetric(3000 * 8 + 1, HIDDEN, 0.05));
-    model.head.output.weight = matrix(detrand::symmetric(3001 * 8, HIDDEN, 0.8), [HIDDEN, 1]);
-    model.head.output.bias = vector(detrand::symmetric(3001 * 8 + 1, 1, 0.05));
+    model.head.hidden[0] = Dense::from_values(
+        detrand::symmetric(3000 * 8, CHANNELS * HIDDEN, 0.07),
+        CHANNELS,
+        HIDDEN,
+        detrand::symmetric(3000 * 8 + 1, HIDDEN, 0.05),
+        device,
+    );
+    model.head.output = Dense::from_values(
+        detrand::symmetric(3001 * 8, HIDDEN, 0.8),
+        HIDDEN,
+        1,
+        detrand::symmetric(3001 * 8 + 1, 1, 0.05),
+        device,
+    );
     model
 }
 
@@ -56,10 +59,10 @@ fn head_weights(model: &TransferModel) -> Vec<Vec<f32>> {
     let values1 = |t: Tensor<1>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
     let head = model.head.valid();
     vec![
-        values(head.hidden[0].weight.val()),
-        values1(head.hidden[0].bias.as_ref().unwrap().val()),
-        values(head.output.weight.val()),
-        values1(head.output.bias.as_ref().unwrap().val()),
+        values(head.hidden[0].kernel()),
+        values1(head.hidden[0].bias.val()),
+        values(head.output.kernel()),
+        values1(head.output.bias.val()),
     ]
 }
 

@@ -5,12 +5,11 @@ mod common;
 
 use std::path::Path;
 
-use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::detrand;
 use inception::{Flavor, InceptionV3Config, LayerName};
 use transfer::{
-    CompileConfig, FitConfig, HeadConfig, InMemoryBatches, Inputs, Trainer, TransferModel, TransferModelConfig,
+    CompileConfig, Dense, FitConfig, HeadConfig, InMemoryBatches, Inputs, Trainer, TransferModel, TransferModelConfig,
     Verbosity,
 };
 
@@ -36,21 +35,20 @@ fn course_model(size: usize, device: &Device) -> TransferModel {
     let mut model = config.init_with_base(base, device).unwrap();
     let [r, c, ch] = LayerName::Mixed7.output_shape([size, size]).unwrap();
     let features = r * c * ch;
-    let tensor2 = |values: Vec<f32>, shape: [usize; 2]| {
-        Param::from_tensor(Tensor::<2>::from_data(TensorData::new(values, shape), device))
-    };
-    let tensor1 = |values: Vec<f32>| {
-        let n = values.len();
-        Some(Param::from_tensor(Tensor::<1>::from_data(TensorData::new(values, [n]), device)))
-    };
-    let dense = &mut model.head.hidden[0];
-    dense.weight = tensor2(
+    model.head.hidden[0] = Dense::from_values(
         detrand::symmetric(2000 * 8, features * 1024, (6.0 / (features + 1024) as f64).sqrt()),
-        [features, 1024],
+        features,
+        1024,
+        detrand::symmetric(2000 * 8 + 1, 1024, 0.01),
+        device,
     );
-    dense.bias = tensor1(detrand::symmetric(2000 * 8 + 1, 1024, 0.01));
-    model.head.output.weight = tensor2(detrand::symmetric(2001 * 8, 1024, (6.0f64 / 1025.0).sqrt()), [1024, 1]);
-    model.head.output.bias = tensor1(detrand::symmetric(2001 * 8 + 1, 1, 0.01));
+    model.head.output = Dense::from_values(
+        detrand::symmetric(2001 * 8, 1024, (6.0f64 / 1025.0).sqrt()),
+        1024,
+        1,
+        detrand::symmetric(2001 * 8 + 1, 1, 0.01),
+        device,
+    );
     model
 }
 
@@ -84,9 +82,10 @@ fn head_gradients(model: &TransferModel, features: Tensor<4>, y: Tensor<2>) -> (
     let grads = loss.backward();
     let dense = &model.head.hidden[0];
     let out = &model.head.output;
-    let grad = |p: &Param<Tensor<2>>| values(p.val().grad(&grads).unwrap());
-    let grad1 = |p: &Option<Param<Tensor<1>>>| values(p.as_ref().unwrap().val().grad(&grads).unwrap());
-    (loss_value, vec![grad(&dense.weight), grad1(&dense.bias), grad(&out.weight), grad1(&out.bias)])
+    // The kernel's gradient is its blocks' gradients, stacked.
+    let grad = |d: &Dense| values(Tensor::cat(d.kernel.iter().map(|b| b.val().grad(&grads).unwrap()).collect(), 0));
+    let grad1 = |d: &Dense| values(d.bias.val().grad(&grads).unwrap());
+    (loss_value, vec![grad(dense), grad1(dense), grad(out), grad1(out)])
 }
 
 #[test]
@@ -122,10 +121,10 @@ fn a_training_step_matches_keras() {
         assert!((metrics.loss - keras_loss).abs() / keras_loss < 1e-5);
         let head = &trainer.model().head;
         let after = [
-            ("after_dense_kernel_rows", values(head.hidden[0].weight.val())[..16 * 1024].to_vec()),
-            ("after_dense_bias", values(head.hidden[0].bias.as_ref().unwrap().val())),
-            ("after_dense_1_kernel", values(head.output.weight.val())),
-            ("after_dense_1_bias", values(head.output.bias.as_ref().unwrap().val())),
+            ("after_dense_kernel_rows", values(head.hidden[0].kernel())[..16 * 1024].to_vec()),
+            ("after_dense_bias", values(head.hidden[0].bias.val())),
+            ("after_dense_1_kernel", values(head.output.kernel())),
+            ("after_dense_1_bias", values(head.output.bias.val())),
         ];
         for (name, ours) in after {
             let r = relative(&ours, &npy(&format!("step{step}_{name}.npy")));

@@ -85,7 +85,7 @@ fn a_training_step_agrees_with_flex_and_keeps_the_frozen_base() {
         let step = trainer.train_step(Inputs::Images(x), y).unwrap();
         let model = trainer.model();
         assert_eq!(values(first_kernel(&model.base)), base_before, "frozen");
-        results.push((step.loss, values(model.head.output.weight.val().without_autodiff())));
+        results.push((step.loss, values(model.head.output.kernel().without_autodiff())));
     }
     let (cpu, gpu_result) = (&results[0], &results[1]);
     println!("loss flex {} wgpu {}", cpu.0, gpu_result.0);

@@ -1,12 +1,14 @@
 //! Classifier heads put on a cut base, with Keras' initialisers.
 
 use burn::config::Config;
-use burn::module::{Module, Param};
-use burn::nn::{Dropout, DropoutConfig, Linear};
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+use crate::dense::Dense;
 
 /// How the base's feature map becomes a vector.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -77,13 +79,10 @@ impl HeadConfig {
 }
 
 /// `Dense(units)` with Keras' defaults: kernel `U(-l, l)`, `l = sqrt(6 / (in + out))`, bias 0.
-fn glorot_dense(input: usize, units: usize, rng: &mut ChaCha8Rng, device: &Device) -> Linear {
+fn glorot_dense(input: usize, units: usize, rng: &mut ChaCha8Rng, device: &Device) -> Dense {
     let limit = (6.0 / (input + units) as f64).sqrt() as f32;
     let kernel: Vec<f32> = (0..input * units).map(|_| rng.random_range(-limit..limit)).collect();
-    Linear {
-        weight: Param::from_tensor(Tensor::from_data(TensorData::new(kernel, [input, units]), device)),
-        bias: Some(Param::from_tensor(Tensor::zeros([units], device))),
-    }
+    Dense::from_values(kernel, input, units, vec![0.0; units], device)
 }
 
 /// A classifier head; outputs **logits** (the sigmoid / softmax is in the loss and in
@@ -91,11 +90,11 @@ fn glorot_dense(input: usize, units: usize, rng: &mut ChaCha8Rng, device: &Devic
 #[derive(Module, Debug)]
 pub struct Head {
     /// Hidden dense layers (ReLU).
-    pub hidden: Vec<Linear>,
+    pub hidden: Vec<Dense>,
     /// Dropout after the hidden layers (Keras applies it once, before the output layer).
     pub dropout: Dropout,
     /// Output dense layer.
-    pub output: Linear,
+    pub output: Dense,
     /// Feature map to vector.
     #[module(skip)]
     pub pooling: Pooling,
@@ -119,7 +118,7 @@ impl Head {
 
     /// Output units (1 = binary).
     pub fn outputs(&self) -> usize {
-        self.output.weight.dims()[1]
+        self.output.units()
     }
 
     /// Logits to probabilities: sigmoid for one output, softmax otherwise.

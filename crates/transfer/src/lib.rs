@@ -17,6 +17,7 @@ mod base;
 pub mod callbacks;
 mod checkpoint;
 mod data;
+mod dense;
 mod error;
 mod fit;
 mod head;
@@ -36,6 +37,7 @@ pub use callbacks::{
 };
 pub use checkpoint::{CheckpointMetadata, is_checkpoint, load_checkpoint, save_checkpoint};
 pub use data::{BatchSource, InMemoryBatches, Inputs};
+pub use dense::{Dense, MAX_BLOCK_BYTES};
 pub use error::{Result, TransferError};
 pub use fit::{CompileConfig, FitConfig, StepMetrics, Trainer, Weights, predict, predict_files};
 pub use head::{Head, HeadConfig, Pooling};

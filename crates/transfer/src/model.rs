@@ -104,7 +104,7 @@ impl TransferModel {
     pub fn config(&self) -> TransferModelConfig {
         let head = HeadConfig::new()
             .with_pooling(self.head.pooling)
-            .with_hidden(self.head.hidden.iter().map(|l| l.weight.dims()[1]).collect())
+            .with_hidden(self.head.hidden.iter().map(|l| l.units()).collect())
             .with_dropout(self.head.dropout.prob)
             .with_outputs(self.head.outputs());
         TransferModelConfig::new(self.base_config.clone(), head)
@@ -253,7 +253,7 @@ impl TransferModel {
         let mut dense = 0;
         let dense_name = |n: usize| if n == 0 { "dense".to_string() } else { format!("dense_{n}") };
         for layer in &self.head.hidden {
-            let units = layer.weight.dims()[1];
+            let units = layer.units();
             summary.rows.push(row(dense_name(dense), "Dense", units, width * units + units));
             width = units;
             dense += 1;

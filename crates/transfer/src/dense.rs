@@ -1,0 +1,124 @@
+//! The head's dense layer with its kernel stored in row blocks, so that no tensor of it
+//! (kernel, gradient, optimizer state) exceeds 128 MiB: wgpu's default storage-binding limit
+//! and what many integrated and mobile GPUs report (the course head's 37632 x 1024 kernel is
+//! 154 MB). `x W = sum_i x[:, rows_i] W_i`; a kernel that fits is one block, an ordinary
+//! `Dense`.
+
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// The largest block, in bytes of `f32`.
+pub const MAX_BLOCK_BYTES: usize = 128 << 20;
+
+/// Keras' `Dense(units)`: `x @ kernel + bias`, the kernel `[inputs, units]` in row blocks.
+#[derive(Module, Debug)]
+pub struct Dense {
+    /// The kernel's row blocks in order, each `[rows, units]`.
+    pub kernel: Vec<Param<Tensor<2>>>,
+    /// `[units]`.
+    pub bias: Param<Tensor<1>>,
+}
+
+/// How many rows of a `units`-wide kernel go in each block: as even as possible, each at
+/// most [`MAX_BLOCK_BYTES`].
+fn block_rows(inputs: usize, units: usize) -> Vec<usize> {
+    let bytes = inputs * units * std::mem::size_of::<f32>();
+    let blocks = bytes.div_ceil(MAX_BLOCK_BYTES).max(1);
+    let rows = inputs.div_ceil(blocks);
+    (0..blocks).map(|b| rows.min(inputs - (b * rows).min(inputs))).filter(|&r| r > 0).collect()
+}
+
+impl Dense {
+    /// A dense layer from its whole kernel values `[inputs, units]` (row-major) and bias.
+    pub fn from_values(kernel: Vec<f32>, inputs: usize, units: usize, bias: Vec<f32>, device: &Device) -> Self {
+        let mut blocks = Vec::new();
+        let mut start = 0;
+        for rows in block_rows(inputs, units) {
+            let values = kernel[start * units..(start + rows) * units].to_vec();
+            blocks.push(Param::from_tensor(Tensor::from_data(TensorData::new(values, [rows, units]), device)));
+            start += rows;
+        }
+        let bias = Param::from_tensor(Tensor::from_data(TensorData::new(bias, [units]), device));
+        Self { kernel: blocks, bias }
+    }
+
+    /// A dense layer from a whole kernel tensor and a bias (split into blocks as needed).
+    pub fn from_tensors(kernel: Tensor<2>, bias: Tensor<1>) -> Self {
+        let [inputs, units] = kernel.dims();
+        let mut blocks = Vec::new();
+        let mut start = 0;
+        for rows in block_rows(inputs, units) {
+            blocks.push(Param::from_tensor(kernel.clone().slice([start..start + rows, 0..units])));
+            start += rows;
+        }
+        Self { kernel: blocks, bias: Param::from_tensor(bias) }
+    }
+
+    /// The whole kernel `[inputs, units]` (the blocks concatenated).
+    pub fn kernel(&self) -> Tensor<2> {
+        Tensor::cat(self.kernel.iter().map(|block| block.val()).collect(), 0)
+    }
+
+    /// Input features.
+    pub fn inputs(&self) -> usize {
+        self.kernel.iter().map(|block| block.dims()[0]).sum()
+    }
+
+    /// Output units.
+    pub fn units(&self) -> usize {
+        self.bias.dims()[0]
+    }
+
+    /// # Shapes
+    /// - x: `[batch, inputs]`; output: `[batch, units]`
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let bias = self.bias.val().unsqueeze::<2>();
+        if let [block] = self.kernel.as_slice() {
+            return x.matmul(block.val()) + bias;
+        }
+        let [batch, _] = x.dims();
+        let mut start = 0;
+        let mut sum: Option<Tensor<2>> = None;
+        for block in &self.kernel {
+            let rows = block.dims()[0];
+            let part = x.clone().slice([0..batch, start..start + rows]).matmul(block.val());
+            sum = Some(match sum {
+                Some(total) => total + part,
+                None => part,
+            });
+            start += rows;
+        }
+        sum.expect("a dense layer has at least one block") + bias
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_course_kernel_splits_in_two_blocks_under_128_mib_and_small_ones_stay_whole() {
+        assert_eq!(block_rows(37632, 1024), [18816, 18816]);
+        const { assert!(18816 * 1024 * 4 <= MAX_BLOCK_BYTES) };
+        assert_eq!(block_rows(1280, 1), [1280]);
+        assert_eq!(block_rows(1024, 1), [1024]);
+        assert_eq!(block_rows(40001, 1024), [20001, 20000]);
+    }
+
+    #[test]
+    fn blocked_forward_equals_the_whole_matrix_product() {
+        let device = Device::flex();
+        let (inputs, units) = (70_000, 512); // 143 MB: two blocks
+        let kernel: Vec<f32> = (0..inputs * units).map(|i| ((i % 97) as f32 - 48.0) / 400.0).collect();
+        let bias: Vec<f32> = (0..units).map(|i| i as f32 / 100.0).collect();
+        let dense = Dense::from_values(kernel.clone(), inputs, units, bias, &device);
+        assert_eq!(dense.kernel.len(), 2);
+        let x: Vec<f32> = (0..3 * inputs).map(|i| ((i % 13) as f32 - 6.0) / 10.0).collect();
+        let x = Tensor::<2>::from_data(TensorData::new(x, [3, inputs]), &device);
+        let whole = x.clone().matmul(Tensor::from_data(TensorData::new(kernel, [inputs, units]), &device))
+            + dense.bias.val().unsqueeze::<2>();
+        let ours = dense.forward(x);
+        let difference = (ours - whole).abs().max().into_scalar::<f32>();
+        assert!(difference < 1e-3, "{difference}");
+    }
+}
