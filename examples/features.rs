@@ -51,7 +51,7 @@ struct Args {
     /// keras or torchvision numerics for InceptionV3 (default: what the weight file is).
     #[arg(long)]
     flavor: Option<String>,
-    /// flex, ndarray or wgpu (each needs its cargo feature).
+    /// flex, ndarray, wgpu or cuda (each needs its cargo feature).
     #[arg(long)]
     backend: Option<String>,
     /// Side of the square an image input is resized to.

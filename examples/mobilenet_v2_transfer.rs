@@ -65,7 +65,7 @@ struct Args {
     /// Where history.csv, the plots and the checkpoint go.
     #[arg(long, default_value = "output/mobilenet_v2_transfer")]
     output: PathBuf,
-    /// flex, ndarray or wgpu (each needs its cargo feature).
+    /// flex, ndarray, wgpu or cuda (each needs its cargo feature).
     #[arg(long)]
     backend: Option<String>,
     /// Print the model summary and parameter counts of both phases, then exit.

@@ -1,4 +1,4 @@
-//! Choosing the compute backend by name (`--backend flex|ndarray|wgpu`): each is a cargo
+//! Choosing the compute backend by name (`--backend flex|ndarray|wgpu|cuda`): each is a cargo
 //! feature; the model code is the same on all of them.
 
 use std::fmt;
@@ -15,17 +15,30 @@ pub enum Backend {
     Ndarray,
     /// The GPU backend through wgpu: Vulkan, Metal, DX12 (feature `wgpu`).
     Wgpu,
+    /// NVIDIA GPUs through CUDA (feature `cuda`; the driver and CUDA libraries are loaded
+    /// when the backend is first used, so it builds without the CUDA toolkit).
+    Cuda,
 }
 
 /// A backend that was asked for but cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BackendError {
     /// Not a backend name.
-    #[error("unknown backend `{0}`: expected flex, ndarray or wgpu")]
+    #[error("unknown backend `{0}`: expected flex, ndarray, wgpu or cuda")]
     Unknown(String),
     /// Known, but this binary was built without its feature.
-    #[error("backend `{0}` is not compiled in: rebuild with `--features {0}`")]
+    #[error(
+        "backend `{0}` is not compiled in: rebuild with `--features {0}` (as a dependency: `inception-transfer = {{ features = [\"{0}\"] }}`)"
+    )]
     NotCompiled(&'static str),
+    /// Compiled in, but no usable device (no GPU, no driver).
+    #[error("backend `{backend}` has no usable device: {reason}")]
+    Unavailable {
+        /// The backend.
+        backend: &'static str,
+        /// What failed.
+        reason: String,
+    },
 }
 
 impl Backend {
@@ -35,6 +48,7 @@ impl Backend {
             Backend::Flex => "flex",
             Backend::Ndarray => "ndarray",
             Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
         }
     }
 
@@ -44,12 +58,16 @@ impl Backend {
             Backend::Flex => cfg!(feature = "flex"),
             Backend::Ndarray => cfg!(feature = "ndarray"),
             Backend::Wgpu => cfg!(feature = "wgpu"),
+            Backend::Cuda => cfg!(feature = "cuda"),
         }
     }
 
     /// The backends compiled into this binary, fastest CPU one first.
     pub fn compiled() -> Vec<Backend> {
-        [Backend::Flex, Backend::Ndarray, Backend::Wgpu].into_iter().filter(|b| b.is_compiled()).collect()
+        [Backend::Flex, Backend::Ndarray, Backend::Wgpu, Backend::Cuda]
+            .into_iter()
+            .filter(|b| b.is_compiled())
+            .collect()
     }
 
     /// The default: flex when compiled (the faster CPU backend), else the first compiled.
@@ -66,7 +84,9 @@ impl Backend {
     }
 
     /// The device of this backend (for wgpu: the best adapter, or the one named by the
-    /// `CUBECL_WGPU_DEFAULT_DEVICE` environment variable).
+    /// `CUBECL_WGPU_DEFAULT_DEVICE` environment variable; for cuda: GPU 0). A GPU backend
+    /// is tried on a one-element tensor first, so a machine without the GPU or its driver
+    /// gets [`BackendError::Unavailable`] instead of a panic later.
     pub fn device(self) -> Result<Device, BackendError> {
         match self {
             #[cfg(feature = "flex")]
@@ -75,9 +95,44 @@ impl Backend {
             #[allow(deprecated)]
             Backend::Ndarray => Ok(Device::ndarray()),
             #[cfg(feature = "wgpu")]
-            Backend::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+            Backend::Wgpu => usable(self, || Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => usable(self, || Device::cuda(0)),
             #[allow(unreachable_patterns)]
             other => Err(BackendError::NotCompiled(other.name())),
+        }
+    }
+}
+
+/// The device `make` gives, once a tiny computation on it has worked. Burn's GPU runtimes
+/// panic when there is no adapter or driver; the panic is caught here (its message kept
+/// for the error, the default report silenced for the probe).
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn usable(backend: Backend, make: impl FnOnce() -> Device + std::panic::UnwindSafe) -> Result<Device, BackendError> {
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let probe = std::panic::catch_unwind(|| {
+        let device = make();
+        let sum = burn::tensor::Tensor::<1>::ones([1], &device).sum().into_scalar::<f32>();
+        (device, sum)
+    });
+    std::panic::set_hook(previous_hook);
+    match probe {
+        Ok((device, 1.0)) => Ok(device),
+        Ok((_, sum)) => Err(BackendError::Unavailable { backend: backend.name(), reason: format!("1 + 0 gave {sum}") }),
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "the runtime panicked".into());
+            let hint = match backend {
+                Backend::Cuda => {
+                    "check the NVIDIA driver (`nvidia-smi`) and that libcuda and libnvrtc are on the library path"
+                }
+                _ => "check the GPU driver (`vulkaninfo --summary`) and CUBECL_WGPU_DEFAULT_DEVICE",
+            };
+            Err(BackendError::Unavailable { backend: backend.name(), reason: format!("{reason} ({hint})") })
         }
     }
 }
@@ -90,6 +145,7 @@ impl FromStr for Backend {
             "flex" => Ok(Backend::Flex),
             "ndarray" => Ok(Backend::Ndarray),
             "wgpu" | "gpu" | "vulkan" => Ok(Backend::Wgpu),
+            "cuda" => Ok(Backend::Cuda),
             _ => Err(BackendError::Unknown(s.to_string())),
         }
     }

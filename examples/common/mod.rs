@@ -32,7 +32,7 @@ pub struct CourseArgs {
     /// or a checkpoint of this example to resume (default: weights/inception_v3_..._notop.h5).
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// flex, ndarray or wgpu (each needs its cargo feature).
+    /// flex, ndarray, wgpu or cuda (each needs its cargo feature).
     #[arg(long)]
     pub backend: Option<String>,
     /// Epochs to run (a resumed run adds them to the epochs already trained).
