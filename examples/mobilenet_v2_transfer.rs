@@ -158,6 +158,7 @@ fn main() -> Result<()> {
     let augmentation = Augmentation::new().then(RandomFlip::new("horizontal")?).then(RandomRotation::new(0.2)?);
     let mut train = dataset(&data.join("train"), &args)?.with_augmentation(augmentation);
     let validation_all = dataset(&data.join("validation"), &args)?;
+    common::same_classes(train.class_names(), validation_all.class_names(), &data)?;
     let val_batches = validation_all.len();
     println!("Number of validation batches: {}", val_batches - val_batches / 5);
     println!("Number of test batches: {}", val_batches / 5);

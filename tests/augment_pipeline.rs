@@ -151,6 +151,17 @@ fn empty_folders_are_errors() {
 }
 
 #[test]
+fn binary_labels_need_exactly_two_classes() {
+    let dir = scratch("three-classes");
+    copy_fixture_folder(&dir);
+    std::fs::create_dir_all(dir.join("zebras")).unwrap();
+    let binary = FlowConfig { class_mode: augment::ClassMode::Binary, ..FlowConfig::default() };
+    let err = DirectoryIterator::new(&dir, course().build().unwrap(), binary).err().unwrap();
+    assert!(err.to_string().contains("class_mode binary needs exactly 2 class folders, found 3"), "{err}");
+    assert!(err.to_string().contains("zebras"), "{err}");
+}
+
+#[test]
 fn epochs_cover_every_image_once() {
     let dir = scratch("epochs");
     copy_fixture_folder(&dir);

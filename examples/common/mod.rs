@@ -157,7 +157,20 @@ pub fn course_flows(data: &Path, args: &CourseArgs) -> Result<(DirectoryIterator
     let train = flow(&data.join("train"), augmentation, args.batch_size, args.seed)?;
     let validation =
         flow(&data.join("validation"), ImageDataGenerator::rescale_only(1.0 / 255.0), args.batch_size, args.seed + 1)?;
+    same_classes(train.class_names(), validation.class_names(), data)?;
     Ok((train, validation))
+}
+
+/// Training and validation must have the same class folders, or labels would mean
+/// different things in the two.
+pub fn same_classes(train: &[String], validation: &[String], data: &Path) -> Result<()> {
+    if train != validation {
+        anyhow::bail!(
+            "{}: train/ has the classes {train:?} but validation/ has {validation:?}; they must be the same folders",
+            data.display()
+        );
+    }
+    Ok(())
 }
 
 /// The model to train and where it starts.

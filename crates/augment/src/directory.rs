@@ -176,10 +176,19 @@ impl DirectoryIterator {
                 first.display()
             );
         }
-        let class_names = class_dirs
+        let class_names: Vec<String> = class_dirs
             .iter()
             .map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
             .collect();
+        if config.class_mode == ClassMode::Binary && class_names.len() != 2 {
+            return Err(AugmentError::EmptyDirectory {
+                path: directory.to_path_buf(),
+                reason: format!(
+                    "class_mode binary needs exactly 2 class folders, found {}: {class_names:?}",
+                    class_names.len()
+                ),
+            });
+        }
         Ok(Self {
             directory: directory.to_path_buf(),
             class_names,

@@ -261,8 +261,8 @@ impl Trainer {
     /// Changes the model in place (e.g. which base layers are trainable, as Keras'
     /// `base_model.trainable = True` between two `compile` calls).
     pub fn update_model(&mut self, change: impl FnOnce(TransferModel) -> Result<TransferModel>) -> Result<()> {
-        let model = self.model.take().expect("the trainer holds its model between steps");
-        let changed = change(model.valid())?;
+        // A failing change leaves the trainer as it was (the clone shares the tensors).
+        let changed = change(self.model().clone().valid())?;
         self.model = Some(changed.fork(&self.train_device).train());
         self.frozen_part = None;
         Ok(())
