@@ -11,6 +11,9 @@
 
 pub use augment;
 pub use backbone;
+/// Burn, at the version these crates are built with (`Device`, `Tensor`, ...), so a
+/// dependent crate need not pin it itself.
+pub use burn;
 pub use inception;
 pub use mobilenet;
 pub use transfer;

@@ -1,0 +1,32 @@
+//! The README's "use it as a library" program: the course recipe on a folder of images.
+use std::path::Path;
+
+use inception_transfer::augment::{
+    ClassMode, DirectoryIterator, FlowConfig, ImageDataGenerator, ImageDataGeneratorConfig,
+};
+use inception_transfer::burn::tensor::Device;
+use inception_transfer::transfer::{CompileConfig, FitConfig, Trainer, TransferModelConfig, Verbosity};
+
+fn main() -> anyhow::Result<()> {
+    let device = Device::flex();
+    let data = Path::new("data"); // train/<class>/*.jpg and validation/<class>/*.jpg
+    if !data.exists() {
+        inception_transfer::augment::write_standin_dataset(data, ["cats", "dogs"], 8, 4, 0)?;
+    }
+    let flow = |dir: &str, generator| {
+        let config = FlowConfig { target_size: [150, 150], batch_size: 4, class_mode: ClassMode::Binary, ..FlowConfig::default() };
+        DirectoryIterator::new(&data.join(dir), generator, config)
+    };
+    let mut train = flow("train", ImageDataGeneratorConfig::course().build()?)?;
+    let mut validation = flow("validation", ImageDataGenerator::rescale_only(1.0 / 255.0))?;
+
+    // InceptionV3 cut at mixed7 and frozen, the course head. Load the Keras weights with
+    // `InceptionV3::pretrained(..)` and `config.init_with_base(..)` for real use.
+    let config = TransferModelConfig::course();
+    let model = config.init(&device)?;
+    let mut trainer = Trainer::new(model, CompileConfig::course(), &device)?;
+    let fit = FitConfig { epochs: 1, verbose: Verbosity::OneLinePerEpoch, ..FitConfig::default() };
+    let history = trainer.fit(&mut train, fit, Some(&mut validation), &mut [])?;
+    println!("{}", history.to_csv());
+    Ok(())
+}
