@@ -18,20 +18,27 @@ pub enum Interpolation {
     Bilinear,
 }
 
+/// Opens and decodes an image file, its format guessed from its bytes; unreadable files,
+/// corrupt ones and images without pixels are errors naming the file.
+pub(crate) fn open_image(path: &Path) -> Result<image::DynamicImage> {
+    let corrupt = |reason: String| AugmentError::CorruptImage { path: path.to_path_buf(), reason };
+    let decoded = image::ImageReader::open(path)
+        .map_err(|source| AugmentError::Io { path: path.to_path_buf(), source })?
+        .with_guessed_format()
+        .map_err(|source| AugmentError::Io { path: path.to_path_buf(), source })?
+        .decode()
+        .map_err(|e| corrupt(e.to_string()))?;
+    if decoded.width() == 0 || decoded.height() == 0 {
+        return Err(corrupt("image has no pixels".into()));
+    }
+    Ok(decoded)
+}
+
 /// Decodes an image file (JPEG, PNG, BMP, GIF; grayscale, RGBA and 16-bit converted to
 /// 8-bit RGB as Pillow's `convert('RGB')`) into an `Image` of values 0..255.
 pub fn decode_image(path: &Path) -> Result<Image> {
-    let corrupt = |reason: String| AugmentError::CorruptImage { path: path.to_path_buf(), reason };
-    let reader = image::ImageReader::open(path)
-        .map_err(|source| AugmentError::Io { path: path.to_path_buf(), source })?
-        .with_guessed_format()
-        .map_err(|source| AugmentError::Io { path: path.to_path_buf(), source })?;
-    let decoded = reader.decode().map_err(|e| corrupt(e.to_string()))?;
-    let rgb = decoded.to_rgb8();
+    let rgb = open_image(path)?.to_rgb8();
     let (width, height) = (rgb.width() as usize, rgb.height() as usize);
-    if width == 0 || height == 0 {
-        return Err(corrupt("image has no pixels".into()));
-    }
     let data = rgb.into_raw().into_iter().map(f32::from).collect();
     Ok(Image { height, width, channels: 3, data })
 }

@@ -279,20 +279,29 @@ impl DirectoryIterator {
         let [h, w] = self.config.target_size;
         let n = host.classes.len();
         let images = Tensor::<4>::from_data(TensorData::new(host.pixels, [n, h, w, 3]), device).permute([0, 3, 1, 2]);
-        let classes_f: Vec<f32> = host.classes.iter().map(|&c| c as f32).collect();
         let targets = match self.config.class_mode {
             ClassMode::None => None,
-            ClassMode::Binary | ClassMode::Sparse => {
-                Some(Tensor::<2>::from_data(TensorData::new(classes_f, [n, 1]), device))
-            }
-            ClassMode::Categorical => {
-                let k = self.class_names.len();
-                let mut one_hot = vec![0.0f32; n * k];
-                host.classes.iter().enumerate().for_each(|(i, &c)| one_hot[i * k + c] = 1.0);
-                Some(Tensor::<2>::from_data(TensorData::new(one_hot, [n, k]), device))
-            }
+            ClassMode::Binary | ClassMode::Sparse => Some(class_targets(&host.classes, None, device)),
+            ClassMode::Categorical => Some(class_targets(&host.classes, Some(self.class_names.len()), device)),
         };
         Ok(Batch { images, targets, classes: host.classes, paths: host.paths })
+    }
+}
+
+/// A batch's targets from its class indices: `[n, 1]` indices as floats, or one-hot
+/// `[n, classes]` when `one_hot_classes` is given.
+pub(crate) fn class_targets(classes: &[usize], one_hot_classes: Option<usize>, device: &Device) -> Tensor<2> {
+    let n = classes.len();
+    match one_hot_classes {
+        None => {
+            let values: Vec<f32> = classes.iter().map(|&c| c as f32).collect();
+            Tensor::from_data(TensorData::new(values, [n, 1]), device)
+        }
+        Some(k) => {
+            let mut one_hot = vec![0.0f32; n * k];
+            classes.iter().enumerate().for_each(|(i, &c)| one_hot[i * k + c] = 1.0);
+            Tensor::from_data(TensorData::new(one_hot, [n, k]), device)
+        }
     }
 }
 

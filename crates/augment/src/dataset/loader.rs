@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::dataset::tf_resize::{crop_to_aspect_ratio, tf_resize};
 use crate::dataset::{ColorMode, ImageDatasetConfig, LabelMode};
-use crate::directory::Batch;
+use crate::directory::{Batch, class_targets};
 use crate::error::{AugmentError, Result};
 use crate::image::Image;
 use crate::layers::{Augmentation, PreprocessingLayer};
@@ -22,16 +22,8 @@ use crate::seeding::{epoch_rng, image_rng};
 /// RGBA to RGB drops alpha, gray to RGB repeats it, RGB to RGBA adds alpha 255, colour to
 /// grey takes libpng's BT.601 weights (TF's JPEG decoder reads the luma plane instead).
 pub fn decode_for_dataset(path: &Path, color_mode: ColorMode) -> Result<Image> {
-    let corrupt = |reason: String| AugmentError::CorruptImage { path: path.to_path_buf(), reason };
-    let reader = image::ImageReader::open(path)
-        .map_err(|source| AugmentError::Io { path: path.to_path_buf(), source })?
-        .with_guessed_format()
-        .map_err(|source| AugmentError::Io { path: path.to_path_buf(), source })?;
-    let decoded = reader.decode().map_err(|e| corrupt(e.to_string()))?;
+    let decoded = crate::decode::open_image(path)?;
     let (width, height) = (decoded.width() as usize, decoded.height() as usize);
-    if width == 0 || height == 0 {
-        return Err(corrupt("image has no pixels".into()));
-    }
     let bytes = match color_mode {
         ColorMode::Rgb => decoded.to_rgb8().into_raw(),
         ColorMode::Rgba => decoded.to_rgba8().into_raw(),
@@ -210,16 +202,8 @@ impl ImageDataset {
             Tensor::<4>::from_data(TensorData::new(host.pixels, [n, h, w, channels]), device).permute([0, 3, 1, 2]);
         let targets = match self.config.label_mode {
             LabelMode::None => None,
-            LabelMode::Int | LabelMode::Binary => {
-                let classes: Vec<f32> = host.classes.iter().map(|&c| c as f32).collect();
-                Some(Tensor::<2>::from_data(TensorData::new(classes, [n, 1]), device))
-            }
-            LabelMode::Categorical => {
-                let k = self.class_names.len();
-                let mut one_hot = vec![0.0f32; n * k];
-                host.classes.iter().enumerate().for_each(|(i, &c)| one_hot[i * k + c] = 1.0);
-                Some(Tensor::<2>::from_data(TensorData::new(one_hot, [n, k]), device))
-            }
+            LabelMode::Int | LabelMode::Binary => Some(class_targets(&host.classes, None, device)),
+            LabelMode::Categorical => Some(class_targets(&host.classes, Some(self.class_names.len()), device)),
         };
         Ok(Batch { images, targets, classes: host.classes, paths: host.paths })
     }
