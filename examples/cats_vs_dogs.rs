@@ -15,13 +15,12 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
 use common::{CATS_AND_DOGS, CourseArgs};
-use transfer::{CompileConfig, FitConfig, Trainer, Verbosity};
+use transfer::{FitConfig, Verbosity};
 
 #[derive(Parser)]
 #[command(about = "Transfer learning with InceptionV3 on cats vs dogs, as the Keras course does it")]
@@ -32,8 +31,7 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse().course;
-    let output = args.output.clone().unwrap_or_else(|| PathBuf::from("output/cats_vs_dogs"));
-    std::fs::create_dir_all(&output).with_context(|| format!("creating {}", output.display()))?;
+    let output = common::output_dir(&args, "output/cats_vs_dogs")?;
     let device = common::device(&args)?;
 
     // Data, as the course: augmentation for training, rescale only for validation.
@@ -48,11 +46,7 @@ fn main() -> Result<()> {
     }
 
     // compile + fit, with the course's schedule (a short one on the stand-in set).
-    let compile = CompileConfig { learning_rate: args.learning_rate, ..CompileConfig::course() };
-    let mut trainer = Trainer::new(start.model, compile, &device)?;
-    if let Some(state) = start.optimizer {
-        trainer.set_optimizer(state); // RMSprop velocities of the previous run
-    }
+    let (mut trainer, epochs_trained) = common::course_trainer(start, &args, &device)?;
     let (epochs, steps, validation_steps) = match standin {
         false => (args.epochs.unwrap_or(20), args.steps_per_epoch.unwrap_or(100), args.validation_steps.unwrap_or(50)),
         true => (
@@ -68,8 +62,8 @@ fn main() -> Result<()> {
     }
     // A resumed run goes on from the epochs already trained (Keras `initial_epoch`).
     let fit = FitConfig {
-        epochs: start.epochs_trained + epochs,
-        initial_epoch: start.epochs_trained,
+        epochs: epochs_trained + epochs,
+        initial_epoch: epochs_trained,
         steps_per_epoch: Some(steps),
         validation_steps: Some(validation_steps),
         verbose: Verbosity::Auto,
@@ -81,7 +75,7 @@ fn main() -> Result<()> {
     let new_epochs = trainer.fit(&mut train, fit, Some(&mut validation), &mut callbacks)?;
     let seconds = started.elapsed().as_secs_f64();
 
-    let history = common::write_outputs(&output, &trainer, new_epochs, train.class_names(), start.epochs_trained)?;
+    let history = common::write_outputs(&output, &trainer, new_epochs, train.class_names(), epochs_trained)?;
     common::print_final(&history, seconds);
     common::show_predictions(&trainer.into_model(), &validation, &device)
 }

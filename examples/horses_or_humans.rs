@@ -21,13 +21,12 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
 use common::{CourseArgs, Dataset};
-use transfer::{Callback, CompileConfig, FitConfig, Logs, Trainer, Verbosity, callbacks::on_epoch_end};
+use transfer::{Callback, FitConfig, Logs, Trainer, Verbosity, callbacks::on_epoch_end};
 
 const HORSES_OR_HUMANS: Dataset = Dataset {
     folder: "data/horse-or-human",
@@ -65,8 +64,7 @@ fn fraction(text: &str) -> Result<f64, String> {
 
 fn main() -> Result<()> {
     let Args { course: args, target_accuracy, monitor } = Args::parse();
-    let output = args.output.clone().unwrap_or_else(|| PathBuf::from("output/horses_or_humans"));
-    std::fs::create_dir_all(&output).with_context(|| format!("creating {}", output.display()))?;
+    let output = common::output_dir(&args, "output/horses_or_humans")?;
     let device = common::device(&args)?;
 
     let (data, _standin) = common::data_folder(args.data.as_deref(), &HORSES_OR_HUMANS, &output, [100, 50], args.seed)?;
@@ -77,15 +75,11 @@ fn main() -> Result<()> {
         return Ok(());
     }
 
-    let compile = CompileConfig { learning_rate: args.learning_rate, ..CompileConfig::course() };
-    let mut trainer = Trainer::new(start.model, compile, &device)?;
-    if let Some(state) = start.optimizer {
-        trainer.set_optimizer(state);
-    }
+    let (mut trainer, epochs_trained) = common::course_trainer(start, &args, &device)?;
     // The exercise: up to 100 epochs, each one pass over the data, one line per epoch.
     let fit = FitConfig {
-        epochs: start.epochs_trained + args.epochs.unwrap_or(100),
-        initial_epoch: start.epochs_trained,
+        epochs: epochs_trained + args.epochs.unwrap_or(100),
+        initial_epoch: epochs_trained,
         steps_per_epoch: args.steps_per_epoch,
         validation_steps: args.validation_steps,
         verbose: Verbosity::OneLinePerEpoch,
@@ -107,7 +101,7 @@ fn main() -> Result<()> {
     let new_epochs = trainer.fit(&mut train, fit, Some(&mut validation), &mut callbacks)?;
     let seconds = started.elapsed().as_secs_f64();
 
-    let history = common::write_outputs(&output, &trainer, new_epochs, train.class_names(), start.epochs_trained)?;
+    let history = common::write_outputs(&output, &trainer, new_epochs, train.class_names(), epochs_trained)?;
     common::print_final(&history, seconds);
     common::show_predictions(&trainer.into_model(), &validation, &device)
 }

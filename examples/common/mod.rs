@@ -14,8 +14,8 @@ use burn::tensor::Device;
 use inception::{InceptionV3, InceptionV3Config, LayerName};
 use inception_transfer::backend::Backend;
 use transfer::{
-    Callback, EarlyStopping, History, ReduceLROnPlateau, Trainer, TransferModel, TransferModelConfig, is_checkpoint,
-    load_checkpoint, plot_history, predict_files, save_checkpoint,
+    Callback, CompileConfig, EarlyStopping, History, ReduceLROnPlateau, Trainer, TransferModel, TransferModelConfig,
+    is_checkpoint, load_checkpoint, plot_history, predict_files, save_checkpoint,
 };
 
 /// The official Keras InceptionV3 notop weights, where the examples look by default.
@@ -226,6 +226,24 @@ pub fn course_model(args: &CourseArgs, data: &Path, device: &Device) -> Result<S
         anyhow::bail!("{}: the model ends at {cut}, the course cuts at mixed7", weights.display());
     }
     Ok(start)
+}
+
+/// `--output`, or `default`, created.
+pub fn output_dir(args: &CourseArgs, default: &str) -> Result<PathBuf> {
+    let output = args.output.clone().unwrap_or_else(|| PathBuf::from(default));
+    std::fs::create_dir_all(&output).with_context(|| format!("creating {}", output.display()))?;
+    Ok(output)
+}
+
+/// The course's `compile` (RMSprop at `--learning-rate`, binary cross-entropy) around the
+/// start's model, with a resumed checkpoint's optimizer state; also the epochs trained.
+pub fn course_trainer(start: Start, args: &CourseArgs, device: &Device) -> Result<(Trainer, usize)> {
+    let compile = CompileConfig { learning_rate: args.learning_rate, ..CompileConfig::course() };
+    let mut trainer = Trainer::new(start.model, compile, device)?;
+    if let Some(state) = start.optimizer {
+        trainer.set_optimizer(state); // RMSprop velocities of the previous run
+    }
+    Ok((trainer, start.epochs_trained))
 }
 
 /// The Keras callbacks the flags ask for: `--early-stopping PATIENCE` (EarlyStopping on
