@@ -11,7 +11,8 @@
 //! ```
 //! `x.npy`: float32 NHWC `[N, H, W, 3]`, used as given (already preprocessed). An image file
 //! (`--input cat.jpg`) is decoded, resized to `--size` (default 150) and rescaled by 1/255
-//! (InceptionV3, the course) or `x / 127.5 - 1` (MobileNetV2's `preprocess_input`).
+//! (InceptionV3, the course) or `x / 127.5 - 1` (MobileNetV2's `preprocess_input`;
+//! torchvision's ImageNet mean / std for a torchvision MobileNetV2).
 //! `y.npy`: float32 NHWC output of the layer, Keras' layout. `--model` defaults to what the
 //! weight file holds. Prints the shape and the time.
 
@@ -27,7 +28,7 @@ use clap::Parser;
 use inception::{InceptionV3, InceptionV3Config};
 use inception_transfer::backend::Backend;
 use inception_transfer::npy::{read_npy, write_npy};
-use mobilenet::MobileNetV2;
+use mobilenet::{IMAGENET_MEAN, IMAGENET_STD, MobileNetV2};
 
 #[derive(Parser)]
 #[command(about = "InceptionV3 or MobileNetV2 features at a named layer, from Keras or torchvision weights")]
@@ -48,7 +49,8 @@ struct Args {
     /// Where to write the float32 NHWC output.
     #[arg(long)]
     output: PathBuf,
-    /// keras or torchvision numerics for InceptionV3 (default: what the weight file is).
+    /// keras or torchvision numerics (default: what the weight file is; MobileNetV2 refuses
+    /// a file of the other flavour).
     #[arg(long)]
     flavor: Option<String>,
     /// flex, ndarray, wgpu or cuda (each needs its cargo feature).
@@ -79,7 +81,10 @@ fn detect_model(path: &Path) -> Result<Model> {
             Some(name) if name.starts_with("mobilenetv2") => Model::MobileNetV2,
             _ => Model::InceptionV3,
         },
-        WeightFormat::Torchvision => Model::InceptionV3,
+        WeightFormat::Torchvision => match mobilenet::torchvision_file_config(path, [224, 224]) {
+            Ok(_) => Model::MobileNetV2,
+            Err(_) => Model::InceptionV3,
+        },
     })
 }
 
@@ -100,12 +105,23 @@ fn load(args: &Args, model: Model, layer: &str, input: [usize; 2], device: &Devi
             InceptionV3::pretrained(&config, &args.weights, device)?.network
         }
         Model::MobileNetV2 => {
-            let config = match detect_format(&args.weights)? {
-                WeightFormat::KerasH5 => mobilenet::keras_file_config(&args.weights, input)?,
-                _ => mobilenet::native_config(&args.weights)?.unwrap_or_else(mobilenet::MobileNetV2Config::new),
+            let config = mobilenet_config(&args.weights, input)?;
+            // A `--flavor` other than the file's is refused by the loader, naming both.
+            let config = match &args.flavor {
+                Some(f) => config.with_flavor(f.parse()?),
+                None => config,
             };
             MobileNetV2::pretrained(&config.with_input_size(input), &args.weights, device)?.network
         }
+    })
+}
+
+/// The MobileNetV2 configuration a weight file was saved from.
+fn mobilenet_config(path: &Path, input: [usize; 2]) -> Result<mobilenet::MobileNetV2Config> {
+    Ok(match detect_format(path)? {
+        WeightFormat::KerasH5 => mobilenet::keras_file_config(path, input)?,
+        WeightFormat::Torchvision => mobilenet::torchvision_file_config(path, input)?,
+        WeightFormat::Native => mobilenet::native_config(path)?.unwrap_or_else(mobilenet::MobileNetV2Config::new),
     })
 }
 
@@ -131,8 +147,16 @@ fn main() -> Result<()> {
         (array.shape, array.values)
     } else {
         let image = augment::load_img(&args.input, Some([args.size, args.size]), augment::Interpolation::Nearest)?;
+        let torchvision = mobilenet::detect_flavor(&args.weights)? == Flavor::Torchvision;
         let values = match model {
             Model::InceptionV3 => image.data.iter().map(|v| v / 255.0).collect(),
+            // torchvision's ImageNet normalisation, per channel (NHWC: channel = index % 3).
+            Model::MobileNetV2 if torchvision => image
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v / 255.0 - IMAGENET_MEAN[i % 3]) / IMAGENET_STD[i % 3])
+                .collect(),
             Model::MobileNetV2 => image.data.iter().map(|v| v / 127.5 - 1.0).collect(),
         };
         (vec![1, image.height, image.width, 3], values)

@@ -1,7 +1,8 @@
-//! MobileNetV2 against the real Keras 2.15: the layer list (names, classes, shapes,
-//! parameters, order), outputs at several layers at 150, 160, 224 and a non-square size
-//! through Burn and the packed CPU path, and a weight file written by Keras' `save_weights`.
-//! Fixtures: tests/fixtures/mobilenet/make_keras_fixtures.py.
+//! MobileNetV2 against the real Keras 2.15 and torchvision: the layer list (names, classes,
+//! shapes, parameters, order), outputs at several layers at 150, 160, 224 and a non-square
+//! size through Burn and the packed CPU path in both flavours, a weight file written by
+//! Keras' `save_weights` and a state dict written by `torch.save`.
+//! Fixtures: tests/fixtures/mobilenet/make_keras_fixtures.py, make_torchvision_fixtures.py.
 
 mod common;
 
@@ -13,7 +14,7 @@ use backbone::{CpuInference, LayerKind, Network};
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{compare, nhwc};
 use inception_transfer::npy::{NpyArray, read_npy};
-use mobilenet::{MobileNetV2, MobileNetV2Config};
+use mobilenet::{Flavor, MobileNetV2, MobileNetV2Config};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mobilenet").join(name)
@@ -31,9 +32,15 @@ fn photo(name: &str, device: &Device) -> Tensor<4> {
     Tensor::<4>::from_data(TensorData::new(values, [1, h, w, 3]), device).permute([0, 3, 1, 2])
 }
 
-/// Keras' own float32 error (against its float64 run) for a size and layer.
-fn keras_error(size: &str, layer: &str) -> f32 {
-    let text = std::fs::read_to_string(fixture("keras_f32_error.txt")).expect("error file");
+/// The fixture files' prefix for a flavour (`keras_160x160_out_relu.npy`).
+fn prefix(flavor: Flavor) -> &'static str {
+    flavor.name()
+}
+
+/// The reference's own float32 error (against its float64 run) for a size and layer.
+fn reference_error(flavor: Flavor, size: &str, layer: &str) -> f32 {
+    let file = format!("{}_f32_error.txt", prefix(flavor));
+    let text = std::fs::read_to_string(fixture(&file)).expect("error file");
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .find_map(|l| {
@@ -43,10 +50,16 @@ fn keras_error(size: &str, layer: &str) -> f32 {
         .unwrap_or_else(|| panic!("no error figure for {size} {layer}"))
 }
 
-/// The fixture weights (deterministic kernels, gammas and betas; calibrated statistics) as
-/// a Keras weight file with the layer names of `network`.
-fn fixture_weights(network: &Network) -> KerasWeightFile {
-    let (means, variances) = (npy("bn_moving_mean.npy").values, npy("bn_moving_variance.npy").values);
+/// The fixture weights (deterministic kernels, gammas, betas and top; the statistics
+/// calibrated in the flavour's reference) as a Keras weight file with the layer names of
+/// `network`.
+fn fixture_weights(network: &Network, flavor: Flavor) -> KerasWeightFile {
+    let statistics = match flavor {
+        Flavor::Keras => "",
+        Flavor::Torchvision => "torchvision_",
+    };
+    let means = npy(&format!("{statistics}bn_moving_mean.npy")).values;
+    let variances = npy(&format!("{statistics}bn_moving_variance.npy")).values;
     let architecture = network.architecture();
     let mut offset = 0;
     let mut layers = Vec::new();
@@ -87,6 +100,17 @@ fn fixture_weights(network: &Network) -> KerasWeightFile {
                     w("moving_variance", variances[range].to_vec()),
                 ]
             }
+            LayerKind::Dense { units, .. } => {
+                let kernel = common::detrand::symmetric(5000, in_channels * units, 1.0 / (in_channels as f64).sqrt());
+                vec![
+                    KerasWeight { name: "kernel".into(), shape: vec![in_channels, *units], values: kernel },
+                    KerasWeight {
+                        name: "bias".into(),
+                        shape: vec![*units],
+                        values: common::detrand::symmetric(5001, *units, 0.1),
+                    },
+                ]
+            }
             other => panic!("no fixture weights for {}", other.class_name()),
         };
         layers.push(KerasLayer { name: layer.name.clone(), weights });
@@ -95,11 +119,33 @@ fn fixture_weights(network: &Network) -> KerasWeightFile {
     KerasWeightFile { layers }
 }
 
-fn fixture_model(rows: usize, cols: usize, device: &Device) -> MobileNetV2 {
-    let model = MobileNetV2Config::new().with_input_size([rows, cols]).init(device).expect("model");
+fn fixture_model(config: MobileNetV2Config, device: &Device) -> MobileNetV2 {
+    let model = config.init(device).expect("model");
     let path = Path::new("<fixture>");
-    let tensors = keras_tensors(&model.network, &fixture_weights(&model.network), path).expect("map");
+    let tensors =
+        keras_tensors(&model.network, &fixture_weights(&model.network, model.config.flavor), path).expect("map");
     MobileNetV2 { network: apply_named(model.network, tensors, path).expect("apply"), ..model }
+}
+
+fn config(flavor: Flavor, rows: usize, cols: usize) -> MobileNetV2Config {
+    MobileNetV2Config::new().with_flavor(flavor).with_input_size([rows, cols])
+}
+
+/// Compares an output with a committed reference within 1.5x the reference's own float32
+/// error (at least 2e-4).
+fn assert_matches(flavor: Flavor, size: &str, layer: &str, path: &str, output: Tensor<4>) {
+    let reference = npy(&format!("{}_{size}_{layer}.npy", prefix(flavor)));
+    let tolerance = (1.5 * reference_error(flavor, size, layer)).max(2e-4);
+    let (shape, ours) = nhwc(output);
+    // Vectors come as [batch, 1, 1, features], their references as [batch, features].
+    let squeezed = |s: &[usize]| s.iter().copied().filter(|&d| d != 1).collect::<Vec<_>>();
+    assert_eq!(squeezed(&shape), squeezed(&reference.shape), "{layer} at {size} ({path})");
+    let (diff, scale) = compare(&ours, &reference.values);
+    println!(
+        "{} {layer} at {size} ({path}): max |diff| {diff:.2e} (allowed {tolerance:.2e}), max |value| {scale:.2}",
+        flavor.name()
+    );
+    assert!(diff <= tolerance, "{} {layer} at {size} ({path}): {diff} > {tolerance}", flavor.name());
 }
 
 /// Every row of Keras' `model.layers` for the notop base at 160x160.
@@ -121,10 +167,11 @@ fn the_layer_list_is_keras_row_for_row() {
     assert_eq!(summary.total_params(), 2_257_984);
 }
 
-/// Burn, packed (Winograd) and packed (direct) outputs of `layers` for the photo.
-fn check(rows: usize, cols: usize, photo_name: &str, layers: &[&str]) {
+/// Burn, packed (Winograd) and packed (direct) outputs of `layers` for the photo, against
+/// the flavour's reference.
+fn check(flavor: Flavor, rows: usize, cols: usize, photo_name: &str, layers: &[&str]) {
     let device = Device::flex();
-    let model = fixture_model(rows, cols, &device);
+    let model = fixture_model(config(flavor, rows, cols), &device);
     let input = photo(photo_name, &device);
     let indices: Vec<usize> = layers.iter().map(|l| model.architecture().index_of(l).unwrap()).collect();
     let paths = [
@@ -140,16 +187,8 @@ fn check(rows: usize, cols: usize, photo_name: &str, layers: &[&str]) {
     ];
     let size = format!("{rows}x{cols}");
     for (i, layer) in layers.iter().enumerate() {
-        let reference = npy(&format!("keras_{size}_{layer}.npy"));
-        let tolerance = (1.5 * keras_error(&size, layer)).max(2e-4);
         for (path, outputs) in &paths {
-            let (shape, ours) = nhwc(outputs[i].clone());
-            assert_eq!(shape, reference.shape, "{layer} at {size} ({path})");
-            let (diff, scale) = compare(&ours, &reference.values);
-            println!(
-                "{layer} at {size} ({path}): max |diff| {diff:.2e} (allowed {tolerance:.2e}), max |value| {scale:.2}"
-            );
-            assert!(diff <= tolerance, "{layer} at {size} ({path}): {diff} > {tolerance}");
+            assert_matches(flavor, &size, layer, path, outputs[i].clone());
         }
     }
 }
@@ -157,6 +196,7 @@ fn check(rows: usize, cols: usize, photo_name: &str, layers: &[&str]) {
 #[test]
 fn matches_keras_at_160() {
     check(
+        Flavor::Keras,
         160,
         160,
         "coffee_160x160.png",
@@ -167,17 +207,17 @@ fn matches_keras_at_160() {
 /// 150 makes odd feature maps (75, 19): `correct_pad` pads symmetrically there.
 #[test]
 fn matches_keras_at_150() {
-    check(150, 150, "chelsea_150x150.png", &["block_6_expand_relu", "block_16_project", "out_relu"]);
+    check(Flavor::Keras, 150, 150, "chelsea_150x150.png", &["block_6_expand_relu", "block_16_project", "out_relu"]);
 }
 
 #[test]
 fn matches_keras_at_224() {
-    check(224, 224, "astronaut_224x224.png", &["block_13_expand_relu", "out_relu"]);
+    check(Flavor::Keras, 224, 224, "astronaut_224x224.png", &["block_13_expand_relu", "out_relu"]);
 }
 
 #[test]
 fn matches_keras_on_a_non_square_odd_input() {
-    check(97, 131, "chelsea_97x131.png", &["block_5_add", "out_relu"]);
+    check(Flavor::Keras, 97, 131, "chelsea_97x131.png", &["block_5_add", "out_relu"]);
 }
 
 /// The weight file Keras' `save_weights` wrote (alpha 0.35, layer-named groups, as the
@@ -192,7 +232,7 @@ fn a_keras_weight_file_loads_and_matches() {
     let reference = npy("keras_0.35_96x96_out_relu.npy");
     assert_eq!(shape, reference.shape);
     let (diff, scale) = compare(&ours, &reference.values);
-    let tolerance = (1.5 * keras_error("0.35_96x96", "out_relu")).max(2e-4);
+    let tolerance = (1.5 * reference_error(Flavor::Keras, "0.35_96x96", "out_relu")).max(2e-4);
     println!("alpha 0.35 out_relu at 96: max |diff| {diff:.2e} (allowed {tolerance:.2e}), max |value| {scale:.2}");
     assert!(diff <= tolerance, "{diff}");
     // The same file does not fit another width.
@@ -205,11 +245,86 @@ fn a_keras_weight_file_loads_and_matches() {
 #[test]
 fn our_safetensors_round_trip() {
     let device = Device::flex();
-    let model = fixture_model(64, 80, &device);
+    let model = fixture_model(config(Flavor::Torchvision, 64, 80), &device);
     let path = std::env::temp_dir().join(format!("mobilenet-{}.safetensors", std::process::id()));
     model.save_safetensors(&path).unwrap();
     let loaded = MobileNetV2::load_safetensors(&path, &device).unwrap();
     assert_eq!(loaded.config, model.config);
     let x = Tensor::<4>::zeros([1, 3, 64, 80], &device);
     assert_eq!(loaded.forward(x.clone()).unwrap().into_data(), model.forward(x).unwrap().into_data());
+}
+
+#[test]
+fn matches_torchvision_at_160() {
+    check(
+        Flavor::Torchvision,
+        160,
+        160,
+        "coffee_160x160.png",
+        &["block_6_expand_relu", "block_13_expand_relu", "block_16_project", "out_relu"],
+    );
+}
+
+/// Odd feature maps: torchvision pads 1 on each side where Keras' `same` and `correct_pad`
+/// differ from it on even ones only.
+#[test]
+fn matches_torchvision_at_150() {
+    check(
+        Flavor::Torchvision,
+        150,
+        150,
+        "chelsea_150x150.png",
+        &["block_6_expand_relu", "block_16_project", "out_relu"],
+    );
+}
+
+/// With the top: torchvision's classifier gives logits (no softmax).
+#[test]
+fn matches_torchvision_at_224_with_the_top() {
+    check(Flavor::Torchvision, 224, 224, "astronaut_224x224.png", &["block_13_expand_relu", "out_relu"]);
+    let device = Device::flex();
+    let model = fixture_model(config(Flavor::Torchvision, 224, 224).with_include_top(true), &device);
+    let logits = model.classify(photo("astronaut_224x224.png", &device)).unwrap();
+    assert_matches(Flavor::Torchvision, "224x224", "logits", "burn", logits.reshape([1, 1000, 1, 1]));
+}
+
+#[test]
+fn matches_torchvision_on_a_non_square_odd_input() {
+    check(Flavor::Torchvision, 97, 131, "chelsea_97x131.png", &["block_5_add", "out_relu"]);
+}
+
+/// A state dict written by `torch.save` (width 0.35, 10 classes, `num_batches_tracked`
+/// included): its configuration read from its keys, loaded with and without the top.
+#[test]
+fn a_torchvision_state_dict_loads_and_matches() {
+    let device = Device::flex();
+    let path = fixture("mobilenet_v2_0.35_torchvision_fixture.pth");
+    let config = mobilenet::torchvision_file_config(&path, [96, 96]).unwrap();
+    assert_eq!(
+        (config.flavor, config.alpha, config.include_top, config.classes),
+        (Flavor::Torchvision, 0.35, true, 10)
+    );
+    assert_eq!(mobilenet::detect_flavor(&path).unwrap(), Flavor::Torchvision);
+    let model = MobileNetV2::pretrained(&config, &path, &device).expect("load");
+    let input = photo("astronaut_96x96.png", &device);
+    let [out_relu] = model.forward_layers(input.clone(), &["out_relu"]).unwrap().try_into().unwrap();
+    assert_matches(Flavor::Torchvision, "0.35_96x96", "out_relu", "burn", out_relu);
+    let logits = model.classify(input.clone()).unwrap().reshape([1, 10, 1, 1]);
+    assert_matches(Flavor::Torchvision, "0.35_96x96", "logits", "burn", logits);
+    let base = MobileNetV2::pretrained(&config.clone().with_include_top(false), &path, &device).expect("notop");
+    let packed = CpuInference::new(&base.network).unwrap().forward(input).unwrap();
+    assert_matches(Flavor::Torchvision, "0.35_96x96", "out_relu", "cpu", packed);
+
+    // The flavours' weights have the same shapes: the wrong one is an error, not a
+    // model that computes other values.
+    let keras = config.clone().with_flavor(Flavor::Keras);
+    let err = MobileNetV2::pretrained(&keras, &path, &device).unwrap_err().to_string();
+    assert!(err.contains("torchvision weights") && err.contains("Flavor::Torchvision"), "{err}");
+    let h5 = fixture("mobilenet_v2_0.35_96_no_top_fixture.h5");
+    let err = MobileNetV2::pretrained(&config.with_include_top(false), &h5, &device).unwrap_err().to_string();
+    assert!(err.contains("keras weights") && err.contains("Flavor::Keras"), "{err}");
+    // Another network's state dict.
+    let inception = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/inception/first_unit_torchvision.pth");
+    let err = mobilenet::torchvision_file_config(&inception, [96, 96]).unwrap_err().to_string();
+    assert!(err.contains("features.17.conv.2.weight") && err.contains("Conv2d_1a_3x3"), "{err}");
 }

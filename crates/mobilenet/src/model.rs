@@ -1,7 +1,7 @@
 //! The MobileNetV2 network: configuration, construction (whole or cut at any Keras layer)
 //! and forward passes to any layers, all through its one description.
 
-use backbone::{Architecture, Network, NetworkError, Result, Summary};
+use backbone::{Architecture, Flavor, Network, NetworkError, Result, Summary};
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -18,6 +18,11 @@ use crate::description::mobilenet_v2;
 /// ```
 #[derive(Config, Debug, PartialEq)]
 pub struct MobileNetV2Config {
+    /// Which reference it reproduces: Keras (`keras.applications.MobileNetV2`) or
+    /// torchvision (`torchvision.models.mobilenet_v2`: symmetric padding, batch-norm
+    /// epsilon 1e-5, a top that gives logits). Default: Keras.
+    #[config(default = "Flavor::Keras")]
+    pub flavor: Flavor,
     /// Width multiplier (Keras' weights exist for 0.35, 0.5, 0.75, 1.0, 1.3, 1.4). Default: 1.0.
     #[config(default = 1.0)]
     pub alpha: f64,
@@ -59,7 +64,7 @@ impl MobileNetV2Config {
                 cut: self.last_layer().to_string(),
             });
         }
-        let whole = mobilenet_v2(self.alpha, self.classes, self.input_size[0]);
+        let whole = mobilenet_v2(self.flavor, self.alpha, self.classes, self.input_size[0]);
         whole.check_input_size(self.input_size)?;
         whole.cut_at(self.last_layer())
     }
@@ -110,7 +115,8 @@ impl MobileNetV2 {
         Ok(self.network.forward_layers(input, &[last])?.remove(0))
     }
 
-    /// Class probabilities from the top (softmax).
+    /// The top's output: class probabilities (softmax) in the Keras flavour, logits in the
+    /// torchvision one.
     ///
     /// # Shapes
     /// - input: `[batch, 3, rows, cols]`; output `[batch, classes]`
@@ -135,8 +141,39 @@ pub fn preprocess_input<const D: usize>(pixels: Tensor<D>) -> Tensor<D> {
     pixels.div_scalar(127.5).sub_scalar(1.0)
 }
 
+/// torchvision's `Normalize` mean of its ImageNet weights, per RGB channel (of pixels 0..1).
+pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+/// torchvision's `Normalize` standard deviation of its ImageNet weights, per RGB channel.
+pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// torchvision's ImageNet normalisation (`ToTensor` then `Normalize(mean, std)`), what its
+/// pretrained MobileNetV2 expects: `(x / 255 - mean[c]) / std[c]` on NCHW pixels 0..255.
+pub fn torchvision_normalize(pixels: Tensor<4>) -> Tensor<4> {
+    let device = pixels.device();
+    let scale = IMAGENET_STD.map(|s| 1.0 / (255.0 * s));
+    let offset = [0, 1, 2].map(|c| -IMAGENET_MEAN[c] / IMAGENET_STD[c]);
+    let column = |v: [f32; 3]| Tensor::<1>::from_floats(v, &device).reshape([1, 3, 1, 1]);
+    pixels.mul(column(scale)).add(column(offset))
+}
+
 impl From<MobileNetV2> for Network {
     fn from(model: MobileNetV2) -> Self {
         model.network
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torchvision_normalisation_is_per_channel() {
+        let device = Device::flex();
+        let pixels = Tensor::<4>::full([1, 3, 1, 1], 255.0, &device);
+        let values = torchvision_normalize(pixels).into_data().try_into_vec::<f32>().unwrap();
+        for c in 0..3 {
+            let expected = (1.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+            assert!((values[c] - expected).abs() < 1e-5, "{c}: {} vs {expected}", values[c]);
+        }
     }
 }

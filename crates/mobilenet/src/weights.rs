@@ -1,13 +1,15 @@
 //! MobileNetV2 weight files: the official Keras files
 //! (`mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{rows}[_no_top].h5`, groups
-//! named by layer), `save_weights` files, and this project's safetensors.
+//! named by layer), `save_weights` files, torchvision state dicts (`.pth` such as
+//! `mobilenet_v2-b0353104.pth` / `mobilenet_v2-7ebf99e0.pth`, or `.safetensors` with
+//! torchvision keys), and this project's safetensors.
 
 use std::path::Path;
 
 use backbone::weights::{
-    self as files, KerasWeightFile, WeightFormat, detect_format, read_state_dict, safetensors_metadata,
+    self as files, KerasWeightFile, StateDict, WeightFormat, detect_format, read_state_dict, safetensors_metadata,
 };
-use backbone::{NetworkError, Result};
+use backbone::{Flavor, NetworkError, Result};
 use burn::tensor::Device;
 
 use crate::model::{MobileNetV2, MobileNetV2Config};
@@ -51,10 +53,7 @@ pub fn keras_file_config(path: &Path, input_size: [usize; 2]) -> Result<MobileNe
         .find(|l| l.name == "block_16_project")
         .ok_or_else(|| other("no `block_16_project` layer".into()))?;
     let filters = project.weights.first().and_then(|w| w.shape.last().copied()).unwrap_or(0);
-    let alpha = crate::ALPHAS
-        .into_iter()
-        .find(|a| crate::make_divisible((320.0 * a).trunc()) == filters)
-        .ok_or_else(|| other(format!("`block_16_project` has {filters} filters, which no width of Keras' has")))?;
+    let alpha = alpha_for_filters(filters, path)?;
     let include_top = file.layers.iter().any(|l| l.name == "predictions");
     let classes = match include_top {
         true => file
@@ -72,26 +71,103 @@ pub fn keras_file_config(path: &Path, input_size: [usize; 2]) -> Result<MobileNe
         .with_input_size(input_size))
 }
 
+/// The flavour a MobileNetV2 weight file was made for (Keras for `.h5`, torchvision for
+/// state dicts, the recorded one for this project's files).
+pub fn detect_flavor(path: &Path) -> Result<Flavor> {
+    Ok(match detect_format(path)? {
+        WeightFormat::KerasH5 => Flavor::Keras,
+        WeightFormat::Torchvision => Flavor::Torchvision,
+        WeightFormat::Native => native_config(path)?.map_or(Flavor::Keras, |c| c.flavor),
+    })
+}
+
+/// The configuration of the model a torchvision MobileNetV2 state dict holds, for inputs of
+/// `input_size`: the width from `features.17.conv.2`'s filters, the top (and its classes)
+/// from `classifier.1`. Fails on a state dict of another network.
+pub fn torchvision_file_config(path: &Path, input_size: [usize; 2]) -> Result<MobileNetV2Config> {
+    torchvision_config(&read_state_dict(path)?, path, input_size)
+}
+
+fn torchvision_config(state: &StateDict, path: &Path, input_size: [usize; 2]) -> Result<MobileNetV2Config> {
+    let project = state.get("features.17.conv.2.weight").ok_or_else(|| NetworkError::OtherArchitecture {
+        path: path.to_path_buf(),
+        network: "MobileNetV2".into(),
+        reason: format!(
+            "no `features.17.conv.2.weight` key: not a torchvision MobileNetV2 (first keys: {:?})",
+            state.keys().take(3).collect::<Vec<_>>()
+        ),
+    })?;
+    let alpha = alpha_for_filters(project.0[0], path)?;
+    let classes = state.get("classifier.1.bias").map(|(shape, _)| shape[0]);
+    Ok(MobileNetV2Config::new()
+        .with_flavor(Flavor::Torchvision)
+        .with_alpha(alpha)
+        .with_include_top(classes.is_some())
+        .with_classes(classes.unwrap_or(1000))
+        .with_input_size(input_size))
+}
+
+/// The width whose `block_16_project` has `filters` filters.
+fn alpha_for_filters(filters: usize, path: &Path) -> Result<f64> {
+    crate::ALPHAS.into_iter().find(|a| crate::make_divisible((320.0 * a).trunc()) == filters).ok_or_else(|| {
+        NetworkError::OtherArchitecture {
+            path: path.to_path_buf(),
+            network: "MobileNetV2".into(),
+            reason: format!("`block_16_project` has {filters} filters, which no width of Keras' has"),
+        }
+    })
+}
+
 impl MobileNetV2 {
-    /// Loads weights from a Keras `.h5` or one of this project's files into this model,
-    /// setting every parameter or failing with a typed error.
+    /// Loads weights from a Keras `.h5`, a torchvision state dict or one of this project's
+    /// files into this model (built in the file's flavour, with any cut), setting every
+    /// parameter or failing with a typed error.
     pub fn load_weights(self, path: &Path) -> Result<MobileNetV2> {
-        let tensors = match detect_format(path)? {
+        let format = detect_format(path)?;
+        let file_flavor = detect_flavor(path)?;
+        if format != WeightFormat::Native || native_config(path)?.is_some() {
+            self.check_flavor(file_flavor, path)?;
+        }
+        let tensors = match format {
             WeightFormat::KerasH5 => files::keras_tensors(&self.network, &KerasWeightFile::read(path)?, path)?,
+            WeightFormat::Torchvision => {
+                let state = read_state_dict(path)?;
+                torchvision_config(&state, path, self.config.input_size)?;
+                files::torch_tensors(&self.network, &state, path, &[])?
+            }
             WeightFormat::Native if native_config(path)?.is_some() => {
                 files::native_tensors(&self.network, read_state_dict(path)?, path)?
             }
-            WeightFormat::Native | WeightFormat::Torchvision => {
+            WeightFormat::Native => {
                 return Err(NetworkError::OtherArchitecture {
                     path: path.to_path_buf(),
                     network: self.architecture().name().to_string(),
-                    reason: "not a Keras .h5 nor a MobileNetV2 file of this project (torchvision's \
-                             MobileNetV2 weights are not read yet)"
-                        .into(),
+                    reason: format!(
+                        "the file holds `{}`, not a MobileNetV2",
+                        safetensors_metadata(path)?.get(files::NETWORK_KEY).cloned().unwrap_or_default()
+                    ),
                 });
             }
         };
         Ok(Self { network: files::apply_named(self.network, tensors, path)?, ..self })
+    }
+
+    /// The flavours pad and normalise differently while their weights have the same shapes:
+    /// a file of one flavour in a model of the other would load and compute wrong values.
+    fn check_flavor(&self, file: Flavor, path: &Path) -> Result<()> {
+        if file == self.config.flavor {
+            return Ok(());
+        }
+        Err(NetworkError::OtherArchitecture {
+            path: path.to_path_buf(),
+            network: format!("{} ({} flavour)", self.architecture().name(), self.config.flavor.name()),
+            reason: format!(
+                "the file holds {} weights: build the model with `MobileNetV2Config::new().with_flavor(Flavor::{:?})` \
+                 (the flavours differ in padding and batch-norm epsilon)",
+                file.name(),
+                file
+            ),
+        })
     }
 
     /// Builds a model with `config` and loads `path` into it.

@@ -65,7 +65,9 @@ impl BaseConfig {
     pub fn describe(&self) -> String {
         match self {
             BaseConfig::InceptionV3(config) => format!("InceptionV3 ({})", config.flavor.name()),
-            BaseConfig::MobileNetV2(config) => format!("MobileNetV2 (alpha {})", config.alpha),
+            BaseConfig::MobileNetV2(config) => {
+                format!("MobileNetV2 ({}, alpha {})", config.flavor.name(), config.alpha)
+            }
         }
     }
 }

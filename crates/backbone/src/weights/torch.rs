@@ -18,8 +18,8 @@ pub type StateDict = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 /// Reads every tensor of a torchvision state dict as `key -> (shape, f32 values)`.
 ///
 /// `.safetensors` files are read as safetensors, anything else as a PyTorch checkpoint.
-/// Integer tensors (`num_batches_tracked`) are skipped; a `module.` prefix (DataParallel)
-/// is stripped.
+/// Keys are kept as written. Integer tensors (`num_batches_tracked`) are skipped; a
+/// `module.` prefix (DataParallel) is stripped.
 pub fn read_state_dict(path: &Path) -> Result<StateDict> {
     let bad = |reason: String| NetworkError::BadWeightFile { path: path.to_path_buf(), reason };
     let is_safetensors = path.extension().is_some_and(|e| e == "safetensors");
@@ -27,7 +27,9 @@ pub fn read_state_dict(path: &Path) -> Result<StateDict> {
         let mut store = SafetensorsStore::from_file(path);
         store.get_all_tensors().map_err(|e| bad(format!("unreadable safetensors: {e}")))?.clone()
     } else {
-        let mut store = PytorchStore::from_file(path);
+        // Keys as torchvision wrote them: `classifier.1` stays `classifier.1` (Burn would
+        // renumber the indices of a Sequential whose parameterless layers leave gaps).
+        let mut store = PytorchStore::from_file(path).map_indices_contiguous(false);
         store.get_all_tensors().map_err(|e| bad(format!("unreadable PyTorch checkpoint: {e}")))?.clone()
     };
     let mut out = BTreeMap::new();
