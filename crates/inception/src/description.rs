@@ -42,7 +42,8 @@ impl Writer {
         self.builder.torch_path(conv, format!("{torch}.conv"));
         let norm = LayerKind::BatchNormalization {
             epsilon: 1e-3,
-            momentum: 0.99,
+            // Keras' 0.99; PyTorch's `momentum=0.1` weighs the batch by 0.1 (Keras' 0.9).
+            momentum: if self.flavor == Flavor::Torchvision { 0.9 } else { 0.99 },
             scale: self.flavor == Flavor::Torchvision,
             tensorflow_order: self.flavor == Flavor::Keras,
         };

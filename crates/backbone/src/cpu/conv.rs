@@ -341,11 +341,14 @@ impl PackedConv {
                 parallelism,
             )
         }
-        vectorized(|| {
-            for pixel in out[..count * stride].chunks_exact_mut(stride) {
-                self.finish.apply(&mut pixel[offset..offset + self.out_channels]);
-            }
-        });
+        vectorized(
+            #[inline(always)]
+            || {
+                for pixel in out[..count * stride].chunks_exact_mut(stride) {
+                    self.finish.apply(&mut pixel[offset..offset + self.out_channels]);
+                }
+            },
+        );
     }
 
     /// A whole inverted residual block (MobileNet): the 1x1 expansion, the depthwise

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::conv::{Finish, PackedConv};
 use super::nhwc::{ChannelSlice, NhwcBatch, host_values};
-use super::simd::vectorized;
+use super::simd::{LANES, vectorized};
 use super::window::Window;
 use crate::error::Result;
 use crate::layer::{Padding, ZeroPadding};
@@ -111,44 +111,99 @@ impl PackedDepthwise {
         let [n, h, w, _] = input.shape;
         let [oh, ow] = self.output_size([h, w]);
         let (stride, offset) = (target.stride, target.offset);
-        let c = self.channels;
         target.data[..n * oh * ow * stride].par_chunks_mut(ow * stride).enumerate().for_each(|(row_index, row)| {
-            let mut taps = Vec::with_capacity(self.window.kernel[0] * self.window.kernel[1]);
-            vectorized(|| {
-                let view = RowsView::whole(input);
-                for (ox, pixel) in row.chunks_exact_mut(stride).enumerate() {
-                    self.pixel(&view, row_index * ow + ox, [oh, ow], &mut taps, &mut pixel[offset..offset + c]);
-                }
-            })
+            let view = RowsView::whole(input);
+            let out = PixelsOut { data: row, stride, offset };
+            vectorized(
+                #[inline(always)]
+                || self.pixels(&view, row_index * ow, [oh, ow], out),
+            )
         });
     }
 
     /// Output pixels `first ..` (batch-major, as many as fit) into consecutive rows of
     /// `out`, `channels` values each.
     pub fn pixels_into(&self, input: &RowsView<'_>, first: usize, output: [usize; 2], out: &mut [f32]) {
-        let mut taps = Vec::with_capacity(self.window.kernel[0] * self.window.kernel[1]);
-        vectorized(|| {
-            for (local, pixel) in out.chunks_exact_mut(self.channels).enumerate() {
-                self.pixel(input, first + local, output, &mut taps, pixel);
-            }
-        })
+        let out = PixelsOut { data: out, stride: self.channels, offset: 0 };
+        vectorized(
+            #[inline(always)]
+            || self.pixels(input, first, output, out),
+        )
     }
 
-    /// One output pixel (`index` in batch-major order over an output of `[oh, ow]`).
+    /// Output pixels `first ..` into `out`, a row of the output at a time: the pixels of a
+    /// 3x3 window inside the input by [`interior_run`], the others tap by tap.
+    #[inline(always)]
+    fn pixels(&self, input: &RowsView<'_>, first: usize, [oh, ow]: [usize; 2], out: PixelsOut<'_>) {
+        let [_, h, w, c] = input.shape;
+        let [top, left] = self.top_left([h, w]);
+        let [rows, cols] = self.window.kernel;
+        let [sy, sx] = self.window.strides;
+        let count = out.data.len() / out.stride;
+        let mut taps = Vec::with_capacity(rows * cols);
+        let mut index = first;
+        while index < first + count {
+            let (b, oy, ox) = (index / (oh * ow), index / ow % oh, index % ow);
+            let run_end = (index - ox + ow).min(first + count);
+            // Output columns whose windows lie inside the input: left <= ox * sx and
+            // ox * sx + cols <= w + left.
+            let rows_inside = oy * sy >= top && oy * sy + rows <= h + top;
+            let lo = left.div_ceil(sx);
+            let hi = match w + left >= cols {
+                true => (w + left - cols) / sx + 1,
+                false => 0,
+            };
+            let (lo, hi) = (lo.max(ox), hi.min(ox + run_end - index));
+            let end = ox + run_end - index;
+            let (lo, hi) = match [rows, cols] == [3, 3] && rows_inside && lo < hi {
+                true => (lo, hi),
+                false => (end, end),
+            };
+            let at = |column: usize| (index - first + column - ox) * out.stride;
+            for column in (ox..lo).chain(hi..end) {
+                let pixel = &mut out.data[at(column) + out.offset..at(column) + out.offset + c];
+                self.pixel(input, (b, oy, column), [top, left], &mut taps, pixel);
+            }
+            if lo < hi {
+                let iy = oy * sy - top;
+                let row_offsets = [0, 1, 2].map(|ky| input.offset(b, iy + ky, 0));
+                let run = &mut out.data[at(lo)..at(hi)];
+                interior_run(
+                    input.data,
+                    row_offsets,
+                    [(lo * sx - left) * c, sx * c],
+                    &self.weights,
+                    c,
+                    run,
+                    [hi - lo, out.stride, out.offset],
+                );
+                for pixel in run.chunks_exact_mut(out.stride) {
+                    self.finish.apply(&mut pixel[out.offset..out.offset + c]);
+                }
+            }
+            index = run_end;
+        }
+    }
+
+    /// The padding `[top, left]` over an input of `[rows, cols]`.
+    fn top_left(&self, size: [usize; 2]) -> [usize; 2] {
+        let [[top, _], [left, _]] = self.window.pads(size);
+        [top, left]
+    }
+
+    /// One output pixel `(image, row, column)`, tap by tap (windows over the padding).
     #[inline(always)]
     fn pixel(
         &self,
         input: &RowsView<'_>,
-        index: usize,
-        [oh, ow]: [usize; 2],
+        (b, oy, ox): (usize, usize, usize),
+        [top, left]: [usize; 2],
         taps: &mut Vec<(usize, usize)>,
         out: &mut [f32],
     ) {
         let [_, h, w, c] = input.shape;
-        let [[top, _], [left, _]] = self.window.pads([h, w]);
         let [rows, cols] = self.window.kernel;
         let strides = self.window.strides;
-        let (b, oy, ox) = (index / (oh * ow), index / ow % oh, index % ow);
         taps.clear();
         for ky in 0..rows {
             let Some(iy) = (oy * strides[0] + ky).checked_sub(top).filter(|&y| y < h) else { continue };
@@ -162,29 +217,125 @@ impl PackedDepthwise {
     }
 }
 
-/// Lanes summed at once: a register's worth with AVX-512.
-const LANES: usize = 16;
+/// Where output pixels go: pixel `i`'s channels at `data[i * stride + offset ..]`.
+struct PixelsOut<'a> {
+    data: &'a mut [f32],
+    stride: usize,
+    offset: usize,
+}
+
+/// Pixels per pass of [`interior_run`]: independent sums that share each weight load.
+const RUN: usize = 4;
+
+/// A run of `count` output pixels of one row whose 3x3 windows lie inside the input: the
+/// window of pixel `p` starts at column offset `first + p * step` of the three input rows
+/// at `row_offsets`. Channels a register at a time, the nine weights of a register held
+/// while `RUN` pixels are summed, taps in the same order as [`accumulate`] (so the same
+/// values). Writes pixel `p` at `out[p * stride + offset ..]`; no finish.
+#[inline(always)]
+fn interior_run(
+    input: &[f32],
+    row_offsets: [usize; 3],
+    [first, step]: [usize; 2],
+    weights: &[f32],
+    c: usize,
+    out: &mut [f32],
+    [count, stride, offset]: [usize; 3],
+) {
+    let mut start = 0;
+    while start + LANES <= c {
+        let k: [[f32; LANES]; 9] = std::array::from_fn(|t| {
+            weights[t * c + start..t * c + start + LANES].try_into().expect("a register of weights")
+        });
+        let mut p = 0;
+        while p + RUN <= count {
+            let base = first + p * step + start;
+            // The furthest value the loads below read (row 2, column 2, the run's last pixel).
+            let end = row_offsets[2] + base + (RUN - 1) * step + 2 * c + LANES;
+            assert!(end <= input.len(), "a depthwise window past its input");
+            let mut sum = [[0.0f32; LANES]; RUN];
+            for (t, weight) in k.iter().enumerate() {
+                let tap = row_offsets[t / 3] + base + (t % 3) * c;
+                for (q, acc) in sum.iter_mut().enumerate() {
+                    // SAFETY: `tap + q * step + LANES <= end <= input.len()` (asserted above).
+                    let x = unsafe { &*input.as_ptr().add(tap + q * step).cast::<[f32; LANES]>() };
+                    for lane in 0..LANES {
+                        acc[lane] += x[lane] * weight[lane];
+                    }
+                }
+            }
+            for (q, acc) in sum.iter().enumerate() {
+                let at = (p + q) * stride + offset + start;
+                out[at..at + LANES].copy_from_slice(acc);
+            }
+            p += RUN;
+        }
+        while p < count {
+            let mut acc = [0.0f32; LANES];
+            for (t, weight) in k.iter().enumerate() {
+                let at = row_offsets[t / 3] + first + p * step + (t % 3) * c + start;
+                let x: &[f32; LANES] = input[at..at + LANES].try_into().expect("a register of inputs");
+                for lane in 0..LANES {
+                    acc[lane] += x[lane] * weight[lane];
+                }
+            }
+            let at = p * stride + offset + start;
+            out[at..at + LANES].copy_from_slice(&acc);
+            p += 1;
+        }
+        start += LANES;
+    }
+    for ch in start..c {
+        for p in 0..count {
+            let mut acc = 0.0f32;
+            for t in 0..9 {
+                acc += input[row_offsets[t / 3] + first + p * step + (t % 3) * c + ch] * weights[t * c + ch];
+            }
+            out[p * stride + offset + ch] = acc;
+        }
+    }
+}
+
+/// Registers of channels summed side by side: independent chains hide the adds' latency.
+const REGISTERS: usize = 4;
 
 /// `out[ch] = sum over taps of input[pixel + ch] * weights[position + ch]`, taps in order,
-/// a register of channels at a time.
+/// `REGISTERS` registers of channels at a time, then one register, then one channel.
 #[inline(always)]
 fn accumulate(out: &mut [f32], taps: &[(usize, usize)], input: &[f32], weights: &[f32]) {
     let c = out.len();
     let mut start = 0;
+    while start + REGISTERS * LANES <= c {
+        accumulate_block::<{ REGISTERS * LANES }>(&mut out[start..], taps, input, weights, start);
+        start += REGISTERS * LANES;
+    }
     while start + LANES <= c {
-        let mut sum = [0.0f32; LANES];
-        for &(pixel, position) in taps {
-            let x: &[f32; LANES] = input[pixel + start..pixel + start + LANES].try_into().expect("lanes");
-            let k: &[f32; LANES] = weights[position + start..position + start + LANES].try_into().expect("lanes");
-            for lane in 0..LANES {
-                sum[lane] += x[lane] * k[lane];
-            }
-        }
-        out[start..start + LANES].copy_from_slice(&sum);
+        accumulate_block::<LANES>(&mut out[start..], taps, input, weights, start);
         start += LANES;
     }
     for ch in start..c {
         out[ch] =
             taps.iter().map(|&(pixel, position)| input[pixel + ch] * weights[position + ch]).fold(0.0, |s, v| s + v);
     }
+}
+
+/// Channels `start .. start + N` of [`accumulate`] (`out` starting at `start`), summed in
+/// registers.
+#[inline(always)]
+fn accumulate_block<const N: usize>(
+    out: &mut [f32],
+    taps: &[(usize, usize)],
+    input: &[f32],
+    weights: &[f32],
+    start: usize,
+) {
+    let mut sum = [0.0f32; N];
+    for &(pixel, position) in taps {
+        let x: &[f32; N] = input[pixel + start..pixel + start + N].try_into().expect("a block of channels");
+        let k: &[f32; N] = weights[position + start..position + start + N].try_into().expect("a block of channels");
+        for lane in 0..N {
+            sum[lane] += x[lane] * k[lane];
+        }
+    }
+    out[..N].copy_from_slice(&sum);
 }

@@ -73,16 +73,30 @@ impl Winograd3x3 {
                     patches.resize(16 * blocks * self.in_channels, 0.0);
                     products.resize(16 * blocks * self.out_channels, 0.0);
                     scratch.resize(17 * self.in_channels.max(self.out_channels), 0.0);
-                    vectorized(|| {
-                        self.transform_patches(input, b, first_block_row, block_rows, blocks_per_row, patches, scratch)
-                    });
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            self.transform_patches(
+                                input,
+                                b,
+                                first_block_row,
+                                block_rows,
+                                blocks_per_row,
+                                patches,
+                                scratch,
+                            )
+                        },
+                    );
                     self.multiply(blocks, patches, products);
-                    vectorized(|| {
-                        self.transform_outputs(rows, ow, blocks_per_row, stride, offset, products, scratch);
-                        for pixel in rows.chunks_exact_mut(stride) {
-                            finish.apply(&mut pixel[offset..offset + self.out_channels]);
-                        }
-                    });
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            self.transform_outputs(rows, ow, blocks_per_row, stride, offset, products, scratch);
+                            for pixel in rows.chunks_exact_mut(stride) {
+                                finish.apply(&mut pixel[offset..offset + self.out_channels]);
+                            }
+                        },
+                    );
                 });
             });
         });
