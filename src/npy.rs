@@ -39,7 +39,8 @@ pub fn read_npy(path: &Path) -> Result<NpyArray, NpyError> {
     let name = path.display().to_string();
     let bad = |reason: &str| NpyError::Format { path: name.clone(), reason: reason.to_string() };
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
+    backbone::regular_file(path)
+        .and_then(|()| std::fs::File::open(path))
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(|source| NpyError::Io { path: name.clone(), source })?;
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
@@ -62,23 +63,31 @@ pub fn read_npy(path: &Path) -> Result<NpyArray, NpyError> {
     } else if descr.starts_with("'<f8'") {
         8
     } else {
-        return Err(bad(&format!("dtype {} is not little-endian float32/float64", &descr[..6.min(descr.len())])));
+        let dtype: String = descr.chars().take(6).collect();
+        return Err(bad(&format!("dtype {dtype} is not little-endian float32/float64")));
     };
     if field("fortran_order").is_some_and(|v| v.starts_with("True")) {
         return Err(bad("Fortran-order arrays are not supported; save with np.ascontiguousarray"));
     }
     let shape_text = field("shape").ok_or_else(|| bad("no shape in header"))?;
-    let shape_text = &shape_text[1..shape_text.find(')').ok_or_else(|| bad("bad shape"))?];
+    let shape_text = shape_text
+        .strip_prefix('(')
+        .and_then(|rest| rest.split_once(')'))
+        .map(|(inside, _)| inside)
+        .ok_or_else(|| bad("the shape is not a tuple"))?;
     let shape = shape_text
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| bad("bad shape")))
+        .map(|s| s.parse::<usize>().map_err(|_| bad(&format!("shape entry `{s}` is not a size"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let count: usize = shape.iter().product();
+    let expected = shape
+        .iter()
+        .try_fold(width as usize, |bytes: usize, &d| bytes.checked_mul(d))
+        .ok_or_else(|| bad(&format!("shape {shape:?} does not fit in memory")))?;
     let data = &bytes[start + header_len..];
-    if data.len() != count * width {
-        return Err(bad(&format!("{} data bytes for shape {shape:?}, expected {}", data.len(), count * width)));
+    if data.len() != expected {
+        return Err(bad(&format!("{} data bytes for shape {shape:?}, expected {expected}", data.len())));
     }
     let values = match width {
         4 => data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),

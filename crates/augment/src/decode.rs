@@ -1,7 +1,9 @@
 //! Image files to [`Image`]: decoding, conversion to RGB and resizing as Keras' `load_img`
 //! does it through Pillow.
 
+use std::io::Cursor;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::error::{AugmentError, Result};
 use crate::image::Image;
@@ -18,20 +20,109 @@ pub enum Interpolation {
     Bilinear,
 }
 
+/// Whether truncated JPEG files are decoded (their missing rows grey) instead of refused:
+/// Pillow's `ImageFile.LOAD_TRUNCATED_IMAGES`. Default: false.
+static LOAD_TRUNCATED_IMAGES: AtomicBool = AtomicBool::new(false);
+
+/// Pillow's `Image.MAX_IMAGE_PIXELS` (89,478,485); images of more than twice as many pixels
+/// are refused as decompression bombs, as Pillow refuses them. 0: no limit.
+static MAX_IMAGE_PIXELS: AtomicU64 = AtomicU64::new(89_478_485);
+
+/// Accepts (`true`) or refuses (`false`, the default) truncated JPEG files, as Pillow's
+/// `ImageFile.LOAD_TRUNCATED_IMAGES = True` does: a file cut short decodes with its missing
+/// rows grey instead of being an error.
+pub fn set_load_truncated_images(accept: bool) {
+    LOAD_TRUNCATED_IMAGES.store(accept, Ordering::Relaxed);
+}
+
+/// Sets Pillow's `Image.MAX_IMAGE_PIXELS`: images of more than twice `limit` pixels are
+/// errors (decompression bombs) before any pixel is allocated; `None` lifts the limit.
+pub fn set_max_image_pixels(limit: Option<u64>) {
+    MAX_IMAGE_PIXELS.store(limit.unwrap_or(0), Ordering::Relaxed);
+}
+
 /// Opens and decodes an image file, its format guessed from its bytes; unreadable files,
-/// corrupt ones and images without pixels are errors naming the file.
+/// files that are not regular files, corrupt or truncated ones (see
+/// [`set_load_truncated_images`]), images of more than twice [`set_max_image_pixels`]'s
+/// pixels and images without pixels are errors naming the file.
 pub(crate) fn open_image(path: &Path) -> Result<image::DynamicImage> {
-    let corrupt = |reason: String| AugmentError::CorruptImage { path: path.to_path_buf(), reason };
-    let decoded = image::ImageReader::open(path)
-        .map_err(|source| AugmentError::Io { path: path.to_path_buf(), source })?
-        .with_guessed_format()
-        .map_err(|source| AugmentError::Io { path: path.to_path_buf(), source })?
-        .decode()
-        .map_err(|e| corrupt(e.to_string()))?;
+    let bytes = read_checked(path)?;
+    let mut reader = image_reader(path, &bytes)?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = None; // the pixel limit checked bounds the allocation
+    reader.limits(limits);
+    let decoded = reader.decode().map_err(|e| corrupt(path, e.to_string()))?;
     if decoded.width() == 0 || decoded.height() == 0 {
-        return Err(corrupt("image has no pixels".into()));
+        return Err(corrupt(path, "image has no pixels".into()));
     }
     Ok(decoded)
+}
+
+/// Checks an image file as far as can be done without decoding its pixels (cheap: what a
+/// folder scan runs on every file): a regular file, a known format with a readable header,
+/// not over the pixel limit ([`set_max_image_pixels`]), not a truncated JPEG (unless
+/// [`set_load_truncated_images`]). Returns its `[width, height]`.
+pub fn check_image(path: &Path) -> Result<[u32; 2]> {
+    let bytes = read_checked(path)?;
+    let (width, height) = image_reader(path, &bytes)?.into_dimensions().map_err(|e| corrupt(path, e.to_string()))?;
+    Ok([width, height])
+}
+
+fn corrupt(path: &Path, reason: String) -> AugmentError {
+    AugmentError::CorruptImage { path: path.to_path_buf(), reason }
+}
+
+/// The bytes of an image file that passed [`check_image`]'s checks.
+fn read_checked(path: &Path) -> Result<Vec<u8>> {
+    let io = |source| AugmentError::Io { path: path.to_path_buf(), source };
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(corrupt(path, "not a regular file (a folder, FIFO or device)".into()));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    let (width, height) = image_reader(path, &bytes)?.into_dimensions().map_err(|e| corrupt(path, e.to_string()))?;
+    let limit = MAX_IMAGE_PIXELS.load(Ordering::Relaxed);
+    let pixels = u64::from(width) * u64::from(height);
+    if limit > 0 && pixels > 2 * limit {
+        return Err(corrupt(
+            path,
+            format!(
+                "{width}x{height} = {pixels} pixels exceeds the limit of {} (twice Pillow's MAX_IMAGE_PIXELS): \
+                 could be a decompression bomb; raise it with augment::set_max_image_pixels",
+                2 * limit
+            ),
+        ));
+    }
+    if is_truncated_jpeg(&bytes) && !LOAD_TRUNCATED_IMAGES.load(Ordering::Relaxed) {
+        return Err(corrupt(
+            path,
+            "image file is truncated (no end-of-image marker after the last scan); accept such files \
+             with augment::set_load_truncated_images(true), as Pillow's LOAD_TRUNCATED_IMAGES"
+                .into(),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// A decoder of `bytes`, its format guessed from them.
+fn image_reader<'a>(path: &Path, bytes: &'a [u8]) -> Result<image::ImageReader<Cursor<&'a [u8]>>> {
+    image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|source| AugmentError::Io { path: path.to_path_buf(), source })
+}
+
+/// A JPEG (`FF D8` first) without an end-of-image marker (`FF D9`) after its last
+/// start-of-scan (`FF DA`): cut short. (Inside a scan a data `FF` is always followed by
+/// `00` or a restart marker, so `FF D9` there can only be the real end; data after it is
+/// allowed, as decoders ignore it.)
+fn is_truncated_jpeg(bytes: &[u8]) -> bool {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return false;
+    }
+    let marker = |code: u8| bytes.windows(2).rposition(|w| w == [0xFF, code]);
+    match marker(0xDA) {
+        Some(scan) => !bytes[scan..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => true,
+    }
 }
 
 /// Decodes an image file (JPEG, PNG, BMP, GIF; grayscale, RGBA and 16-bit converted to

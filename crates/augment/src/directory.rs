@@ -10,9 +10,11 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
+use crate::dataset::index::image_files;
 use crate::decode::{Interpolation, load_img};
 use crate::error::{AugmentError, Result};
 use crate::generator::ImageDataGenerator;
+use crate::scan::{BadImages, keep_readable};
 use crate::seeding::{epoch_rng, image_rng};
 
 /// What the targets of a batch are (Keras `class_mode`).
@@ -48,6 +50,12 @@ pub struct FlowConfig {
     pub prefetch: usize,
     /// Decoding threads; 0 means one per core. Results do not depend on it.
     pub workers: usize,
+    /// Whether linked folders inside the class folders are entered (Keras' `follow_links`,
+    /// default false); a link back to a folder above is never followed.
+    pub follow_links: bool,
+    /// What the scan does with image files that do not decode (every file's header is
+    /// checked when the folder is scanned). Default: [`BadImages::Error`].
+    pub bad_images: BadImages,
 }
 
 impl Default for FlowConfig {
@@ -61,6 +69,8 @@ impl Default for FlowConfig {
             interpolation: Interpolation::Nearest,
             prefetch: 2,
             workers: 0,
+            follow_links: false,
+            bad_images: BadImages::Error,
         }
     }
 }
@@ -85,27 +95,12 @@ struct HostBatch {
     paths: Vec<PathBuf>,
 }
 
-/// Extensions read as images (Keras' list plus GIF), compared case-insensitively.
-const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff", "gif"];
+/// Extensions read as images (Keras' `white_list_formats` plus GIF), compared
+/// case-insensitively.
+const IMAGE_EXTENSIONS: [&str; 8] = [".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".gif"];
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AugmentError + '_ {
     move |source| AugmentError::Io { path: path.to_path_buf(), source }
-}
-
-/// Every file under `dir`, recursively, sorted by path (Keras walks `sorted(os.walk(...))`
-/// and sorts each folder's files).
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io(dir))?
-        .map(|e| e.map(|e| e.path()).map_err(io(dir)))
-        .collect::<Result<_>>()?;
-    entries.sort();
-    let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) = entries.into_iter().partition(|p| p.is_dir());
-    out.extend(files);
-    for sub in dirs {
-        files_under(&sub, out)?;
-    }
-    Ok(())
 }
 
 /// Image folder iterator, like the object `flow_from_directory` returns. Batches go on
@@ -149,19 +144,12 @@ impl DirectoryIterator {
         let mut files = Vec::new();
         let mut skipped = Vec::new();
         for (class, dir) in class_dirs.iter().enumerate() {
-            let mut found = Vec::new();
-            files_under(dir, &mut found)?;
-            for path in found {
-                let is_image = path
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
-                match is_image {
-                    true => files.push((path, class)),
-                    false => skipped.push(path),
-                }
-            }
+            let (images, others) = image_files(dir, config.follow_links, &IMAGE_EXTENSIONS)?;
+            files.extend(images.into_iter().map(|path| (path, class)));
+            skipped.extend(others);
         }
+        let (files, bad) = keep_readable(directory, files, config.bad_images)?;
+        skipped.extend(bad.into_iter().map(|(path, _)| path));
         if files.is_empty() {
             return Err(AugmentError::EmptyDirectory {
                 path: directory.to_path_buf(),

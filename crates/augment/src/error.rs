@@ -43,6 +43,19 @@ pub enum AugmentError {
         /// What the decoder said.
         reason: String,
     },
+    /// Image files of a folder that do not decode, found when the folder was scanned.
+    #[error(
+        "{path}: {} unreadable image file(s), found when scanning the folder (pass BadImages::Skip to \
+         train without them): {}",
+        files.len(),
+        list_bad_files(files)
+    )]
+    BadImages {
+        /// The folder scanned.
+        path: PathBuf,
+        /// Each bad file and what is wrong with it.
+        files: Vec<(PathBuf, String)>,
+    },
     /// A folder with no class sub-folders or no images.
     #[error("{path}: {reason}")]
     EmptyDirectory {
@@ -51,6 +64,16 @@ pub enum AugmentError {
         /// What was missing.
         reason: String,
     },
+}
+
+/// The first few bad files of a list, with what is wrong with each.
+pub(crate) fn list_bad_files(files: &[(PathBuf, String)]) -> String {
+    const SHOWN: usize = 5;
+    let mut text: Vec<String> = files.iter().take(SHOWN).map(|(p, why)| format!("{} ({why})", p.display())).collect();
+    if files.len() > SHOWN {
+        text.push(format!("and {} more", files.len() - SHOWN));
+    }
+    text.join("; ")
 }
 
 /// Result with [`AugmentError`].

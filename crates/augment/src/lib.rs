@@ -21,6 +21,7 @@ mod generator;
 mod image;
 pub mod layers;
 mod params;
+mod scan;
 mod seeding;
 mod standin;
 
@@ -30,11 +31,14 @@ pub use dataset::{
     ColorMode, ImageDataset, ImageDatasetConfig, LabelMode, Subset, TfResize, image_dataset_from_directory,
     image_dataset_from_directory_both,
 };
-pub use decode::{Interpolation, decode_image, load_img, resize};
+pub use decode::{
+    Interpolation, check_image, decode_image, load_img, resize, set_load_truncated_images, set_max_image_pixels,
+};
 pub use directory::{Batch, ClassMode, DirectoryIterator, FlowConfig};
 pub use error::{AugmentError, Result};
 pub use generator::{ImageDataGenerator, ImageDataGeneratorConfig, ShiftRange, apply_transform};
 pub use image::Image;
 pub use params::TransformParams;
+pub use scan::BadImages;
 pub use seeding::{epoch_rng, image_rng};
 pub use standin::{STANDIN_CLASSES, write_standin_dataset};

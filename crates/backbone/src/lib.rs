@@ -36,3 +36,4 @@ pub use flavor::Flavor;
 pub use layer::{Activation, Layer, LayerKind, Padding, ZeroPadding, window_output};
 pub use network::{ConvParams, LayerParams, Network};
 pub use summary::{Summary, SummaryRow, thousands};
+pub use weights::regular_file;

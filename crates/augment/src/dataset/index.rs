@@ -41,44 +41,58 @@ fn descend_into(path: &Path, follow_links: bool, ancestors: &[PathBuf]) -> Resul
     }
 }
 
-/// Every folder under `dir` (itself included) with its image files sorted.
+/// The files of one folder: those with an image extension, and the others.
+type FolderFiles = (PathBuf, Vec<PathBuf>, Vec<PathBuf>);
+
+/// Every folder under `dir` (itself included) with its files sorted, images (by `formats`,
+/// lower-case suffixes) apart from the rest.
 fn folders_with_images(
     dir: &Path,
     follow_links: bool,
+    formats: &[&str],
     ancestors: &mut Vec<PathBuf>,
-    out: &mut Vec<(PathBuf, Vec<PathBuf>)>,
+    out: &mut Vec<FolderFiles>,
 ) -> Result<()> {
-    let (mut subfolders, mut images) = (Vec::new(), Vec::new());
+    let (mut subfolders, mut images, mut others) = (Vec::new(), Vec::new(), Vec::new());
     for entry in sorted_entries(dir)? {
         match descend_into(&entry, follow_links, ancestors)? {
             Some(canonical) => subfolders.push((entry, canonical)),
             None if entry.is_file() => {
                 let name = entry.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-                if FORMATS.iter().any(|format| name.ends_with(format)) {
-                    images.push(entry);
+                match formats.iter().any(|format| name.ends_with(format)) {
+                    true => images.push(entry),
+                    false => others.push(entry),
                 }
             }
             None => {}
         }
     }
-    out.push((dir.to_path_buf(), images));
+    out.push((dir.to_path_buf(), images, others));
     for (folder, canonical) in subfolders {
         ancestors.push(canonical);
-        folders_with_images(&folder, follow_links, ancestors, out)?;
+        folders_with_images(&folder, follow_links, formats, ancestors, out)?;
         ancestors.pop();
     }
     Ok(())
 }
 
-/// `iter_valid_files`: the image files under `dir`, folder by folder in the order Python
-/// sorts the folders' path strings (`sorted(walk, key=lambda x: x[0])`), each folder's
-/// files sorted.
-fn image_files(dir: &Path, follow_links: bool) -> Result<Vec<PathBuf>> {
+/// Keras' `iter_valid_files` / `_iter_valid_files`: the image files under `dir` (by
+/// `formats`, lower-case suffixes such as `.png`), folder by folder in the order Python
+/// sorts the folders' path strings (`sorted(os.walk(dir, followlinks), key=lambda x: x[0])`),
+/// each folder's files sorted; linked folders entered only when `follow_links` (and a link
+/// back to a folder on the way down never: no cycles). Returns the images and, apart, the
+/// other files found.
+pub(crate) fn image_files(dir: &Path, follow_links: bool, formats: &[&str]) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     let mut folders = Vec::new();
     let mut ancestors = vec![std::fs::canonicalize(dir).map_err(io(dir))?];
-    folders_with_images(dir, follow_links, &mut ancestors, &mut folders)?;
+    folders_with_images(dir, follow_links, formats, &mut ancestors, &mut folders)?;
     folders.sort_by(|a, b| a.0.as_os_str().as_encoded_bytes().cmp(b.0.as_os_str().as_encoded_bytes()));
-    Ok(folders.into_iter().flat_map(|(_, files)| files).collect())
+    let (mut images, mut others) = (Vec::new(), Vec::new());
+    for (_, folder_images, folder_others) in folders {
+        images.extend(folder_images);
+        others.extend(folder_others);
+    }
+    Ok((images, others))
 }
 
 /// Files with their class index, and the class names, as `index_directory` gives them.
@@ -127,7 +141,7 @@ pub(crate) fn index_directory(
     }
     let mut files = Vec::new();
     for (class, name) in class_names.iter().enumerate() {
-        let found = image_files(&directory.join(name), follow_links)?;
+        let (found, _) = image_files(&directory.join(name), follow_links, &FORMATS)?;
         files.extend(found.into_iter().map(|path| (path, class)));
     }
     if shuffle {

@@ -16,6 +16,7 @@ use crate::directory::{Batch, class_targets};
 use crate::error::{AugmentError, Result};
 use crate::image::Image;
 use crate::layers::{Augmentation, PreprocessingLayer};
+use crate::scan::keep_readable;
 use crate::seeding::{epoch_rng, image_rng};
 
 /// Decodes an image file into `color_mode`'s channels, as TF's `decode_image(channels=...)`:
@@ -82,6 +83,7 @@ impl ImageDataset {
         config: ImageDatasetConfig,
         seed: u32,
     ) -> Result<Self> {
+        let (files, _) = keep_readable(directory, files, config.bad_images)?;
         if files.is_empty() {
             return Err(AugmentError::EmptyDirectory {
                 path: directory.to_path_buf(),

@@ -6,7 +6,7 @@
 //! local shuffle in a buffer of `8 * batch_size` images, as TF does it, drawn from this
 //! crate's random streams (TF's own `tf.data` generator is not reproduced).
 
-mod index;
+pub(crate) mod index;
 mod loader;
 mod numpy_shuffle;
 mod tf_resize;
@@ -20,6 +20,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use crate::error::{AugmentError, Result};
+use crate::scan::BadImages;
 
 /// How labels are given (Keras' `label_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -125,6 +126,10 @@ pub struct ImageDatasetConfig {
     pub crop_to_aspect_ratio: bool,
     /// Batches prepared ahead on worker threads.
     pub prefetch: usize,
+    /// What happens to image files that do not decode (every file's header is checked
+    /// when the dataset is made, after Keras' split, so the other files keep Keras'
+    /// assignment). Default: [`BadImages::Error`].
+    pub bad_images: BadImages,
 }
 
 impl Default for ImageDatasetConfig {
@@ -143,6 +148,7 @@ impl Default for ImageDatasetConfig {
             follow_links: false,
             crop_to_aspect_ratio: false,
             prefetch: 2,
+            bad_images: BadImages::Error,
         }
     }
 }

@@ -76,8 +76,9 @@ impl KerasWeightFile {
     /// Fails with a typed error on a file that is not HDF5, is truncated, lacks the Keras
     /// `layer_names` / `weight_names` attributes, or has an unreadable dataset.
     pub fn read(path: &Path) -> Result<Self> {
-        let size =
-            std::fs::metadata(path).map_err(|source| NetworkError::Io { path: path.to_path_buf(), source })?.len();
+        let io = |source| NetworkError::Io { path: path.to_path_buf(), source };
+        super::regular_file(path).map_err(io)?;
+        let size = std::fs::metadata(path).map_err(io)?.len();
         let file = File::open(path).map_err(|e| bad(path, format!("not a readable HDF5 file: {e}")))?;
         let eof = file.superblock().eof_address;
         if eof > size {

@@ -28,9 +28,21 @@ pub enum WeightFormat {
     Native,
 }
 
+/// `Ok` for a regular file (or a link to one); a folder, FIFO, socket or device is an
+/// error (reading a FIFO would block until something writes to it).
+pub fn regular_file(path: &Path) -> std::io::Result<()> {
+    match std::fs::metadata(path)?.is_file() {
+        true => Ok(()),
+        false => {
+            Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file (a folder, FIFO or device)"))
+        }
+    }
+}
+
 /// Tells a weight file's format from its first bytes and, for safetensors, its header.
 pub fn detect_format(path: &Path) -> Result<WeightFormat> {
     let io = |source| NetworkError::Io { path: path.to_path_buf(), source };
+    regular_file(path).map_err(io)?;
     let mut magic = [0u8; 8];
     let mut file = std::fs::File::open(path).map_err(io)?;
     let read = file.read(&mut magic).map_err(io)?;

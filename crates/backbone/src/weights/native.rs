@@ -20,7 +20,9 @@ pub const NETWORK_KEY: &str = "backbone.network";
 /// Reads the `__metadata__` map of a safetensors file's header (empty if there is none).
 pub fn safetensors_metadata(path: &Path) -> Result<HashMap<String, String>> {
     let bad = |reason: String| NetworkError::BadWeightFile { path: path.to_path_buf(), reason };
-    let mut file = std::fs::File::open(path).map_err(|source| NetworkError::Io { path: path.to_path_buf(), source })?;
+    let io = |source| NetworkError::Io { path: path.to_path_buf(), source };
+    super::regular_file(path).map_err(io)?;
+    let mut file = std::fs::File::open(path).map_err(io)?;
     let mut len = [0u8; 8];
     file.read_exact(&mut len).map_err(|e| bad(format!("not a safetensors file: {e}")))?;
     let len = u64::from_le_bytes(len);

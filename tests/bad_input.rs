@@ -1,0 +1,131 @@
+//! What hostile or broken inputs get: truncated and oversized images, FIFOs given as files,
+//! `.npy` headers that lie, link cycles inside image folders. Each is a typed error naming
+//! the file (or, for link cycles, a scan that counts every file once).
+
+use std::path::{Path, PathBuf};
+
+use augment::{AugmentError, DirectoryIterator, FlowConfig, ImageDataGenerator};
+use inception_transfer::npy::read_npy;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bad-input-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn seed(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz").join(name)).unwrap()
+}
+
+/// Pillow refuses a JPEG cut short ("image file is truncated") unless told
+/// `LOAD_TRUNCATED_IMAGES = True`, and images of more than twice `MAX_IMAGE_PIXELS` pixels.
+/// (One test: both settings are process-wide, as Pillow's are.)
+#[test]
+fn truncated_and_oversized_images_are_refused_unless_allowed() {
+    let dir = scratch("truncated");
+    let jpeg = seed("tiny.jpg");
+    let cut = dir.join("cut.jpg");
+    std::fs::write(&cut, &jpeg[..jpeg.len() * 3 / 4]).unwrap();
+    let err = augment::decode_image(&cut).unwrap_err().to_string();
+    assert!(err.contains("cut.jpg") && err.contains("truncated"), "{err}");
+    augment::set_load_truncated_images(true);
+    let image = augment::decode_image(&cut).expect("accepted when asked");
+    augment::set_load_truncated_images(false);
+    assert_eq!((image.width, image.height), (16, 12));
+    // Data after the end-of-image marker is ignored, as decoders do.
+    let trailing = dir.join("trailing.jpg");
+    std::fs::write(&trailing, [jpeg.as_slice(), b"camera maker notes"].concat()).unwrap();
+    augment::decode_image(&trailing).expect("trailing data is fine");
+
+    // 16 x 12 = 192 pixels: over twice a limit of 90.
+    let png = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz/tiny.png");
+    augment::set_max_image_pixels(Some(90));
+    let err = augment::decode_image(&png).unwrap_err().to_string();
+    augment::set_max_image_pixels(Some(89_478_485));
+    assert!(err.contains("tiny.png") && err.contains("192 pixels") && err.contains("decompression bomb"), "{err}");
+    augment::decode_image(&png).expect("within Pillow's default limit");
+}
+
+/// A FIFO (or a device, or a folder) given as an input or a weight file is an error at once,
+/// instead of a read that blocks until something writes to it.
+#[test]
+fn a_fifo_is_not_read_as_a_file() {
+    let dir = scratch("fifo");
+    let fifo = dir.join("weights.h5");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("no mkfifo here: skipped");
+        return;
+    }
+    let not_regular = |e: String| assert!(e.contains("not a regular file") && e.contains("weights.h5"), "{e}");
+    not_regular(backbone::weights::detect_format(&fifo).unwrap_err().to_string());
+    not_regular(backbone::weights::KerasWeightFile::read(&fifo).unwrap_err().to_string());
+    not_regular(backbone::weights::read_state_dict(&fifo).unwrap_err().to_string());
+    not_regular(backbone::weights::safetensors_metadata(&fifo).unwrap_err().to_string());
+    not_regular(read_npy(&fifo).unwrap_err().to_string());
+    not_regular(augment::decode_image(&fifo).unwrap_err().to_string());
+    not_regular(
+        backbone::weights::detect_format(&dir).unwrap_err().to_string().replace(dir.to_str().unwrap(), "weights.h5"),
+    );
+}
+
+/// `.npy` headers whose shape overflows the address space, is not a tuple, or holds bytes
+/// that are not ASCII: typed errors, not panics or wrapped sizes.
+#[test]
+fn lying_npy_headers_are_errors() {
+    let dir = scratch("npy");
+    let write = |name: &str, header: &str, data: &[u8]| {
+        let mut text = header.to_string();
+        while !(10 + text.len() + 1).is_multiple_of(64) {
+            text.push(' ');
+        }
+        text.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((text.len() as u16).to_le_bytes());
+        bytes.extend(text.as_bytes());
+        bytes.extend(data);
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        read_npy(&path).unwrap_err().to_string()
+    };
+    let huge = usize::MAX / 2 + 1;
+    let err =
+        write("huge.npy", &format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({huge}, 2), }}"), &[0; 16]);
+    assert!(err.contains("huge.npy") && err.contains("does not fit"), "{err}");
+    let err = write("scalar.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': ), }", &[0; 4]);
+    assert!(err.contains("not a tuple"), "{err}");
+    let err = write("accent.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2é, 2), }", &[0; 16]);
+    assert!(err.contains("accent.npy") && err.contains("2é"), "{err}");
+    let err = write("dtype.npy", "{'descr': '<é4ééé', 'fortran_order': False, 'shape': (2,), }", &[0; 8]);
+    assert!(err.contains("is not little-endian float32"), "{err}");
+}
+
+/// A link back up inside a class folder (`cats/loop -> ..`) is not followed (Keras'
+/// `follow_links=False`), nor followed round when links are followed: every image counts
+/// once.
+#[test]
+fn a_link_cycle_in_a_class_folder_counts_each_file_once() {
+    let dir = scratch("links");
+    for class in ["cats", "dogs"] {
+        std::fs::create_dir_all(dir.join(class)).unwrap();
+        for i in 0..2 {
+            std::fs::write(dir.join(format!("{class}/{i}.png")), seed("tiny.png")).unwrap();
+        }
+    }
+    std::fs::create_dir_all(dir.join("cats/more")).unwrap();
+    std::fs::write(dir.join("cats/more/2.png"), seed("tiny.png")).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("cats/more/loop")).unwrap();
+    std::os::unix::fs::symlink("../dogs", dir.join("cats/dogs_link")).unwrap();
+    let generator = || ImageDataGenerator::rescale_only(1.0);
+    let config = FlowConfig { target_size: [8, 8], ..FlowConfig::default() };
+    let it = DirectoryIterator::new(&dir, generator(), config.clone()).unwrap();
+    assert_eq!(it.samples(), 5, "links not followed: {:?}", it.files());
+    let follow = FlowConfig { follow_links: true, ..config };
+    let it = DirectoryIterator::new(&dir, generator(), follow).unwrap();
+    assert_eq!(it.samples(), 7, "the linked dogs once, the cycle never: {:?}", it.files());
+    assert!(matches!(
+        DirectoryIterator::new(&dir.join("cats/0.png"), generator(), FlowConfig::default()).err().unwrap(),
+        AugmentError::Io { .. }
+    ));
+}
