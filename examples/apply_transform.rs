@@ -51,7 +51,13 @@ fn main() -> Result<()> {
         [h, w] => [*h, *w, 1],
         other => bail!("{}: expected an HWC image, got shape {other:?}", args.input.display()),
     };
-    let params: TransformParams = serde_json::from_str(&args.params)?;
+    // An object of Keras' names (an unknown name is an error listing the valid ones); an
+    // array would be read as positional values, so it is refused.
+    let value: serde_json::Value = serde_json::from_str(&args.params)?;
+    if !value.is_object() {
+        anyhow::bail!("--params must be a JSON object such as {{\"theta\": 30}}, got {}", args.params);
+    }
+    let params: TransformParams = serde_json::from_value(value).map_err(|e| anyhow::anyhow!("--params: {e}"))?;
     let fill = match args.fill_mode.as_str() {
         "nearest" => FillMode::Nearest,
         "constant" => FillMode::Constant(args.cval),

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 ///   (column, row): on a non-square image the centre is off (the axes are swapped).
 /// - Positive `theta` turns the picture counter-clockwise on screen.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TransformParams {
     /// Rotation in degrees.
     pub theta: f64,
@@ -62,5 +62,18 @@ impl TransformParams {
     /// Whether the geometric (affine) part is the identity.
     pub fn is_affine_identity(&self) -> bool {
         self.theta == 0.0 && self.tx == 0.0 && self.ty == 0.0 && self.shear == 0.0 && self.zx == 1.0 && self.zy == 1.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_parameter_names_are_errors_listing_the_valid_ones() {
+        let err = serde_json::from_str::<TransformParams>(r#"{"thetta": 30}"#).unwrap_err().to_string();
+        assert!(err.contains("unknown field `thetta`") && err.contains("`theta`"), "{err}");
+        let params: TransformParams = serde_json::from_str(r#"{"theta": 30}"#).unwrap();
+        assert_eq!(params.theta, 30.0);
     }
 }

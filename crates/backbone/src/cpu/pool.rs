@@ -23,8 +23,9 @@ pub(crate) fn max_pool_3x3_stride2(input: &NhwcBatch, target: &mut ChannelSlice<
             for ky in 0..3 {
                 for kx in 0..3 {
                     let src = ((b * h + oy * 2 + ky) * w + ox * 2 + kx) * c;
+                    // NaN propagates, as in TensorFlow (`f32::max` would drop it).
                     for (o, v) in out.iter_mut().zip(&input.data[src..src + c]) {
-                        *o = o.max(*v);
+                        *o = if *v > *o || v.is_nan() { *v } else { *o };
                     }
                 }
             }
@@ -58,4 +59,20 @@ pub(crate) fn avg_pool_3x3_same(input: &NhwcBatch, counts_padding: bool, output:
             out.iter_mut().for_each(|o| *o /= count);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// TensorFlow's max pooling keeps a NaN of the window (so does this one).
+    #[test]
+    fn max_pooling_propagates_nan() {
+        let mut input = NhwcBatch::zeros([1, 3, 3, 2]);
+        input.data[8] = f32::NAN; // pixel (1, 1), channel 0
+        input.data[9] = 5.0; // pixel (1, 1), channel 1
+        let mut output = NhwcBatch::zeros([1, 1, 1, 2]);
+        max_pool_3x3_stride2(&input, &mut output.as_target());
+        assert!(output.data[0].is_nan() && output.data[1] == 5.0, "{:?}", output.data);
+    }
 }
