@@ -129,3 +129,34 @@ fn a_link_cycle_in_a_class_folder_counts_each_file_once() {
         AugmentError::Io { .. }
     ));
 }
+
+/// Batches that do not fit the model or the loss are typed errors before they reach it
+/// (Burn's `Linear` would panic on the shapes; a binary loss would train on class 2).
+#[test]
+fn batches_that_do_not_fit_the_model_are_errors() {
+    use burn::tensor::{Device, Tensor};
+    use mobilenet::MobileNetV2Config;
+    use transfer::{CompileConfig, HeadConfig, Inputs, Trainer, TransferError, TransferModelConfig};
+
+    let device = Device::flex();
+    let base = MobileNetV2Config::new().with_alpha(0.35).with_input_size([32, 32]);
+    let config = TransferModelConfig::new(base.into(), HeadConfig::course()).with_input_size([32, 32]);
+    let mut trainer = Trainer::new(config.init(&device).unwrap(), CompileConfig::course(), &device).unwrap();
+    let images = |size: usize| Inputs::Images(Tensor::<4>::zeros([2, 3, size, size], &device));
+    let targets = |values: [f32; 2]| Tensor::<1>::from_floats(values, &device).reshape([2, 1]);
+    let message = |result: transfer::Result<transfer::StepMetrics>| match result {
+        Err(TransferError::Batch(reason)) => reason,
+        Err(other) => panic!("another error: {other}"),
+        Ok(_) => panic!("accepted"),
+    };
+    let err = message(trainer.train_step(images(40), targets([0.0, 1.0])));
+    assert!(err.contains("images of 40x40, the model was built for 32x32"), "{err}");
+    let err = message(trainer.train_step(images(32), targets([0.0, 2.0])));
+    assert!(err.contains("must lie in [0, 1], got 2"), "{err}");
+    let wide = Tensor::<2>::zeros([2, 3], &device);
+    let err = message(trainer.test_step(images(32), wide));
+    assert!(err.contains("targets of shape [2, 3] for 2 samples and a head of 1 output"), "{err}");
+    let grey = Inputs::Images(Tensor::<4>::zeros([2, 1, 32, 32], &device));
+    assert!(message(trainer.train_step(grey, targets([0.0, 1.0]))).contains("1 channels"));
+    trainer.train_step(images(32), targets([0.0, 1.0])).expect("a batch that fits");
+}

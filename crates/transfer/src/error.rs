@@ -58,6 +58,10 @@ pub enum TransferError {
         /// The loss.
         loss: f64,
     },
+    /// A batch that does not fit the model or the loss (image size, channels, target shape
+    /// or values), found before it reaches the model.
+    #[error("a batch that does not fit the model: {0}")]
+    Batch(String),
     /// A configuration that cannot work (e.g. a loss that does not fit the head).
     #[error("invalid configuration: {0}")]
     Config(String),

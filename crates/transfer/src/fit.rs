@@ -14,6 +14,7 @@ use crate::callbacks::{Callback, CallbackList, FitParams, Logs, ProgbarLogger, V
 use crate::checkpoint::CheckpointMetadata;
 use crate::data::{BatchSource, InMemoryBatches, Inputs};
 use crate::error::{Result, TransferError};
+use crate::head::Pooling;
 use crate::history::History;
 use crate::inference::{InferenceBase, InferenceModel};
 use crate::loss::Loss;
@@ -343,8 +344,62 @@ impl Trainer {
         }
     }
 
+    /// Checks a batch against the model and the loss before it reaches them: images of 3
+    /// channels and, under a `Flatten` head, of the size the model was built for; one
+    /// target row per sample and one column per output; binary targets 0 or 1, categorical
+    /// ones non-negative rows that sum to 1. (Burn's layers would panic on the shapes, and
+    /// the loss silently train on wrong targets.)
+    fn check_batch(&self, inputs: &Inputs, targets: &Tensor<2>) -> Result<()> {
+        let model = self.model();
+        let bad = |reason: String| Err(TransferError::Batch(reason));
+        if let Inputs::Images(images) = inputs {
+            let [_, channels, rows, cols] = images.dims();
+            if channels != 3 {
+                return bad(format!("images of {channels} channels, the model reads 3 (RGB)"));
+            }
+            if model.head.pooling == Pooling::Flatten && [rows, cols] != model.input_size {
+                return bad(format!(
+                    "images of {rows}x{cols}, the model was built for {}x{} (its Flatten head reads the base's \
+                     output at that size): resize them (target_size) or build the model for this size",
+                    model.input_size[0], model.input_size[1]
+                ));
+            }
+        }
+        let [samples, columns] = targets.dims();
+        let outputs = model.head.outputs();
+        if samples != inputs.len() || columns != outputs {
+            return bad(format!(
+                "targets of shape [{samples}, {columns}] for {} samples and a head of {outputs} output(s)",
+                inputs.len()
+            ));
+        }
+        let values = host_values(targets.clone().without_autodiff())?;
+        match self.compile.loss {
+            Loss::BinaryCrossentropy => {
+                if let Some(v) = values.iter().find(|&&v| !(0.0..=1.0).contains(&v)) {
+                    return bad(format!(
+                        "binary cross-entropy targets must lie in [0, 1], got {v} (class indices of more than \
+                         two classes? use categorical targets and a head of one output per class)"
+                    ));
+                }
+            }
+            Loss::CategoricalCrossentropy => {
+                for row in values.chunks(columns.max(1)) {
+                    let sum: f32 = row.iter().sum();
+                    if row.iter().any(|v| v.is_nan() || *v < 0.0) || (sum - 1.0).abs() > 1e-3 {
+                        return bad(format!(
+                            "categorical targets must be rows of probabilities (one-hot), got {row:?}"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// One training step on a batch: forward, loss, backward, Keras RMSprop update.
     pub fn train_step(&mut self, inputs: Inputs, targets: Tensor<2>) -> Result<StepMetrics> {
+        self.check_batch(&inputs, &targets)?;
         let images_count = inputs.len();
         let features = self.features(inputs)?;
         let logits = self.model().head.forward(features);
@@ -389,6 +444,7 @@ impl Trainer {
 
     /// [`Trainer::test_step`] with the inference copy of the model already made.
     fn test_batch(&self, model: &InferenceModel, inputs: Inputs, targets: Tensor<2>) -> Result<StepMetrics> {
+        self.check_batch(&inputs, &targets)?;
         let images_count = inputs.len();
         let logits = match inputs {
             Inputs::Images(images) => model.forward(images.without_autodiff().to_device(&self.device))?,
