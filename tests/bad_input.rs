@@ -160,3 +160,33 @@ fn batches_that_do_not_fit_the_model_are_errors() {
     assert!(message(trainer.train_step(grey, targets([0.0, 1.0]))).contains("1 channels"));
     trainer.train_step(images(32), targets([0.0, 1.0])).expect("a batch that fits");
 }
+
+/// Training and validation folders of different classes would give the same target index
+/// two meanings: `fit` refuses them before the first step.
+#[test]
+fn fit_refuses_validation_data_of_other_classes() {
+    use burn::tensor::Device;
+    use mobilenet::MobileNetV2Config;
+    use transfer::{CompileConfig, FitConfig, HeadConfig, Trainer, TransferModelConfig};
+
+    let dir = scratch("classes");
+    for (split, classes) in [("train", ["cats", "dogs"]), ("validation", ["cats", "wolves"])] {
+        for class in classes {
+            std::fs::create_dir_all(dir.join(split).join(class)).unwrap();
+            std::fs::write(dir.join(split).join(class).join("0.png"), seed("tiny.png")).unwrap();
+        }
+    }
+    let flow = |split: &str| {
+        let config =
+            FlowConfig { target_size: [32, 32], class_mode: augment::ClassMode::Binary, ..FlowConfig::default() };
+        DirectoryIterator::new(&dir.join(split), ImageDataGenerator::rescale_only(1.0 / 255.0), config).unwrap()
+    };
+    let (mut train, mut validation) = (flow("train"), flow("validation"));
+    let device = Device::flex();
+    let base = MobileNetV2Config::new().with_alpha(0.35).with_input_size([32, 32]);
+    let config = TransferModelConfig::new(base.into(), HeadConfig::course()).with_input_size([32, 32]);
+    let mut trainer = Trainer::new(config.init(&device).unwrap(), CompileConfig::course(), &device).unwrap();
+    let err = trainer.fit(&mut train, FitConfig::default(), Some(&mut validation), &mut []).unwrap_err().to_string();
+    assert!(err.contains(r#"["cats", "dogs"]"#) && err.contains(r#"["cats", "wolves"]"#), "{err}");
+    assert_eq!(trainer.images_trained(), 0);
+}

@@ -181,6 +181,21 @@ pub struct Start {
     pub epochs_trained: usize,
     /// The resumed optimizer state.
     pub optimizer: Option<ModuleOptimizer>,
+    /// The classes a resumed checkpoint was trained on (its outputs mean those).
+    pub resumed_classes: Option<Vec<String>>,
+}
+
+impl Start {
+    /// Refuses to resume a checkpoint on data of other classes.
+    pub fn check_classes(&self, data_classes: &[String]) -> Result<()> {
+        match &self.resumed_classes {
+            Some(trained) if !trained.is_empty() && trained != data_classes => anyhow::bail!(
+                "the checkpoint was trained on the classes {trained:?}, the data has {data_classes:?}: \
+                 its outputs would mean other classes"
+            ),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The course model: InceptionV3 cut at `mixed7` and frozen with the course head, from
@@ -197,14 +212,14 @@ pub fn course_model(args: &CourseArgs, data: &Path, device: &Device) -> Result<S
         if optimizer.is_none() {
             println!("  (no optimizer state beside it: RMSprop's velocities restart from zero)");
         }
-        Start { model, epochs_trained: metadata.epochs_trained, optimizer }
+        Start { model, epochs_trained: metadata.epochs_trained, optimizer, resumed_classes: Some(metadata.class_names) }
     } else if weights.is_file() {
         let flavor = inception::weights::detect_flavor(&weights)?;
         let base_config = InceptionV3Config::new(flavor).with_cut(LayerName::Mixed7);
         let base = InceptionV3::pretrained(&base_config, &weights, device)?;
         println!("Base: InceptionV3 ({} weights from {}), cut at mixed7, frozen.", flavor.name(), weights.display());
         config.base = base_config.into();
-        Start { model: config.init_with_base(base, device)?, epochs_trained: 0, optimizer: None }
+        Start { model: config.init_with_base(base, device)?, epochs_trained: 0, optimizer: None, resumed_classes: None }
     } else {
         if args.weights.is_some() {
             anyhow::bail!("{}: no such weight file", weights.display());
@@ -219,7 +234,7 @@ pub fn course_model(args: &CourseArgs, data: &Path, device: &Device) -> Result<S
             flow(&data.join("train"), ImageDataGenerator::rescale_only(1.0 / 255.0), args.batch_size, args.seed + 2)?;
         let batch = calibration.next_batch(device)?;
         let base = config.base.init(device)?.calibrate_batch_norm(batch.images)?;
-        Start { model: config.init_with_base(base, device)?, epochs_trained: 0, optimizer: None }
+        Start { model: config.init_with_base(base, device)?, epochs_trained: 0, optimizer: None, resumed_classes: None }
     };
     let cut = &start.model.architecture().layers()[start.model.architecture().output()].name;
     if cut != "mixed7" {

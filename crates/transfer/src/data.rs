@@ -36,6 +36,12 @@ pub trait BatchSource {
     fn next_batch(&mut self, device: &Device) -> Result<(Inputs, Tensor<2>)>;
     /// Batches in one pass over the data (Keras' default `steps_per_epoch`).
     fn batches_per_epoch(&self) -> usize;
+    /// The class of each target index (folder names), where the source knows them:
+    /// [`Trainer::fit`](crate::Trainer::fit) refuses a validation source whose classes
+    /// differ from the training source's.
+    fn class_names(&self) -> Option<&[String]> {
+        None
+    }
 }
 
 impl BatchSource for DirectoryIterator {
@@ -50,6 +56,10 @@ impl BatchSource for DirectoryIterator {
     fn batches_per_epoch(&self) -> usize {
         DirectoryIterator::batches_per_epoch(self)
     }
+
+    fn class_names(&self) -> Option<&[String]> {
+        Some(DirectoryIterator::class_names(self))
+    }
 }
 
 impl BatchSource for ImageDataset {
@@ -63,6 +73,10 @@ impl BatchSource for ImageDataset {
 
     fn batches_per_epoch(&self) -> usize {
         ImageDataset::len(self)
+    }
+
+    fn class_names(&self) -> Option<&[String]> {
+        Some(ImageDataset::class_names(self))
     }
 }
 

@@ -488,6 +488,15 @@ impl Trainer {
                 config.initial_epoch, config.epochs
             )));
         }
+        if let (Some(train), Some(validation)) =
+            (train.class_names(), validation.as_ref().and_then(|v| v.class_names()))
+            && train != validation
+        {
+            return Err(TransferError::Config(format!(
+                "fit: the training data has the classes {train:?} but the validation data {validation:?}: \
+                 target indices would mean different classes"
+            )));
+        }
         let progbar = (config.verbose != Verbosity::Silent).then(|| ProgbarLogger::new(config.verbose));
         let mut callbacks = CallbackList::new(callbacks, progbar);
         callbacks.set_params(FitParams { epochs: config.epochs, steps });
