@@ -190,3 +190,31 @@ fn fit_refuses_validation_data_of_other_classes() {
     assert!(err.contains(r#"["cats", "dogs"]"#) && err.contains(r#"["cats", "wolves"]"#), "{err}");
     assert_eq!(trainer.images_trained(), 0);
 }
+
+/// Every mode Pillow reads, decoded as `Image.open(f).convert('RGB')` gives it (Keras'
+/// `load_img`): fixtures by tests/fixtures/modes/make_pillow_modes.py.
+#[test]
+fn image_modes_convert_to_rgb_as_pillow_does() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modes");
+    let mut report = Vec::new();
+    for (name, ext) in [
+        ("grey", "png"),
+        ("grey_alpha", "png"),
+        ("rgba", "png"),
+        ("palette", "png"),
+        ("grey16", "png"),
+        ("rgb16", "png"),
+        ("cmyk", "jpg"),
+    ] {
+        let reference = read_npy(&dir.join(format!("{name}_rgb.npy"))).unwrap();
+        let ours = augment::decode_image(&dir.join(format!("{name}.{ext}"))).unwrap();
+        assert_eq!(vec![ours.height, ours.width, 3], reference.shape, "{name}");
+        let diff = ours.data.iter().zip(&reference.values).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        report.push(format!("{name}: max |diff| {diff}"));
+        // CMYK JPEG: the decoder's own CMYK -> RGB rounding (zune-jpeg), 1 level from
+        // Pillow's at most; JPEG decoders differ by their IDCT anyway.
+        let allowed = if ext == "jpg" { 1.0 } else { 0.0 };
+        assert!(diff <= allowed, "{name}: {report:?}");
+    }
+    println!("{}", report.join(", "));
+}

@@ -128,10 +128,41 @@ fn is_truncated_jpeg(bytes: &[u8]) -> bool {
 /// Decodes an image file (JPEG, PNG, BMP, GIF; grayscale, RGBA and 16-bit converted to
 /// 8-bit RGB as Pillow's `convert('RGB')`) into an `Image` of values 0..255.
 pub fn decode_image(path: &Path) -> Result<Image> {
-    let rgb = open_image(path)?.to_rgb8();
+    let rgb = to_rgb_as_pillow(open_image(path)?);
     let (width, height) = (rgb.width() as usize, rgb.height() as usize);
     let data = rgb.into_raw().into_iter().map(f32::from).collect();
     Ok(Image { height, width, channels: 3, data })
+}
+
+/// 8-bit RGB as Pillow's `Image.open(f).convert('RGB')` makes it. Pillow reads 16-bit
+/// PNGs in two ways: grayscale as mode `I;16`, whose conversion clips values over 255 to
+/// 255; colour (and grey with alpha) as 8-bit modes of each sample's high byte. 8-bit
+/// modes (grey, grey + alpha, palette, RGBA with the alpha dropped, CMYK) convert as the
+/// `image` crate does, which is Pillow's conversion for them.
+fn to_rgb_as_pillow(image: image::DynamicImage) -> image::RgbImage {
+    let grey = |width, height, values: Vec<u8>| {
+        let rgb = values.into_iter().flat_map(|v| [v, v, v]).collect();
+        image::RgbImage::from_raw(width, height, rgb).expect("three samples per pixel")
+    };
+    let (width, height) = (image.width(), image.height());
+    match image {
+        image::DynamicImage::ImageLuma16(deep) => {
+            grey(width, height, deep.into_raw().into_iter().map(|v| v.min(255) as u8).collect())
+        }
+        image::DynamicImage::ImageLumaA16(deep) => {
+            grey(width, height, deep.into_raw().chunks_exact(2).map(|la| (la[0] >> 8) as u8).collect())
+        }
+        image::DynamicImage::ImageRgb16(deep) => {
+            let rgb = deep.into_raw().into_iter().map(|v| (v >> 8) as u8).collect();
+            image::RgbImage::from_raw(width, height, rgb).expect("three samples per pixel")
+        }
+        image::DynamicImage::ImageRgba16(deep) => {
+            let rgb =
+                deep.into_raw().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]].map(|v| (v >> 8) as u8)).collect();
+            image::RgbImage::from_raw(width, height, rgb).expect("three samples per pixel")
+        }
+        other => other.to_rgb8(),
+    }
 }
 
 /// Keras `load_img(path, target_size=(rows, cols), interpolation=...)` + `img_to_array`.
