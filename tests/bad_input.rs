@@ -218,3 +218,18 @@ fn image_modes_convert_to_rgb_as_pillow_does() {
     }
     println!("{}", report.join(", "));
 }
+
+/// An integer tensor in a state dict is named as such (it used to be dropped, then reported
+/// as a missing weight).
+#[test]
+fn an_integer_tensor_is_named_not_reported_missing() {
+    let dir = scratch("int-tensor");
+    let header = r#"{"conv.weight":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(header.as_bytes());
+    bytes.extend([0u8; 8]);
+    let path = dir.join("ints.safetensors");
+    std::fs::write(&path, bytes).unwrap();
+    let err = backbone::weights::read_state_dict(&path).unwrap_err().to_string();
+    assert!(err.contains("ints.safetensors") && err.contains("`conv.weight`") && err.contains("I32"), "{err}");
+}

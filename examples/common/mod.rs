@@ -340,7 +340,11 @@ pub fn show_predictions(model: &TransferModel, validation: &DirectoryIterator, d
     let probabilities = predict_files(model, &paths, 1.0 / 255.0, augment::Interpolation::Nearest, device)?;
     let names = validation.class_names();
     for ((path, class), p) in samples.iter().zip(probabilities) {
-        let predicted = if p[0] > 0.5 { &names[1] } else { &names[0] };
+        let predicted = match p[0] {
+            p if p.is_nan() => "(no prediction: the probability is NaN)",
+            p if p > 0.5 => &names[1],
+            _ => &names[0],
+        };
         println!("  {} is a {predicted} (p({}) = {:.3}; truly {})", path.display(), names[1], p[0], names[*class]);
     }
     Ok(())

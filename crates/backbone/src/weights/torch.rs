@@ -18,7 +18,8 @@ pub type StateDict = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 /// Reads every tensor of a torchvision state dict as `key -> (shape, f32 values)`.
 ///
 /// `.safetensors` files are read as safetensors, anything else as a PyTorch checkpoint.
-/// Keys are kept as written. Integer tensors (`num_batches_tracked`) are skipped; a
+/// Keys are kept as written. `num_batches_tracked` counters are skipped, any other
+/// integer tensor is an error naming it (no weight is an integer); a
 /// `module.` prefix (DataParallel) is stripped.
 pub fn read_state_dict(path: &Path) -> Result<StateDict> {
     let bad = |reason: String| NetworkError::BadWeightFile { path: path.to_path_buf(), reason };
@@ -40,7 +41,8 @@ pub fn read_state_dict(path: &Path) -> Result<StateDict> {
         }
         let data = bridge::to_data(&tensor).map_err(|e| bad(format!("tensor `{key}`: {e}")))?;
         if !data.dtype().is_float() {
-            continue;
+            // No network's weights are integers: a model would report the key as missing.
+            return Err(bad(format!("tensor `{key}` holds {:?} values, not floating-point weights", data.dtype())));
         }
         let shape = data.shape().to_vec();
         let values = data.convert::<f32>().try_into_vec::<f32>().map_err(|e| bad(format!("tensor `{key}`: {e:?}")))?;
