@@ -78,5 +78,8 @@ fn main() -> Result<()> {
 
     let history = common::write_outputs(&output, &trainer, new_epochs, train.class_names(), epochs_trained)?;
     common::print_final(&history, seconds);
+    if args.timing {
+        trainer.epoch_timings().iter().for_each(|timing| println!("{timing}"));
+    }
     common::show_predictions(&trainer.into_model(), &validation, &device)
 }

@@ -67,6 +67,10 @@ pub struct CourseArgs {
     /// Print the model summary and exit.
     #[arg(long)]
     pub summary: bool,
+    /// Print where each epoch's time went (waiting for data, base forward, head step,
+    /// validation).
+    #[arg(long)]
+    pub timing: bool,
 }
 
 /// A `--learning-rate`-style flag: a finite number above zero.

@@ -1,6 +1,7 @@
 //! Keras' `compile` + `fit` / `evaluate` / `predict` for a [`TransferModel`].
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use augment::{Interpolation, load_img};
 use backbone::cpu::host_values;
@@ -20,6 +21,7 @@ use crate::inference::{InferenceBase, InferenceModel};
 use crate::loss::Loss;
 use crate::model::TransferModel;
 use crate::optim::KerasOptimizer;
+use crate::timing::{EpochTiming, timed};
 
 /// Keras `compile` arguments.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -108,6 +110,10 @@ pub struct Trainer {
     stop_training: bool,
     /// Images trained on since the trainer was made.
     images_trained: usize,
+    /// Where the epochs of `fit` spent their time, one entry per epoch run.
+    timings: Vec<EpochTiming>,
+    /// The current epoch's timing, filled by the steps.
+    current: EpochTiming,
 }
 
 /// A copy of a model's weights taken by [`Trainer::get_weights`] (Keras' `get_weights`),
@@ -187,7 +193,15 @@ impl Trainer {
             frozen_part: None,
             stop_training: false,
             images_trained: 0,
+            timings: Vec::new(),
+            current: EpochTiming::default(),
         })
+    }
+
+    /// Where each epoch of `fit` run by this trainer spent its time (waiting for data, base
+    /// forward, head step, validation), in the order run.
+    pub fn epoch_timings(&self) -> &[EpochTiming] {
+        &self.timings
     }
 
     /// The learning rate of the next step (Keras' `optimizer.learning_rate`).
@@ -400,8 +414,11 @@ impl Trainer {
     /// One training step on a batch: forward, loss, backward, Keras RMSprop update.
     pub fn train_step(&mut self, inputs: Inputs, targets: Tensor<2>) -> Result<StepMetrics> {
         self.check_batch(&inputs, &targets)?;
+        let started = Instant::now();
         let images_count = inputs.len();
-        let features = self.features(inputs)?;
+        let mut base_time = Duration::ZERO;
+        let features = timed(&mut base_time, || self.features(inputs))?;
+        self.current.base_forward += base_time;
         let logits = self.model().head.forward(features);
         let targets = targets.to_device(&self.train_device);
         let correct = self.compile.loss.correct(logits.clone().without_autodiff(), targets.clone().without_autodiff());
@@ -414,6 +431,7 @@ impl Trainer {
         let model = self.optimizer.step(self.compile.learning_rate, model, grads);
         self.model = Some(model);
         self.images_trained += images_count;
+        self.current.head_step += started.elapsed().saturating_sub(base_time);
         Ok(StepMetrics { loss: loss_value, correct, images: images_count })
     }
 
@@ -504,11 +522,16 @@ impl Trainer {
         callbacks.on_train_begin(self)?;
         let mut training_logs = Logs::default();
         for epoch in config.initial_epoch..config.epochs {
+            let epoch_started = Instant::now();
+            self.current = EpochTiming { epoch, ..EpochTiming::default() };
             callbacks.on_epoch_begin(epoch, self)?;
             let mut running = Running::default();
             for step in 0..steps {
                 callbacks.on_train_batch_begin(step, self)?;
-                let (inputs, targets) = train.next_batch(&self.device)?;
+                let mut wait = Duration::ZERO;
+                let (inputs, targets) = timed(&mut wait, || train.next_batch(&self.device))?;
+                self.current.data_wait += wait;
+                self.current.steps += 1;
                 let step_metrics = self.train_step(inputs, targets)?;
                 if config.stop_on_non_finite_loss && !step_metrics.loss.is_finite() {
                     return Err(TransferError::NonFiniteLoss { epoch, batch: step, loss: step_metrics.loss });
@@ -522,12 +545,16 @@ impl Trainer {
             let mut logs = running.logs();
             if let Some(source) = validation.as_deref_mut() {
                 callbacks.on_test_begin(self)?;
-                let (loss, accuracy) = self.evaluate(source, config.validation_steps)?;
+                let mut validation_time = Duration::ZERO;
+                let (loss, accuracy) = timed(&mut validation_time, || self.evaluate(source, config.validation_steps))?;
+                self.current.validation += validation_time;
                 let test_logs = Logs::from_pairs([("loss", loss), ("accuracy", accuracy)]);
                 callbacks.on_test_end(&test_logs, self)?;
                 logs.extend(&test_logs.prefixed_val());
             }
             callbacks.on_epoch_end(epoch, &mut logs, self)?;
+            self.current.total = epoch_started.elapsed();
+            self.timings.push(self.current);
             training_logs = logs;
             if self.stop_training {
                 break;

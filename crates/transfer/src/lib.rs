@@ -29,6 +29,7 @@ mod optim;
 mod param_ids;
 mod plot;
 mod scaling;
+mod timing;
 
 pub use base::{BaseConfig, LayerRef};
 pub use callbacks::{
@@ -48,3 +49,4 @@ pub use model::{TransferModel, TransferModelConfig};
 pub use optim::{KerasAdam, KerasAdamState, KerasOptimizer, KerasRmsProp, KerasRmsPropState, StateTensor};
 pub use plot::{plot_history, plot_history_marked};
 pub use scaling::InputScaling;
+pub use timing::EpochTiming;
