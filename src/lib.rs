@@ -7,6 +7,36 @@
 //! - [`mobilenet`]: MobileNetV2 (Keras), any width and input size, Keras weight files.
 //! - [`augment`]: Keras-exact `ImageDataGenerator` and an image-folder pipeline.
 //! - [`transfer`]: freezing, truncation, heads, Keras RMSprop, `fit` / `evaluate` / `predict`.
+//!
+//! [`prelude`] has what a program usually needs. The course recipe on a folder of images
+//! (here a tiny generated one and a random base; load the Keras weights for real use, see
+//! the README):
+//!
+//! ```
+//! use inception_transfer::prelude::*;
+//!
+//! # fn main() -> anyhow::Result<()> {
+//! let data = std::env::temp_dir().join(format!("prelude-doc-{}", std::process::id()));
+//! write_standin_dataset(&data, ["cats", "dogs"], 4, 2, 0)?; // train/ and validation/ folders
+//! let device = Device::flex();
+//! let flow = |split: &str, generator| {
+//!     let config = FlowConfig { target_size: [150, 150], batch_size: 4, class_mode: ClassMode::Binary, ..FlowConfig::default() };
+//!     DirectoryIterator::new(&data.join(split), generator, config)
+//! };
+//! let mut train = flow("train", ImageDataGeneratorConfig::course().build()?)?;
+//! let mut validation = flow("validation", ImageDataGenerator::rescale_only(1.0 / 255.0))?;
+//!
+//! // InceptionV3 cut at mixed7, frozen; Flatten -> Dense(1024) -> Dropout(0.2) -> Dense(1).
+//! let model = TransferModelConfig::course().init(&device)?;
+//! let mut trainer = Trainer::new(model, CompileConfig::course(), &device)?;
+//! let fit = FitConfig { epochs: 1, steps_per_epoch: Some(1), validation_steps: Some(1), ..FitConfig::default() };
+//! let history = trainer.fit(&mut train, fit, Some(&mut validation), &mut [])?;
+//! assert_eq!(history.epochs.len(), 1);
+//! save_model(&data.join("model.safetensors"), trainer.model(), train.class_names())?;
+//! # std::fs::remove_dir_all(&data)?;
+//! # Ok(())
+//! # }
+//! ```
 #![warn(missing_docs)]
 
 pub use augment;
@@ -20,3 +50,27 @@ pub use transfer;
 
 pub mod backend;
 pub mod npy;
+
+/// What a program usually needs, in one `use inception_transfer::prelude::*;`: the device
+/// and tensors, backend selection, the two backbones and their configurations, the data
+/// pipelines, the transfer model, its trainer and callbacks, optimizers, checkpoints.
+pub mod prelude {
+    pub use augment::{
+        BadImages, ClassMode, DirectoryIterator, FlowConfig, ImageDataGenerator, ImageDataGeneratorConfig,
+        ImageDataset, ImageDatasetConfig, Interpolation, LabelMode, image_dataset_from_directory,
+        image_dataset_from_directory_both, load_img, write_standin_dataset,
+    };
+    pub use backbone::{CpuInference, Flavor, Network, NetworkError};
+    pub use burn::tensor::{Device, Tensor};
+    pub use inception::{InceptionV3, InceptionV3Config, LayerName};
+    pub use mobilenet::{MobileNetV2, MobileNetV2Config};
+    pub use transfer::{
+        BaseConfig, BatchSource, Callback, CheckpointMetadata, CompileConfig, CsvLogger, EarlyStopping, FitConfig,
+        HeadConfig, History, InputScaling, KerasAdam, KerasRmsProp, LayerRef, LearningRateScheduler, Loss,
+        ModelCheckpoint, Pooling, ReduceLROnPlateau, TerminateOnNaN, Trainer, TransferError, TransferModel,
+        TransferModelConfig, Verbosity, load_checkpoint, load_model, predict, predict_files, save_model,
+    };
+
+    pub use crate::backend::Backend;
+    pub use crate::npy::{read_npy, write_npy};
+}

@@ -1,17 +1,13 @@
 //! The README's "use it as a library" program: the course recipe on a folder of images.
 use std::path::Path;
 
-use inception_transfer::augment::{
-    ClassMode, DirectoryIterator, FlowConfig, ImageDataGenerator, ImageDataGeneratorConfig,
-};
-use inception_transfer::burn::tensor::Device;
-use inception_transfer::transfer::{CompileConfig, FitConfig, Trainer, TransferModelConfig, Verbosity};
+use inception_transfer::prelude::*;
 
 fn main() -> anyhow::Result<()> {
     let device = Device::flex();
     let data = Path::new("data"); // train/<class>/*.jpg and validation/<class>/*.jpg
     if !data.exists() {
-        inception_transfer::augment::write_standin_dataset(data, ["cats", "dogs"], 8, 4, 0)?;
+        write_standin_dataset(data, ["cats", "dogs"], 8, 4, 0)?;
     }
     let flow = |dir: &str, generator| {
         let config = FlowConfig { target_size: [150, 150], batch_size: 4, class_mode: ClassMode::Binary, ..FlowConfig::default() };
@@ -28,5 +24,8 @@ fn main() -> anyhow::Result<()> {
     let fit = FitConfig { epochs: 1, verbose: Verbosity::OneLinePerEpoch, ..FitConfig::default() };
     let history = trainer.fit(&mut train, fit, Some(&mut validation), &mut [])?;
     println!("{}", history.to_csv());
+    save_model(Path::new("model.safetensors"), trainer.model(), train.class_names())?; // Keras' model.save
+    let (_, classes) = load_model(Path::new("model.safetensors"), &device)?;
+    assert_eq!(classes, train.class_names());
     Ok(())
 }

@@ -77,6 +77,74 @@ pub fn save_checkpoint(
     std::fs::rename(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })
 }
 
+/// Keras' `model.save(path)` in one call: the weights, the configuration the model holds
+/// (backbone, flavour, cut, head, input size, trainable flags) and the class names, as a
+/// checkpoint without optimizer state (an older `<path>.optim` beside it is removed).
+/// [`load_model`] reads it back; [`Trainer::save`](crate::Trainer::save) also keeps the
+/// optimizer state and the epochs trained, to resume.
+pub fn save_model(path: &Path, model: &TransferModel, class_names: &[String]) -> Result<()> {
+    let metadata = CheckpointMetadata {
+        config: model.config(),
+        trainable: model.trainable_layers(),
+        class_names: class_names.to_vec(),
+        epochs_trained: 0,
+        optimizer: KerasOptimizer::default(),
+    };
+    save_checkpoint(path, model, &metadata, None)
+}
+
+/// Keras' `keras.models.load_model(path)`: the model a [`save_model`] (or a training
+/// checkpoint) holds, with its class names.
+pub fn load_model(path: &Path, device: &Device) -> Result<(TransferModel, Vec<String>)> {
+    let (model, metadata, _) = load_checkpoint(path, device)?;
+    Ok((model, metadata.class_names))
+}
+
+impl TransferModel {
+    /// Keras' `model.load_weights(path)` into a model one built: every weight from a
+    /// checkpoint ([`save_model`], [`Trainer::save`](crate::Trainer::save)) of the same
+    /// architecture (backbone, cut, head, input size); the trainable flags stay this
+    /// model's, as in Keras. Another architecture is an error naming both.
+    pub fn load_weights(mut self, path: &Path) -> Result<TransferModel> {
+        let failed = |reason: String| TransferError::Checkpoint { path: path.to_path_buf(), reason };
+        let header = backbone::weights::safetensors_metadata(path)?;
+        let json = header.get(METADATA_KEY).ok_or_else(|| {
+            failed(
+                "not a transfer checkpoint: base weight files (Keras .h5, torchvision .pth) load with \
+                 BaseConfig::pretrained"
+                    .into(),
+            )
+        })?;
+        let metadata: CheckpointMetadata =
+            serde_json::from_str(json).map_err(|e| failed(format!("bad metadata: {e}")))?;
+        let (ours, theirs) = (architecture_of(&self.config()), architecture_of(&metadata.config));
+        if ours != theirs {
+            return Err(failed(format!("the checkpoint holds {theirs}, this model is {ours}")));
+        }
+        let mut store = SafetensorsStore::from_file(path);
+        let result = self.load_from(&mut store).map_err(|e| failed(format!("reading weights: {e}")))?;
+        if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
+            return Err(failed(format!("weights do not fit the model: {result}")));
+        }
+        Ok(self)
+    }
+}
+
+/// What decides whether weights fit: the backbone with its cut and width, the head's
+/// layers, the input size (not dropout, the seed or the input scaling).
+fn architecture_of(config: &TransferModelConfig) -> String {
+    let head = &config.head;
+    format!(
+        "{} at {}x{} with a head {:?} {:?} -> {}",
+        serde_json::to_string(&config.base).unwrap_or_default(),
+        config.input_size[0],
+        config.input_size[1],
+        head.pooling,
+        head.hidden,
+        head.outputs
+    )
+}
+
 /// Whether `path` is a checkpoint of this crate (a safetensors file with its metadata), as
 /// opposed to a base weight file: what decides between resuming and starting afresh.
 pub fn is_checkpoint(path: &Path) -> bool {

@@ -306,6 +306,14 @@ impl Trainer {
         }
     }
 
+    /// Saves the model, its metadata (class names, the epochs trained) and the optimizer
+    /// state, atomically: a checkpoint to resume from ([`load_checkpoint`](crate::load_checkpoint)
+    /// and [`Trainer::set_optimizer`]) or to load as a model ([`load_model`](crate::load_model)).
+    pub fn save(&self, path: &Path, class_names: &[String], epochs_trained: usize) -> Result<()> {
+        let metadata = self.checkpoint_metadata(class_names, epochs_trained);
+        crate::save_checkpoint(path, self.model(), &metadata, Some(&self.optimizer))
+    }
+
     /// The compiled optimizer's kind and hyper-parameters.
     pub fn optimizer_config(&self) -> KerasOptimizer {
         self.compile.optimizer

@@ -36,7 +36,7 @@ pub use callbacks::{
     Callback, CsvLogger, EarlyStopping, LearningRateScheduler, Logs, Mode, ModelCheckpoint, ProgbarLogger,
     ReduceLROnPlateau, TerminateOnNaN, Verbosity,
 };
-pub use checkpoint::{CheckpointMetadata, is_checkpoint, load_checkpoint, save_checkpoint};
+pub use checkpoint::{CheckpointMetadata, is_checkpoint, load_checkpoint, load_model, save_checkpoint, save_model};
 pub use data::{BatchSource, InMemoryBatches, Inputs};
 pub use dense::{Dense, MAX_BLOCK_BYTES};
 pub use error::{Result, TransferError};

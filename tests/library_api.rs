@@ -1,0 +1,56 @@
+//! The one-call model API a Keras user expects: `save_model` / `load_model` (Keras'
+//! `model.save` / `load_model`), `load_weights` into a model one built, `Trainer::save`.
+
+use burn::tensor::{Device, Tensor};
+use inception_transfer::prelude::*;
+
+fn tiny(head: HeadConfig, device: &Device) -> TransferModel {
+    let base = MobileNetV2Config::new().with_alpha(0.35).with_input_size([32, 32]);
+    TransferModelConfig::new(base.into(), head).with_input_size([32, 32]).init(device).unwrap()
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("library-api-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn save_model_and_load_model_round_trip_with_the_class_names() {
+    let device = Device::flex();
+    let model = tiny(HeadConfig::global_average(3), &device);
+    let path = scratch("save").join("model.safetensors");
+    let classes: Vec<String> = ["ants", "bees", "wasps"].map(String::from).to_vec();
+    save_model(&path, &model, &classes).unwrap();
+    let (loaded, names) = load_model(&path, &device).unwrap();
+    assert_eq!(names, classes);
+    assert_eq!(loaded.config().to_string(), model.config().to_string());
+    let x = Tensor::<4>::ones([2, 3, 32, 32], &device);
+    let expected = predict(&model, x.clone()).unwrap().into_data();
+    assert_eq!(predict(&loaded, x.clone()).unwrap().into_data(), expected);
+
+    // Keras' load_weights into a model built the same way (other initial weights).
+    let other = tiny(HeadConfig::global_average(3).with_seed(7), &device);
+    assert_ne!(predict(&other, x.clone()).unwrap().into_data(), expected);
+    let other = other.load_weights(&path).unwrap();
+    assert_eq!(predict(&other, x).unwrap().into_data(), expected);
+
+    // Another architecture is an error naming both.
+    let err = tiny(HeadConfig::global_average(2), &device).load_weights(&path).unwrap_err().to_string();
+    assert!(err.contains("-> 3") && err.contains("-> 2"), "{err}");
+    // A base weight file is not a model checkpoint.
+    let h5 = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz/tiny.h5");
+    let err = tiny(HeadConfig::global_average(3), &device).load_weights(&h5).unwrap_err().to_string();
+    assert!(err.contains("tiny.h5"), "{err}");
+}
+
+#[test]
+fn trainer_save_keeps_what_resuming_needs() {
+    let device = Device::flex();
+    let trainer = Trainer::new(tiny(HeadConfig::course(), &device), CompileConfig::course(), &device).unwrap();
+    let path = scratch("trainer").join("checkpoint.safetensors");
+    trainer.save(&path, &["cats".into(), "dogs".into()], 3).unwrap();
+    let (_, metadata, optimizer) = load_checkpoint(&path, &device).unwrap();
+    assert_eq!((metadata.epochs_trained, metadata.class_names.len()), (3, 2));
+    assert!(optimizer.is_some(), "the optimizer state is saved beside it");
+}
