@@ -67,6 +67,10 @@ pub struct CourseArgs {
     /// Print the model summary and exit.
     #[arg(long)]
     pub summary: bool,
+    /// Resuming a checkpoint without its optimizer state is an error (by default a warning:
+    /// the optimizer's velocities restart from zero).
+    #[arg(long)]
+    pub exact_resume: bool,
     /// Print where each epoch's time went (waiting for data, base forward, head step,
     /// validation).
     #[arg(long)]
@@ -214,7 +218,14 @@ pub fn course_model(args: &CourseArgs, data: &Path, device: &Device) -> Result<S
             load_checkpoint(&weights, device).with_context(|| format!("resuming from {}", weights.display()))?;
         println!("Resuming from checkpoint {} ({} epochs trained).", weights.display(), metadata.epochs_trained);
         if optimizer.is_none() {
-            println!("  (no optimizer state beside it: RMSprop's velocities restart from zero)");
+            if args.exact_resume {
+                anyhow::bail!(
+                    "{}: no optimizer state beside it ({}.optim) and --exact-resume asks for one",
+                    weights.display(),
+                    weights.display()
+                );
+            }
+            eprintln!("warning: no optimizer state beside the checkpoint: RMSprop's velocities restart from zero");
         }
         Start { model, epochs_trained: metadata.epochs_trained, optimizer, resumed_classes: Some(metadata.class_names) }
     } else if weights.is_file() {
