@@ -56,3 +56,32 @@ fn trainer_save_keeps_what_resuming_needs() {
     assert_eq!((metadata.epochs_trained, metadata.class_names.len()), (3, 2));
     assert!(optimizer.is_some(), "the optimizer state is saved beside it");
 }
+
+/// Keras' `model.predict(generator)` on a folder, and the features `cache_features`
+/// extracted, readable with their labels.
+#[test]
+fn predict_a_folder_and_read_cached_features() {
+    let device = Device::flex();
+    let dir = scratch("predict");
+    write_standin_dataset(&dir, ["cats", "dogs"], 3, 1, 0).unwrap();
+    let config = FlowConfig {
+        target_size: [32, 32],
+        batch_size: 4,
+        class_mode: ClassMode::Binary,
+        shuffle: false,
+        ..FlowConfig::default()
+    };
+    let mut folder =
+        DirectoryIterator::new(&dir.join("train"), ImageDataGenerator::rescale_only(1.0 / 255.0), config).unwrap();
+    let trainer = Trainer::new(tiny(HeadConfig::course(), &device), CompileConfig::course(), &device).unwrap();
+    let (probabilities, targets) = trainer.predict_source(&mut folder, Some(2)).unwrap();
+    assert_eq!((probabilities.dims(), targets.dims()), ([6, 1], [6, 1]), "6 images: batches of 4 and 2");
+    let values = probabilities.into_data().try_into_vec::<f32>().unwrap();
+    assert!(values.iter().all(|p| (0.0..=1.0).contains(p)), "{values:?}");
+
+    let cached = trainer.cache_features(&mut folder, 2, 0).unwrap();
+    assert_eq!((cached.len(), cached.outputs()), (6, 1));
+    let [c, h, w] = cached.sample_shape();
+    assert_eq!(cached.samples().len(), 6 * c * h * w);
+    assert!(cached.targets().iter().all(|t| *t == 0.0 || *t == 1.0));
+}

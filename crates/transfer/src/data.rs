@@ -160,6 +160,30 @@ impl InMemoryBatches {
         self.order.len()
     }
 
+    /// Every sample, flattened in the order given (not the shuffled serving order): `[n,
+    /// channels, rows, cols]`, NCHW, as [`InMemoryBatches::sample_shape`] says (transpose to
+    /// `[n, rows, cols, channels]` for Keras' layout). With [`InMemoryBatches::targets`],
+    /// what `Trainer::cache_features` extracted, to save (e.g. with
+    /// `inception_transfer::npy::write_npy`) or to train another model on.
+    pub fn samples(&self) -> &[f32] {
+        &self.samples
+    }
+
+    /// `[channels, rows, cols]` of one sample.
+    pub fn sample_shape(&self) -> [usize; 3] {
+        self.sample_shape
+    }
+
+    /// Every target, `[n, outputs]` flattened, in the order of [`InMemoryBatches::samples`].
+    pub fn targets(&self) -> &[f32] {
+        &self.targets
+    }
+
+    /// Target values per sample (1 for binary labels, one per class for categorical).
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
     /// Whether there are no samples.
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()

@@ -599,6 +599,33 @@ impl Trainer {
     pub fn predict(&self, images: Tensor<4>) -> Result<Tensor<2>> {
         self.inference_model()?.probabilities(images.without_autodiff().to_device(&self.device))
     }
+
+    /// Keras `model.predict(source, steps=...)`: probabilities for `steps` batches of
+    /// `source` (default: one pass), `[samples, outputs]` in the order served, with the
+    /// source's targets `[samples, outputs]` beside them. Use a source that does not
+    /// shuffle (`FlowConfig { shuffle: false, .. }`) to match rows to files.
+    pub fn predict_source(&self, source: &mut dyn BatchSource, steps: Option<usize>) -> Result<(Tensor<2>, Tensor<2>)> {
+        let steps = steps.unwrap_or_else(|| source.batches_per_epoch());
+        let model = self.inference_model()?;
+        let (mut probabilities, mut targets) = (Vec::new(), Vec::new());
+        for _ in 0..steps {
+            let (inputs, batch_targets) = source.next_batch(&self.device)?;
+            self.check_batch(&inputs, &batch_targets)?;
+            let batch = match inputs {
+                Inputs::Images(images) => model.probabilities(images.without_autodiff().to_device(&self.device))?,
+                Inputs::Features(features) => {
+                    let logits = model.head.forward(features.without_autodiff().to_device(&self.device));
+                    model.head.probabilities(logits)
+                }
+            };
+            probabilities.push(batch);
+            targets.push(batch_targets.without_autodiff().to_device(&self.device));
+        }
+        if probabilities.is_empty() {
+            return Err(TransferError::Config("predict_source: zero steps".into()));
+        }
+        Ok((Tensor::cat(probabilities, 0), Tensor::cat(targets, 0)))
+    }
 }
 
 /// Probabilities for a batch (on a plain device) from a model in inference mode.
