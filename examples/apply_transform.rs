@@ -58,12 +58,9 @@ fn main() -> Result<()> {
         anyhow::bail!("--params must be a JSON object such as {{\"theta\": 30}}, got {}", args.params);
     }
     let params: TransformParams = serde_json::from_value(value).map_err(|e| anyhow::anyhow!("--params: {e}"))?;
-    let fill = match args.fill_mode.as_str() {
-        "nearest" => FillMode::Nearest,
-        "constant" => FillMode::Constant(args.cval),
-        "reflect" => FillMode::Reflect,
-        "wrap" => FillMode::Wrap,
-        other => bail!("unknown fill mode `{other}`: nearest, constant, reflect or wrap"),
+    let fill = match args.fill_mode.parse::<FillMode>()? {
+        FillMode::Constant(_) => FillMode::Constant(args.cval),
+        other => other,
     };
     if args.order > 1 {
         bail!("--order must be 0 or 1");

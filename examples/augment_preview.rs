@@ -60,12 +60,7 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let fill = match args.fill_mode.as_str() {
-        "reflect" => FillMode::Reflect,
-        "wrap" => FillMode::Wrap,
-        "constant" => FillMode::Constant(0.0),
-        _ => FillMode::Nearest,
-    };
+    let fill: FillMode = args.fill_mode.parse()?;
     let generator = ImageDataGeneratorConfig::new()
         .rotation_range(args.rotation_range)
         .width_shift_range(args.width_shift_range)

@@ -18,6 +18,37 @@ pub enum FillMode {
     Wrap,
 }
 
+impl std::str::FromStr for FillMode {
+    type Err = crate::error::AugmentError;
+
+    /// Keras' `fill_mode` spelling; `constant` fills with 0 (Keras' default `cval`: set
+    /// another with `FillMode::Constant(cval)`).
+    fn from_str(text: &str) -> crate::error::Result<Self> {
+        match text {
+            "nearest" => Ok(FillMode::Nearest),
+            "constant" => Ok(FillMode::Constant(0.0)),
+            "reflect" => Ok(FillMode::Reflect),
+            "wrap" => Ok(FillMode::Wrap),
+            _ => Err(crate::error::AugmentError::InvalidParameter {
+                parameter: "fill_mode",
+                value: text.into(),
+                reason: "must be one of nearest, constant, reflect or wrap",
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for FillMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FillMode::Nearest => "nearest",
+            FillMode::Constant(_) => "constant",
+            FillMode::Reflect => "reflect",
+            FillMode::Wrap => "wrap",
+        })
+    }
+}
+
 /// Which geometry the warp uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Geometry {

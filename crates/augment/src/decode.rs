@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::error::{AugmentError, Result};
 use crate::image::Image;
+use crate::text_enum::text_enum;
 
 /// Resampling filter of the resize to `target_size` (Keras `interpolation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -19,6 +20,9 @@ pub enum Interpolation {
     /// 8-bit fixed point, two passes in Pillow's order.
     Bilinear,
 }
+
+text_enum!(Interpolation, "interpolation", "must be nearest or bilinear",
+    "nearest" => Interpolation::Nearest, "bilinear" => Interpolation::Bilinear);
 
 /// Whether truncated JPEG files are decoded (their missing rows grey) instead of refused:
 /// Pillow's `ImageFile.LOAD_TRUNCATED_IMAGES`. Default: false.

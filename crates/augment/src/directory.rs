@@ -16,6 +16,7 @@ use crate::error::{AugmentError, Result};
 use crate::generator::ImageDataGenerator;
 use crate::scan::{BadImages, keep_readable};
 use crate::seeding::{epoch_rng, image_rng};
+use crate::text_enum::text_enum;
 
 /// What the targets of a batch are (Keras `class_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -94,6 +95,10 @@ struct HostBatch {
     classes: Vec<usize>,
     paths: Vec<PathBuf>,
 }
+
+text_enum!(ClassMode, "class_mode", "must be one of categorical, binary, sparse or none",
+    "categorical" => ClassMode::Categorical, "binary" => ClassMode::Binary, "sparse" => ClassMode::Sparse,
+    "none" => ClassMode::None);
 
 /// Extensions read as images (Keras' `white_list_formats` plus GIF), compared
 /// case-insensitively.

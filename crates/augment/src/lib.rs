@@ -24,6 +24,7 @@ mod params;
 mod scan;
 mod seeding;
 mod standin;
+mod text_enum;
 
 pub use affine::{FillMode, Geometry, flip_horizontal, flip_vertical, sampling_map, transform_matrix, warp, warp_into};
 pub use color::{brightness, channel_shift};

@@ -15,12 +15,11 @@ pub use loader::{ImageDataset, decode_for_dataset, load_for_dataset};
 pub use numpy_shuffle::RandomState;
 pub use tf_resize::{TfResize, crop_to_aspect_ratio, tf_resize};
 
-use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 
 use crate::error::{AugmentError, Result};
 use crate::scan::BadImages;
+use crate::text_enum::text_enum;
 
 /// How labels are given (Keras' `label_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,28 +65,6 @@ pub enum Subset {
     Training,
     /// The last `int(split * n)` files.
     Validation,
-}
-
-macro_rules! text_enum {
-    ($ty:ty, $parameter:literal, $expected:literal, $($text:literal => $value:expr),+) => {
-        impl FromStr for $ty {
-            type Err = AugmentError;
-
-            fn from_str(text: &str) -> Result<Self> {
-                match text {
-                    $($text => Ok($value),)+
-                    _ => Err(AugmentError::InvalidParameter { parameter: $parameter, value: text.into(), reason: $expected }),
-                }
-            }
-        }
-
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                $(if *self == $value { return f.write_str($text); })+
-                Ok(())
-            }
-        }
-    };
 }
 
 text_enum!(LabelMode, "label_mode", "must be one of int, categorical, binary or none",
