@@ -85,3 +85,17 @@ fn predict_a_folder_and_read_cached_features() {
     assert_eq!(cached.samples().len(), 6 * c * h * w);
     assert!(cached.targets().iter().all(|t| *t == 0.0 || *t == 1.0));
 }
+
+/// A checkpoint saved over an existing one keeps that file's permissions (a plain rename
+/// of the new file would reset them).
+#[test]
+fn saving_over_a_checkpoint_keeps_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let device = Device::flex();
+    let model = tiny(HeadConfig::global_average(2), &device);
+    let path = scratch("permissions").join("model.safetensors");
+    save_model(&path, &model, &[]).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    save_model(&path, &model, &[]).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+}

@@ -3,9 +3,18 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Gives `tmp` the permissions of the file it is about to replace at `path`, if any: a
+/// file rewritten in place keeps its mode (a rename would give the new file the default).
+pub fn keep_permissions(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(old) => std::fs::set_permissions(tmp, old.permissions()),
+        Err(_) => Ok(()),
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder: written, flushed
-/// to disk, renamed over `path`, and the folder flushed, so a crash at any point leaves
-/// either the previous file or the new one.
+/// to disk, given the replaced file's permissions, renamed over `path`, and the folder
+/// flushed, so a crash at any point leaves either the previous file or the new one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -14,6 +23,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
+        keep_permissions(&tmp, path)?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {

@@ -67,6 +67,8 @@ pub fn save_checkpoint(
     if let Some(optimizer) = optimizer {
         let optim_tmp = temporary(&optimizer_path(path));
         optimizer.save(&optim_tmp).map_err(|e| failed(format!("writing optimizer state: {e:?}")))?;
+        backbone::keep_permissions(&optim_tmp, &optimizer_path(path))
+            .map_err(|source| TransferError::Io { path: optimizer_path(path), source })?;
         std::fs::rename(&optim_tmp, optimizer_path(path))
             .map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
     } else if optimizer_path(path).exists() {
@@ -74,6 +76,7 @@ pub fn save_checkpoint(
         std::fs::remove_file(optimizer_path(path))
             .map_err(|source| TransferError::Io { path: optimizer_path(path), source })?;
     }
+    backbone::keep_permissions(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
     std::fs::rename(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })
 }
 
