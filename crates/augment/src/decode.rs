@@ -50,7 +50,7 @@ pub fn set_max_image_pixels(limit: Option<u64>) {
 /// [`set_load_truncated_images`]), images of more than twice [`set_max_image_pixels`]'s
 /// pixels and images without pixels are errors naming the file.
 pub(crate) fn open_image(path: &Path) -> Result<image::DynamicImage> {
-    let bytes = read_checked(path)?;
+    let (bytes, _) = read_checked(path)?;
     let mut reader = image_reader(path, &bytes)?;
     let mut limits = image::Limits::default();
     limits.max_alloc = None; // the pixel limit checked bounds the allocation
@@ -67,17 +67,15 @@ pub(crate) fn open_image(path: &Path) -> Result<image::DynamicImage> {
 /// not over the pixel limit ([`set_max_image_pixels`]), not a truncated JPEG (unless
 /// [`set_load_truncated_images`]). Returns its `[width, height]`.
 pub fn check_image(path: &Path) -> Result<[u32; 2]> {
-    let bytes = read_checked(path)?;
-    let (width, height) = image_reader(path, &bytes)?.into_dimensions().map_err(|e| corrupt(path, e.to_string()))?;
-    Ok([width, height])
+    Ok(read_checked(path)?.1)
 }
 
 fn corrupt(path: &Path, reason: String) -> AugmentError {
     AugmentError::CorruptImage { path: path.to_path_buf(), reason }
 }
 
-/// The bytes of an image file that passed [`check_image`]'s checks.
-fn read_checked(path: &Path) -> Result<Vec<u8>> {
+/// The bytes and `[width, height]` of an image file that passed [`check_image`]'s checks.
+fn read_checked(path: &Path) -> Result<(Vec<u8>, [u32; 2])> {
     let io = |source| AugmentError::Io { path: path.to_path_buf(), source };
     if !std::fs::metadata(path).map_err(io)?.is_file() {
         return Err(corrupt(path, "not a regular file (a folder, FIFO or device)".into()));
@@ -104,7 +102,7 @@ fn read_checked(path: &Path) -> Result<Vec<u8>> {
                 .into(),
         ));
     }
-    Ok(bytes)
+    Ok((bytes, [width, height]))
 }
 
 /// A decoder of `bytes`, its format guessed from them.
