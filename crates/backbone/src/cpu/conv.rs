@@ -14,7 +14,7 @@ use super::depthwise::{PackedDepthwise, RowsView};
 use super::nhwc::{ChannelSlice, NhwcBatch, host_values};
 use super::simd::vectorized;
 use super::window::{NO_PADDING, Window};
-use super::winograd::Winograd3x3;
+use super::winograd::{Tile, Winograd3x3};
 use crate::batch_norm::BatchNormalization;
 use crate::error::Result;
 use crate::layer::{Activation, Padding, ZeroPadding};
@@ -126,16 +126,48 @@ impl Finish {
 
 /// How [`super::CpuInference`] computes the 3x3 stride-1 convolutions (half of
 /// InceptionV3's arithmetic at 150x150; every other kernel is a direct matrix product).
+///
+/// Measured on InceptionV3 cut at `mixed7` at 150x150, batch 32, on a Zen 5 (AVX-512),
+/// paired runs: [`ConvAlgorithm::Winograd`] ~6% faster than [`ConvAlgorithm::Winograd2x2`],
+/// [`ConvAlgorithm::Winograd4x4`] ~12% faster. On the parity fixtures' network (which
+/// amplifies float32 rounding: Keras' own float32 output at `mixed7` is 2.8e-4 from its
+/// float64 one) the packed path's `mixed7` is 3.0e-4 from Keras' float64 output with
+/// `Winograd2x2`, 3.4e-4 with `Winograd` and 6.0e-4 with `Winograd4x4` (Burn's own
+/// convolutions 2.7e-4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConvAlgorithm {
-    /// Winograd's F(2x2, 3x3): 2.25x fewer multiplications, ~25% faster overall; float32
-    /// results within ~2x the rounding of the direct product (mixed0 at 150x150: 1.4e-5 from
-    /// Keras instead of 7e-6, for values up to 5).
+    /// Winograd's F(4x4, 3x3) on convolutions of at least [`WINOGRAD_4X4_MIN_CHANNELS`]
+    /// input channels, F(2x2, 3x3) on the thinner ones (InceptionV3's stem), whose rounding
+    /// F(4x4, 3x3) would amplify the most: within Keras' own float32 accuracy on every
+    /// parity test.
     #[default]
     Winograd,
+    /// Winograd's F(2x2, 3x3) everywhere: 2.25x fewer multiplications than the direct
+    /// product; its transforms only add, subtract and halve, so its float32 results stay
+    /// within ~2x the rounding of the direct product (mixed0 at 150x150: 1.4e-5 from Keras
+    /// instead of 7e-6, for values up to 5).
+    Winograd2x2,
+    /// Winograd's F(4x4, 3x3) everywhere: 4x fewer multiplications, the fastest, with about
+    /// twice Keras' own float32 error where the network amplifies rounding (see above).
+    Winograd4x4,
     /// A direct matrix product of the gathered patches: the summation Burn's flex backend
     /// uses, agreeing with it to the last bit or so.
     Direct,
+}
+
+/// The fewest input channels on which [`ConvAlgorithm::Winograd`] uses F(4x4, 3x3).
+pub const WINOGRAD_4X4_MIN_CHANNELS: usize = 64;
+
+impl ConvAlgorithm {
+    /// The Winograd tile it uses for a 3x3 stride-1 kernel on `in_channels`, if any.
+    fn winograd_tile(self, in_channels: usize) -> Option<Tile> {
+        match self {
+            ConvAlgorithm::Winograd if in_channels >= WINOGRAD_4X4_MIN_CHANNELS => Some(Tile::F4x4),
+            ConvAlgorithm::Winograd | ConvAlgorithm::Winograd2x2 => Some(Tile::F2x2),
+            ConvAlgorithm::Winograd4x4 => Some(Tile::F4x4),
+            ConvAlgorithm::Direct => None,
+        }
+    }
 }
 
 /// A convolution (with what follows it, [`Finish`]) with the weights laid out as one
@@ -148,7 +180,7 @@ pub(crate) struct PackedConv {
     /// Empty when `winograd` is used.
     weights: Arc<Vec<f32>>,
     finish: Finish,
-    /// The same convolution by Winograd's F(2x2, 3x3), for 3x3 stride-1 kernels on enough
+    /// The same convolution by Winograd's minimal filtering, for 3x3 stride-1 kernels on enough
     /// channels that the transforms pay off.
     winograd: Option<Arc<Winograd3x3>>,
     /// A depthwise convolution whose output only this (1x1) convolution reads, computed
@@ -193,15 +225,14 @@ impl PackedConv {
         // Winograd's transforms assume the same padding for every input size: true of
         // stride-1 3x3 windows under `valid`, `same` and symmetric padding.
         let winograd_padding = match padding {
-            Padding::Valid => Some([0, 0]),
-            Padding::Same => Some([1, 1]),
-            Padding::Symmetric(p) => Some(p),
+            Padding::Valid => [0, 0],
+            Padding::Same => [1, 1],
+            Padding::Symmetric(p) => p,
         };
-        let winograd =
-            (algorithm == ConvAlgorithm::Winograd && [rows, cols] == [3, 3] && strides == [1, 1] && in_channels >= 16)
-                .then_some(winograd_padding)
-                .flatten()
-                .map(|p| Arc::new(Winograd3x3::new(&planar, in_channels, out_channels, p)));
+        let winograd = algorithm
+            .winograd_tile(in_channels)
+            .filter(|_| [rows, cols] == [3, 3] && strides == [1, 1] && in_channels >= 16)
+            .map(|tile| Arc::new(Winograd3x3::new(tile, &planar, in_channels, out_channels, winograd_padding)));
         if winograd.is_some() {
             weights = Vec::new(); // only the transformed kernels are used
         }

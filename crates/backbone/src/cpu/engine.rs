@@ -39,9 +39,9 @@ struct Step {
 
 /// A [`Network`]'s weights packed for inference on the CPU: channels-last feature maps,
 /// every convolution one matrix product per tile of pixels (3x3 stride-1 ones by Winograd's
-/// F(2x2, 3x3) unless [`ConvAlgorithm::Direct`] is asked for) with its batch norm and
-/// activation applied on the tile, depthwise convolutions vectorised over channels, and
-/// every branch writing straight into its concatenation.
+/// F(4x4, 3x3) and F(2x2, 3x3) unless another [`ConvAlgorithm`] is asked for) with its
+/// batch norm and activation applied on the tile, depthwise convolutions vectorised over
+/// channels, and every branch writing straight into its concatenation.
 ///
 /// It computes what [`Network::forward_layers`] computes on an inference device (batch
 /// norms on their moving statistics, in the same order of operations), 2.5x faster than

@@ -8,7 +8,7 @@
 //! maps stay channels-last from the input to the cut, patches are gathered a pixel's
 //! channels at a time, the whole batch is one matrix per layer (split in tiles across
 //! threads), branches write into their share of the concatenation, 3x3 stride-1
-//! convolutions use Winograd's F(2x2, 3x3) ([`ConvAlgorithm`]), and depthwise convolutions
+//! convolutions use Winograd's F(4x4, 3x3) or F(2x2, 3x3) ([`ConvAlgorithm`]), and depthwise convolutions
 //! run vectorised over the channels. [`host_memory`] keeps the large feature maps' memory
 //! between passes.
 
@@ -25,7 +25,7 @@ mod steps;
 mod window;
 mod winograd;
 
-pub use conv::ConvAlgorithm;
+pub use conv::{ConvAlgorithm, WINOGRAD_4X4_MIN_CHANNELS};
 pub use engine::CpuInference;
 pub use nhwc::{NhwcBatch, host_values};
 
