@@ -30,6 +30,7 @@ struct Args {
 }
 
 fn main() -> Result<()> {
+    common::show_warnings();
     let args = Args::parse().course;
     let output = common::output_dir(&args, "output/cats_vs_dogs")?;
     let device = common::device(&args)?;

@@ -63,6 +63,7 @@ fn fraction(text: &str) -> Result<f64, String> {
 }
 
 fn main() -> Result<()> {
+    common::show_warnings();
     let Args { course: args, target_accuracy, monitor } = Args::parse();
     let output = common::output_dir(&args, "output/horses_or_humans")?;
     let device = common::device(&args)?;

@@ -145,6 +145,7 @@ fn fit(
 }
 
 fn main() -> Result<()> {
+    common::show_warnings();
     let args = Args::parse();
     let backend = Backend::from_flag(args.backend.as_deref())?;
     let device = backend.device()?;

@@ -364,3 +364,29 @@ pub fn show_predictions(model: &TransferModel, validation: &DirectoryIterator, d
     }
     Ok(())
 }
+
+/// Prints the library's warnings (the `log` crate's, warning level and above) on stderr, as
+/// Keras prints its own: the library only emits them, a program chooses where they go.
+pub fn show_warnings() {
+    /// A logger writing `WARNING: message` lines to stderr.
+    struct Stderr;
+    impl log::Log for Stderr {
+        fn enabled(&self, metadata: &log::Metadata) -> bool {
+            metadata.level() <= log::Level::Warn
+        }
+        fn log(&self, record: &log::Record) {
+            if self.enabled(record.metadata()) {
+                let level = match record.level() {
+                    log::Level::Warn => "WARNING",
+                    level => level.as_str(),
+                };
+                eprintln!("{level}: {}", record.args());
+            }
+        }
+        fn flush(&self) {}
+    }
+    static LOGGER: Stderr = Stderr;
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
+}

@@ -162,8 +162,8 @@ impl DirectoryIterator {
             });
         }
         if let Some(first) = skipped.first() {
-            eprintln!(
-                "warning: {}: skipped {} file(s) that are not images (e.g. {})",
+            log::warn!(
+                "{}: skipped {} file(s) that are not images (e.g. {})",
                 directory.display(),
                 skipped.len(),
                 first.display()

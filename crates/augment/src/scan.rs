@@ -52,8 +52,8 @@ pub(crate) fn keep_readable<T: Send>(
     match (policy, bad.is_empty()) {
         (_, true) => {}
         (BadImages::Error, false) => return Err(AugmentError::BadImages { path: directory.to_path_buf(), files: bad }),
-        (BadImages::Skip, false) => eprintln!(
-            "warning: {}: skipped {} unreadable image file(s): {}",
+        (BadImages::Skip, false) => log::warn!(
+            "{}: skipped {} unreadable image file(s): {}",
             directory.display(),
             bad.len(),
             list_bad_files(&bad)

@@ -53,10 +53,11 @@ impl fmt::Display for Mode {
     }
 }
 
-/// Keras' warning when a callback monitors a figure that is not logged.
+/// Keras' warning when a callback monitors a figure that is not logged (through the `log`
+/// crate, as every warning of the library: a program shows them by installing a logger).
 pub(crate) fn warn_missing(callback: &str, monitor: &str, logs: &crate::callbacks::Logs) {
-    eprintln!(
-        "WARNING: {callback} conditioned on metric `{monitor}` which is not available. Available metrics are: {}",
+    log::warn!(
+        "{callback} conditioned on metric `{monitor}` which is not available. Available metrics are: {}",
         logs.key_list()
     );
 }
