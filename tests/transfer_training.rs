@@ -10,8 +10,8 @@ use burn::store::ModuleSnapshot;
 use burn::tensor::{Device, Tensor, TensorData};
 use inception::{Flavor, InceptionV3Config, LayerName};
 use transfer::{
-    CheckpointMetadata, CompileConfig, FitConfig, HeadConfig, Inputs, Loss, Trainer, TransferModel,
-    TransferModelConfig, Verbosity, load_checkpoint, save_checkpoint,
+    CheckpointMetadata, CompileConfig, FitConfig, HeadConfig, Inputs, Loss, Trainer, TransferError, TransferModel,
+    TransferModelConfig, Verbosity, is_checkpoint, load_checkpoint, save_checkpoint,
 };
 
 fn scratch(name: &str) -> PathBuf {
@@ -156,6 +156,31 @@ fn checkpoints_round_trip_with_frozen_blocks_and_optimizer_state() {
     assert_eq!(ours, theirs);
     let err = load_checkpoint(&common::fixture("mixed0_official_names.h5"), &device).err().unwrap();
     assert!(err.to_string().contains("mixed0_official_names.h5"), "{err}");
+    assert!(!is_checkpoint(&common::fixture("mixed0_official_names.h5")).unwrap(), "a Keras weight file");
+    assert!(is_checkpoint(&path).unwrap());
+
+    // The optimizer state is the one the checkpoint names and was saved with.
+    let state = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains(".optim-"))
+        .expect("the state file the checkpoint names");
+    let mut bytes = std::fs::read(&state).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&state, &bytes).unwrap();
+    let err = load_checkpoint(&path, &device).err().unwrap().to_string();
+    assert!(err.contains("is not the optimizer state it was saved with"), "{err}");
+    std::fs::remove_file(&state).unwrap();
+    let err = load_checkpoint(&path, &device).err().unwrap().to_string();
+    assert!(err.contains("cannot be read"), "{err}");
+
+    // A truncated checkpoint is reported as one, not retried as a base weight file.
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..100]).unwrap();
+    let err = is_checkpoint(&path).err().unwrap();
+    assert!(matches!(err, TransferError::Checkpoint { .. }), "{err:?}");
+    assert!(err.to_string().contains("model.safetensors") && err.to_string().contains("corrupt"), "{err}");
 }
 
 /// Training, saving a checkpoint, and resuming from it in a new trainer gives exactly the

@@ -213,19 +213,15 @@ pub fn course_model(args: &CourseArgs, data: &Path, device: &Device) -> Result<S
     let mut config = TransferModelConfig::course();
     config.head.seed = args.seed;
     let weights = args.weights.clone().unwrap_or_else(|| PathBuf::from(REAL_WEIGHTS));
-    let start = if is_checkpoint(&weights) {
+    let start = if is_checkpoint(&weights)? {
         let (model, metadata, optimizer) =
             load_checkpoint(&weights, device).with_context(|| format!("resuming from {}", weights.display()))?;
         println!("Resuming from checkpoint {} ({} epochs trained).", weights.display(), metadata.epochs_trained);
         if optimizer.is_none() {
             if args.exact_resume {
-                anyhow::bail!(
-                    "{}: no optimizer state beside it ({}.optim) and --exact-resume asks for one",
-                    weights.display(),
-                    weights.display()
-                );
+                anyhow::bail!("{}: saved without optimizer state, and --exact-resume asks for one", weights.display());
             }
-            eprintln!("warning: no optimizer state beside the checkpoint: RMSprop's velocities restart from zero");
+            log::warn!("the checkpoint was saved without optimizer state: RMSprop's velocities restart from zero");
         }
         Start { model, epochs_trained: metadata.epochs_trained, optimizer, resumed_classes: Some(metadata.class_names) }
     } else if weights.is_file() {

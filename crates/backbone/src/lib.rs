@@ -28,7 +28,7 @@ pub mod summary;
 pub mod weights;
 
 pub use architecture::Architecture;
-pub use atomic::{keep_permissions, write_atomically};
+pub use atomic::{keep_permissions, persist, temporary_path, write_atomically};
 pub use builder::{NetworkBuilder, Node};
 pub use cpu::CpuInference;
 pub use error::{NetworkError, Result};

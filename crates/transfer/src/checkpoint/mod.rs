@@ -1,9 +1,9 @@
 //! Checkpoints: the whole transfer model (weights, configuration with the backbone, the
-//! base's trainable layers, class names) in one safetensors file, written atomically, plus
-//! the optimizer state beside it.
+//! base's trainable layers, class names) in one safetensors file, written atomically, and
+//! the optimizer state beside it in a file the checkpoint names.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::optim::ModuleOptimizer;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
@@ -18,6 +18,10 @@ use crate::param_ids::{param_ids, restore_param_ids};
 const METADATA_KEY: &str = "transfer.checkpoint";
 /// Header key of the parameter identities (path -> id) the optimizer state is keyed by.
 const PARAM_IDS_KEY: &str = "transfer.param_ids";
+/// Header key of the optimizer state file the checkpoint was saved with (name, digest, size).
+const OPTIMIZER_STATE_KEY: &str = "transfer.optimizer_state";
+
+mod optimizer_state;
 
 /// What a checkpoint records besides the weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,21 +40,12 @@ pub struct CheckpointMetadata {
     pub optimizer: KerasOptimizer,
 }
 
-fn optimizer_path(path: &Path) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(".optim");
-    PathBuf::from(p)
-}
-
-fn temporary(path: &Path) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(".tmp");
-    PathBuf::from(p)
-}
-
-/// Saves `model` (and, when given, the optimizer state to `<path>.optim`; without one, an
-/// older `<path>.optim` is removed), atomically:
-/// everything is written to temporary files first and renamed into place.
+/// Saves `model` with `metadata` and, when given, the optimizer state, as one unit that a
+/// crash cannot tear: the optimizer state goes to a file of its own named after its content
+/// (`<path>.optim-<digest>`), then the weights to a temporary file renamed over `path` last,
+/// recording the state's name and digest; older states beside `path` are removed after
+/// that. Without an optimizer the checkpoint names none, and any
+/// state beside an older checkpoint at `path` is removed.
 pub fn save_checkpoint(
     path: &Path,
     model: &TransferModel,
@@ -60,29 +55,24 @@ pub fn save_checkpoint(
     let failed = |reason: String| TransferError::Checkpoint { path: path.to_path_buf(), reason };
     let json = serde_json::to_string(metadata).map_err(|e| failed(e.to_string()))?;
     let ids = serde_json::to_string(&param_ids(model)).map_err(|e| failed(e.to_string()))?;
-    let tmp = temporary(path);
+    let state = optimizer.map(|optimizer| optimizer_state::write(path, optimizer)).transpose()?;
+    let tmp = backbone::temporary_path(path);
     let mut store =
         SafetensorsStore::from_file(&tmp).overwrite(true).metadata(METADATA_KEY, json).metadata(PARAM_IDS_KEY, ids);
-    model.save_into(&mut store).map_err(|e| failed(format!("writing weights: {e}")))?;
-    if let Some(optimizer) = optimizer {
-        let optim_tmp = temporary(&optimizer_path(path));
-        optimizer.save(&optim_tmp).map_err(|e| failed(format!("writing optimizer state: {e:?}")))?;
-        backbone::keep_permissions(&optim_tmp, &optimizer_path(path))
-            .map_err(|source| TransferError::Io { path: optimizer_path(path), source })?;
-        std::fs::rename(&optim_tmp, optimizer_path(path))
-            .map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
-    } else if optimizer_path(path).exists() {
-        // A weights-only save must not leave an older optimizer state to be paired with it.
-        std::fs::remove_file(optimizer_path(path))
-            .map_err(|source| TransferError::Io { path: optimizer_path(path), source })?;
+    if let Some(state) = &state {
+        store = store.metadata(OPTIMIZER_STATE_KEY, serde_json::to_string(state).map_err(|e| failed(e.to_string()))?);
     }
-    backbone::keep_permissions(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
-    std::fs::rename(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })
+    if let Err(e) = model.save_into(&mut store) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(failed(format!("writing weights: {e}")));
+    }
+    backbone::persist(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
+    optimizer_state::remove_others(path, state.as_ref())
 }
 
 /// Keras' `model.save(path)` in one call: the weights, the configuration the model holds
 /// (backbone, flavour, cut, head, input size, trainable flags) and the class names, as a
-/// checkpoint without optimizer state (an older `<path>.optim` beside it is removed).
+/// checkpoint without optimizer state (an older one's state beside it is removed).
 /// [`load_model`] reads it back; [`Trainer::save`](crate::Trainer::save) also keeps the
 /// optimizer state and the epochs trained, to resume.
 pub fn save_model(path: &Path, model: &TransferModel, class_names: &[String]) -> Result<()> {
@@ -150,13 +140,37 @@ fn architecture_of(config: &TransferModelConfig) -> String {
 
 /// Whether `path` is a checkpoint of this crate (a safetensors file with its metadata), as
 /// opposed to a base weight file: what decides between resuming and starting afresh.
-pub fn is_checkpoint(path: &Path) -> bool {
-    backbone::weights::safetensors_metadata(path).is_ok_and(|header| header.contains_key(METADATA_KEY))
+/// `Ok(false)` for a missing file or one of another format (Keras `.h5`, torchvision
+/// `.pth`, base weights in safetensors); a file that starts as a safetensors file (or is
+/// named `.safetensors`) whose header cannot be read is an error, not a weight file to try.
+pub fn is_checkpoint(path: &Path) -> Result<bool> {
+    if !path.is_file() {
+        return Ok(false);
+    }
+    match backbone::weights::safetensors_metadata(path) {
+        Ok(header) => Ok(header.contains_key(METADATA_KEY)),
+        Err(e) if looks_like_safetensors(path) => Err(TransferError::Checkpoint {
+            path: path.to_path_buf(),
+            reason: format!("a safetensors file that cannot be read (corrupt or truncated?): {e}"),
+        }),
+        Err(_) => Ok(false),
+    }
+}
+
+/// A `.safetensors` name, or the format's start: an 8-byte header length, then `{`.
+fn looks_like_safetensors(path: &Path) -> bool {
+    let named = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
+    let mut start = [0u8; 9];
+    let starts = std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut start)).is_ok()
+        && start[8] == b'{';
+    named || starts
 }
 
 /// Loads a checkpoint onto `device`: the model with its trainable layers and parameter
-/// identities, the metadata, and the optimizer state when `<path>.optim` exists (to resume
-/// training with `Trainer::set_optimizer`: the state applies to the same parameters).
+/// identities, the metadata, and the optimizer state when the checkpoint was saved with one
+/// (to resume training with `Trainer::set_optimizer`: the state applies to the same
+/// parameters). A state that is missing, or is not the one the checkpoint was saved with,
+/// is an error.
 pub fn load_checkpoint(
     path: &Path,
     device: &Device,
@@ -187,16 +201,23 @@ pub fn load_checkpoint(
     }
     let trainable = metadata.trainable.clone();
     model = model.with_trainable(|i| Some(trainable[i]));
-    let optim_file = optimizer_path(path);
-    let optimizer = match optim_file.exists() {
-        true => Some(
-            metadata
-                .optimizer
-                .init()
-                .load(&optim_file)
-                .map_err(|e| failed(format!("reading optimizer state: {e:?}")))?,
-        ),
-        false => None,
+    let optimizer = match header.get(OPTIMIZER_STATE_KEY) {
+        Some(state) => {
+            let state: optimizer_state::OptimizerStateFile =
+                serde_json::from_str(state).map_err(|e| failed(format!("bad optimizer state record: {e}")))?;
+            Some(optimizer_state::read(path, &state, metadata.optimizer.init())?)
+        }
+        // Checkpoints written before they named their state kept it at `<path>.optim`.
+        None => match optimizer_state::legacy_path(path) {
+            legacy if legacy.is_file() => Some(
+                metadata
+                    .optimizer
+                    .init()
+                    .load(&legacy)
+                    .map_err(|e| failed(format!("reading optimizer state {}: {e:?}", legacy.display())))?,
+            ),
+            _ => None,
+        },
     };
     Ok((model, metadata, optimizer))
 }

@@ -1,0 +1,137 @@
+//! The optimizer state of a checkpoint, in a file of its own that the checkpoint names.
+//!
+//! A checkpoint and its optimizer state are one unit: the state is written first, to a file
+//! named after its content (`model.safetensors.optim-<digest>`), and the weights file, renamed
+//! into place last, records that name and digest. A crash before the weights' rename leaves
+//! the previous checkpoint with the previous state it names (older states are removed only
+//! after the rename); a crash after it, the new pair. So new weights are never paired with
+//! old velocities, nor old weights with new ones.
+
+use std::path::{Path, PathBuf};
+
+use burn::optim::ModuleOptimizer;
+use burn::tensor::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TransferError};
+
+/// What a checkpoint's header records of its optimizer state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct OptimizerStateFile {
+    /// The file's name, in the checkpoint's folder.
+    pub file: String,
+    /// [`digest`] of its bytes.
+    pub digest: String,
+    /// Its length in bytes.
+    pub bytes: u64,
+}
+
+/// A 64-bit digest of `bytes` (not cryptographic: it tells a state from another and a torn
+/// or foreign file from the one the checkpoint was saved with), as 16 hex digits.
+fn digest(bytes: &[u8]) -> String {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash = 0xcbf2_9ce4_8422_2325u64 ^ bytes.len() as u64;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        hash = (hash ^ word).wrapping_mul(PRIME);
+        hash ^= hash >> 29;
+    }
+    for &byte in words.remainder() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(PRIME);
+    }
+    format!("{hash:016x}")
+}
+
+fn file_name(checkpoint: &Path) -> String {
+    checkpoint.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn sibling(checkpoint: &Path, name: &str) -> PathBuf {
+    checkpoint.with_file_name(name)
+}
+
+/// The file an optimizer state was kept in before checkpoints named theirs (`<path>.optim`).
+pub(super) fn legacy_path(checkpoint: &Path) -> PathBuf {
+    let mut p = checkpoint.as_os_str().to_owned();
+    p.push(".optim");
+    PathBuf::from(p)
+}
+
+/// Writes `optimizer`'s state beside `checkpoint` (atomically, under a name of its content)
+/// and returns what the checkpoint is to record of it.
+pub(super) fn write(checkpoint: &Path, optimizer: &ModuleOptimizer) -> Result<OptimizerStateFile> {
+    let bytes = optimizer.into_bytes().map_err(|e| TransferError::Checkpoint {
+        path: checkpoint.to_path_buf(),
+        reason: format!("serialising the optimizer state: {e:?}"),
+    })?;
+    let digest = digest(&bytes);
+    let file = format!("{}.optim-{digest}", file_name(checkpoint));
+    let path = sibling(checkpoint, &file);
+    backbone::write_atomically(&path, &bytes).map_err(|source| TransferError::Io { path, source })?;
+    Ok(OptimizerStateFile { file, digest, bytes: bytes.len() as u64 })
+}
+
+/// Removes the optimizer states beside `checkpoint` other than `keep` (older generations,
+/// the legacy `<path>.optim`, temporary files of an interrupted save). Called once the
+/// checkpoint naming `keep` is in place.
+pub(super) fn remove_others(checkpoint: &Path, keep: Option<&OptimizerStateFile>) -> Result<()> {
+    let prefix = format!("{}.optim", file_name(checkpoint));
+    let folder = match checkpoint.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(folder) => folder.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    let entries = std::fs::read_dir(&folder).map_err(|source| TransferError::Io { path: folder.clone(), source })?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name == prefix || name.starts_with(&format!("{prefix}-"));
+        if ours && keep.is_none_or(|keep| keep.file != name) {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|source| TransferError::Io { path, source })?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the optimizer state `recorded` names into `optimizer`, checking it is the one the
+/// checkpoint was saved with.
+pub(super) fn read(
+    checkpoint: &Path,
+    recorded: &OptimizerStateFile,
+    optimizer: ModuleOptimizer,
+) -> Result<ModuleOptimizer> {
+    let path = sibling(checkpoint, &recorded.file);
+    let failed = |reason: String| TransferError::Checkpoint { path: checkpoint.to_path_buf(), reason };
+    let bytes = std::fs::read(&path).map_err(|e| {
+        failed(format!("the optimizer state it was saved with, {}, cannot be read: {e}", path.display()))
+    })?;
+    let found = digest(&bytes);
+    if bytes.len() as u64 != recorded.bytes || found != recorded.digest {
+        return Err(failed(format!(
+            "{} is not the optimizer state it was saved with ({} bytes, digest {found}; expected {} bytes, digest {})",
+            path.display(),
+            bytes.len(),
+            recorded.bytes,
+            recorded.digest
+        )));
+    }
+    optimizer
+        .from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| failed(format!("reading the optimizer state {}: {e:?}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::digest;
+
+    #[test]
+    fn the_digest_tells_one_byte_apart() {
+        let a = vec![7u8; 1001];
+        let mut b = a.clone();
+        b[500] ^= 1;
+        assert_ne!(digest(&a), digest(&b));
+        assert_ne!(digest(&a), digest(&a[..1000]), "the length counts");
+        assert_eq!(digest(&a), digest(&a.clone()));
+        assert_eq!(digest(&a).len(), 16);
+    }
+}
