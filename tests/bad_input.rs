@@ -233,3 +233,22 @@ fn an_integer_tensor_is_named_not_reported_missing() {
     let err = backbone::weights::read_state_dict(&path).unwrap_err().to_string();
     assert!(err.contains("ints.safetensors") && err.contains("`conv.weight`") && err.contains("I32"), "{err}");
 }
+
+/// In-memory samples whose lengths do not describe the same samples are refused when the
+/// batches are made, naming the counts, instead of failing (or panicking) at a later batch.
+#[test]
+fn in_memory_batches_check_their_lengths() {
+    use transfer::{InMemoryBatches, TransferError};
+    let config_error = |result: transfer::Result<InMemoryBatches>| match result {
+        Err(TransferError::Config(message)) => message,
+        Err(other) => panic!("expected a configuration error, got {other:?}"),
+        Ok(_) => panic!("expected an error"),
+    };
+    assert!(InMemoryBatches::features(vec![0.0; 2 * 3 * 4], [3, 2, 2], vec![0.0, 1.0], 1, 2).is_ok());
+    let short = config_error(InMemoryBatches::features(vec![0.0; 23], [3, 2, 2], vec![0.0, 1.0], 1, 2));
+    assert!(short.contains("23 sample values for 2 targets") && short.contains("24 values"), "{short}");
+    let ragged = config_error(InMemoryBatches::images(vec![0.0; 24], [3, 2, 2], vec![0.0; 5], 2, 2));
+    assert!(ragged.contains("5 target values are not rows of 2 outputs"), "{ragged}");
+    let zero = config_error(InMemoryBatches::images(vec![], [3, 2, 2], vec![], 1, 0));
+    assert!(zero.contains("batch size 0"), "{zero}");
+}

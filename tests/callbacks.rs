@@ -37,7 +37,7 @@ fn tiny_features() -> InMemoryBatches {
             .extend((0..channels).map(|c| if c == 0 { 2.0 * class - 1.0 } else { ((i * 7 + c) % 13) as f32 / 13.0 }));
         targets.push(class);
     }
-    InMemoryBatches::features(features, [channels, 1, 1], targets, 1, 8)
+    InMemoryBatches::features(features, [channels, 1, 1], targets, 1, 8).unwrap()
 }
 
 fn quiet(epochs: usize) -> FitConfig {

@@ -141,8 +141,8 @@ fn fit_bookkeeping_matches_keras_history() {
     let mut trainer = Trainer::new(course_model(75, &device), CompileConfig::course(), &device).unwrap();
     let train_x = values(keras_features("fit_train_features_mixed7.npy", &device));
     let val_x = values(keras_features("fit_val_features_mixed7.npy", &device));
-    let mut train = InMemoryBatches::features(train_x, [768, 3, 3], vec![0., 1., 1., 0., 1., 0., 1.], 1, 3);
-    let mut validation = InMemoryBatches::features(val_x, [768, 3, 3], vec![1., 0., 0., 1., 1.], 1, 3);
+    let mut train = InMemoryBatches::features(train_x, [768, 3, 3], vec![0., 1., 1., 0., 1., 0., 1.], 1, 3).unwrap();
+    let mut validation = InMemoryBatches::features(val_x, [768, 3, 3], vec![1., 0., 0., 1., 1.], 1, 3).unwrap();
     let config = FitConfig { epochs: 2, verbose: Verbosity::Silent, ..FitConfig::default() };
     let history = trainer.fit(&mut train, config, Some(&mut validation), &mut []).unwrap();
     for (e, record) in history.epochs.iter().enumerate() {

@@ -257,10 +257,7 @@ impl DirectoryIterator {
             Some(r) => r,
             None => self.start(),
         };
-        let host = receiver.recv().map_err(|_| AugmentError::EmptyDirectory {
-            path: self.directory.clone(),
-            reason: "the loading thread stopped".into(),
-        })?;
+        let host = receiver.recv().map_err(|_| AugmentError::LoaderStopped { path: self.directory.clone() })?;
         self.batches_served += 1;
         let host = match host {
             Ok(host) => host,

@@ -64,6 +64,13 @@ pub enum AugmentError {
         /// What was missing.
         reason: String,
     },
+    /// The thread loading a folder's batches stopped (it panicked) before sending the next
+    /// batch.
+    #[error("{path}: the thread loading its batches stopped before sending the next one")]
+    LoaderStopped {
+        /// The folder being loaded.
+        path: PathBuf,
+    },
 }
 
 /// The first few bad files of a list, with what is wrong with each.

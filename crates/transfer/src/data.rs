@@ -97,24 +97,27 @@ pub struct InMemoryBatches {
 
 impl InMemoryBatches {
     /// Images NCHW (`[n, 3, rows, cols]` flattened) with targets (`[n, outputs]` flattened).
+    /// Lengths that do not describe the same `n` samples, or a zero `outputs`, `batch_size`
+    /// or image dimension, are an error.
     pub fn images(
         images: Vec<f32>,
         image_shape: [usize; 3],
         targets: Vec<f32>,
         outputs: usize,
         batch_size: usize,
-    ) -> Self {
+    ) -> Result<Self> {
         Self::new(images, image_shape, targets, outputs, batch_size, false)
     }
 
-    /// Base features NCHW (`[n, channels, rows, cols]` flattened) with targets.
+    /// Base features NCHW (`[n, channels, rows, cols]` flattened) with targets, checked as
+    /// [`InMemoryBatches::images`] checks images.
     pub fn features(
         features: Vec<f32>,
         shape: [usize; 3],
         targets: Vec<f32>,
         outputs: usize,
         batch_size: usize,
-    ) -> Self {
+    ) -> Result<Self> {
         Self::new(features, shape, targets, outputs, batch_size, true)
     }
 
@@ -125,20 +128,37 @@ impl InMemoryBatches {
         outputs: usize,
         batch_size: usize,
         features: bool,
-    ) -> Self {
-        let n = targets.len() / outputs.max(1);
-        Self {
+    ) -> Result<Self> {
+        let invalid = |what: String| Err(TransferError::Config(format!("in-memory batches: {what}")));
+        let per_sample: usize = sample_shape.iter().product();
+        if per_sample == 0 || outputs == 0 || batch_size == 0 {
+            return invalid(format!(
+                "sample shape {sample_shape:?}, {outputs} outputs and batch size {batch_size} must all be positive"
+            ));
+        }
+        if targets.len() % outputs != 0 {
+            return invalid(format!("{} target values are not rows of {outputs} outputs", targets.len()));
+        }
+        let n = targets.len() / outputs;
+        if samples.len() != n * per_sample {
+            return invalid(format!(
+                "{} sample values for {n} targets of {outputs} outputs: expected {n} x {sample_shape:?} = {} values",
+                samples.len(),
+                n * per_sample
+            ));
+        }
+        Ok(Self {
             samples,
             targets,
             sample_shape,
-            outputs: outputs.max(1),
-            batch_size: batch_size.max(1),
+            outputs,
+            batch_size,
             features,
             shuffle: None,
             order: (0..n).collect(),
             epoch: 0,
             next: 0,
-        }
+        })
     }
 
     /// Reshuffles the order at the start of every epoch, from `seed`.

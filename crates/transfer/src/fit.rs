@@ -576,6 +576,9 @@ impl Trainer {
     /// should not augment) and returns the features with their targets, to train the head on
     /// with `fit` at a fraction of the cost. Reshuffled every epoch from `seed`.
     pub fn cache_features(&self, source: &mut dyn BatchSource, batches: usize, seed: u64) -> Result<InMemoryBatches> {
+        if batches == 0 {
+            return Err(TransferError::Config("cache_features: zero batches asked for".into()));
+        }
         let base = self.inference_base()?;
         let (mut features, mut targets) = (Vec::new(), Vec::new());
         let (mut shape, mut outputs, mut batch_size) = ([0; 3], 1, 1);
@@ -592,7 +595,7 @@ impl Trainer {
             features.extend(host_values(batch_features)?);
             targets.extend(host_values(batch_targets)?);
         }
-        Ok(InMemoryBatches::features(features, shape, targets, outputs, batch_size).shuffled(seed))
+        Ok(InMemoryBatches::features(features, shape, targets, outputs, batch_size)?.shuffled(seed))
     }
 
     /// Probabilities for a batch (sigmoid for one output, softmax otherwise).

@@ -192,10 +192,7 @@ impl ImageDataset {
             Some(r) => r,
             None => self.start(),
         };
-        let host = receiver.recv().map_err(|_| AugmentError::EmptyDirectory {
-            path: self.directory.clone(),
-            reason: "the loading thread stopped".into(),
-        })?;
+        let host = receiver.recv().map_err(|_| AugmentError::LoaderStopped { path: self.directory.clone() })?;
         self.batches_served += 1;
         let host = host.inspect_err(|_| self.receiver = None)?;
         let [h, w] = self.config.image_size;
