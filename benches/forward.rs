@@ -52,6 +52,8 @@ fn bench_forward(
 }
 
 fn forward(c: &mut Criterion) {
+    // As the examples: malloc keeps freed memory (the program's choice, not the library's).
+    inception_transfer::prelude::keep_freed_memory();
     let cpu: Vec<Backend> = Backend::compiled().into_iter().filter(|b| *b != Backend::Wgpu).collect();
     let chosen: Vec<Backend> = match std::env::var("FORWARD_BACKENDS") {
         Ok(list) => list.split(',').filter_map(|b| b.parse().ok()).filter(|b: &Backend| b.is_compiled()).collect(),

@@ -31,6 +31,8 @@ fn wanted(part: &str) -> bool {
 }
 
 fn train(c: &mut Criterion) {
+    // As the examples: malloc keeps freed memory (the program's choice, not the library's).
+    inception_transfer::prelude::keep_freed_memory();
     if !wanted("course") {
         return;
     }
@@ -55,6 +57,8 @@ fn train(c: &mut Criterion) {
 }
 
 fn train_mobilenet(c: &mut Criterion) {
+    // As the examples: malloc keeps freed memory (the program's choice, not the library's).
+    inception_transfer::prelude::keep_freed_memory();
     if !wanted("mobilenet") {
         return;
     }

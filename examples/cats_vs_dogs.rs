@@ -31,6 +31,8 @@ struct Args {
 
 fn main() -> Result<()> {
     common::show_warnings();
+    // malloc keeps freed memory for reuse: a process-wide setting, so the program's choice.
+    inception_transfer::prelude::keep_freed_memory();
     let args = Args::parse().course;
     let output = common::output_dir(&args, "output/cats_vs_dogs")?;
     let device = common::device(&args)?;

@@ -126,6 +126,8 @@ fn mobilenet_config(path: &Path, input: [usize; 2]) -> Result<mobilenet::MobileN
 }
 
 fn main() -> Result<()> {
+    // malloc keeps freed memory for reuse: a process-wide setting, so the program's choice.
+    inception_transfer::prelude::keep_freed_memory();
     let args = Args::parse();
     let backend = Backend::from_flag(args.backend.as_deref())?;
     let device = backend.device()?;

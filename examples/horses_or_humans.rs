@@ -64,6 +64,8 @@ fn fraction(text: &str) -> Result<f64, String> {
 
 fn main() -> Result<()> {
     common::show_warnings();
+    // malloc keeps freed memory for reuse: a process-wide setting, so the program's choice.
+    inception_transfer::prelude::keep_freed_memory();
     let Args { course: args, target_accuracy, monitor } = Args::parse();
     let output = common::output_dir(&args, "output/horses_or_humans")?;
     let device = common::device(&args)?;

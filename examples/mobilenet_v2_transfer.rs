@@ -146,6 +146,8 @@ fn fit(
 
 fn main() -> Result<()> {
     common::show_warnings();
+    // malloc keeps freed memory for reuse: a process-wide setting, so the program's choice.
+    inception_transfer::prelude::keep_freed_memory();
     let args = Args::parse();
     let backend = Backend::from_flag(args.backend.as_deref())?;
     let device = backend.device()?;

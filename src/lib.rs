@@ -60,6 +60,7 @@ pub mod prelude {
         ImageDataset, ImageDatasetConfig, Interpolation, LabelMode, image_dataset_from_directory,
         image_dataset_from_directory_both, load_img, write_standin_dataset,
     };
+    pub use backbone::cpu::host_memory::keep_freed_memory;
     pub use backbone::{CpuInference, Flavor, Network, NetworkError};
     pub use burn::tensor::{Device, Tensor};
     pub use inception::{InceptionV3, InceptionV3Config, LayerName};

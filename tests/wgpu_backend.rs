@@ -117,3 +117,14 @@ fn augmentation_batches_land_on_the_gpu_identical() {
     };
     assert_eq!(batch(&gpu), batch(&Device::flex()));
 }
+
+/// The one check that decides between the packed CPU engine and Burn's ops
+/// (`backbone::cpu::is_host_device`), for every backend these tests compile: flex and its
+/// autodiff device hold host memory, wgpu and its autodiff device do not.
+#[test]
+fn only_host_devices_take_the_packed_cpu_path() {
+    use backbone::cpu::is_host_device;
+    let (flex, gpu) = (Device::flex(), wgpu());
+    assert!(is_host_device(&flex) && is_host_device(&flex.autodiff()));
+    assert!(!is_host_device(&gpu) && !is_host_device(&gpu.autodiff()));
+}

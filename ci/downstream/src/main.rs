@@ -4,6 +4,7 @@ use std::path::Path;
 use inception_transfer::prelude::*;
 
 fn main() -> anyhow::Result<()> {
+    keep_freed_memory(); // malloc keeps the training step's large buffers (a program's choice)
     let device = Device::flex();
     let data = Path::new("data"); // train/<class>/*.jpg and validation/<class>/*.jpg
     if !data.exists() {

@@ -156,9 +156,10 @@ impl Running {
 
 impl Trainer {
     /// Keras `model.compile(...)`: moves `model` to `device` with autodiff and sets up the
-    /// optimizer. `device` is the plain device (flex, ndarray, wgpu). On a host device it
-    /// also makes `malloc` keep freed memory ([`backbone::cpu::host_memory`]): the step
-    /// then reuses its large buffers instead of page-faulting them in again.
+    /// optimizer. `device` is the plain device (flex, ndarray, wgpu). On a host device, a
+    /// program that trains calls [`backbone::cpu::host_memory::keep_freed_memory`] once at
+    /// its start (the examples do): the step then reuses its large buffers instead of
+    /// page-faulting them in again.
     pub fn new(model: TransferModel, compile: CompileConfig, device: &Device) -> Result<Self> {
         let expects = match compile.loss {
             Loss::BinaryCrossentropy => model.head.outputs() == 1,
@@ -179,9 +180,6 @@ impl Trainer {
         }
         // Held in f32, as Keras' learning-rate variable (the update computes in f32 anyway).
         let compile = CompileConfig { learning_rate: compile.learning_rate as f32 as f64, ..compile };
-        if backbone::cpu::is_host_device(device) {
-            backbone::cpu::host_memory::keep_freed_memory();
-        }
         let train_device = device.clone().autodiff();
         let model = model.fork(&train_device).train();
         Ok(Self {

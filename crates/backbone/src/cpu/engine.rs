@@ -79,7 +79,6 @@ impl CpuInference {
     /// Packs only the layers of `network` up to the layer at `end` (the frozen part of a
     /// partly trainable network).
     pub fn up_to(network: &Network, end: usize, algorithm: ConvAlgorithm) -> Result<Self> {
-        super::host_memory::keep_freed_memory();
         let architecture = network.architecture().clone();
         architecture.layer(end)?;
         let needed = architecture.ancestors(&[end]);

@@ -9,8 +9,8 @@
 //! channels at a time, the whole batch is one matrix per layer (split in tiles across
 //! threads), branches write into their share of the concatenation, 3x3 stride-1
 //! convolutions use Winograd's F(4x4, 3x3) or F(2x2, 3x3) ([`ConvAlgorithm`]), and depthwise convolutions
-//! run vectorised over the channels. [`host_memory`] keeps the large feature maps' memory
-//! between passes.
+//! run vectorised over the channels. [`host_memory::keep_freed_memory`], called by a
+//! program (never by the library), keeps the large feature maps' memory between passes.
 
 mod buffers;
 mod conv;
