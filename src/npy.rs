@@ -39,7 +39,7 @@ pub fn read_npy(path: &Path) -> Result<NpyArray, NpyError> {
     let name = path.display().to_string();
     let bad = |reason: &str| NpyError::Format { path: name.clone(), reason: reason.to_string() };
     let mut bytes = Vec::new();
-    backbone::regular_file(path)
+    backbone::internal::regular_file(path)
         .and_then(|()| std::fs::File::open(path))
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(|source| NpyError::Io { path: name.clone(), source })?;

@@ -9,7 +9,8 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use backbone::weights::{KerasWeightFile, detect_format, read_state_dict, safetensors_metadata};
+use backbone::internal::read_state_dict;
+use backbone::weights::{KerasWeightFile, detect_format, safetensors_metadata};
 use inception_transfer::npy::read_npy;
 
 /// SplitMix64: the mutations' random stream.

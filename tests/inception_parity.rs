@@ -126,8 +126,7 @@ fn the_keras_top_matches_keras_predictions() {
         ],
     });
     let path = std::path::Path::new("<fixture>");
-    let tensors = inception::weights::keras_tensors(&model, &file, path).expect("map");
-    let model = inception::weights::apply_named(model, tensors, path).expect("apply");
+    let model = model.with_keras_weights(&file, path).expect("load");
     let scores = model.classify(image(75, 75, 1, &device)).expect("classify");
     let ours = scores.into_data().try_to_vec::<f32>().expect("f32");
     let reference = npy("keras_75_predictions.npy");

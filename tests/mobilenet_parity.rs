@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use backbone::cpu::ConvAlgorithm;
-use backbone::weights::{KerasLayer, KerasWeight, KerasWeightFile, apply_named, keras_tensors};
+use backbone::weights::{KerasLayer, KerasWeight, KerasWeightFile};
 use backbone::{CpuInference, LayerKind, Network};
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{compare, nhwc};
@@ -122,9 +122,8 @@ fn fixture_weights(network: &Network, flavor: Flavor) -> KerasWeightFile {
 fn fixture_model(config: MobileNetV2Config, device: &Device) -> MobileNetV2 {
     let model = config.init(device).expect("model");
     let path = Path::new("<fixture>");
-    let tensors =
-        keras_tensors(&model.network, &fixture_weights(&model.network, model.config.flavor), path).expect("map");
-    MobileNetV2 { network: apply_named(model.network, tensors, path).expect("apply"), ..model }
+    let weights = fixture_weights(&model.network, model.config.flavor);
+    MobileNetV2 { network: model.network.with_keras_weights(&weights, path).expect("load"), ..model }
 }
 
 fn config(flavor: Flavor, rows: usize, cols: usize) -> MobileNetV2Config {

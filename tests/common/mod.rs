@@ -155,6 +155,5 @@ pub fn write_safetensors(path: &Path, tensors: &BTreeMap<String, (Vec<usize>, Ve
 /// A model of `config` with the deterministic Keras-flavour fixture weights.
 pub fn keras_model(config: &InceptionV3Config, device: &Device) -> InceptionV3 {
     let model = config.init(device).expect("model");
-    let tensors = inception::weights::keras_tensors(&model, &keras_weight_file(), Path::new("<fixture>")).expect("map");
-    inception::weights::apply_named(model, tensors, Path::new("<fixture>")).expect("apply")
+    model.with_keras_weights(&keras_weight_file(), Path::new("<fixture>")).expect("load")
 }

@@ -20,6 +20,7 @@ mod builder;
 mod calibrate;
 pub mod cpu;
 mod error;
+mod files;
 mod flavor;
 mod forward;
 mod layer;
@@ -28,7 +29,6 @@ pub mod summary;
 pub mod weights;
 
 pub use architecture::Architecture;
-pub use atomic::{keep_permissions, persist, temporary_path, write_atomically};
 pub use builder::{NetworkBuilder, Node};
 pub use cpu::CpuInference;
 pub use error::{NetworkError, Result};
@@ -36,4 +36,18 @@ pub use flavor::Flavor;
 pub use layer::{Activation, Layer, LayerKind, Padding, ZeroPadding, window_output};
 pub use network::{ConvParams, LayerParams, Network};
 pub use summary::{Summary, SummaryRow, thousands};
-pub use weights::regular_file;
+
+/// Internals shared by this workspace's crates: the mapping of weight files onto a
+/// network's parameters that the network crates build their loading on, the crash-safe
+/// file writes of `transfer`, the regular-file check of every reader. Not part of the
+/// public API: hidden from the documentation and free to change in any release. Tests of
+/// the loaders reach it too.
+#[doc(hidden)]
+pub mod internal {
+    pub use crate::atomic::{keep_permissions, persist, temporary_path, write_atomically};
+    pub use crate::files::regular_file;
+    pub use crate::weights::keras_h5::keras_tensors;
+    pub use crate::weights::named::{NamedTensor, apply_named};
+    pub use crate::weights::native::{native_tensors, save_network};
+    pub use crate::weights::torch::{StateDict, read_state_dict, torch_tensors};
+}

@@ -4,13 +4,13 @@
 
 use std::path::Path;
 
-use backbone::weights as files;
+use backbone::internal as files;
+use backbone::internal::read_state_dict;
 use backbone::{NetworkError, Result};
 use burn::tensor::Device;
 
 pub use backbone::weights::{
-    KerasLayer, KerasWeight, KerasWeightFile, NamedTensor, StateDict, WeightFormat, detect_format, read_state_dict,
-    safetensors_metadata,
+    KerasLayer, KerasWeight, KerasWeightFile, WeightFormat, detect_format, safetensors_metadata,
 };
 
 use crate::layer_name::LayerName;
@@ -49,23 +49,12 @@ pub fn native_config(path: &Path) -> Result<Option<InceptionV3Config>> {
     Ok(Some(InceptionV3Config::new(flavor).with_cut(cut).with_include_top(include_top).with_classes(classes)))
 }
 
-/// Maps a Keras weight file onto `model`'s parameters.
-pub fn keras_tensors(model: &InceptionV3, file: &KerasWeightFile, path: &Path) -> Result<Vec<NamedTensor>> {
-    files::keras_tensors(&model.network, file, path)
-}
-
-/// Sets every parameter of `model` from `tensors` (as [`keras_tensors`] gives them), or
-/// fails without a partial load.
-pub fn apply_named(model: InceptionV3, tensors: Vec<NamedTensor>, path: &Path) -> Result<InceptionV3> {
-    Ok(InceptionV3 { network: files::apply_named(model.network, tensors, path)?, ..model })
-}
-
 impl InceptionV3 {
     /// Loads weights from any supported file into this model (built with the matching
     /// flavour and any cut), setting every parameter or failing.
     pub fn load_weights(self, path: &Path) -> Result<InceptionV3> {
         let tensors = match detect_format(path)? {
-            WeightFormat::KerasH5 => keras_tensors(&self, &KerasWeightFile::read(path)?, path)?,
+            WeightFormat::KerasH5 => files::keras_tensors(&self.network, &KerasWeightFile::read(path)?, path)?,
             WeightFormat::Torchvision => {
                 let state = read_state_dict(path)?;
                 if !state.keys().any(|k| k.starts_with("Conv2d_1a_3x3.")) {
@@ -87,14 +76,24 @@ impl InceptionV3 {
                         network: "inception_v3".into(),
                         reason: format!(
                             "the file holds `{}`",
-                            safetensors_metadata(path)?.get(files::NETWORK_KEY).cloned().unwrap_or_default()
+                            safetensors_metadata(path)?
+                                .get(backbone::weights::NETWORK_KEY)
+                                .cloned()
+                                .unwrap_or_default()
                         ),
                     });
                 }
                 files::native_tensors(&self.network, read_state_dict(path)?, path)?
             }
         };
-        apply_named(self, tensors, path)
+        Ok(InceptionV3 { network: files::apply_named(self.network, tensors, path)?, ..self })
+    }
+
+    /// Sets every parameter from a Keras weight file already read ([`KerasWeightFile::read`],
+    /// or one built in memory), as [`InceptionV3::load_weights`] does from disk; `path` names
+    /// it in errors.
+    pub fn with_keras_weights(self, file: &KerasWeightFile, path: &Path) -> Result<InceptionV3> {
+        Ok(InceptionV3 { network: self.network.with_keras_weights(file, path)?, ..self })
     }
 
     /// Builds a model with `config` and loads `path` into it: the usual way to get a

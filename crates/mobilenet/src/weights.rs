@@ -6,9 +6,8 @@
 
 use std::path::Path;
 
-use backbone::weights::{
-    self as files, KerasWeightFile, StateDict, WeightFormat, detect_format, read_state_dict, safetensors_metadata,
-};
+use backbone::internal::{self as files, StateDict, read_state_dict};
+use backbone::weights::{KerasWeightFile, WeightFormat, detect_format, safetensors_metadata};
 use backbone::{Flavor, NetworkError, Result};
 use burn::tensor::Device;
 
@@ -144,7 +143,7 @@ impl MobileNetV2 {
                     network: self.architecture().name().to_string(),
                     reason: format!(
                         "the file holds `{}`, not a MobileNetV2",
-                        safetensors_metadata(path)?.get(files::NETWORK_KEY).cloned().unwrap_or_default()
+                        safetensors_metadata(path)?.get(backbone::weights::NETWORK_KEY).cloned().unwrap_or_default()
                     ),
                 });
             }

@@ -42,7 +42,7 @@ pub use dense::{Dense, MAX_BLOCK_BYTES};
 pub use error::{Result, TransferError};
 pub use fit::{CompileConfig, FitConfig, StepMetrics, Trainer, Weights, predict, predict_files};
 pub use head::{Head, HeadConfig, Pooling};
-pub use history::{EpochRecord, History, write_atomically};
+pub use history::{EpochRecord, History};
 pub use inference::{InferenceBase, InferenceModel};
 pub use loss::Loss;
 pub use model::{TransferModel, TransferModelConfig};

@@ -77,7 +77,7 @@ impl KerasWeightFile {
     /// `layer_names` / `weight_names` attributes, or has an unreadable dataset.
     pub fn read(path: &Path) -> Result<Self> {
         let io = |source| NetworkError::Io { path: path.to_path_buf(), source };
-        super::regular_file(path).map_err(io)?;
+        crate::files::regular_file(path).map_err(io)?;
         let size = std::fs::metadata(path).map_err(io)?.len();
         let file = File::open(path).map_err(|e| bad(path, format!("not a readable HDF5 file: {e}")))?;
         let eof = file.superblock().eof_address;
@@ -260,6 +260,16 @@ pub fn keras_tensors(network: &Network, file: &KerasWeightFile, path: &Path) -> 
         }
     }
     Ok(tensors)
+}
+
+impl Network {
+    /// Sets every parameter from a Keras weight file already read (e.g. one inspected
+    /// first, or built in memory), matched by layer name or automatic-name rank as when
+    /// loading from disk; all or nothing. `path` names the file in errors.
+    pub fn with_keras_weights(self, file: &KerasWeightFile, path: &Path) -> Result<Network> {
+        let tensors = keras_tensors(&self, file, path)?;
+        super::named::apply_named(self, tensors, path)
+    }
 }
 
 #[cfg(test)]

@@ -1,15 +1,15 @@
 //! Weight files: Keras `.h5`, torchvision / timm `.pth` and `.safetensors`, and this
 //! project's own safetensors. Every load sets every parameter or fails with a typed error.
 
-mod keras_h5;
-mod named;
-mod native;
-mod torch;
+pub(crate) mod keras_h5;
+pub(crate) mod named;
+pub(crate) mod native;
+pub(crate) mod torch;
 
-pub use keras_h5::{KerasLayer, KerasWeight, KerasWeightFile, keras_tensors};
-pub use named::{NamedTensor, apply_named};
-pub use native::{NETWORK_KEY, native_tensors, safetensors_metadata, save_network};
-pub use torch::{StateDict, read_state_dict, torch_tensors};
+pub use keras_h5::{KerasLayer, KerasWeight, KerasWeightFile};
+pub use native::{NETWORK_KEY, safetensors_metadata};
+
+use crate::files::regular_file;
 
 use std::io::Read;
 use std::path::Path;
@@ -24,19 +24,8 @@ pub enum WeightFormat {
     /// A torchvision / timm state dict (`.pth`, `.pt`, `.bin` or `.safetensors` with
     /// torchvision keys).
     Torchvision,
-    /// A safetensors file written by this project ([`save_network`]).
+    /// A safetensors file written by this project (a network's `save`).
     Native,
-}
-
-/// `Ok` for a regular file (or a link to one); a folder, FIFO, socket or device is an
-/// error (reading a FIFO would block until something writes to it).
-pub fn regular_file(path: &Path) -> std::io::Result<()> {
-    match std::fs::metadata(path)?.is_file() {
-        true => Ok(()),
-        false => {
-            Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file (a folder, FIFO or device)"))
-        }
-    }
 }
 
 /// Tells a weight file's format from its first bytes and, for safetensors, its header.

@@ -21,7 +21,7 @@ pub const NETWORK_KEY: &str = "backbone.network";
 pub fn safetensors_metadata(path: &Path) -> Result<HashMap<String, String>> {
     let bad = |reason: String| NetworkError::BadWeightFile { path: path.to_path_buf(), reason };
     let io = |source| NetworkError::Io { path: path.to_path_buf(), source };
-    super::regular_file(path).map_err(io)?;
+    crate::files::regular_file(path).map_err(io)?;
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut len = [0u8; 8];
     file.read_exact(&mut len).map_err(|e| bad(format!("not a safetensors file: {e}")))?;

@@ -23,7 +23,7 @@ pub type StateDict = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 /// `module.` prefix (DataParallel) is stripped.
 pub fn read_state_dict(path: &Path) -> Result<StateDict> {
     let bad = |reason: String| NetworkError::BadWeightFile { path: path.to_path_buf(), reason };
-    super::regular_file(path).map_err(|source| NetworkError::Io { path: path.to_path_buf(), source })?;
+    crate::files::regular_file(path).map_err(|source| NetworkError::Io { path: path.to_path_buf(), source })?;
     let is_safetensors = path.extension().is_some_and(|e| e == "safetensors");
     let tensors = if is_safetensors {
         let mut store = SafetensorsStore::from_file(path);

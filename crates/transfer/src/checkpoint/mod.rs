@@ -56,7 +56,7 @@ pub fn save_checkpoint(
     let json = serde_json::to_string(metadata).map_err(|e| failed(e.to_string()))?;
     let ids = serde_json::to_string(&param_ids(model)).map_err(|e| failed(e.to_string()))?;
     let state = optimizer.map(|optimizer| optimizer_state::write(path, optimizer)).transpose()?;
-    let tmp = backbone::temporary_path(path);
+    let tmp = backbone::internal::temporary_path(path);
     let mut store =
         SafetensorsStore::from_file(&tmp).overwrite(true).metadata(METADATA_KEY, json).metadata(PARAM_IDS_KEY, ids);
     if let Some(state) = &state {
@@ -66,7 +66,7 @@ pub fn save_checkpoint(
         let _ = std::fs::remove_file(&tmp);
         return Err(failed(format!("writing weights: {e}")));
     }
-    backbone::persist(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
+    backbone::internal::persist(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
     optimizer_state::remove_others(path, state.as_ref())
 }
 
