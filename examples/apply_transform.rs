@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use augment::{FillMode, Geometry, Image, TransformParams, apply_transform};
+use augment::{FillMode, Geometry, Image, Interpolation, TransformParams, apply_transform};
 use clap::Parser;
 use inception_transfer::npy::{read_npy, write_npy};
 
@@ -62,12 +62,9 @@ fn main() -> Result<()> {
         FillMode::Constant(_) => FillMode::Constant(args.cval),
         other => other,
     };
-    if args.order > 1 {
-        bail!("--order must be 0 or 1");
-    }
     let geometry = if args.corrected { Geometry::Corrected } else { Geometry::Keras };
     let image = Image::new(h, w, c, array.values)?;
-    let out = apply_transform(&image, &params, fill, args.order, geometry);
+    let out = apply_transform(&image, &params, fill, Interpolation::from_order(args.order)?, geometry);
     write_npy(&args.output, &array.shape, &out.data)?;
     println!("{}: {h}x{w}x{c} transformed with {params:?}", args.output.display());
     Ok(())

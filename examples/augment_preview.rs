@@ -62,13 +62,13 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let fill: FillMode = args.fill_mode.parse()?;
     let generator = ImageDataGeneratorConfig::new()
-        .rotation_range(args.rotation_range)
-        .width_shift_range(args.width_shift_range)
-        .height_shift_range(args.height_shift_range)
-        .shear_range(args.shear_range)
-        .zoom_range(args.zoom_range)
-        .horizontal_flip(!args.no_horizontal_flip)
-        .fill_mode(fill)
+        .with_rotation_range(args.rotation_range)
+        .with_width_shift_range(args.width_shift_range.into())
+        .with_height_shift_range(args.height_shift_range.into())
+        .with_shear_range(args.shear_range)
+        .with_zoom(args.zoom_range)
+        .with_horizontal_flip(!args.no_horizontal_flip)
+        .with_fill_mode(fill)
         .build()?;
     let image = load_img(&args.input, Some([args.size, args.size]), Interpolation::Nearest)?;
     let tiles = args.count + 1;

@@ -20,7 +20,7 @@
 //! write_standin_dataset(&data, ["cats", "dogs"], 4, 2, 0)?; // train/ and validation/ folders
 //! let device = Device::flex();
 //! let flow = |split: &str, generator| {
-//!     let config = FlowConfig { target_size: [150, 150], batch_size: 4, class_mode: ClassMode::Binary, ..FlowConfig::default() };
+//!     let config = FlowConfig::new().with_target_size([150, 150]).with_batch_size(4).with_class_mode(ClassMode::Binary);
 //!     DirectoryIterator::new(&data.join(split), generator, config)
 //! };
 //! let mut train = flow("train", ImageDataGeneratorConfig::course().build()?)?;
@@ -29,7 +29,7 @@
 //! // InceptionV3 cut at mixed7, frozen; Flatten -> Dense(1024) -> Dropout(0.2) -> Dense(1).
 //! let model = TransferModelConfig::course().init(&device)?;
 //! let mut trainer = Trainer::new(model, CompileConfig::course(), &device)?;
-//! let fit = FitConfig { epochs: 1, steps_per_epoch: Some(1), validation_steps: Some(1), ..FitConfig::default() };
+//! let fit = FitConfig::new().with_epochs(1).with_steps_per_epoch(Some(1)).with_validation_steps(Some(1));
 //! let history = trainer.fit(&mut train, fit, Some(&mut validation), &mut [])?;
 //! assert_eq!(history.epochs.len(), 1);
 //! save_model(&data.join("model.safetensors"), trainer.model(), train.class_names())?;

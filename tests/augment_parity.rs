@@ -39,7 +39,7 @@ fn apply_transform_matches_keras_on_every_case() {
             "wrap" => FillMode::Wrap,
             _ => FillMode::Nearest,
         };
-        let order = case["interpolation_order"].as_u64().unwrap_or(1) as u8;
+        let order = Interpolation::from_order(case["interpolation_order"].as_u64().unwrap_or(1) as u8).unwrap();
         let ours = apply_transform(&image, &params, fill, order, Geometry::Keras);
         let (shape, reference) = load(file);
         assert_eq!(shape, vec![h, w, 3]);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use augment::{
     AugmentError, ClassMode, DirectoryIterator, FillMode, FlowConfig, Geometry, Image, ImageDataGeneratorConfig,
-    TransformParams, apply_transform, image_rng,
+    Interpolation, ShiftRange, TransformParams, apply_transform, image_rng,
 };
 use burn::tensor::Device;
 
@@ -16,19 +16,20 @@ fn course() -> ImageDataGeneratorConfig {
 #[test]
 fn invalid_parameters_are_typed_errors_at_construction() {
     let cases = [
-        ImageDataGeneratorConfig::new().rotation_range(-1.0),
-        ImageDataGeneratorConfig::new().rotation_range(f64::NAN),
-        ImageDataGeneratorConfig::new().zoom_range_pair([1.2, 0.8]),
-        ImageDataGeneratorConfig::new().zoom_range(1.5),
-        ImageDataGeneratorConfig::new().width_shift_range(-0.2),
-        ImageDataGeneratorConfig::new().brightness_range([1.5, 0.5]),
-        ImageDataGeneratorConfig::new().interpolation_order(3),
+        ImageDataGeneratorConfig::new().with_rotation_range(-1.0),
+        ImageDataGeneratorConfig::new().with_rotation_range(f64::NAN),
+        ImageDataGeneratorConfig::new().with_zoom_range([1.2, 0.8]),
+        ImageDataGeneratorConfig::new().with_zoom(1.5),
+        ImageDataGeneratorConfig::new().with_width_shift_range(ShiftRange::Uniform(-0.2)),
+        ImageDataGeneratorConfig::new().with_brightness_range(Some([1.5, 0.5])),
     ];
     for config in cases {
         let err = config.build().unwrap_err();
         assert!(matches!(err, AugmentError::InvalidParameter { .. }), "{err}");
     }
     assert!(course().build().is_ok());
+    let err = Interpolation::from_order(3).unwrap_err();
+    assert!(matches!(err, AugmentError::InvalidParameter { parameter: "interpolation_order", .. }), "{err}");
 }
 
 #[test]
@@ -50,9 +51,9 @@ fn tx_moves_content_horizontally_as_keras_does() {
     let data: Vec<f32> = (0..10 * 12).flat_map(|i| [i as f32; 3]).collect();
     let image = Image::new(10, 12, 3, data).unwrap();
     let p = TransformParams { tx: 3.0, ..Default::default() };
-    let keras = apply_transform(&image, &p, FillMode::Nearest, 1, Geometry::Keras);
+    let keras = apply_transform(&image, &p, FillMode::Nearest, Interpolation::Bilinear, Geometry::Keras);
     assert_eq!(keras.pixel(4, 2)[0], image.pixel(4, 5)[0], "out[r, c] = in[r, c + tx]");
-    let corrected = apply_transform(&image, &p, FillMode::Nearest, 1, Geometry::Corrected);
+    let corrected = apply_transform(&image, &p, FillMode::Nearest, Interpolation::Bilinear, Geometry::Corrected);
     assert_eq!(
         corrected.pixel(4, 2)[0],
         image.pixel(7, 2)[0],
@@ -202,7 +203,7 @@ fn augment_equals_apply_transform_then_rescale() {
         let p = generator.random_transform(20, 28, &mut image_rng(5, 0, i));
         flipped += p.flip_horizontal as usize;
         let ours = generator.augment(&image, &mut image_rng(5, 0, i));
-        let keras = apply_transform(&image, &p, FillMode::Nearest, 1, Geometry::Keras);
+        let keras = apply_transform(&image, &p, FillMode::Nearest, Interpolation::Bilinear, Geometry::Keras);
         for (a, b) in ours.data.iter().zip(&keras.data) {
             assert!((a - b / 255.0).abs() < 1e-6, "image {i}: {a} vs {}", b / 255.0);
         }

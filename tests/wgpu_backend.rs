@@ -99,9 +99,9 @@ fn augmentation_batches_land_on_the_gpu_identical() {
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/augment/folder");
     let batch = |device: &Device| {
         let generator = ImageDataGeneratorConfig::new()
-            .rescale(1.0 / 255.0)
-            .rotation_range(40.0)
-            .horizontal_flip(true)
+            .with_rescale(Some(1.0 / 255.0))
+            .with_rotation_range(40.0)
+            .with_horizontal_flip(true)
             .build()
             .unwrap();
         let config = FlowConfig {

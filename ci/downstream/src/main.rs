@@ -11,7 +11,7 @@ fn main() -> anyhow::Result<()> {
         write_standin_dataset(data, ["cats", "dogs"], 8, 4, 0)?;
     }
     let flow = |dir: &str, generator| {
-        let config = FlowConfig { target_size: [150, 150], batch_size: 4, class_mode: ClassMode::Binary, ..FlowConfig::default() };
+        let config = FlowConfig::new().with_target_size([150, 150]).with_batch_size(4).with_class_mode(ClassMode::Binary);
         DirectoryIterator::new(&data.join(dir), generator, config)
     };
     let mut train = flow("train", ImageDataGeneratorConfig::course().build()?)?;
@@ -22,7 +22,7 @@ fn main() -> anyhow::Result<()> {
     let config = TransferModelConfig::course();
     let model = config.init(&device)?;
     let mut trainer = Trainer::new(model, CompileConfig::course(), &device)?;
-    let fit = FitConfig { epochs: 1, verbose: Verbosity::OneLinePerEpoch, ..FitConfig::default() };
+    let fit = FitConfig::new().with_epochs(1).with_verbose(Verbosity::OneLinePerEpoch);
     let history = trainer.fit(&mut train, fit, Some(&mut validation), &mut [])?;
     println!("{}", history.to_csv());
     save_model(Path::new("model.safetensors"), trainer.model(), train.class_names())?; // Keras' model.save

@@ -1,11 +1,12 @@
 //! The geometric warp of Keras' `apply_affine_transform` (scipy `ndimage.affine_transform`,
 //! order 0 or 1, with its four fill modes) and the flips.
 
+use crate::decode::Interpolation;
 use crate::image::Image;
 use crate::params::TransformParams;
 
 /// How samples outside the image are filled (Keras `fill_mode`, scipy `mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub enum FillMode {
     /// Repeat the edge pixel (`aaaa|abcd|dddd`). Keras' default.
     #[default]
@@ -50,7 +51,7 @@ impl std::fmt::Display for FillMode {
 }
 
 /// Which geometry the warp uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Geometry {
     /// Exactly Keras, quirks included (see [`TransformParams`]). The default.
     #[default]
@@ -115,7 +116,7 @@ pub fn sampling_map(p: &TransformParams, height: usize, width: usize, geometry: 
 /// Where one source coordinate reads from along an axis of `n` pixels: two neighbour
 /// indices and the weight of the second, or `None` for "outside" (constant fill).
 #[inline(always)]
-fn neighbours(coord: f64, n: usize, mode: FillMode, order: u8) -> Option<(usize, usize, f64)> {
+fn neighbours(coord: f64, n: usize, mode: FillMode, interpolation: Interpolation) -> Option<(usize, usize, f64)> {
     let last = (n - 1) as f64;
     let clamped_pair = |c: f64| {
         let c = c.clamp(0.0, last);
@@ -144,7 +145,7 @@ fn neighbours(coord: f64, n: usize, mode: FillMode, order: u8) -> Option<(usize,
                 let m = i.rem_euclid(period);
                 (if m >= n as i64 { period - 1 - m } else { m }) as usize
             };
-            if order == 0 {
+            if interpolation == Interpolation::Nearest {
                 let i = reflect((coord + 0.5).floor() as i64);
                 return Some((i, i, 0.0));
             }
@@ -152,7 +153,7 @@ fn neighbours(coord: f64, n: usize, mode: FillMode, order: u8) -> Option<(usize,
             return Some((reflect(i0 as i64), reflect(i0 as i64 + 1), coord - i0));
         }
     };
-    if order == 0 {
+    if interpolation == Interpolation::Nearest {
         let i = (c.clamp(0.0, last) + 0.5).floor() as usize;
         let i = i.min(n - 1);
         return Some((i, i, 0.0));
@@ -160,11 +161,17 @@ fn neighbours(coord: f64, n: usize, mode: FillMode, order: u8) -> Option<(usize,
     clamped_pair(c)
 }
 
-/// Applies the affine part of `p` (Keras `apply_affine_transform`) with bilinear (`order`
-/// 1) or nearest (`order` 0) sampling. Computes coordinates in f64, stores f32.
-pub fn warp(image: &Image, p: &TransformParams, fill: FillMode, order: u8, geometry: Geometry) -> Image {
+/// Applies the affine part of `p` (Keras `apply_affine_transform`) with bilinear (scipy's
+/// `order` 1) or nearest (`order` 0) sampling. Computes coordinates in f64, stores f32.
+pub fn warp(
+    image: &Image,
+    p: &TransformParams,
+    fill: FillMode,
+    interpolation: Interpolation,
+    geometry: Geometry,
+) -> Image {
     let mut out = vec![0.0f32; image.data.len()];
-    warp_into(image, p, fill, order, geometry, 1.0, &mut out);
+    warp_into(image, p, fill, interpolation, geometry, 1.0, &mut out);
     Image { height: image.height, width: image.width, channels: image.channels, data: out }
 }
 
@@ -173,12 +180,12 @@ pub fn warp_into(
     image: &Image,
     p: &TransformParams,
     fill: FillMode,
-    order: u8,
+    interpolation: Interpolation,
     geometry: Geometry,
     scale: f32,
     out: &mut [f32],
 ) {
-    warp_mirrored_into(image, p, fill, order, geometry, scale, false, out);
+    warp_mirrored_into(image, p, fill, interpolation, geometry, scale, false, out);
 }
 
 /// [`warp_into`], then mirrored left-right when `mirror` (Keras' horizontal flip after the
@@ -188,18 +195,18 @@ pub(crate) fn warp_mirrored_into(
     image: &Image,
     p: &TransformParams,
     fill: FillMode,
-    order: u8,
+    interpolation: Interpolation,
     geometry: Geometry,
     scale: f32,
     mirror: bool,
     out: &mut [f32],
 ) {
     let (h, w, ch) = (image.height, image.width, image.channels);
-    if fill == FillMode::Nearest && order == 1 && ch == 3 && !p.is_affine_identity() {
+    if fill == FillMode::Nearest && interpolation == Interpolation::Bilinear && ch == 3 && !p.is_affine_identity() {
         let m = sampling_map(p, h, w, geometry);
         return warp_nearest_bilinear_rgb(image, m, scale, mirror, out);
     }
-    warp_general(image, p, fill, order, geometry, scale, out);
+    warp_general(image, p, fill, interpolation, geometry, scale, out);
     if mirror {
         mirror_columns(out, w, ch);
     }
@@ -209,7 +216,7 @@ fn warp_general(
     image: &Image,
     p: &TransformParams,
     fill: FillMode,
-    order: u8,
+    interpolation: Interpolation,
     geometry: Geometry,
     scale: f32,
     out: &mut [f32],
@@ -234,7 +241,7 @@ fn warp_general(
             let v = a10 * cf + a11 * rf + a12; // source row
             let px = &mut row_out[c * ch..(c + 1) * ch];
             let (Some((c0, c1, tc)), Some((r0, r1, tr))) =
-                (neighbours(u, w, fill, order), neighbours(v, h, fill, order))
+                (neighbours(u, w, fill, interpolation), neighbours(v, h, fill, interpolation))
             else {
                 px.fill(cval);
                 continue;

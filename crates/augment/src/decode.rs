@@ -9,7 +9,10 @@ use crate::error::{AugmentError, Result};
 use crate::image::Image;
 use crate::text_enum::text_enum;
 
-/// Resampling filter of the resize to `target_size` (Keras `interpolation`).
+/// Resampling filter: of the resize to `target_size` (Keras `interpolation`), and of
+/// `apply_transform`'s warp (Keras' `interpolation_order`, see [`Interpolation::from_order`];
+/// the warp samples the source at one point, so there the two are scipy's nearest and
+/// bilinear).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Interpolation {
     /// Pillow `NEAREST` (Keras' default): `src = trunc((dst + 0.5) * in / out)`, computed
@@ -23,6 +26,22 @@ pub enum Interpolation {
 
 text_enum!(Interpolation, "interpolation", "must be nearest or bilinear",
     "nearest" => Interpolation::Nearest, "bilinear" => Interpolation::Bilinear);
+
+impl Interpolation {
+    /// From a spline order as Keras' `apply_transform` passes it to scipy
+    /// (`interpolation_order`): 0 nearest, 1 bilinear; higher orders are not supported.
+    pub fn from_order(order: u8) -> crate::error::Result<Self> {
+        match order {
+            0 => Ok(Interpolation::Nearest),
+            1 => Ok(Interpolation::Bilinear),
+            _ => Err(crate::error::AugmentError::InvalidParameter {
+                parameter: "interpolation_order",
+                value: order.to_string(),
+                reason: "only 0 (nearest) and 1 (bilinear) are supported",
+            }),
+        }
+    }
+}
 
 /// Whether truncated JPEG files are decoded (their missing rows grey) instead of refused:
 /// Pillow's `ImageFile.LOAD_TRUNCATED_IMAGES`. Default: false.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
+use burn::config::Config;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
@@ -33,46 +34,45 @@ pub enum ClassMode {
 }
 
 /// Arguments of `flow_from_directory` (Keras names and defaults).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Config, Debug, PartialEq)]
 pub struct FlowConfig {
     /// `[rows, cols]` every image is resized to. Keras default: 256x256.
+    #[config(default = "[256, 256]")]
     pub target_size: [usize; 2],
     /// Images per batch. Keras default: 32.
+    #[config(default = 32)]
     pub batch_size: usize,
     /// Targets. Keras default: categorical.
+    #[config(default = "ClassMode::Categorical")]
     pub class_mode: ClassMode,
     /// Reshuffle the order every epoch. Keras default: true.
+    #[config(default = true)]
     pub shuffle: bool,
     /// Seed of the shuffles and augmentations.
+    #[config(default = 0)]
     pub seed: u64,
     /// Resize filter. Keras default: nearest.
+    #[config(default = "Interpolation::Nearest")]
     pub interpolation: Interpolation,
     /// Batches prepared ahead on worker threads.
+    #[config(default = 2)]
     pub prefetch: usize,
     /// Decoding threads; 0 means one per core. Results do not depend on it.
+    #[config(default = 0)]
     pub workers: usize,
     /// Whether linked folders inside the class folders are entered (Keras' `follow_links`,
     /// default false); a link back to a folder above is never followed.
+    #[config(default = false)]
     pub follow_links: bool,
     /// What the scan does with image files that do not decode (every file's header is
     /// checked when the folder is scanned). Default: [`BadImages::Error`].
+    #[config(default = "BadImages::Error")]
     pub bad_images: BadImages,
 }
 
 impl Default for FlowConfig {
     fn default() -> Self {
-        Self {
-            target_size: [256, 256],
-            batch_size: 32,
-            class_mode: ClassMode::Categorical,
-            shuffle: true,
-            seed: 0,
-            interpolation: Interpolation::Nearest,
-            prefetch: 2,
-            workers: 0,
-            follow_links: false,
-            bad_images: BadImages::Error,
-        }
+        Self::new()
     }
 }
 

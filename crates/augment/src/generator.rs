@@ -1,16 +1,18 @@
 //! `ImageDataGenerator` with Keras' parameter names: validated configuration, random
 //! parameter draws in Keras' order, and `apply_transform` / `standardize`.
 
+use burn::config::Config;
 use rand::Rng;
 
 use crate::affine::{FillMode, Geometry, flip_horizontal, flip_vertical, warp, warp_mirrored_into};
 use crate::color::{brightness, channel_shift};
+use crate::decode::Interpolation;
 use crate::error::{AugmentError, Result};
 use crate::image::Image;
 use crate::params::TransformParams;
 
 /// A shift range as Keras accepts it for `width_shift_range` / `height_shift_range`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ShiftRange {
     /// A float: `U(-r, r)`, a fraction of the size when `r < 1`, pixels otherwise.
     Uniform(f64),
@@ -24,6 +26,13 @@ pub enum ShiftRange {
 impl Default for ShiftRange {
     fn default() -> Self {
         ShiftRange::Uniform(0.0)
+    }
+}
+
+impl From<f64> for ShiftRange {
+    /// Keras' float form.
+    fn from(range: f64) -> Self {
+        ShiftRange::Uniform(range)
     }
 }
 
@@ -72,153 +81,92 @@ fn sign(rng: &mut impl Rng) -> f64 {
     if rng.random_range(0..2) == 0 { -1.0 } else { 1.0 }
 }
 
-/// Keras' `ImageDataGenerator` arguments (same names, same defaults).
+/// Keras' `ImageDataGenerator` arguments (same names, same defaults), as every
+/// configuration of these crates: public fields, `new()` with Keras' defaults, `with_*`
+/// setters (Burn's `Config`). Keras' shorthand forms have their own setters:
+/// [`ImageDataGeneratorConfig::with_zoom`] (a float `z`), [`ShiftRange`]'s `From<f64>`.
 ///
 /// ```
-/// use augment::ImageDataGeneratorConfig;
+/// use augment::{FillMode, ImageDataGeneratorConfig};
 /// let generator = ImageDataGeneratorConfig::new()
-///     .rescale(1.0 / 255.0)
-///     .rotation_range(40.0)
-///     .horizontal_flip(true)
-///     .fill_mode(augment::FillMode::Reflect)
+///     .with_rescale(Some(1.0 / 255.0))
+///     .with_rotation_range(40.0)
+///     .with_horizontal_flip(true)
+///     .with_fill_mode(FillMode::Reflect)
 ///     .build()
 ///     .unwrap();
 /// assert!(generator.augments());
 /// ```
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Config, Debug, PartialEq)]
 pub struct ImageDataGeneratorConfig {
-    rescale: Option<f64>,
-    rotation_range: f64,
-    width_shift_range: ShiftRange,
-    height_shift_range: ShiftRange,
-    shear_range: f64,
-    zoom_range: [f64; 2],
-    zoom_set: bool,
-    horizontal_flip: bool,
-    vertical_flip: bool,
-    fill_mode: FillMode,
-    channel_shift_range: f64,
-    brightness_range: Option<[f64; 2]>,
-    interpolation_order: u8,
-    geometry: Geometry,
+    /// Multiplies every value last (`1/255` in the course). Keras default: none.
+    pub rescale: Option<f64>,
+    /// Rotation drawn from `U(-degrees, degrees)`. Default 0.
+    #[config(default = 0.0)]
+    pub rotation_range: f64,
+    /// Width shift (Keras' float, int or list forms). Default: none.
+    #[config(default = "ShiftRange::Uniform(0.0)")]
+    pub width_shift_range: ShiftRange,
+    /// Height shift (Keras' float, int or list forms). Default: none.
+    #[config(default = "ShiftRange::Uniform(0.0)")]
+    pub height_shift_range: ShiftRange,
+    /// Shear angle range in **degrees** (as Keras, despite its docs saying radians
+    /// elsewhere). Default 0.
+    #[config(default = 0.0)]
+    pub shear_range: f64,
+    /// Zoom drawn from `[lower, upper]` (Keras' float `z` is `[1 - z, 1 + z]`:
+    /// [`ImageDataGeneratorConfig::with_zoom`]). Default `[1, 1]`: no zoom.
+    #[config(default = "[1.0, 1.0]")]
+    pub zoom_range: [f64; 2],
+    /// Random left-right mirroring. Default false.
+    #[config(default = false)]
+    pub horizontal_flip: bool,
+    /// Random top-bottom mirroring. Default false.
+    #[config(default = false)]
+    pub vertical_flip: bool,
+    /// How to fill outside the image (with `cval` in [`FillMode::Constant`]). Default:
+    /// nearest.
+    #[config(default = "FillMode::Nearest")]
+    pub fill_mode: FillMode,
+    /// Channel shift drawn from `U(-range, range)`. Default 0.
+    #[config(default = 0.0)]
+    pub channel_shift_range: f64,
+    /// Brightness factor drawn from `U(lower, upper)`. Default: none.
+    pub brightness_range: Option<[f64; 2]>,
+    /// The warp's sampling (Keras' `interpolation_order`: 1 bilinear, the default, or 0
+    /// nearest; [`Interpolation::from_order`]).
+    #[config(default = "Interpolation::Bilinear")]
+    pub interpolation: Interpolation,
+    /// Keras' exact geometry (default) or the corrected one.
+    #[config(default = "Geometry::Keras")]
+    pub geometry: Geometry,
+}
+
+impl Default for ImageDataGeneratorConfig {
+    /// Keras' `ImageDataGenerator()`: no augmentation, no rescale.
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl ImageDataGeneratorConfig {
-    /// No augmentation, no rescale (Keras' defaults).
-    pub fn new() -> Self {
-        Self { zoom_range: [1.0, 1.0], interpolation_order: 1, ..Default::default() }
-    }
-
     /// The course's training generator: `rescale=1/255, rotation_range=40,
     /// width_shift_range=0.2, height_shift_range=0.2, shear_range=0.2, zoom_range=0.2,
     /// horizontal_flip=True`.
     pub fn course() -> Self {
         Self::new()
-            .rescale(1.0 / 255.0)
-            .rotation_range(40.0)
-            .width_shift_range(0.2)
-            .height_shift_range(0.2)
-            .shear_range(0.2)
-            .zoom_range(0.2)
-            .horizontal_flip(true)
+            .with_rescale(Some(1.0 / 255.0))
+            .with_rotation_range(40.0)
+            .with_width_shift_range(0.2.into())
+            .with_height_shift_range(0.2.into())
+            .with_shear_range(0.2)
+            .with_zoom(0.2)
+            .with_horizontal_flip(true)
     }
 
-    /// Multiplies every value last (`1/255` in the course).
-    pub fn rescale(mut self, factor: f64) -> Self {
-        self.rescale = Some(factor);
-        self
-    }
-
-    /// Rotation drawn from `U(-degrees, degrees)`.
-    pub fn rotation_range(mut self, degrees: f64) -> Self {
-        self.rotation_range = degrees;
-        self
-    }
-
-    /// Float shift range for the width (fraction of the width when < 1, else pixels).
-    pub fn width_shift_range(mut self, range: f64) -> Self {
-        self.width_shift_range = ShiftRange::Uniform(range);
-        self
-    }
-
-    /// Float shift range for the height (fraction of the height when < 1, else pixels).
-    pub fn height_shift_range(mut self, range: f64) -> Self {
-        self.height_shift_range = ShiftRange::Uniform(range);
-        self
-    }
-
-    /// Any Keras form of the width shift range (int, float or list).
-    pub fn width_shift(mut self, range: ShiftRange) -> Self {
-        self.width_shift_range = range;
-        self
-    }
-
-    /// Any Keras form of the height shift range (int, float or list).
-    pub fn height_shift(mut self, range: ShiftRange) -> Self {
-        self.height_shift_range = range;
-        self
-    }
-
-    /// Shear angle range in **degrees** (as Keras, despite its docs saying radians elsewhere).
-    pub fn shear_range(mut self, degrees: f64) -> Self {
-        self.shear_range = degrees;
-        self
-    }
-
-    /// A float `z`: zoom drawn from `[1 - z, 1 + z]`.
-    pub fn zoom_range(mut self, z: f64) -> Self {
-        self.zoom_range = [1.0 - z, 1.0 + z];
-        self.zoom_set = true;
-        self
-    }
-
-    /// A `[lower, upper]` zoom range.
-    pub fn zoom_range_pair(mut self, range: [f64; 2]) -> Self {
-        self.zoom_range = range;
-        self.zoom_set = true;
-        self
-    }
-
-    /// Random left-right mirroring.
-    pub fn horizontal_flip(mut self, on: bool) -> Self {
-        self.horizontal_flip = on;
-        self
-    }
-
-    /// Random top-bottom mirroring.
-    pub fn vertical_flip(mut self, on: bool) -> Self {
-        self.vertical_flip = on;
-        self
-    }
-
-    /// How to fill outside the image. Default: nearest.
-    pub fn fill_mode(mut self, mode: FillMode) -> Self {
-        self.fill_mode = mode;
-        self
-    }
-
-    /// Channel shift drawn from `U(-range, range)`.
-    pub fn channel_shift_range(mut self, range: f64) -> Self {
-        self.channel_shift_range = range;
-        self
-    }
-
-    /// Brightness factor drawn from `U(lower, upper)`.
-    pub fn brightness_range(mut self, range: [f64; 2]) -> Self {
-        self.brightness_range = Some(range);
-        self
-    }
-
-    /// 0 (nearest) or 1 (bilinear, the default).
-    pub fn interpolation_order(mut self, order: u8) -> Self {
-        self.interpolation_order = order;
-        self
-    }
-
-    /// Keras' exact geometry (default) or the corrected one.
-    pub fn geometry(mut self, geometry: Geometry) -> Self {
-        self.geometry = geometry;
-        self
+    /// Keras' float `zoom_range=z`: zoom drawn from `[1 - z, 1 + z]`.
+    pub fn with_zoom(self, z: f64) -> Self {
+        self.with_zoom_range([1.0 - z, 1.0 + z])
     }
 
     /// Validates the configuration.
@@ -256,9 +204,6 @@ impl ImageDataGeneratorConfig {
         {
             return bad("rescale", r.to_string(), "must be finite");
         }
-        if self.interpolation_order > 1 {
-            return bad("interpolation_order", self.interpolation_order.to_string(), "only 0 and 1 are supported");
-        }
         if let FillMode::Constant(c) = self.fill_mode
             && !c.is_finite()
         {
@@ -277,7 +222,7 @@ pub struct ImageDataGenerator {
 impl ImageDataGenerator {
     /// A generator that does nothing but `rescale` (Keras `ImageDataGenerator(rescale=...)`).
     pub fn rescale_only(factor: f64) -> Self {
-        Self { config: ImageDataGeneratorConfig::new().rescale(factor) }
+        Self { config: ImageDataGeneratorConfig::new().with_rescale(Some(factor)) }
     }
 
     /// Whether any random transform is configured.
@@ -334,7 +279,7 @@ impl ImageDataGenerator {
 
     /// Keras `apply_transform` with this generator's fill mode, interpolation and geometry.
     pub fn apply_transform(&self, image: &Image, p: &TransformParams) -> Image {
-        apply_transform(image, p, self.config.fill_mode, self.config.interpolation_order, self.config.geometry)
+        apply_transform(image, p, self.config.fill_mode, self.config.interpolation, self.config.geometry)
     }
 
     /// Keras `standardize` as configured here: `x *= rescale`.
@@ -360,8 +305,8 @@ impl ImageDataGenerator {
         let c = &self.config;
         let scale = c.rescale.unwrap_or(1.0) as f32;
         let mut out = Image::filled(image.height, image.width, image.channels, 0.0);
-        let (fill, order, geometry) = (c.fill_mode, c.interpolation_order, c.geometry);
-        warp_mirrored_into(image, &p, fill, order, geometry, scale, p.flip_horizontal, &mut out.data);
+        let (fill, interpolation, geometry) = (c.fill_mode, c.interpolation, c.geometry);
+        warp_mirrored_into(image, &p, fill, interpolation, geometry, scale, p.flip_horizontal, &mut out.data);
         if p.flip_vertical {
             flip_vertical(&mut out);
         }
@@ -371,8 +316,14 @@ impl ImageDataGenerator {
 
 /// Keras `apply_transform`: affine warp, channel shift, horizontal flip, vertical flip,
 /// brightness, in that order.
-pub fn apply_transform(image: &Image, p: &TransformParams, fill: FillMode, order: u8, geometry: Geometry) -> Image {
-    let mut out = warp(image, p, fill, order, geometry);
+pub fn apply_transform(
+    image: &Image,
+    p: &TransformParams,
+    fill: FillMode,
+    interpolation: Interpolation,
+    geometry: Geometry,
+) -> Image {
+    let mut out = warp(image, p, fill, interpolation, geometry);
     if let Some(intensity) = p.channel_shift_intensity {
         channel_shift(&mut out, intensity);
     }

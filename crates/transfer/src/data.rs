@@ -136,7 +136,7 @@ impl InMemoryBatches {
                 "sample shape {sample_shape:?}, {outputs} outputs and batch size {batch_size} must all be positive"
             ));
         }
-        if targets.len() % outputs != 0 {
+        if !targets.len().is_multiple_of(outputs) {
             return invalid(format!("{} target values are not rows of {outputs} outputs", targets.len()));
         }
         let n = targets.len() / outputs;

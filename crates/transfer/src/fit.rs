@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use augment::{Interpolation, load_img};
 use backbone::cpu::host_values;
+use burn::config::Config;
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::store::ModuleSnapshot;
@@ -23,15 +24,18 @@ use crate::model::TransferModel;
 use crate::optim::KerasOptimizer;
 use crate::timing::{EpochTiming, timed};
 
-/// Keras `compile` arguments.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Keras `compile` arguments: `CompileConfig::new(loss)` is Keras' `compile(loss=...)` with
+/// its default optimizer (`"rmsprop"`: RMSprop at Keras' learning rate 1e-3).
+#[derive(Config, Debug, Copy, PartialEq)]
 pub struct CompileConfig {
-    /// Learning rate (the course: 1e-4).
-    pub learning_rate: f64,
-    /// The optimizer (the course: RMSprop; the TF tutorial: Adam).
-    pub optimizer: KerasOptimizer,
     /// The loss (binary for a 1-unit head).
     pub loss: Loss,
+    /// Learning rate (Keras' RMSprop default 1e-3; the course: 1e-4).
+    #[config(default = 1e-3)]
+    pub learning_rate: f64,
+    /// The optimizer (the course: RMSprop; the TF tutorial: Adam).
+    #[config(default = "KerasOptimizer::default()")]
+    pub optimizer: KerasOptimizer,
 }
 
 impl CompileConfig {
@@ -50,36 +54,33 @@ impl CompileConfig {
 
 /// Keras `fit` arguments (`Default`: Keras' `epochs=1`, one pass per epoch, progress bar
 /// on a terminal, stop on a non-finite loss).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Config, Debug, Copy, PartialEq)]
 pub struct FitConfig {
     /// The epoch to end at (Keras: with `initial_epoch`, `epochs` is the final epoch, not a
     /// count).
+    #[config(default = 1)]
     pub epochs: usize,
     /// The epoch to start from, for resuming a run (Keras `initial_epoch`; default 0): the
     /// history and progress bar number epochs from here.
+    #[config(default = 0)]
     pub initial_epoch: usize,
     /// Training steps per epoch (`None`: one pass over the source).
     pub steps_per_epoch: Option<usize>,
     /// Validation steps after each epoch (`None`: one pass over the validation source).
     pub validation_steps: Option<usize>,
     /// What to print (Keras' `verbose`).
+    #[config(default = "Verbosity::Auto")]
     pub verbose: Verbosity,
     /// End `fit` with [`TransferError::NonFiniteLoss`] as soon as a batch's loss is NaN or
     /// infinite (the default: what Keras' `TerminateOnNaN` does, as an error, so no later
     /// checkpoint is written from diverged weights). `false` trains on, as Keras without it.
+    #[config(default = true)]
     pub stop_on_non_finite_loss: bool,
 }
 
 impl Default for FitConfig {
     fn default() -> Self {
-        Self {
-            epochs: 1,
-            initial_epoch: 0,
-            steps_per_epoch: None,
-            validation_steps: None,
-            verbose: Verbosity::Auto,
-            stop_on_non_finite_loss: true,
-        }
+        Self::new()
     }
 }
 
@@ -635,15 +636,17 @@ pub fn predict(model: &TransferModel, images: Tensor<4>) -> Result<Tensor<2>> {
 }
 
 /// Keras-style `predict` on image files: each is loaded as `load_img(path, target_size)`,
-/// multiplied by `rescale` and classified. Returns one probability row per file.
+/// multiplied by `rescale` (an `f64`, as every `rescale` of these crates: Keras'
+/// `ImageDataGenerator(rescale=...)`) and classified. Returns one probability row per file.
 pub fn predict_files(
     model: &TransferModel,
     paths: &[&Path],
-    rescale: f32,
+    rescale: f64,
     interpolation: Interpolation,
     device: &Device,
 ) -> Result<Vec<Vec<f32>>> {
     let [h, w] = model.input_size;
+    let rescale = rescale as f32;
     let mut pixels = Vec::with_capacity(paths.len() * h * w * 3);
     for path in paths {
         let image = load_img(path, Some([h, w]), interpolation)?;

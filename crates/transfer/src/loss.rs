@@ -4,7 +4,7 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::{log_softmax, relu};
 
 /// Loss of a compiled model (Keras `loss=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Loss {
     /// `binary_crossentropy` on a 1-unit sigmoid output.
     BinaryCrossentropy,

@@ -20,6 +20,7 @@ use std::path::Path;
 use crate::error::{AugmentError, Result};
 use crate::scan::BadImages;
 use crate::text_enum::text_enum;
+use burn::config::Config;
 
 /// How labels are given (Keras' `label_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,19 +76,24 @@ text_enum!(Subset, "subset", "must be either training or validation (or use imag
     "training" => Subset::Training, "validation" => Subset::Validation);
 
 /// Arguments of `image_dataset_from_directory` (Keras' names and defaults).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Config, Debug, PartialEq)]
 pub struct ImageDatasetConfig {
     /// Labels. Keras default: int.
+    #[config(default = "LabelMode::Int")]
     pub label_mode: LabelMode,
     /// The class folders to use, in this order (default: every sub-folder, sorted).
     pub class_names: Option<Vec<String>>,
     /// Channels. Keras default: rgb.
+    #[config(default = "ColorMode::Rgb")]
     pub color_mode: ColorMode,
     /// Images per batch. Keras default: 32.
+    #[config(default = 32)]
     pub batch_size: usize,
     /// `[rows, cols]` every image is resized to. Keras default: 256x256.
+    #[config(default = "[256, 256]")]
     pub image_size: [usize; 2],
     /// Shuffle the file list (with NumPy, from `seed`) and each epoch's order. Default: true.
+    #[config(default = true)]
     pub shuffle: bool,
     /// Seed of the shuffles (Keras draws one when `None`; a split then needs one).
     pub seed: Option<u32>,
@@ -96,37 +102,27 @@ pub struct ImageDatasetConfig {
     /// Which side of the split (needs `validation_split`).
     pub subset: Option<Subset>,
     /// The resize method. Keras default: bilinear.
+    #[config(default = "TfResize::Bilinear")]
     pub interpolation: TfResize,
     /// Descend into linked folders (link cycles are skipped). Keras default: false.
+    #[config(default = false)]
     pub follow_links: bool,
     /// Crop the largest centred window of the target's aspect ratio before resizing.
+    #[config(default = false)]
     pub crop_to_aspect_ratio: bool,
     /// Batches prepared ahead on worker threads.
+    #[config(default = 2)]
     pub prefetch: usize,
     /// What happens to image files that do not decode (every file's header is checked
     /// when the dataset is made, after Keras' split, so the other files keep Keras'
     /// assignment). Default: [`BadImages::Error`].
+    #[config(default = "BadImages::Error")]
     pub bad_images: BadImages,
 }
 
 impl Default for ImageDatasetConfig {
     fn default() -> Self {
-        Self {
-            label_mode: LabelMode::Int,
-            class_names: None,
-            color_mode: ColorMode::Rgb,
-            batch_size: 32,
-            image_size: [256, 256],
-            shuffle: true,
-            seed: None,
-            validation_split: None,
-            subset: None,
-            interpolation: TfResize::Bilinear,
-            follow_links: false,
-            crop_to_aspect_ratio: false,
-            prefetch: 2,
-            bad_images: BadImages::Error,
-        }
+        Self::new()
     }
 }
 

@@ -11,7 +11,7 @@ use crate::error::{AugmentError, Result};
 use crate::image::Image;
 
 /// `tf.image.resize`'s `method` (Keras' `interpolation` of `image_dataset_from_directory`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum TfResize {
     /// Linear in each direction (the default).
     #[default]

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::fit::Trainer;
 
 /// How much `fit` prints (Keras' `verbose` 0, 1, 2 and `"auto"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Verbosity {
     /// Nothing (Keras' 0).
     Silent,
