@@ -1,8 +1,15 @@
-//! Reading and writing float32 `.npy` arrays (NumPy format 1.0-3.0, little-endian, C order),
-//! the exchange format of the examples (`features`, `apply_transform`) and the parity tests.
+//! Reading and writing `.npy` arrays as float32, the exchange format of the examples
+//! (`features`, `apply_transform`) and the parity tests, through the `npyz` crate: every
+//! NumPy format version, byte order, C or Fortran order, and every numeric dtype (bool,
+//! integers, float16/32/64), converted to float32 as NumPy's `astype(np.float32)` does.
+//! This module adds what `npyz` leaves to its caller: the file checks (a regular file, a
+//! shape that fits the data before anything is allocated), the conversion, C order, and
+//! errors that name the file.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
+
+use npyz::{DType, NpyFile, Order, TypeChar, WriterBuilder};
 
 /// What can go wrong with an `.npy` file.
 #[derive(Debug, thiserror::Error)]
@@ -15,7 +22,7 @@ pub enum NpyError {
         /// What the system said.
         source: std::io::Error,
     },
-    /// The file is not a float32, C-order `.npy` array.
+    /// The file is not an `.npy` array of numbers, or lies about its size.
     #[error("{path}: {reason}")]
     Format {
         /// The file.
@@ -34,92 +41,115 @@ pub struct NpyArray {
     pub values: Vec<f32>,
 }
 
-/// Reads a little-endian float32 (or float64, converted) C-order `.npy` file.
+/// Reads an `.npy` array of any numeric dtype and byte order as float32, in C order.
 pub fn read_npy(path: &Path) -> Result<NpyArray, NpyError> {
     let name = path.display().to_string();
-    let bad = |reason: &str| NpyError::Format { path: name.clone(), reason: reason.to_string() };
+    let bad = |reason: String| NpyError::Format { path: name.clone(), reason };
     let mut bytes = Vec::new();
     backbone::internal::regular_file(path)
         .and_then(|()| std::fs::File::open(path))
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(|source| NpyError::Io { path: name.clone(), source })?;
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(bad("not an .npy file (no \\x93NUMPY magic)"));
+    if !bytes.starts_with(b"\x93NUMPY") {
+        return Err(bad("not an .npy file (no \\x93NUMPY magic)".into()));
     }
-    let (header_len, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
-        _ => return Err(bad("unsupported .npy version")),
+    let file = NpyFile::new(&bytes[..]).map_err(|e| bad(format!("bad .npy header: {e}")))?;
+    let shape: Vec<usize> = file.shape().iter().map(|&d| usize::try_from(d).unwrap_or(usize::MAX)).collect();
+    let DType::Plain(dtype) = file.dtype() else {
+        return Err(bad(format!("a structured array ({}) is not an array of numbers", file.dtype().descr())));
     };
-    let header = bytes.get(start..start + header_len).ok_or_else(|| bad("truncated header"))?;
-    let header = std::str::from_utf8(header).map_err(|_| bad("header is not text"))?;
-    let field = |key: &str| -> Option<&str> {
-        let at = header.find(&format!("'{key}'"))? + key.len() + 2;
-        Some(header[at..].trim_start_matches([':', ' ']))
-    };
-    let descr = field("descr").ok_or_else(|| bad("no descr in header"))?;
-    let width = if descr.starts_with("'<f4'") {
-        4
-    } else if descr.starts_with("'<f8'") {
-        8
-    } else {
-        let dtype: String = descr.chars().take(6).collect();
-        return Err(bad(&format!("dtype {dtype} is not little-endian float32/float64")));
-    };
-    if field("fortran_order").is_some_and(|v| v.starts_with("True")) {
-        return Err(bad("Fortran-order arrays are not supported; save with np.ascontiguousarray"));
-    }
-    let shape_text = field("shape").ok_or_else(|| bad("no shape in header"))?;
-    let shape_text = shape_text
-        .strip_prefix('(')
-        .and_then(|rest| rest.split_once(')'))
-        .map(|(inside, _)| inside)
-        .ok_or_else(|| bad("the shape is not a tuple"))?;
-    let shape = shape_text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| bad(&format!("shape entry `{s}` is not a size"))))
-        .collect::<Result<Vec<_>, _>>()?;
+    let width = dtype.num_bytes().unwrap_or(0);
     let expected = shape
         .iter()
-        .try_fold(width as usize, |bytes: usize, &d| bytes.checked_mul(d))
-        .ok_or_else(|| bad(&format!("shape {shape:?} does not fit in memory")))?;
-    let data = &bytes[start + header_len..];
-    if data.len() != expected {
-        return Err(bad(&format!("{} data bytes for shape {shape:?}, expected {expected}", data.len())));
+        .try_fold(width, |bytes: usize, &d| bytes.checked_mul(d))
+        .ok_or_else(|| bad(format!("shape {shape:?} does not fit in memory")))?;
+    let order = file.order();
+    let header_len = bytes.len() - file.into_inner().len();
+    let data = bytes.len() - header_len;
+    if data != expected {
+        return Err(bad(format!("{data} data bytes for shape {shape:?} of {dtype}, expected {expected}")));
     }
-    let values = match width {
-        4 => data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        _ => data
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32)
-            .collect(),
+    let file = NpyFile::new(&bytes[..]).map_err(|e| bad(format!("bad .npy header: {e}")))?;
+    let read = |e: std::io::Error| bad(format!("reading {dtype} values: {e}"));
+    let values: Vec<f32> = match (dtype.type_char(), width) {
+        (TypeChar::Float, 4) => file.into_vec::<f32>().map_err(read)?,
+        (TypeChar::Float, 8) => file.into_vec::<f64>().map_err(read)?.into_iter().map(|v| v as f32).collect(),
+        (TypeChar::Float, 2) => file.into_vec::<half::f16>().map_err(read)?.into_iter().map(f32::from).collect(),
+        (TypeChar::Int, 1) => converted::<i8>(file).map_err(read)?,
+        (TypeChar::Int, 2) => converted::<i16>(file).map_err(read)?,
+        (TypeChar::Int, 4) => file.into_vec::<i32>().map_err(read)?.into_iter().map(|v| v as f32).collect(),
+        (TypeChar::Int, 8) => file.into_vec::<i64>().map_err(read)?.into_iter().map(|v| v as f32).collect(),
+        (TypeChar::Uint, 1) => converted::<u8>(file).map_err(read)?,
+        (TypeChar::Uint, 2) => converted::<u16>(file).map_err(read)?,
+        (TypeChar::Uint, 4) => file.into_vec::<u32>().map_err(read)?.into_iter().map(|v| v as f32).collect(),
+        (TypeChar::Uint, 8) => file.into_vec::<u64>().map_err(read)?.into_iter().map(|v| v as f32).collect(),
+        (TypeChar::Bool, 1) => {
+            file.into_vec::<bool>().map_err(read)?.into_iter().map(|v| f32::from(u8::from(v))).collect()
+        }
+        _ => return Err(bad(format!("dtype {dtype} is not a number type (bool, int, uint or float)"))),
+    };
+    let values = match order {
+        Order::C => values,
+        Order::Fortran => fortran_to_c(&values, &shape),
     };
     Ok(NpyArray { shape, values })
 }
 
-/// Writes a float32 C-order `.npy` file (format 1.0).
+/// Every value of `file` converted losslessly to float32.
+fn converted<T: npyz::Deserialize + Into<f32>>(file: NpyFile<&[u8]>) -> std::io::Result<Vec<f32>> {
+    Ok(file.into_vec::<T>()?.into_iter().map(Into::into).collect())
+}
+
+/// Fortran (column-major) values of an array of `shape` in C (row-major) order.
+fn fortran_to_c(values: &[f32], shape: &[usize]) -> Vec<f32> {
+    let mut strides = vec![1usize; shape.len()];
+    for axis in 1..shape.len() {
+        strides[axis] = strides[axis - 1] * shape[axis - 1];
+    }
+    let mut index = vec![0usize; shape.len()];
+    let mut out = Vec::with_capacity(values.len());
+    for _ in 0..values.len() {
+        out.push(values[index.iter().zip(&strides).map(|(i, s)| i * s).sum::<usize>()]);
+        for axis in (0..shape.len()).rev() {
+            index[axis] += 1;
+            if index[axis] < shape[axis] {
+                break;
+            }
+            index[axis] = 0;
+        }
+    }
+    out
+}
+
+/// Writes a float32 C-order `.npy` file, atomically (a crash leaves the old file or the new
+/// one).
 pub fn write_npy(path: &Path, shape: &[usize], values: &[f32]) -> Result<(), NpyError> {
     let name = path.display().to_string();
-    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
-    let shape_text = match dims.len() {
-        1 => format!("({},)", dims[0]),
-        _ => format!("({})", dims.join(", ")),
-    };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_text}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
+    let expected: usize = shape.iter().product();
+    if expected != values.len() {
+        return Err(NpyError::Format {
+            path: name,
+            reason: format!("{} values for shape {shape:?} ({expected} expected)", values.len()),
+        });
     }
-    header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + values.len() * 4);
-    out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    for v in values {
-        out.extend_from_slice(&v.to_le_bytes());
+    let io = |source| NpyError::Io { path: name.clone(), source };
+    let mut bytes = Vec::with_capacity(128 + values.len() * 4);
+    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    let mut writer =
+        npyz::WriteOptions::<f32>::new().default_dtype().shape(&shape).writer(&mut bytes).begin_nd().map_err(io)?;
+    writer.extend(values.iter().copied()).map_err(io)?;
+    writer.finish().map_err(io)?;
+    backbone::internal::write_atomically(path, &bytes).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fortran_to_c;
+
+    #[test]
+    fn fortran_order_becomes_c_order() {
+        // np.asfortranarray(np.arange(6).reshape(2, 3)) stores 0 3 1 4 2 5.
+        assert_eq!(fortran_to_c(&[0., 3., 1., 4., 2., 5.], &[2, 3]), vec![0., 1., 2., 3., 4., 5.]);
+        assert_eq!(fortran_to_c(&[7.], &[]), vec![7.]);
     }
-    std::fs::File::create(path)
-        .and_then(|mut f| f.write_all(&out))
-        .map_err(|source| NpyError::Io { path: name, source })
 }

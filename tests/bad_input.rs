@@ -93,12 +93,19 @@ fn lying_npy_headers_are_errors() {
     let err =
         write("huge.npy", &format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({huge}, 2), }}"), &[0; 16]);
     assert!(err.contains("huge.npy") && err.contains("does not fit"), "{err}");
-    let err = write("scalar.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': ), }", &[0; 4]);
-    assert!(err.contains("not a tuple"), "{err}");
-    let err = write("accent.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2é, 2), }", &[0; 16]);
-    assert!(err.contains("accent.npy") && err.contains("2é"), "{err}");
-    let err = write("dtype.npy", "{'descr': '<é4ééé', 'fortran_order': False, 'shape': (2,), }", &[0; 8]);
-    assert!(err.contains("is not little-endian float32"), "{err}");
+    for (name, header) in [
+        ("scalar.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': ), }"),
+        ("accent.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2é, 2), }"),
+        ("dtype.npy", "{'descr': '<é4ééé', 'fortran_order': False, 'shape': (2,), }"),
+    ] {
+        let err = write(name, header, &[0; 16]);
+        println!("{err}");
+        assert!(err.contains(name) && err.contains("bad .npy header"), "{err}");
+    }
+    let err = write("text.npy", "{'descr': '<U4', 'fortran_order': False, 'shape': (2,), }", &[0; 32]);
+    assert!(err.contains("text.npy") && err.contains("is not a number type"), "{err}");
+    let err = write("short.npy", "{'descr': '>i2', 'fortran_order': False, 'shape': (3,), }", &[0; 4]);
+    assert!(err.contains("4 data bytes for shape [3]") && err.contains("expected 6"), "{err}");
 }
 
 /// A link back up inside a class folder (`cats/loop -> ..`) is not followed (Keras'

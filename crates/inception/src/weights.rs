@@ -67,7 +67,7 @@ impl InceptionV3 {
                         ),
                     });
                 }
-                files::torch_tensors(&self.network, &state, path, &TORCH_IGNORED)?
+                files::torch_tensors(&self.network, state, path, &TORCH_IGNORED)?
             }
             WeightFormat::Native => {
                 if native_config(path)?.is_none() {

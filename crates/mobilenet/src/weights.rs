@@ -132,7 +132,7 @@ impl MobileNetV2 {
             WeightFormat::Torchvision => {
                 let state = read_state_dict(path)?;
                 torchvision_config(&state, path, self.config.input_size)?;
-                files::torch_tensors(&self.network, &state, path, &[])?
+                files::torch_tensors(&self.network, state, path, &[])?
             }
             WeightFormat::Native if native_config(path)?.is_some() => {
                 files::native_tensors(&self.network, read_state_dict(path)?, path)?

@@ -65,11 +65,12 @@ fn torch_key(kind: &LayerKind, prefix: &str, weight: &str) -> String {
     format!("{prefix}.{field}")
 }
 
-/// Maps a torchvision state dict onto `network`'s parameters.
+/// Maps a torchvision state dict onto `network`'s parameters, taking its tensors (no copy
+/// but the transposition of a `Linear` weight).
 ///
 /// Keys starting with one of `ignored` (auxiliary heads) are skipped, as are the layers of
 /// the whole network after this model's cut; any other key that does not fit is an error.
-pub fn torch_tensors(network: &Network, state: &StateDict, path: &Path, ignored: &[&str]) -> Result<Vec<NamedTensor>> {
+pub fn torch_tensors(network: &Network, state: StateDict, path: &Path, ignored: &[&str]) -> Result<Vec<NamedTensor>> {
     let architecture = network.architecture();
     let mut mapping: BTreeMap<String, (usize, &str)> = BTreeMap::new();
     for (index, layer) in architecture.layers().iter().enumerate() {
@@ -85,7 +86,7 @@ pub fn torch_tensors(network: &Network, state: &StateDict, path: &Path, ignored:
         .collect();
     let mut tensors = Vec::new();
     for (key, (shape, values)) in state {
-        if let Some(&(index, weight)) = mapping.get(key) {
+        if let Some(&(index, weight)) = mapping.get(&key) {
             let param = network.param_path(index, weight).expect("a weight the layer holds");
             let (shape, values) = match (&architecture.layers()[index].kind, shape.as_slice()) {
                 // torch Linear weight (out, in) -> Burn [in, out].
@@ -98,9 +99,9 @@ pub fn torch_tensors(network: &Network, state: &StateDict, path: &Path, ignored:
                     }
                     (vec![inputs, outputs], transposed)
                 }
-                _ => (shape.clone(), values.clone()),
+                _ => (shape, values),
             };
-            tensors.push(NamedTensor::new(param, key, shape, values));
+            tensors.push(NamedTensor::new(param, &key, shape, values));
         } else if ignored.iter().any(|prefix| key.starts_with(prefix)) || later.iter().any(|p| key.starts_with(p)) {
             continue;
         } else {
