@@ -1,10 +1,14 @@
 //! Keras' progress output (`ProgbarLogger`, `fit(verbose=...)`):
 //! `37/100 [=========>....................] - ETA: 12s - loss: 0.4523 - accuracy: 0.8000`,
-//! redrawn at most ten times a second, with the epoch's line ending in the validation
-//! figures (and what other callbacks logged, such as `lr`) and the images per second.
+//! with the epoch's line ending in the validation figures (and what other callbacks logged,
+//! such as `lr`) and the images per second. The bar is `indicatif`'s (redrawn at most ten
+//! times a second, fitted to the terminal's width, drawn only on a terminal) in Keras'
+//! layout; the epoch lines are Keras' own.
 
-use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::callbacks::{Callback, FitParams, Logs, python_format};
 use crate::error::Result;
@@ -47,7 +51,7 @@ impl Verbosity {
 }
 
 const BAR_WIDTH: usize = 30;
-const REDRAW_INTERVAL: Duration = Duration::from_millis(100);
+const REDRAWS_PER_SECOND: u8 = 10;
 
 /// Keras' `ProgbarLogger`, printing on standard error. `fit` adds one (last, after the
 /// history) unless its verbosity is silent.
@@ -55,7 +59,7 @@ pub struct ProgbarLogger {
     verbosity: Verbosity,
     params: FitParams,
     started: Instant,
-    last_drawn: Option<Instant>,
+    bar: Option<ProgressBar>,
     images_at_start: usize,
 }
 
@@ -66,7 +70,7 @@ impl ProgbarLogger {
             verbosity: verbosity.resolved(),
             params: FitParams { epochs: 0, steps: 0 },
             started: Instant::now(),
-            last_drawn: None,
+            bar: None,
             images_at_start: 0,
         }
     }
@@ -86,6 +90,19 @@ impl ProgbarLogger {
 
     fn count(&self, step: usize) -> String {
         format!("{step:>w$}/{}", self.params.steps, w = self.params.steps.to_string().len())
+    }
+
+    /// The epoch's bar, in Keras' layout: `  7/100 [==>.....] - ETA: 12s - loss: ...`.
+    fn new_bar(&self) -> ProgressBar {
+        let steps = self.params.steps;
+        let template =
+            format!("{{pos:>{}}}/{{len}} [{{bar:{BAR_WIDTH}}}] - ETA: {{eta}}{{msg}}", steps.to_string().len());
+        let bar =
+            ProgressBar::with_draw_target(Some(steps as u64), ProgressDrawTarget::stderr_with_hz(REDRAWS_PER_SECOND));
+        if let Ok(style) = ProgressStyle::with_template(&template) {
+            bar.set_style(style.progress_chars("=>."));
+        }
+        bar
     }
 }
 
@@ -109,29 +126,19 @@ impl Callback for ProgbarLogger {
     }
 
     fn on_epoch_begin(&mut self, epoch: usize, trainer: &mut Trainer) -> Result<()> {
-        (self.started, self.last_drawn, self.images_at_start) = (Instant::now(), None, trainer.images_trained());
+        (self.started, self.images_at_start) = (Instant::now(), trainer.images_trained());
         if self.verbosity != Verbosity::Silent {
             eprintln!("Epoch {}/{}", epoch + 1, self.params.epochs);
         }
+        self.bar = (self.verbosity == Verbosity::ProgressBar).then(|| self.new_bar());
         Ok(())
     }
 
     fn on_train_batch_end(&mut self, batch: usize, logs: &Logs, trainer: &mut Trainer) -> Result<()> {
-        let step = batch + 1;
-        if self.verbosity != Verbosity::ProgressBar || self.last_drawn.is_some_and(|t| t.elapsed() < REDRAW_INTERVAL) {
-            return Ok(());
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{} - {:.1} img/s", figures(logs), self.images_per_second(trainer)));
+            bar.set_position(batch as u64 + 1);
         }
-        self.last_drawn = Some(Instant::now());
-        let elapsed = self.started.elapsed().as_secs_f64();
-        let eta = elapsed / step as f64 * self.params.steps.saturating_sub(step) as f64;
-        eprint!(
-            "\r{} [{}] - ETA: {eta:.0}s{} - {:.1} img/s ",
-            self.count(step),
-            self.bar(step),
-            figures(logs),
-            self.images_per_second(trainer)
-        );
-        let _ = std::io::stderr().flush();
         Ok(())
     }
 
@@ -140,9 +147,12 @@ impl Callback for ProgbarLogger {
         let per_step = elapsed / self.params.steps.max(1) as f64 * 1000.0;
         let speed = self.images_per_second(trainer);
         let steps = self.params.steps;
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
         match self.verbosity {
             Verbosity::ProgressBar => eprintln!(
-                "\r{} [{}] - {elapsed:.0}s {per_step:.0}ms/step{} - {speed:.1} img/s",
+                "{} [{}] - {elapsed:.0}s {per_step:.0}ms/step{} - {speed:.1} img/s",
                 self.count(steps),
                 self.bar(steps),
                 figures(logs)
