@@ -152,3 +152,26 @@ impl LayerName {
         Ok([shape[0], shape[1], shape[2]])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::LayerName;
+
+    /// Every block name reads back from its Keras spelling and its torchvision one; the
+    /// channels are Keras' (`model.get_layer(name).output_shape[-1]`).
+    #[test]
+    fn names_round_trip_and_channels_are_keras() {
+        for name in LayerName::ALL {
+            assert_eq!(name.keras_name().parse::<LayerName>().unwrap(), name);
+            assert_eq!(name.to_string(), name.keras_name());
+            if let Some(torch) = name.torchvision_name() {
+                assert_eq!(torch.parse::<LayerName>().unwrap(), name);
+            }
+        }
+        assert_eq!("Mixed_6e".parse::<LayerName>().unwrap(), LayerName::Mixed7);
+        let channels: Vec<usize> = LayerName::ALL.map(LayerName::channels).to_vec();
+        assert_eq!(channels, [256, 288, 288, 768, 768, 768, 768, 768, 1280, 768, 2048, 768, 2048]);
+        let err = "mixed11".parse::<LayerName>().unwrap_err().to_string();
+        assert!(err.contains("mixed11") && err.contains("mixed10"), "{err}");
+    }
+}
