@@ -315,9 +315,14 @@ fn terminate_on_nan_stops_at_the_batch_and_bad_configurations_are_errors() {
     let message =
         err(trainer.fit(&mut tiny_features(), FitConfig { steps_per_epoch: Some(0), ..quiet(1) }, None, &mut []));
     assert!(message.contains("zero training steps"), "{message}");
-    assert!("sideways".parse::<Mode>().is_err());
+    let err = "sideways".parse::<Mode>().unwrap_err().to_string();
+    assert!(err.contains("sideways"), "{err}");
     // A failing model change leaves the trainer usable.
-    assert!(trainer.update_model(|model| model.freeze_first(10_000)).is_err());
+    let err = trainer.update_model(|model| model.freeze_first(10_000)).unwrap_err();
+    assert!(
+        matches!(err, transfer::TransferError::Network(backbone::NetworkError::LayerIndex { index: 10_000, .. })),
+        "{err:?}"
+    );
     trainer.fit(&mut tiny_features(), quiet(1), None, &mut []).unwrap();
 }
 

@@ -87,7 +87,11 @@ fn a_model_cut_at_mixed7_matches_and_holds_nothing_after() {
     let device = Device::flex();
     let config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7);
     let model = keras_model(&config, &device);
-    assert!(model.architecture().index_of("mixed8").is_err());
+    let err = model.architecture().index_of("mixed8").unwrap_err();
+    assert!(
+        matches!(&err, backbone::NetworkError::LayerCutAway { layer, cut } if layer == "mixed8" && cut == "mixed7"),
+        "{err:?}"
+    );
     assert_eq!(conv_layers(&model), 70);
     check_keras(&model, 150, &[LayerName::Mixed7], &device);
     let err = model.forward_to(image(150, 150, 1, &device), LayerName::Mixed8).unwrap_err();

@@ -263,9 +263,25 @@ fn a_short_training_run_learns_a_two_class_folder() {
     assert!(csv.starts_with("epoch,loss,accuracy,val_loss,val_accuracy\n0,"), "{csv}");
     transfer::plot_history(&history, &dir).unwrap();
     for png in ["accuracy.png", "loss.png"] {
-        let image = image::open(dir.join(png)).unwrap();
+        let image = image::open(dir.join(png)).unwrap().to_rgb8();
         assert_eq!((image.width(), image.height()), (640, 480));
+        // Both curves are drawn across the plot: training in blue, validation in red (the
+        // Matplotlib colours of the course's plots), each spanning the epochs' width.
+        for (curve, colour) in [("training", [31u8, 119, 180]), ("validation", [214, 39, 40])] {
+            let xs: Vec<u32> = image.enumerate_pixels().filter(|(_, _, p)| p.0 == colour).map(|(x, _, _)| x).collect();
+            let (first, last) = (xs.iter().min().copied().unwrap_or(0), xs.iter().max().copied().unwrap_or(0));
+            assert!(
+                xs.len() > 100 && last - first > 450,
+                "{png}: {curve} curve: {} pixels over x {first}..{last}",
+                xs.len()
+            );
+        }
     }
+    // The accuracy plot's validation curve ends high (>= 0.9): its last point is in the top
+    // quarter of the plot area (50..430 rows).
+    let accuracy = image::open(dir.join("accuracy.png")).unwrap().to_rgb8();
+    let end = accuracy.enumerate_pixels().filter(|(_, _, p)| p.0 == [214, 39, 40]).max_by_key(|(x, _, _)| *x).unwrap();
+    assert!(end.1 < 50 + 380 / 4 + 10, "validation accuracy ends at row {}", end.1);
 }
 
 /// The TensorFlow tutorial's model: MobileNetV2 at 160, GlobalAveragePooling2D ->
@@ -286,7 +302,11 @@ fn the_tutorial_model_counts_as_keras_in_both_phases() {
     let model = model.unfreeze_base().freeze_first(100).unwrap();
     let summary = model.summary().unwrap();
     assert_eq!((summary.trainable_params(), summary.non_trainable_params()), (1_862_721, 396_544));
-    assert!(model.freeze_first(155).is_err(), "past the last layer");
+    let err = model.freeze_first(155).unwrap_err();
+    assert!(
+        matches!(err, TransferError::Network(backbone::NetworkError::LayerIndex { index: 155, layers: 154, .. })),
+        "{err:?}"
+    );
 }
 
 /// Names that are not layers of the base, or layers past its cut, are errors, not no-ops.
