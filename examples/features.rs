@@ -15,6 +15,12 @@
 //! torchvision's ImageNet mean / std for a torchvision MobileNetV2).
 //! `y.npy`: float32 NHWC output of the layer, Keras' layout. `--model` defaults to what the
 //! weight file holds. Prints the shape and the time.
+//!
+//! Feature export: `--input DIR`, a folder of class sub-folders (`DIR/cats/*.jpg`,
+//! `DIR/dogs/*.jpg`, as `flow_from_directory` reads it, sorted, not shuffled), writes the
+//! features of every image to `y.npy`, their class indices to `y.labels.npy` (float32
+//! `[N]`) and the class names, one per line in index order, to `y.classes.txt`: the arrays
+//! to train a head on elsewhere (`np.load`), as Keras' `model.predict(generator)` does.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -43,7 +49,8 @@ struct Args {
     /// Mixed_6e spelling for InceptionV3). Default: mixed7 / out_relu.
     #[arg(long)]
     layer: Option<String>,
-    /// float32 NHWC .npy, or an image file (JPEG, PNG, BMP, GIF).
+    /// float32 NHWC .npy, an image file (JPEG, PNG, BMP, GIF), or a folder of class
+    /// sub-folders of images (feature export).
     #[arg(long)]
     input: PathBuf,
     /// Where to write the float32 NHWC output.
@@ -65,6 +72,40 @@ struct Args {
 enum Model {
     InceptionV3,
     MobileNetV2,
+}
+
+/// Pixels 0..255 (NHWC) preprocessed as `model` expects: 1/255 for InceptionV3 (the course),
+/// `x / 127.5 - 1` for MobileNetV2 (`preprocess_input`), ImageNet mean / std for a
+/// torchvision MobileNetV2.
+fn preprocessed(model: Model, torchvision: bool, pixels: Vec<f32>) -> Vec<f32> {
+    match model {
+        Model::InceptionV3 => pixels.iter().map(|v| v / 255.0).collect(),
+        // Per channel (NHWC: channel = index % 3).
+        Model::MobileNetV2 if torchvision => {
+            pixels.iter().enumerate().map(|(i, v)| (v / 255.0 - IMAGENET_MEAN[i % 3]) / IMAGENET_STD[i % 3]).collect()
+        }
+        Model::MobileNetV2 => pixels.iter().map(|v| v / 127.5 - 1.0).collect(),
+    }
+}
+
+/// Every image of a folder of class sub-folders, in `flow_from_directory`'s order (not
+/// shuffled), resized to `size` x `size`: NHWC shape and pixels 0..255, class indices, class
+/// names.
+fn read_folder(folder: &Path, size: usize) -> Result<(Vec<usize>, Vec<f32>, Vec<f32>, Vec<String>)> {
+    let config = augment::FlowConfig::new()
+        .with_target_size([size, size])
+        .with_batch_size(32)
+        .with_class_mode(augment::ClassMode::Sparse)
+        .with_shuffle(false);
+    let mut flow = augment::DirectoryIterator::new(folder, augment::ImageDataGenerator::rescale_only(1.0), config)?;
+    let host = Device::flex();
+    let (mut pixels, mut classes) = (Vec::new(), Vec::new());
+    for _ in 0..flow.batches_per_epoch() {
+        let batch = flow.next_batch(&host)?;
+        pixels.extend(backbone::cpu::host_values(batch.images.permute([0, 2, 3, 1]))?);
+        classes.extend(batch.classes.iter().map(|&c| c as f32));
+    }
+    Ok((vec![classes.len(), size, size, 3], pixels, classes, flow.class_names().to_vec()))
 }
 
 /// Which network a weight file holds.
@@ -141,27 +182,21 @@ fn main() -> Result<()> {
         args.layer.clone().unwrap_or_else(|| if model == Model::MobileNetV2 { "out_relu" } else { "mixed7" }.into());
 
     let is_npy = args.input.extension().is_some_and(|e| e == "npy");
+    let torchvision = !is_npy && mobilenet::detect_flavor(&args.weights)? == Flavor::Torchvision;
+    let mut labels = None;
     let (shape, values) = if is_npy {
         let array = read_npy(&args.input)?;
         if array.shape.len() != 4 || array.shape[3] != 3 {
             bail!("{}: expected float32 NHWC [N, H, W, 3], got shape {:?}", args.input.display(), array.shape);
         }
         (array.shape, array.values)
+    } else if args.input.is_dir() {
+        let (shape, values, classes, names) = read_folder(&args.input, args.size)?;
+        labels = Some((classes, names));
+        (shape, preprocessed(model, torchvision, values))
     } else {
         let image = augment::load_img(&args.input, Some([args.size, args.size]), augment::Interpolation::Nearest)?;
-        let torchvision = mobilenet::detect_flavor(&args.weights)? == Flavor::Torchvision;
-        let values = match model {
-            Model::InceptionV3 => image.data.iter().map(|v| v / 255.0).collect(),
-            // torchvision's ImageNet normalisation, per channel (NHWC: channel = index % 3).
-            Model::MobileNetV2 if torchvision => image
-                .data
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (v / 255.0 - IMAGENET_MEAN[i % 3]) / IMAGENET_STD[i % 3])
-                .collect(),
-            Model::MobileNetV2 => image.data.iter().map(|v| v / 127.5 - 1.0).collect(),
-        };
-        (vec![1, image.height, image.width, 3], values)
+        (vec![1, image.height, image.width, 3], preprocessed(model, torchvision, image.data))
     };
     let [n, h, w, c]: [usize; 4] = shape.try_into().map_err(|s| anyhow::anyhow!("input shape {s:?}"))?;
 
@@ -198,6 +233,13 @@ fn main() -> Result<()> {
     };
     let ran = started.elapsed();
     write_npy(&args.output, &out_shape, &out)?;
+    if let Some((classes, names)) = labels {
+        let labels_path = args.output.with_extension("labels.npy");
+        write_npy(&labels_path, &[classes.len()], &classes)?;
+        let classes_path = args.output.with_extension("classes.txt");
+        std::fs::write(&classes_path, names.join("\n") + "\n")?;
+        println!("labels: {} ({} classes: {})", labels_path.display(), names.len(), classes_path.display());
+    }
     println!(
         "{layer} ({}, {backend}): output shape {:?}, forward {:.3} s ({:.1} img/s), weights loaded in {:.2} s",
         network.architecture().name(),
