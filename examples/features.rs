@@ -88,10 +88,21 @@ fn preprocessed(model: Model, torchvision: bool, pixels: Vec<f32>) -> Vec<f32> {
     }
 }
 
+/// The images of a folder of class sub-folders.
+struct FolderImages {
+    /// NHWC shape.
+    shape: Vec<usize>,
+    /// Pixels 0..255, NHWC.
+    pixels: Vec<f32>,
+    /// Each image's class index.
+    classes: Vec<f32>,
+    /// Class names in index order.
+    names: Vec<String>,
+}
+
 /// Every image of a folder of class sub-folders, in `flow_from_directory`'s order (not
-/// shuffled), resized to `size` x `size`: NHWC shape and pixels 0..255, class indices, class
-/// names.
-fn read_folder(folder: &Path, size: usize) -> Result<(Vec<usize>, Vec<f32>, Vec<f32>, Vec<String>)> {
+/// shuffled), resized to `size` x `size`.
+fn read_folder(folder: &Path, size: usize) -> Result<FolderImages> {
     let config = augment::FlowConfig::new()
         .with_target_size([size, size])
         .with_batch_size(32)
@@ -105,7 +116,7 @@ fn read_folder(folder: &Path, size: usize) -> Result<(Vec<usize>, Vec<f32>, Vec<
         pixels.extend(backbone::cpu::host_values(batch.images.permute([0, 2, 3, 1]))?);
         classes.extend(batch.classes.iter().map(|&c| c as f32));
     }
-    Ok((vec![classes.len(), size, size, 3], pixels, classes, flow.class_names().to_vec()))
+    Ok(FolderImages { shape: vec![classes.len(), size, size, 3], pixels, classes, names: flow.class_names().to_vec() })
 }
 
 /// Which network a weight file holds.
@@ -191,9 +202,9 @@ fn main() -> Result<()> {
         }
         (array.shape, array.values)
     } else if args.input.is_dir() {
-        let (shape, values, classes, names) = read_folder(&args.input, args.size)?;
-        labels = Some((classes, names));
-        (shape, preprocessed(model, torchvision, values))
+        let folder = read_folder(&args.input, args.size)?;
+        labels = Some((folder.classes, folder.names));
+        (folder.shape, preprocessed(model, torchvision, folder.pixels))
     } else {
         let image = augment::load_img(&args.input, Some([args.size, args.size]), augment::Interpolation::Nearest)?;
         (vec![1, image.height, image.width, 3], preprocessed(model, torchvision, image.data))
