@@ -66,10 +66,11 @@ pub mod prelude {
     pub use inception::{InceptionV3, InceptionV3Config, LayerName};
     pub use mobilenet::{MobileNetV2, MobileNetV2Config};
     pub use transfer::{
-        BaseConfig, BatchSource, Callback, CheckpointMetadata, CompileConfig, CsvLogger, EarlyStopping, FitConfig,
-        HeadConfig, History, InputScaling, KerasAdam, KerasRmsProp, LayerRef, LearningRateScheduler, Loss,
-        ModelCheckpoint, Pooling, ReduceLROnPlateau, TerminateOnNaN, Trainer, TransferError, TransferModel,
-        TransferModelConfig, Verbosity, load_checkpoint, load_model, predict, predict_files, save_model,
+        BaseConfig, BatchSource, Callback, CheckpointMetadata, ClassifierHead, CompileConfig, CsvLogger, EarlyStopping,
+        FitConfig, HeadConfig, History, InMemoryBatches, InputScaling, Inputs, KerasAdam, KerasRmsProp, LayerRef,
+        LearningRateScheduler, Loss, ModelCheckpoint, Pooling, ReduceLROnPlateau, TerminateOnNaN, Trainer,
+        TransferError, TransferModel, TransferModelConfig, Verbosity, load_checkpoint, load_model, predict,
+        predict_files, save_model,
     };
 
     pub use crate::backend::Backend;

@@ -99,3 +99,66 @@ fn saving_over_a_checkpoint_keeps_its_permissions() {
     save_model(&path, &model, &[]).unwrap();
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
 }
+
+/// A head of one's own: any Burn module implementing `ClassifierHead` (here global max
+/// pooling -> Dense(1)) trains, evaluates and predicts through the same `Trainer` and
+/// callbacks as the built-in head.
+#[derive(burn::module::Module, Debug)]
+struct MaxPoolHead {
+    dense: transfer::Dense,
+}
+
+impl ClassifierHead for MaxPoolHead {
+    fn forward(&self, features: Tensor<4>) -> Tensor<2> {
+        self.dense.forward(features.max_dim(3).max_dim(2).flatten(1, 3))
+    }
+
+    fn outputs(&self) -> usize {
+        self.dense.units()
+    }
+}
+
+#[test]
+fn a_head_of_ones_own_trains_through_the_trainer_and_callbacks() {
+    use burn::tensor::TensorData;
+    let device = Device::flex();
+    let base = MobileNetV2Config::new().with_alpha(0.35).with_input_size([32, 32]);
+    let config = TransferModelConfig::new(base.into(), HeadConfig::course()).with_input_size([32, 32]);
+    let base = config.base.init(&device).unwrap();
+    let [_, _, channels] = config.feature_map(&base).unwrap();
+    assert_eq!(channels, 1280);
+    let head =
+        MaxPoolHead { dense: transfer::Dense::from_values(vec![0.0; channels], channels, 1, vec![0.0], &device) };
+    let model = config.init_with_head(base, head).unwrap();
+    assert!(model.base_fully_frozen());
+
+    // Features whose channel 0 peaks above 1 exactly for the positive samples.
+    let n = 16;
+    let mut features = vec![0.1f32; n * channels];
+    let targets: Vec<f32> = (0..n).map(|i| (i % 2) as f32).collect();
+    for (i, &t) in targets.iter().enumerate() {
+        features[i * channels] = if t > 0.5 { 3.0 } else { -3.0 };
+    }
+    let mut data = InMemoryBatches::features(features, [channels, 1, 1], targets, 1, 8).unwrap();
+    let compile = CompileConfig::new(Loss::BinaryCrossentropy).with_learning_rate(0.05);
+    let mut trainer = Trainer::new(model, compile, &device).unwrap();
+    let mut early = EarlyStopping::new("loss").patience(5);
+    let mut epochs_seen = 0;
+    let mut count = transfer::callbacks::on_epoch_end(|_, _, _: &mut Trainer<MaxPoolHead>| {
+        epochs_seen += 1;
+        Ok(())
+    });
+    let fit = FitConfig::new().with_epochs(5).with_verbose(Verbosity::Silent);
+    let history = trainer.fit(&mut data, fit, None, &mut [&mut early, &mut count]).unwrap();
+    assert_eq!((history.epochs.len(), epochs_seen), (5, 5));
+    let losses: Vec<f64> = history.epochs.iter().map(|e| e.loss).collect();
+    assert!(losses.windows(2).all(|w| w[1] < w[0]) && losses[4] < 0.3 * losses[0], "{losses:?}");
+
+    // Predictions through the packed base on images, and on the features directly.
+    let images = Tensor::<4>::from_data(TensorData::new(vec![0.5f32; 2 * 3 * 32 * 32], [2, 3, 32, 32]), &device);
+    let probabilities = trainer.predict(images).unwrap().into_data().try_to_vec::<f32>().unwrap();
+    assert!(probabilities.len() == 2 && probabilities.iter().all(|p| (0.0..=1.0).contains(p)), "{probabilities:?}");
+    let positive = Tensor::<4>::from_data(TensorData::new(vec![3.0f32; channels], [1, channels, 1, 1]), &device);
+    let logit = trainer.model().head.forward(positive.clone()).into_scalar::<f32>();
+    assert!(logit > 0.0, "a positive sample scores positive: {logit}");
+}

@@ -9,8 +9,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use common::detrand;
 use inception::{Flavor, InceptionV3Config, LayerName};
 use transfer::{
-    CompileConfig, Dense, FitConfig, HeadConfig, InMemoryBatches, Inputs, Trainer, TransferModel, TransferModelConfig,
-    Verbosity,
+    ClassifierHead, CompileConfig, Dense, FitConfig, HeadConfig, InMemoryBatches, Inputs, Trainer, TransferModel,
+    TransferModelConfig, Verbosity,
 };
 
 fn fixture(name: &str) -> std::path::PathBuf {

@@ -16,7 +16,7 @@ use crate::callbacks::{Callback, CallbackList, FitParams, Logs, ProgbarLogger, V
 use crate::checkpoint::CheckpointMetadata;
 use crate::data::{BatchSource, InMemoryBatches, Inputs};
 use crate::error::{Result, TransferError};
-use crate::head::Pooling;
+use crate::head::{ClassifierHead, Head};
 use crate::history::History;
 use crate::inference::{InferenceBase, InferenceModel};
 use crate::loss::Loss;
@@ -95,11 +95,12 @@ pub struct StepMetrics {
     pub images: usize,
 }
 
-/// A compiled model: the model on an autodiff device, its optimizer state and loss.
-pub struct Trainer {
+/// A compiled model: the model on an autodiff device, its optimizer state and loss. The head
+/// is the built-in [`Head`] unless the model has one of its own ([`ClassifierHead`]).
+pub struct Trainer<H: ClassifierHead = Head> {
     /// Always `Some` between calls; taken during an optimizer step so that the update can
     /// reuse the parameters' buffers instead of copying 150 MB of head weights.
-    model: Option<TransferModel>,
+    model: Option<TransferModel<H>>,
     optimizer: ModuleOptimizer,
     compile: CompileConfig,
     device: Device,
@@ -155,13 +156,13 @@ impl Running {
     }
 }
 
-impl Trainer {
+impl<H: ClassifierHead> Trainer<H> {
     /// Keras `model.compile(...)`: moves `model` to `device` with autodiff and sets up the
     /// optimizer. `device` is the plain device (flex, ndarray, wgpu). On a host device, a
     /// program that trains calls [`backbone::cpu::host_memory::keep_freed_memory`] once at
     /// its start (the examples do): the step then reuses its large buffers instead of
     /// page-faulting them in again.
-    pub fn new(model: TransferModel, compile: CompileConfig, device: &Device) -> Result<Self> {
+    pub fn new(model: TransferModel<H>, compile: CompileConfig, device: &Device) -> Result<Self> {
         let expects = match compile.loss {
             Loss::BinaryCrossentropy => model.head.outputs() == 1,
             Loss::CategoricalCrossentropy => model.head.outputs() > 1,
@@ -274,7 +275,7 @@ impl Trainer {
 
     /// Changes the model in place (e.g. which base layers are trainable, as Keras'
     /// `base_model.trainable = True` between two `compile` calls).
-    pub fn update_model(&mut self, change: impl FnOnce(TransferModel) -> Result<TransferModel>) -> Result<()> {
+    pub fn update_model(&mut self, change: impl FnOnce(TransferModel<H>) -> Result<TransferModel<H>>) -> Result<()> {
         // A failing change leaves the trainer as it was (the clone shares the tensors).
         let changed = change(self.model().clone().valid())?;
         self.model = Some(changed.fork(&self.train_device).train());
@@ -283,34 +284,13 @@ impl Trainer {
     }
 
     /// The model being trained.
-    pub fn model(&self) -> &TransferModel {
+    pub fn model(&self) -> &TransferModel<H> {
         self.model.as_ref().expect("the trainer holds its model between steps")
     }
 
     /// The trained model, for saving or prediction.
-    pub fn into_model(self) -> TransferModel {
+    pub fn into_model(self) -> TransferModel<H> {
         self.model.expect("the trainer holds its model between steps")
-    }
-
-    /// What a checkpoint of the model being trained records: its configuration, trainable
-    /// layers and optimizer, with `class_names` and the epochs trained so far.
-    pub fn checkpoint_metadata(&self, class_names: &[String], epochs_trained: usize) -> CheckpointMetadata {
-        let model = self.model();
-        CheckpointMetadata {
-            config: model.config(),
-            trainable: model.trainable_layers(),
-            class_names: class_names.to_vec(),
-            epochs_trained,
-            optimizer: self.compile.optimizer,
-        }
-    }
-
-    /// Saves the model, its metadata (class names, the epochs trained) and the optimizer
-    /// state, atomically: a checkpoint to resume from ([`load_checkpoint`](crate::load_checkpoint)
-    /// and [`Trainer::set_optimizer`]) or to load as a model ([`load_model`](crate::load_model)).
-    pub fn save(&self, path: &Path, class_names: &[String], epochs_trained: usize) -> Result<()> {
-        let metadata = self.checkpoint_metadata(class_names, epochs_trained);
-        crate::save_checkpoint(path, self.model(), &metadata, Some(&self.optimizer))
     }
 
     /// The compiled optimizer's kind and hyper-parameters.
@@ -378,7 +358,7 @@ impl Trainer {
             if channels != 3 {
                 return bad(format!("images of {channels} channels, the model reads 3 (RGB)"));
             }
-            if model.head.pooling == Pooling::Flatten && [rows, cols] != model.input_size {
+            if model.head.needs_input_size() && [rows, cols] != model.input_size {
                 return bad(format!(
                     "images of {rows}x{cols}, the model was built for {}x{} (its Flatten head reads the base's \
                      output at that size): resize them (target_size) or build the model for this size",
@@ -454,7 +434,7 @@ impl Trainer {
 
     /// The model prepared for inference on the plain device (reusing the packed base when
     /// it is fully frozen).
-    pub fn inference_model(&self) -> Result<InferenceModel> {
+    pub fn inference_model(&self) -> Result<InferenceModel<H>> {
         Ok(InferenceModel {
             base: self.inference_base()?,
             head: self.model().head.valid().to_device(&self.device),
@@ -468,7 +448,7 @@ impl Trainer {
     }
 
     /// [`Trainer::test_step`] with the inference copy of the model already made.
-    fn test_batch(&self, model: &InferenceModel, inputs: Inputs, targets: Tensor<2>) -> Result<StepMetrics> {
+    fn test_batch(&self, model: &InferenceModel<H>, inputs: Inputs, targets: Tensor<2>) -> Result<StepMetrics> {
         self.check_batch(&inputs, &targets)?;
         let images_count = inputs.len();
         let logits = match inputs {
@@ -501,7 +481,7 @@ impl Trainer {
         train: &mut dyn BatchSource,
         config: FitConfig,
         mut validation: Option<&mut dyn BatchSource>,
-        callbacks: &mut [&mut dyn Callback],
+        callbacks: &mut [&mut dyn Callback<H>],
     ) -> Result<History> {
         let steps = config.steps_per_epoch.unwrap_or_else(|| train.batches_per_epoch());
         if steps == 0 {
@@ -630,16 +610,40 @@ impl Trainer {
     }
 }
 
+/// What needs the built-in head's configuration: checkpoints.
+impl Trainer {
+    /// What a checkpoint of the model being trained records: its configuration, trainable
+    /// layers and optimizer, with `class_names` and the epochs trained so far.
+    pub fn checkpoint_metadata(&self, class_names: &[String], epochs_trained: usize) -> CheckpointMetadata {
+        let model = self.model();
+        CheckpointMetadata {
+            config: model.config(),
+            trainable: model.trainable_layers(),
+            class_names: class_names.to_vec(),
+            epochs_trained,
+            optimizer: self.compile.optimizer,
+        }
+    }
+
+    /// Saves the model, its metadata (class names, the epochs trained) and the optimizer
+    /// state, atomically: a checkpoint to resume from ([`load_checkpoint`](crate::load_checkpoint)
+    /// and [`Trainer::set_optimizer`]) or to load as a model ([`load_model`](crate::load_model)).
+    pub fn save(&self, path: &Path, class_names: &[String], epochs_trained: usize) -> Result<()> {
+        let metadata = self.checkpoint_metadata(class_names, epochs_trained);
+        crate::save_checkpoint(path, self.model(), &metadata, Some(&self.optimizer))
+    }
+}
+
 /// Probabilities for a batch (on a plain device) from a model in inference mode.
-pub fn predict(model: &TransferModel, images: Tensor<4>) -> Result<Tensor<2>> {
+pub fn predict<H: ClassifierHead>(model: &TransferModel<H>, images: Tensor<4>) -> Result<Tensor<2>> {
     InferenceModel::new(model, &images.device())?.probabilities(images)
 }
 
 /// Keras-style `predict` on image files: each is loaded as `load_img(path, target_size)`,
 /// multiplied by `rescale` (an `f64`, as every `rescale` of these crates: Keras'
 /// `ImageDataGenerator(rescale=...)`) and classified. Returns one probability row per file.
-pub fn predict_files(
-    model: &TransferModel,
+pub fn predict_files<H: ClassifierHead>(
+    model: &TransferModel<H>,
     paths: &[&Path],
     rescale: f64,
     interpolation: Interpolation,

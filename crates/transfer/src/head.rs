@@ -85,6 +85,35 @@ fn glorot_dense(input: usize, units: usize, rng: &mut ChaCha8Rng, device: &Devic
     Dense::from_values(kernel, input, units, vec![0.0; units], device)
 }
 
+/// What a head on a cut base is: any Burn module that turns the base's feature map into
+/// logits. [`Head`] (Keras' Flatten / GlobalAveragePooling2D -> Dense layers) is the
+/// built-in one; a head of one's own (attention pooling, a different stack) implements this
+/// and goes into [`TransferModelConfig::init_with_head`](crate::TransferModelConfig::init_with_head),
+/// then trains, evaluates and predicts through the same [`Trainer`](crate::Trainer) and
+/// callbacks. (Checkpoints, `config()` and `summary()` record the built-in head's
+/// configuration, so they are for [`Head`]; save a head of one's own with Burn's stores.)
+pub trait ClassifierHead: Module + burn::module::ModuleDisplay + core::fmt::Debug {
+    /// Logits `[batch, outputs]` from the base's features `[batch, channels, rows, cols]`.
+    fn forward(&self, features: Tensor<4>) -> Tensor<2>;
+
+    /// Output units: 1 for binary (sigmoid), the number of classes otherwise (softmax).
+    fn outputs(&self) -> usize;
+
+    /// Whether the head only takes the feature map of the model's input size (true of a
+    /// `Flatten` head); batches of other image sizes are then refused before the base runs.
+    fn needs_input_size(&self) -> bool {
+        false
+    }
+
+    /// Logits to probabilities: sigmoid for one output, softmax otherwise.
+    fn probabilities(&self, logits: Tensor<2>) -> Tensor<2> {
+        match self.outputs() {
+            1 => burn::tensor::activation::sigmoid(logits),
+            _ => burn::tensor::activation::softmax(logits, 1),
+        }
+    }
+}
+
 /// A classifier head; outputs **logits** (the sigmoid / softmax is in the loss and in
 /// [`Head::probabilities`]).
 #[derive(Module, Debug)]
@@ -100,11 +129,11 @@ pub struct Head {
     pub pooling: Pooling,
 }
 
-impl Head {
+impl ClassifierHead for Head {
     /// # Shapes
     /// - features: `[batch, channels, rows, cols]` (NCHW, as the base gives it)
     /// - output: `[batch, outputs]` logits
-    pub fn forward(&self, features: Tensor<4>) -> Tensor<2> {
+    fn forward(&self, features: Tensor<4>) -> Tensor<2> {
         let mut x: Tensor<2> = match self.pooling {
             // Keras flattens NHWC: (row, col, channel) order.
             Pooling::Flatten => features.permute([0, 2, 3, 1]).flatten(1, 3),
@@ -116,16 +145,11 @@ impl Head {
         self.output.forward(self.dropout.forward(x))
     }
 
-    /// Output units (1 = binary).
-    pub fn outputs(&self) -> usize {
+    fn outputs(&self) -> usize {
         self.output.units()
     }
 
-    /// Logits to probabilities: sigmoid for one output, softmax otherwise.
-    pub fn probabilities(&self, logits: Tensor<2>) -> Tensor<2> {
-        match self.outputs() {
-            1 => burn::tensor::activation::sigmoid(logits),
-            _ => burn::tensor::activation::softmax(logits, 1),
-        }
+    fn needs_input_size(&self) -> bool {
+        self.pooling == Pooling::Flatten
     }
 }

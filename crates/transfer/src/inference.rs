@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::error::Result;
-use crate::head::Head;
+use crate::head::{ClassifierHead, Head};
 use crate::model::TransferModel;
 use crate::scaling::InputScaling;
 
@@ -83,18 +83,18 @@ impl InferenceBase {
 
 /// Base and head for inference: no autodiff, no dropout, batch norms on moving statistics.
 #[derive(Debug)]
-pub struct InferenceModel {
+pub struct InferenceModel<H: ClassifierHead = Head> {
     /// The base.
     pub base: InferenceBase,
     /// The head (dropout off).
-    pub head: Head,
+    pub head: H,
     /// The scaling applied to the input first.
     pub input_scaling: Option<InputScaling>,
 }
 
-impl InferenceModel {
+impl<H: ClassifierHead> InferenceModel<H> {
     /// Prepares `model` (on any device, autodiff or not) for inference on the plain `device`.
-    pub fn new(model: &TransferModel, device: &Device) -> Result<Self> {
+    pub fn new(model: &TransferModel<H>, device: &Device) -> Result<Self> {
         Ok(Self {
             base: InferenceBase::new(&model.base, device)?,
             head: model.head.valid().to_device(device),

@@ -41,7 +41,7 @@ pub use data::{BatchSource, InMemoryBatches, Inputs};
 pub use dense::{Dense, MAX_BLOCK_BYTES};
 pub use error::{Result, TransferError};
 pub use fit::{CompileConfig, FitConfig, StepMetrics, Trainer, Weights, predict, predict_files};
-pub use head::{Head, HeadConfig, Pooling};
+pub use head::{ClassifierHead, Head, HeadConfig, Pooling};
 pub use history::{EpochRecord, History};
 pub use inference::{InferenceBase, InferenceModel};
 pub use loss::Loss;

@@ -9,7 +9,7 @@ use inception::{InceptionV3Config, LayerName};
 
 use crate::base::{BaseConfig, LayerRef};
 use crate::error::{Result, TransferError};
-use crate::head::{Head, HeadConfig, Pooling};
+use crate::head::{ClassifierHead, Head, HeadConfig, Pooling};
 use crate::scaling::InputScaling;
 
 /// Configuration of a [`TransferModel`].
@@ -43,6 +43,13 @@ impl TransferModelConfig {
     /// whole base frozen (Keras `layer.trainable = False` for every base layer).
     pub fn init_with_base(&self, base: impl Into<Network>, device: &Device) -> Result<TransferModel> {
         let base = base.into();
+        let feature_map = self.feature_map(&base)?;
+        self.init_with_head(base, self.head.init(feature_map, device))
+    }
+
+    /// The base's output `[rows, cols, channels]` at this configuration's input size: what
+    /// a head is built for.
+    pub fn feature_map(&self, base: &Network) -> Result<[usize; 3]> {
         let expected = self.base.architecture()?;
         if base.architecture().name() != expected.name() || base.architecture().len() != expected.len() {
             return Err(TransferError::Config(format!(
@@ -54,13 +61,18 @@ impl TransferModelConfig {
             )));
         }
         let shape = base.architecture().output_shape(base.architecture().output(), self.input_size)?;
-        let feature_map = match shape.as_slice() {
-            &[rows, cols, channels] => [rows, cols, channels],
-            other => {
-                return Err(TransferError::Config(format!("the base ends in a vector {other:?}, not a feature map")));
-            }
-        };
-        let head = self.head.init(feature_map, device);
+        match shape.as_slice() {
+            &[rows, cols, channels] => Ok([rows, cols, channels]),
+            other => Err(TransferError::Config(format!("the base ends in a vector {other:?}, not a feature map"))),
+        }
+    }
+
+    /// Builds the model around `base` (built with `self.base`) and a head of one's own (any
+    /// [`ClassifierHead`]; `self.head` is not used), the whole base frozen. The head is built
+    /// for [`TransferModelConfig::feature_map`].
+    pub fn init_with_head<H: ClassifierHead>(&self, base: impl Into<Network>, head: H) -> Result<TransferModel<H>> {
+        let base = base.into();
+        self.feature_map(&base)?;
         let model = TransferModel {
             base,
             head,
@@ -81,13 +93,14 @@ impl TransferModelConfig {
 /// Base + head. The base's frozen layers get no gradient, are never updated and run their
 /// batch norms on the moving statistics (Keras `trainable = False`); unfrozen ones get
 /// gradients but keep their batch norms on the moving statistics, as the TensorFlow
-/// fine-tuning recipe does (`base(x, training=False)`).
+/// fine-tuning recipe does (`base(x, training=False)`). The head is the built-in [`Head`]
+/// unless the model was built with [`TransferModelConfig::init_with_head`].
 #[derive(Module, Debug)]
-pub struct TransferModel {
+pub struct TransferModel<H: ClassifierHead = Head> {
     /// The base network, cut at its last layer.
     pub base: Network,
     /// The classifier head.
-    pub head: Head,
+    pub head: H,
     /// Which backbone the base is, and its configuration.
     #[module(skip)]
     pub base_config: BaseConfig,
@@ -111,7 +124,9 @@ impl TransferModel {
             .with_input_size(self.input_size)
             .with_input_scaling(self.input_scaling)
     }
+}
 
+impl<H: ClassifierHead> TransferModel<H> {
     /// The model's first step: its input scaling, if it has one.
     pub fn preprocess(&self, images: Tensor<4>) -> Tensor<4> {
         match self.input_scaling {
@@ -228,7 +243,9 @@ impl TransferModel {
         let features = self.base.forward_layers(self.preprocess(images), &[output])?.remove(0);
         Ok(self.head.forward(features))
     }
+}
 
+impl TransferModel {
     /// Keras' `model.summary()` of base + head, frozen layers counted as non-trainable.
     pub fn summary(&self) -> Result<Summary> {
         let mut summary = Summary::of(self.architecture(), self.input_size, &|i| self.base.is_trainable(i))?;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::callbacks::{Callback, Logs, python_repr};
 use crate::error::{Result, TransferError};
 use crate::fit::Trainer;
+use crate::head::ClassifierHead;
 use crate::history::write_atomically;
 
 /// Keras' `CSVLogger(filename, separator=",", append=False)`: a header `epoch` + the
@@ -39,8 +40,8 @@ impl CsvLogger {
     }
 }
 
-impl Callback for CsvLogger {
-    fn on_train_begin(&mut self, _trainer: &mut Trainer) -> Result<()> {
+impl<H: ClassifierHead> Callback<H> for CsvLogger {
+    fn on_train_begin(&mut self, _trainer: &mut Trainer<H>) -> Result<()> {
         self.keys = None;
         self.text = match self.append && self.filename.exists() {
             true => std::fs::read_to_string(&self.filename)
@@ -53,7 +54,7 @@ impl Callback for CsvLogger {
         Ok(())
     }
 
-    fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, _trainer: &mut Trainer) -> Result<()> {
+    fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, _trainer: &mut Trainer<H>) -> Result<()> {
         let keys = self.keys.get_or_insert_with(|| {
             let mut keys: Vec<String> = logs.keys().map(str::to_string).collect();
             keys.sort();

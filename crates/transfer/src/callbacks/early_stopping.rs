@@ -4,6 +4,7 @@ use crate::callbacks::monitor::warn_missing;
 use crate::callbacks::{Callback, Logs, Mode};
 use crate::error::Result;
 use crate::fit::{Trainer, Weights};
+use crate::head::ClassifierHead;
 
 /// Keras 2.15's `EarlyStopping(monitor="val_loss", min_delta=0, patience=0, verbose=0,
 /// mode="auto", baseline=None, restore_best_weights=False, start_from_epoch=0)`, with the
@@ -132,14 +133,14 @@ impl EarlyStopping {
     }
 }
 
-impl Callback for EarlyStopping {
-    fn on_train_begin(&mut self, _trainer: &mut Trainer) -> Result<()> {
+impl<H: ClassifierHead> Callback<H> for EarlyStopping {
+    fn on_train_begin(&mut self, _trainer: &mut Trainer<H>) -> Result<()> {
         let best = if self.higher_is_better() { f64::NEG_INFINITY } else { f64::INFINITY };
         self.state = State { wait: 0, stopped_epoch: 0, best, best_epoch: 0, best_weights: None };
         Ok(())
     }
 
-    fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, trainer: &mut Trainer) -> Result<()> {
+    fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, trainer: &mut Trainer<H>) -> Result<()> {
         let Some(current) = logs.get(&self.monitor) else {
             warn_missing("Early stopping", &self.monitor, logs);
             return Ok(());
@@ -175,7 +176,7 @@ impl Callback for EarlyStopping {
         Ok(())
     }
 
-    fn on_train_end(&mut self, _logs: &Logs, _trainer: &mut Trainer) -> Result<()> {
+    fn on_train_end(&mut self, _logs: &Logs, _trainer: &mut Trainer<H>) -> Result<()> {
         if self.state.stopped_epoch > 0 && self.verbose > 0 {
             println!("Epoch {}: early stopping", self.state.stopped_epoch + 1);
         }

@@ -51,6 +51,7 @@ pub use terminate_on_nan::TerminateOnNaN;
 
 use crate::error::Result;
 use crate::fit::Trainer;
+use crate::head::{ClassifierHead, Head};
 
 /// What `fit` tells its callbacks before training (Keras' `callback.params`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,40 +66,40 @@ pub struct FitParams {
 /// numbered from 0 within their epoch, epochs from `initial_epoch`. An error from a hook
 /// ends `fit` with that error.
 #[allow(unused_variables)]
-pub trait Callback {
+pub trait Callback<H: ClassifierHead = Head> {
     /// Called once before training with what `fit` will run.
     fn set_params(&mut self, params: FitParams) {}
     /// Start of `fit`.
-    fn on_train_begin(&mut self, trainer: &mut Trainer) -> Result<()> {
+    fn on_train_begin(&mut self, trainer: &mut Trainer<H>) -> Result<()> {
         Ok(())
     }
     /// End of `fit`, with the last epoch's logs.
-    fn on_train_end(&mut self, logs: &Logs, trainer: &mut Trainer) -> Result<()> {
+    fn on_train_end(&mut self, logs: &Logs, trainer: &mut Trainer<H>) -> Result<()> {
         Ok(())
     }
     /// Start of an epoch.
-    fn on_epoch_begin(&mut self, epoch: usize, trainer: &mut Trainer) -> Result<()> {
+    fn on_epoch_begin(&mut self, epoch: usize, trainer: &mut Trainer<H>) -> Result<()> {
         Ok(())
     }
     /// End of an epoch, with its training figures (`loss`, `accuracy`) and validation ones
     /// (`val_loss`, `val_accuracy`); a callback may add figures (Keras adds `lr`).
-    fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, trainer: &mut Trainer) -> Result<()> {
+    fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, trainer: &mut Trainer<H>) -> Result<()> {
         Ok(())
     }
     /// Before a training batch.
-    fn on_train_batch_begin(&mut self, batch: usize, trainer: &mut Trainer) -> Result<()> {
+    fn on_train_batch_begin(&mut self, batch: usize, trainer: &mut Trainer<H>) -> Result<()> {
         Ok(())
     }
     /// After a training batch, with the epoch's running `loss` and `accuracy`.
-    fn on_train_batch_end(&mut self, batch: usize, logs: &Logs, trainer: &mut Trainer) -> Result<()> {
+    fn on_train_batch_end(&mut self, batch: usize, logs: &Logs, trainer: &mut Trainer<H>) -> Result<()> {
         Ok(())
     }
     /// Before the validation of an epoch.
-    fn on_test_begin(&mut self, trainer: &mut Trainer) -> Result<()> {
+    fn on_test_begin(&mut self, trainer: &mut Trainer<H>) -> Result<()> {
         Ok(())
     }
     /// After the validation of an epoch, with its `loss` and `accuracy` (unprefixed).
-    fn on_test_end(&mut self, logs: &Logs, trainer: &mut Trainer) -> Result<()> {
+    fn on_test_end(&mut self, logs: &Logs, trainer: &mut Trainer<H>) -> Result<()> {
         Ok(())
     }
 }
@@ -108,25 +109,25 @@ pub struct EpochEndFn<F>(F);
 
 /// Makes `f(epoch, logs, trainer)` an `on_epoch_end` callback (the types of the closure's
 /// arguments are inferred from here).
-pub fn on_epoch_end<F>(f: F) -> EpochEndFn<F>
+pub fn on_epoch_end<H: ClassifierHead, F>(f: F) -> EpochEndFn<F>
 where
-    F: FnMut(usize, &Logs, &mut Trainer) -> Result<()>,
+    F: FnMut(usize, &Logs, &mut Trainer<H>) -> Result<()>,
 {
     EpochEndFn(f)
 }
 
-impl<F> Callback for EpochEndFn<F>
+impl<H: ClassifierHead, F> Callback<H> for EpochEndFn<F>
 where
-    F: FnMut(usize, &Logs, &mut Trainer) -> Result<()>,
+    F: FnMut(usize, &Logs, &mut Trainer<H>) -> Result<()>,
 {
-    fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, trainer: &mut Trainer) -> Result<()> {
+    fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, trainer: &mut Trainer<H>) -> Result<()> {
         (self.0)(epoch, logs, trainer)
     }
 }
 
 /// `fit`'s record of the epochs run is a callback too (Keras' `History`).
-impl Callback for crate::history::History {
-    fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, _trainer: &mut Trainer) -> Result<()> {
+impl<H: ClassifierHead> Callback<H> for crate::history::History {
+    fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, _trainer: &mut Trainer<H>) -> Result<()> {
         self.epochs.push(crate::history::EpochRecord::from_logs(epoch, logs));
         Ok(())
     }

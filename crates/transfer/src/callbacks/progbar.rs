@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::callbacks::{Callback, FitParams, Logs, python_format};
 use crate::error::Result;
 use crate::fit::Trainer;
+use crate::head::ClassifierHead;
 
 /// How much `fit` prints (Keras' `verbose` 0, 1, 2 and `"auto"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -83,7 +84,7 @@ impl ProgbarLogger {
         }
     }
 
-    fn images_per_second(&self, trainer: &Trainer) -> f64 {
+    fn images_per_second<H: ClassifierHead>(&self, trainer: &Trainer<H>) -> f64 {
         let images = trainer.images_trained() - self.images_at_start;
         images as f64 / self.started.elapsed().as_secs_f64().max(1e-9)
     }
@@ -120,12 +121,12 @@ fn figures(logs: &Logs) -> String {
     logs.iter().map(|(name, value)| format!(" - {name}: {}", figure(value))).collect()
 }
 
-impl Callback for ProgbarLogger {
+impl<H: ClassifierHead> Callback<H> for ProgbarLogger {
     fn set_params(&mut self, params: FitParams) {
         self.params = params;
     }
 
-    fn on_epoch_begin(&mut self, epoch: usize, trainer: &mut Trainer) -> Result<()> {
+    fn on_epoch_begin(&mut self, epoch: usize, trainer: &mut Trainer<H>) -> Result<()> {
         (self.started, self.images_at_start) = (Instant::now(), trainer.images_trained());
         if self.verbosity != Verbosity::Silent {
             eprintln!("Epoch {}/{}", epoch + 1, self.params.epochs);
@@ -134,7 +135,7 @@ impl Callback for ProgbarLogger {
         Ok(())
     }
 
-    fn on_train_batch_end(&mut self, batch: usize, logs: &Logs, trainer: &mut Trainer) -> Result<()> {
+    fn on_train_batch_end(&mut self, batch: usize, logs: &Logs, trainer: &mut Trainer<H>) -> Result<()> {
         if let Some(bar) = &self.bar {
             bar.set_message(format!("{} - {:.1} img/s", figures(logs), self.images_per_second(trainer)));
             bar.set_position(batch as u64 + 1);
@@ -142,7 +143,7 @@ impl Callback for ProgbarLogger {
         Ok(())
     }
 
-    fn on_epoch_end(&mut self, _epoch: usize, logs: &mut Logs, trainer: &mut Trainer) -> Result<()> {
+    fn on_epoch_end(&mut self, _epoch: usize, logs: &mut Logs, trainer: &mut Trainer<H>) -> Result<()> {
         let elapsed = self.started.elapsed().as_secs_f64();
         let per_step = elapsed / self.params.steps.max(1) as f64 * 1000.0;
         let speed = self.images_per_second(trainer);

@@ -4,6 +4,7 @@ use crate::callbacks::monitor::warn_missing;
 use crate::callbacks::{Callback, Logs, Mode};
 use crate::error::{Result, TransferError};
 use crate::fit::Trainer;
+use crate::head::ClassifierHead;
 
 /// Keras 2.15's `ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=10, verbose=0,
 /// mode="auto", min_delta=1e-4, cooldown=0, min_lr=0)`, with the same rules: `auto` is
@@ -106,8 +107,8 @@ impl ReduceLROnPlateau {
     }
 }
 
-impl Callback for ReduceLROnPlateau {
-    fn on_train_begin(&mut self, _trainer: &mut Trainer) -> Result<()> {
+impl<H: ClassifierHead> Callback<H> for ReduceLROnPlateau {
+    fn on_train_begin(&mut self, _trainer: &mut Trainer<H>) -> Result<()> {
         if self.factor >= 1.0 || self.factor.is_nan() {
             return Err(TransferError::Config(format!(
                 "ReduceLROnPlateau does not support a factor >= 1.0. Got {}",
@@ -125,7 +126,7 @@ impl Callback for ReduceLROnPlateau {
         Ok(())
     }
 
-    fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, trainer: &mut Trainer) -> Result<()> {
+    fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, trainer: &mut Trainer<H>) -> Result<()> {
         logs.set("lr", trainer.learning_rate());
         let Some(current) = logs.get(&self.monitor) else {
             warn_missing("Learning rate reduction", &self.monitor, logs);

@@ -3,6 +3,7 @@
 use crate::callbacks::{Callback, Logs};
 use crate::error::{Result, TransferError};
 use crate::fit::Trainer;
+use crate::head::ClassifierHead;
 
 /// Keras' `LearningRateScheduler(schedule, verbose=0)`: at the start of each epoch the
 /// rate becomes `schedule(epoch, current_rate)`; `lr` is logged at its end.
@@ -29,8 +30,8 @@ impl<F: FnMut(usize, f64) -> f64> LearningRateScheduler<F> {
     }
 }
 
-impl<F: FnMut(usize, f64) -> f64> Callback for LearningRateScheduler<F> {
-    fn on_epoch_begin(&mut self, epoch: usize, trainer: &mut Trainer) -> Result<()> {
+impl<H: ClassifierHead, F: FnMut(usize, f64) -> f64> Callback<H> for LearningRateScheduler<F> {
+    fn on_epoch_begin(&mut self, epoch: usize, trainer: &mut Trainer<H>) -> Result<()> {
         let lr = (self.schedule)(epoch, trainer.learning_rate());
         if !lr.is_finite() || lr < 0.0 {
             return Err(TransferError::Config(format!(
@@ -44,7 +45,7 @@ impl<F: FnMut(usize, f64) -> f64> Callback for LearningRateScheduler<F> {
         Ok(())
     }
 
-    fn on_epoch_end(&mut self, _epoch: usize, logs: &mut Logs, trainer: &mut Trainer) -> Result<()> {
+    fn on_epoch_end(&mut self, _epoch: usize, logs: &mut Logs, trainer: &mut Trainer<H>) -> Result<()> {
         logs.set("lr", trainer.learning_rate());
         Ok(())
     }

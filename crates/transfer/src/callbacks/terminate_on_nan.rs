@@ -3,6 +3,7 @@
 use crate::callbacks::{Callback, Logs};
 use crate::error::Result;
 use crate::fit::Trainer;
+use crate::head::ClassifierHead;
 
 /// Keras' `TerminateOnNaN()`: when a batch ends with a NaN or infinite `loss`, prints
 /// `Batch N: Invalid loss, terminating training` and stops training (the epoch still ends
@@ -10,8 +11,8 @@ use crate::fit::Trainer;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TerminateOnNaN;
 
-impl Callback for TerminateOnNaN {
-    fn on_train_batch_end(&mut self, batch: usize, logs: &Logs, trainer: &mut Trainer) -> Result<()> {
+impl<H: ClassifierHead> Callback<H> for TerminateOnNaN {
+    fn on_train_batch_end(&mut self, batch: usize, logs: &Logs, trainer: &mut Trainer<H>) -> Result<()> {
         if logs.get("loss").is_some_and(|loss| !loss.is_finite()) {
             println!("Batch {batch}: Invalid loss, terminating training");
             trainer.request_stop();
