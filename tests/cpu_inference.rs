@@ -41,11 +41,12 @@ fn packed_forward_matches_burn_on_a_non_square_batch() {
     let input = batch(97, 131, 3, &device);
     // The fixture network amplifies float32 rounding (Keras' own float32 result is 7.8e-4
     // from its float64 one at mixed10): two summation orders agree to ~1e-5 of the scale,
-    // Winograd's F(2x2, 3x3) transforms add about as much again, F(4x4, 3x3) on every
-    // layer twice that.
+    // Winograd's F(2x2, 3x3) transforms add about as much again, F(4x4, 3x3) twice that
+    // (the default uses it on the layers of 64 or more channels, the register-tiled
+    // direct kernel's blocked sums on the other convolutions).
     let algorithms = [
         (ConvAlgorithm::Direct, 2e-5),
-        (ConvAlgorithm::Winograd, 6e-5),
+        (ConvAlgorithm::Winograd, 1.2e-4),
         (ConvAlgorithm::Winograd2x2, 6e-5),
         (ConvAlgorithm::Winograd4x4, 1.2e-4),
     ];

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use std::sync::Arc;
 
 use super::depthwise::{PackedDepthwise, RowsView};
+use super::direct::{BLOCK, DirectConv, PIXELS};
 use super::nhwc::{ChannelSlice, NhwcBatch, host_values};
 use super::simd::vectorized;
 use super::window::{NO_PADDING, Window};
@@ -96,27 +97,35 @@ impl Finish {
     /// Applies bias, batch norm and activation to one pixel's channels in place.
     #[inline(always)]
     pub fn apply(&self, values: &mut [f32]) {
+        self.apply_from(values, 0)
+    }
+
+    /// Applies bias, batch norm and activation to channels `first .. first + values.len()`
+    /// of one pixel, in place.
+    #[inline(always)]
+    pub fn apply_from(&self, values: &mut [f32], first: usize) {
         if let Some(bias) = &self.bias {
-            values.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            values.iter_mut().zip(&bias[first..]).for_each(|(v, b)| *v += b);
         }
         match self.activation {
-            Some(Activation::Relu) => self.normalize_then(values, relu),
-            Some(Activation::Relu6) => self.normalize_then(values, relu6),
-            _ => self.normalize_then(values, |v| v),
+            Some(Activation::Relu) => self.normalize_then(values, first, relu),
+            Some(Activation::Relu6) => self.normalize_then(values, first, relu6),
+            _ => self.normalize_then(values, first, |v| v),
         }
     }
 
     #[inline(always)]
-    fn normalize_then(&self, values: &mut [f32], activation: impl Fn(f32) -> f32) {
+    fn normalize_then(&self, values: &mut [f32], first: usize, activation: impl Fn(f32) -> f32) {
         match &self.norm {
             Normalization::Identity => values.iter_mut().for_each(|v| *v = activation(*v)),
             Normalization::Centered { mean, factor, beta } => {
+                let (mean, factor, beta) = (&mean[first..], &factor[first..], &beta[first..]);
                 for (((v, m), s), b) in values.iter_mut().zip(mean).zip(factor).zip(beta) {
                     *v = activation((*v - m) * s + b);
                 }
             }
             Normalization::Affine { scale, shift } => {
-                for ((v, a), b) in values.iter_mut().zip(scale).zip(shift) {
+                for ((v, a), b) in values.iter_mut().zip(&scale[first..]).zip(&shift[first..]) {
                     *v = activation(*v * a + b);
                 }
             }
@@ -124,46 +133,69 @@ impl Finish {
     }
 }
 
-/// How [`super::CpuInference`] computes the 3x3 stride-1 convolutions (half of
-/// InceptionV3's arithmetic at 150x150; every other kernel is a direct matrix product).
+/// How [`super::CpuInference`] computes its convolutions: the 3x3 stride-1 ones (half of
+/// InceptionV3's arithmetic at 150x150) by Winograd's minimal filtering or directly, the
+/// others directly.
+///
+/// Every algorithm but [`ConvAlgorithm::Direct`] computes the convolutions it does not
+/// give to Winograd on a register-tiled direct kernel (12 output pixels x 32 channels
+/// accumulated in vector registers straight from the channels-last input, no patches
+/// gathered; `backbone::cpu::direct`), except 1x1 convolutions over fewer than 512
+/// channels, which are a matrix product of the input itself.
 ///
 /// Measured on InceptionV3 cut at `mixed7` at 150x150, batch 32, on a Zen 5 (AVX-512),
-/// paired runs: [`ConvAlgorithm::Winograd`] ~6% faster than [`ConvAlgorithm::Winograd2x2`],
-/// [`ConvAlgorithm::Winograd4x4`] ~12% faster. On the parity fixtures' network (which
-/// amplifies float32 rounding: Keras' own float32 output at `mixed7` is 2.8e-4 from its
-/// float64 one) the packed path's `mixed7` is 3.0e-4 from Keras' float64 output with
-/// `Winograd2x2`, 3.4e-4 with `Winograd` and 6.0e-4 with `Winograd4x4` (Burn's own
-/// convolutions 2.7e-4).
+/// `cargo run --release --example profile_base`: the stem's two 3x3 convolutions on 32
+/// channels at 72x72 take 8 and 17 ms on the direct kernel, 16 and 21 ms by F(2x2, 3x3);
+/// the 1x7 / 7x1 and stride-2 convolutions run at 390-430 GFLOP/s on it, 330-350 as
+/// products of gathered patches. On the parity fixtures' network (which amplifies float32
+/// rounding: Keras' own float32 output at `mixed7` is 2.8e-4 from its float64 one) the
+/// packed path's `mixed7` is 3.2e-4 from Keras' float64 output with [`ConvAlgorithm::Winograd`]
+/// (Burn's own convolutions 2.7e-4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConvAlgorithm {
-    /// Winograd's F(4x4, 3x3) on convolutions of at least [`WINOGRAD_4X4_MIN_CHANNELS`]
-    /// input channels, F(2x2, 3x3) on the thinner ones (InceptionV3's stem), whose rounding
-    /// F(4x4, 3x3) would amplify the most: within Keras' own float32 accuracy on every
-    /// parity test.
+    /// Winograd's F(4x4, 3x3) on 3x3 stride-1 convolutions of at least
+    /// [`WINOGRAD_4X4_MIN_CHANNELS`] input channels; the thinner ones (InceptionV3's stem,
+    /// where F(4x4, 3x3)'s rounding would be amplified the most and the transforms cost
+    /// more than they save) on the direct kernel: within Keras' own float32 accuracy on
+    /// every parity test.
     #[default]
     Winograd,
-    /// Winograd's F(2x2, 3x3) everywhere: 2.25x fewer multiplications than the direct
-    /// product; its transforms only add, subtract and halve, so its float32 results stay
-    /// within ~2x the rounding of the direct product (mixed0 at 150x150: 1.4e-5 from Keras
-    /// instead of 7e-6, for values up to 5).
+    /// Winograd's F(2x2, 3x3) on every 3x3 stride-1 convolution: 2.25x fewer
+    /// multiplications than the direct product; its transforms only add, subtract and
+    /// halve, so its float32 results stay within ~2x the rounding of the direct product
+    /// (mixed0 at 150x150: 1.4e-5 from Keras instead of 7e-6, for values up to 5).
     Winograd2x2,
-    /// Winograd's F(4x4, 3x3) everywhere: 4x fewer multiplications, the fastest, with about
-    /// twice Keras' own float32 error where the network amplifies rounding (see above).
+    /// Winograd's F(4x4, 3x3) on every 3x3 stride-1 convolution: 4x fewer multiplications,
+    /// with about twice Keras' own float32 error where the network amplifies rounding
+    /// (6.0e-4 at `mixed7` on the fixtures' network).
     Winograd4x4,
-    /// A direct matrix product of the gathered patches: the summation Burn's flex backend
-    /// uses, agreeing with it to the last bit or so.
+    /// Every convolution a matrix product of gathered patches: the summation Burn's flex
+    /// backend uses, agreeing with it to the last bit or so (the reference the others are
+    /// tested against).
     Direct,
 }
 
 /// The fewest input channels on which [`ConvAlgorithm::Winograd`] uses F(4x4, 3x3).
 pub const WINOGRAD_4X4_MIN_CHANNELS: usize = 64;
 
+/// The fewest input channels on which a 1x1 convolution runs on the register-tiled direct
+/// kernel rather than as a matrix product of its input (which needs no gathering, and is
+/// faster on shorter sums).
+const DIRECT_POINTWISE_MIN_CHANNELS: usize = 512;
+
 impl ConvAlgorithm {
+    /// Whether a convolution of `kernel` on `in_channels` that is not computed by Winograd
+    /// runs on the register-tiled direct kernel (every algorithm but [`ConvAlgorithm::Direct`]).
+    fn uses_direct_kernel(self, kernel: [usize; 2], in_channels: usize) -> bool {
+        self != ConvAlgorithm::Direct && (kernel != [1, 1] || in_channels >= DIRECT_POINTWISE_MIN_CHANNELS)
+    }
+
     /// The Winograd tile it uses for a 3x3 stride-1 kernel on `in_channels`, if any.
     fn winograd_tile(self, in_channels: usize) -> Option<Tile> {
         match self {
             ConvAlgorithm::Winograd if in_channels >= WINOGRAD_4X4_MIN_CHANNELS => Some(Tile::F4x4),
-            ConvAlgorithm::Winograd | ConvAlgorithm::Winograd2x2 => Some(Tile::F2x2),
+            ConvAlgorithm::Winograd => None,
+            ConvAlgorithm::Winograd2x2 => Some(Tile::F2x2),
             ConvAlgorithm::Winograd4x4 => Some(Tile::F4x4),
             ConvAlgorithm::Direct => None,
         }
@@ -183,6 +215,8 @@ pub(crate) struct PackedConv {
     /// The same convolution by Winograd's minimal filtering, for 3x3 stride-1 kernels on enough
     /// channels that the transforms pay off.
     winograd: Option<Arc<Winograd3x3>>,
+    /// The same convolution computed straight from the input ([`DirectConv`]).
+    direct: Option<Arc<DirectConv>>,
     /// A depthwise convolution whose output only this (1x1) convolution reads, computed
     /// tile by tile into the rows it multiplies, never stored whole (MobileNet's
     /// depthwise -> project pairs).
@@ -233,12 +267,15 @@ impl PackedConv {
             .winograd_tile(in_channels)
             .filter(|_| [rows, cols] == [3, 3] && strides == [1, 1] && in_channels >= 16)
             .map(|tile| Arc::new(Winograd3x3::new(tile, &planar, in_channels, out_channels, winograd_padding)));
+        let direct = (winograd.is_none() && algorithm.uses_direct_kernel([rows, cols], in_channels))
+            .then(|| Arc::new(DirectConv::new(&weights, rows * cols, in_channels, out_channels)));
         if winograd.is_some() {
             weights = Vec::new(); // only the transformed kernels are used
         }
         let bias = conv.bias.as_ref().map(|b| host_values(b.val())).transpose()?;
         Ok(Self {
             winograd,
+            direct,
             window: Window::new([rows, cols], strides, padding),
             in_channels,
             out_channels,
@@ -274,6 +311,20 @@ impl PackedConv {
         self.finish.clone()
     }
 
+    /// What it computes, for a profile: kernel, stride, channels and algorithm
+    /// (`"conv 3x3/1 64->96 F4x4"`, `"conv 1x7/1 160->160"`, ...).
+    pub fn describe(&self) -> String {
+        let [kh, kw] = self.window.kernel;
+        let [sh, sw] = self.window.strides;
+        let stride = if sh == sw { sh.to_string() } else { format!("{sh}x{sw}") };
+        let algorithm = match (&self.winograd, &self.depthwise) {
+            (Some(winograd), _) => format!(" {:?}", winograd.tile()),
+            (None, Some(depthwise)) => format!(" after {}", depthwise.describe()),
+            (None, None) => String::new(),
+        };
+        format!("conv {kh}x{kw}/{stride} {}->{}{algorithm}", self.in_channels, self.out_channels)
+    }
+
     /// Output channels.
     pub fn out_channels(&self) -> usize {
         self.out_channels
@@ -292,6 +343,9 @@ impl PackedConv {
         debug_assert_eq!(target.width, self.out_channels);
         if let Some(winograd) = &self.winograd {
             return winograd.forward_into(input, target, &self.finish);
+        }
+        if let Some(direct) = self.direct.as_deref().filter(|_| self.depthwise.is_none()) {
+            return self.forward_direct(direct, input, target);
         }
         let [n, h, w, _] = input.shape;
         let [oh, ow] = self.output_size([h, w]);
@@ -330,6 +384,57 @@ impl PackedConv {
                     self.product_into(patches, count, chunk, stride, offset, parallelism);
                 }),
             }
+        });
+    }
+
+    /// The convolution by [`DirectConv`]: chunks of output pixels across threads, each
+    /// chunk block of output channels by block, 12 pixels at a time, finished and written
+    /// into the target's channels.
+    fn forward_direct(&self, direct: &DirectConv, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
+        let [n, h, w, c] = input.shape;
+        let [oh, ow] = self.output_size([h, w]);
+        let pads = self.window.pads([h, w]);
+        let padded;
+        let (data, [ph, pw]) = match pads == [[0, 0], [0, 0]] {
+            true => (&input.data[..], [h, w]),
+            false => {
+                padded = padded_copy(input, pads);
+                (&padded.data[..], [padded.shape[1], padded.shape[2]])
+            }
+        };
+        let [kh, kw] = self.window.kernel;
+        let [sy, sx] = self.window.strides;
+        let taps: Vec<usize> = (0..kh).flat_map(|ky| (0..kw).map(move |kx| (ky * pw + kx) * c)).collect();
+        let rows = n * oh * ow;
+        let threads = rayon::current_num_threads().max(1);
+        let chunk = rows.div_ceil(PIXELS).div_ceil(8 * threads).clamp(1, 16) * PIXELS;
+        let (stride, offset, outputs) = (target.stride, target.offset, self.out_channels);
+        target.data[..rows * stride].par_chunks_mut(chunk * stride).enumerate().for_each(|(index, out)| {
+            let first = index * chunk;
+            let starts: Vec<usize> = (first..first + out.len() / stride)
+                .map(|pixel| {
+                    let (b, oy, ox) = (pixel / (oh * ow), pixel / ow % oh, pixel % ow);
+                    ((b * ph + oy * sy) * pw + ox * sx) * c
+                })
+                .collect();
+            vectorized(
+                #[inline(always)]
+                || {
+                    let mut values = [[0.0; BLOCK]; PIXELS];
+                    for block in 0..direct.blocks() {
+                        let channels = block * BLOCK..outputs.min((block + 1) * BLOCK);
+                        for (t, tile) in starts.chunks(PIXELS).enumerate() {
+                            direct.tile(data, tile, &taps, block, &mut values);
+                            for (i, pixel) in values.iter_mut().take(tile.len()).enumerate() {
+                                let pixel = &mut pixel[..channels.len()];
+                                self.finish.apply_from(pixel, channels.start);
+                                let at = (t * PIXELS + i) * stride + offset + channels.start;
+                                out[at..at + channels.len()].copy_from_slice(pixel);
+                            }
+                        }
+                    }
+                },
+            )
         });
     }
 
@@ -448,4 +553,18 @@ impl PackedConv {
             }
         }
     }
+}
+
+/// `input` with `pads` (`[[top, bottom], [left, right]]`) of zeros around every image.
+fn padded_copy(input: &NhwcBatch, [[top, bottom], [left, right]]: [[usize; 2]; 2]) -> NhwcBatch {
+    let [n, h, w, c] = input.shape;
+    let (ph, pw) = (h + top + bottom, w + left + right);
+    let mut padded = NhwcBatch::zeros([n, ph, pw, c]);
+    padded.data.par_chunks_mut(ph * pw * c).zip(input.data.par_chunks(h * w * c)).for_each(|(out, image)| {
+        for (y, row) in image.chunks_exact(w * c).enumerate() {
+            let at = ((y + top) * pw + left) * c;
+            out[at..at + w * c].copy_from_slice(row);
+        }
+    });
+    padded
 }

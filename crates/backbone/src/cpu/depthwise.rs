@@ -96,6 +96,16 @@ impl PackedDepthwise {
         (self.window.pads(size)[0][0], self.window.kernel[0], self.window.strides[0])
     }
 
+    /// What it computes, for a profile (`"depthwise 3x3/2 96"`, with the expansion before it).
+    pub fn describe(&self) -> String {
+        let [kh, kw] = self.window.kernel;
+        let own = format!("depthwise {kh}x{kw}/{} {}", self.window.strides[0], self.channels);
+        match &self.expand {
+            Some(expand) => format!("{own} after {}", expand.describe()),
+            None => own,
+        }
+    }
+
     /// The bias-only finish it was packed with.
     pub fn base_finish(&self) -> Finish {
         self.finish.clone()

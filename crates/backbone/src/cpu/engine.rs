@@ -2,6 +2,7 @@
 //! by step from the network's description.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use burn::tensor::Tensor;
 
@@ -10,7 +11,8 @@ use super::conv::{ConvAlgorithm, Finish, PackedConv};
 use super::dense::PackedDense;
 use super::depthwise::PackedDepthwise;
 use super::nhwc::NhwcBatch;
-use super::steps::{Op, copy_into, forward, forward_into, output_size};
+use super::profile::StepProfile;
+use super::steps::{Op, copy_into, describe, forward, forward_into, output_size};
 use super::window::NO_PADDING;
 use crate::architecture::Architecture;
 use crate::error::{NetworkError, Result};
@@ -278,6 +280,29 @@ impl CpuInference {
     /// - input: `[batch, rows, cols, 3]`
     /// - outputs: `[batch, rows', cols', channels]`, vectors as `[batch, 1, 1, features]`
     pub fn forward_nhwc(&self, input: &NhwcBatch, outputs: &[usize]) -> Result<Vec<NhwcBatch>> {
+        self.check(input, outputs)?;
+        let planned;
+        let plan = match outputs == [self.end] {
+            true => &self.plan,
+            false => {
+                planned = self.plan_for(outputs);
+                &planned
+            }
+        };
+        Ok(self.run(plan, input, outputs, None))
+    }
+
+    /// Runs the packed layers to [`CpuInference::end`] on a channels-last batch, timing each
+    /// step: where a pass spends its time, layer by layer (run a pass first to warm the
+    /// caches and the memory it reuses).
+    pub fn profile(&self, input: &NhwcBatch) -> Result<Vec<StepProfile>> {
+        self.check(input, &[self.end])?;
+        let mut profile = Vec::with_capacity(self.plan.len());
+        self.run(&self.plan, input, &[self.end], Some(&mut profile));
+        Ok(profile)
+    }
+
+    fn check(&self, input: &NhwcBatch, outputs: &[usize]) -> Result<()> {
         for &o in outputs {
             self.architecture.layer(o)?;
             if !self.held[o] {
@@ -291,19 +316,16 @@ impl CpuInference {
         if channels != self.architecture.channels(0) {
             return Err(NetworkError::InputChannels { channels });
         }
-        self.architecture.check_input_size([rows, cols])?;
-        let planned;
-        let plan = match outputs == [self.end] {
-            true => &self.plan,
-            false => {
-                planned = self.plan_for(outputs);
-                &planned
-            }
-        };
-        Ok(self.run(plan, input, outputs))
+        self.architecture.check_input_size([rows, cols])
     }
 
-    fn run(&self, plan: &[Step], input: &NhwcBatch, outputs: &[usize]) -> Vec<NhwcBatch> {
+    fn run(
+        &self,
+        plan: &[Step],
+        input: &NhwcBatch,
+        outputs: &[usize],
+        mut profile: Option<&mut Vec<StepProfile>>,
+    ) -> Vec<NhwcBatch> {
         let n = self.architecture.len();
         let mut reads = vec![0usize; n];
         for step in plan {
@@ -316,6 +338,8 @@ impl CpuInference {
         first.data.copy_from_slice(&input.data);
         values[0] = Some(first);
         for step in plan {
+            let started = Instant::now();
+            let input_shape = step.inputs.first().and_then(|&j| values[j].as_ref()).map(|v| v.shape);
             let value = |j: usize| values[j].as_ref().expect("inputs come first");
             match (&step.op, step.into) {
                 (Op::Concat, _) => {
@@ -348,6 +372,24 @@ impl CpuInference {
                     let inputs: Vec<&NhwcBatch> = step.inputs.iter().map(|&j| value(j)).collect();
                     values[step.layer] = Some(forward(op, &inputs, &self.buffers));
                 }
+            }
+            if let Some(profile) = profile.as_deref_mut() {
+                let written = values[step.layer].as_ref().or(step.into.and_then(|(c, _)| buffers[c].as_ref()));
+                let output_shape = written.map(|v| v.shape).unwrap_or_default();
+                let output_shape = match step.into {
+                    Some(_) => {
+                        let [b, h, w, _] = output_shape;
+                        [b, h, w, self.architecture.channels(step.layer)]
+                    }
+                    None => output_shape,
+                };
+                profile.push(StepProfile {
+                    layer: self.architecture.layers()[step.layer].name.clone(),
+                    operation: describe(&step.op),
+                    input_shape: input_shape.unwrap_or_default(),
+                    output_shape,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
             }
             for &j in &step.inputs {
                 reads[j] -= 1;

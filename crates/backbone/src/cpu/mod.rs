@@ -16,10 +16,12 @@ mod buffers;
 mod conv;
 mod dense;
 mod depthwise;
+mod direct;
 mod engine;
 pub mod host_memory;
 mod nhwc;
 mod pool;
+mod profile;
 mod simd;
 mod steps;
 mod window;
@@ -28,6 +30,7 @@ mod winograd;
 pub use conv::{ConvAlgorithm, WINOGRAD_4X4_MIN_CHANNELS};
 pub use engine::CpuInference;
 pub use nhwc::{NhwcBatch, host_values};
+pub use profile::StepProfile;
 
 use burn::tensor::Device;
 

@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use super::nhwc::{ChannelSlice, NhwcBatch};
+use super::simd::vectorized;
 
 /// Output size of the 3x3 stride-2 `valid` max pooling.
 pub(crate) fn max_pool_output_size([h, w]: [usize; 2]) -> [usize; 2] {
@@ -17,19 +18,24 @@ pub(crate) fn max_pool_3x3_stride2(input: &NhwcBatch, target: &mut ChannelSlice<
     let (stride, offset) = (target.stride, target.offset);
     target.data[..n * oh * ow * stride].par_chunks_mut(ow * stride).enumerate().for_each(|(row_index, row)| {
         let (b, oy) = (row_index / oh, row_index % oh);
-        for (ox, pixel) in row.chunks_exact_mut(stride).enumerate() {
-            let out = &mut pixel[offset..offset + c];
-            out.fill(f32::NEG_INFINITY);
-            for ky in 0..3 {
-                for kx in 0..3 {
-                    let src = ((b * h + oy * 2 + ky) * w + ox * 2 + kx) * c;
-                    // NaN propagates, as in TensorFlow (`f32::max` would drop it).
-                    for (o, v) in out.iter_mut().zip(&input.data[src..src + c]) {
-                        *o = if *v > *o || v.is_nan() { *v } else { *o };
+        vectorized(
+            #[inline(always)]
+            || {
+                for (ox, pixel) in row.chunks_exact_mut(stride).enumerate() {
+                    let out = &mut pixel[offset..offset + c];
+                    out.fill(f32::NEG_INFINITY);
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            let src = ((b * h + oy * 2 + ky) * w + ox * 2 + kx) * c;
+                            // NaN propagates, as in TensorFlow (`f32::max` would drop it).
+                            for (o, v) in out.iter_mut().zip(&input.data[src..src + c]) {
+                                *o = if *v > *o || v.is_nan() { *v } else { *o };
+                            }
+                        }
                     }
                 }
-            }
-        }
+            },
+        )
     });
 }
 
@@ -39,25 +45,30 @@ pub(crate) fn max_pool_3x3_stride2(input: &NhwcBatch, target: &mut ChannelSlice<
 pub(crate) fn avg_pool_3x3_same(input: &NhwcBatch, counts_padding: bool, output: &mut NhwcBatch) {
     let [_, h, w, c] = input.shape;
     output.data.par_chunks_mut(w * c).enumerate().for_each(|(row_index, row)| {
-        let (b, y) = (row_index / h, row_index % h);
-        let rows = y.saturating_sub(1)..(y + 2).min(h);
-        for (x, out) in row.chunks_exact_mut(c).enumerate() {
-            out.fill(0.0);
-            let cols = x.saturating_sub(1)..(x + 2).min(w);
-            for iy in rows.clone() {
-                for ix in cols.clone() {
-                    let src = ((b * h + iy) * w + ix) * c;
-                    for (o, v) in out.iter_mut().zip(&input.data[src..src + c]) {
-                        *o += v;
+        vectorized(
+            #[inline(always)]
+            || {
+                let (b, y) = (row_index / h, row_index % h);
+                let rows = y.saturating_sub(1)..(y + 2).min(h);
+                for (x, out) in row.chunks_exact_mut(c).enumerate() {
+                    out.fill(0.0);
+                    let cols = x.saturating_sub(1)..(x + 2).min(w);
+                    for iy in rows.clone() {
+                        for ix in cols.clone() {
+                            let src = ((b * h + iy) * w + ix) * c;
+                            for (o, v) in out.iter_mut().zip(&input.data[src..src + c]) {
+                                *o += v;
+                            }
+                        }
                     }
+                    let count = match counts_padding {
+                        true => 9.0,
+                        false => (rows.len() * cols.len()) as f32,
+                    };
+                    out.iter_mut().for_each(|o| *o /= count);
                 }
-            }
-            let count = match counts_padding {
-                true => 9.0,
-                false => (rows.len() * cols.len()) as f32,
-            };
-            out.iter_mut().for_each(|o| *o /= count);
-        }
+            },
+        )
     });
 }
 

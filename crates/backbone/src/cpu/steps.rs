@@ -30,6 +30,22 @@ pub(crate) enum Op {
     Dense(Arc<PackedDense>),
 }
 
+/// What a step computes, for a profile.
+pub(crate) fn describe(op: &Op) -> String {
+    match op {
+        Op::Conv(conv) => conv.describe(),
+        Op::Depthwise(conv) => conv.describe(),
+        Op::Finish(_) => "batch norm / activation".into(),
+        Op::MaxPool => "max pool 3x3/2".into(),
+        Op::AvgPool { .. } => "average pool 3x3/1".into(),
+        Op::Pad(_) => "zero padding".into(),
+        Op::Concat => "concatenate".into(),
+        Op::Add => "add".into(),
+        Op::GlobalAveragePool => "global average pool".into(),
+        Op::Dense(_) => "dense".into(),
+    }
+}
+
 pub(crate) fn output_size(op: &Op, size: [usize; 2]) -> [usize; 2] {
     match op {
         Op::Conv(conv) => conv.output_size(size),

@@ -146,6 +146,11 @@ impl Winograd3x3 {
         Self { tile, kernels, in_channels, out_channels, padding }
     }
 
+    /// The output block it computes.
+    pub fn tile(&self) -> Tile {
+        self.tile
+    }
+
     /// Output `[rows, cols]` for an input of `[rows, cols]`.
     pub fn output_size(&self, [h, w]: [usize; 2]) -> [usize; 2] {
         [h + 2 * self.padding[0] - 2, w + 2 * self.padding[1] - 2]

@@ -1,0 +1,125 @@
+//! Where a frozen base's time goes on the CPU: runs the packed engine ([`CpuInference`]) on a
+//! random batch and prints its wall time per kind of layer (operation and grid), heaviest
+//! first, with each kind's share of the pass and its rate in direct-convolution GFLOP/s.
+//!
+//! ```text
+//! cargo run --release --example profile_base                       # InceptionV3 to mixed7 at 150, batch 32
+//! cargo run --release --example profile_base -- --layer mixed10 --size 299
+//! cargo run --release --example profile_base -- --model mobilenet_v2 --size 160
+//! ```
+//! Random weights: the time does not depend on the values. The passes are timed after one
+//! untimed pass; each kind's time is its median over the passes.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use backbone::cpu::{ConvAlgorithm, NhwcBatch, StepProfile};
+use backbone::{CpuInference, Flavor, Network};
+use burn::tensor::Device;
+use clap::Parser;
+use inception::{InceptionV3Config, LayerName};
+use mobilenet::MobileNetV2Config;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+#[derive(Parser)]
+#[command(about = "Time per layer kind of a frozen base's packed CPU pass")]
+struct Args {
+    /// inception_v3 or mobilenet_v2.
+    #[arg(long, default_value = "inception_v3")]
+    model: String,
+    /// The InceptionV3 layer to cut at (MobileNetV2 runs to `out_relu`).
+    #[arg(long, default_value = "mixed7")]
+    layer: LayerName,
+    /// Input rows and columns.
+    #[arg(long, default_value_t = 150)]
+    size: usize,
+    /// Images per batch.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Timed passes.
+    #[arg(long, default_value_t = 5)]
+    passes: usize,
+    /// 3x3 convolutions: winograd (the default), winograd2x2, winograd4x4 or direct.
+    #[arg(long, default_value = "winograd")]
+    algorithm: String,
+}
+
+/// Multiply-adds x 2 of a step computed as a direct convolution (0 for what is not one).
+fn direct_flops(step: &StepProfile) -> f64 {
+    let Some(kernel) = step.operation.strip_prefix("conv ").and_then(|rest| rest.split('/').next()) else {
+        return 0.0;
+    };
+    let taps: usize = kernel.split('x').filter_map(|k| k.parse::<usize>().ok()).product();
+    let [n, h, w, c] = step.output_shape;
+    2.0 * (n * h * w * c * taps * step.input_shape[3]) as f64
+}
+
+fn main() -> Result<()> {
+    inception_transfer::prelude::keep_freed_memory();
+    let args = Args::parse();
+    let algorithm = match args.algorithm.as_str() {
+        "winograd" => ConvAlgorithm::Winograd,
+        "winograd2x2" => ConvAlgorithm::Winograd2x2,
+        "winograd4x4" => ConvAlgorithm::Winograd4x4,
+        "direct" => ConvAlgorithm::Direct,
+        other => bail!("unknown --algorithm {other}: winograd, winograd2x2, winograd4x4 or direct"),
+    };
+    let device = Device::flex();
+    let network: Network = match args.model.as_str() {
+        "inception_v3" => InceptionV3Config::new(Flavor::Keras).with_cut(args.layer).init(&device)?.network,
+        "mobilenet_v2" => MobileNetV2Config::new().with_input_size([args.size, args.size]).init(&device)?.network,
+        other => bail!("unknown --model {other}: inception_v3 or mobilenet_v2"),
+    };
+    let packed = CpuInference::with_algorithm(&network, algorithm)?;
+    let mut rng = StdRng::seed_from_u64(0);
+    let shape = [args.batch, args.size, args.size, 3];
+    let values = (0..shape.iter().product()).map(|_| rng.random::<f32>()).collect();
+    let input = NhwcBatch { data: values, shape };
+    packed.profile(&input)?;
+    let passes: Vec<Vec<StepProfile>> =
+        (0..args.passes.max(1)).map(|_| packed.profile(&input)).collect::<Result<_, _>>()?;
+
+    // Per kind: (median seconds per pass, steps per pass, direct GFLOP per pass).
+    let mut kinds: BTreeMap<String, (Vec<f64>, usize, f64)> = BTreeMap::new();
+    for (pass, steps) in passes.iter().enumerate() {
+        for step in steps {
+            let [_, h, w, _] = step.output_shape;
+            let kind = kinds.entry(format!("{} @{h}x{w}", step.operation)).or_default();
+            match kind.0.len() == pass {
+                true => kind.0.push(step.seconds),
+                false => *kind.0.last_mut().expect("pushed") += step.seconds,
+            }
+            if pass == 0 {
+                kind.1 += 1;
+                kind.2 += direct_flops(step) / 1e9;
+            }
+        }
+    }
+    let median = |mut times: Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    let mut rows: Vec<(String, f64, usize, f64)> =
+        kinds.into_iter().map(|(kind, (times, steps, gflop))| (kind, median(times), steps, gflop)).collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let total: f64 = rows.iter().map(|r| r.1).sum();
+    let gflop: f64 = rows.iter().map(|r| r.3).sum();
+    println!(
+        "{} to {} at {}x{}, batch {}, {:?}: {:.1} ms per pass, {:.0} img/s, {:.2} direct GFLOP/img",
+        args.model,
+        network.architecture().layers()[network.architecture().output()].name,
+        args.size,
+        args.size,
+        args.batch,
+        algorithm,
+        total * 1e3,
+        args.batch as f64 / total,
+        gflop / args.batch as f64
+    );
+    println!("{:<58} {:>5} {:>9} {:>6} {:>9}", "operation @ output grid", "steps", "ms", "share", "GFLOP/s");
+    for (kind, seconds, steps, gflop) in rows {
+        let rate = if gflop > 0.0 { format!("{:.0}", gflop / seconds) } else { String::new() };
+        println!("{kind:<58} {steps:>5} {:>9.2} {:>5.1}% {rate:>9}", seconds * 1e3, 100.0 * seconds / total);
+    }
+    Ok(())
+}
