@@ -421,9 +421,11 @@ impl PackedConv {
                 #[inline(always)]
                 || {
                     let mut values = [[0.0; BLOCK]; PIXELS];
-                    for block in 0..direct.blocks() {
-                        let channels = block * BLOCK..outputs.min((block + 1) * BLOCK);
-                        for (t, tile) in starts.chunks(PIXELS).enumerate() {
+                    // Tile by tile, every block of channels: the tile's input stays in L1
+                    // while the weights stream from L2.
+                    for (t, tile) in starts.chunks(PIXELS).enumerate() {
+                        for block in 0..direct.blocks() {
+                            let channels = block * BLOCK..outputs.min((block + 1) * BLOCK);
                             direct.tile(data, tile, &taps, block, &mut values);
                             for (i, pixel) in values.iter_mut().take(tile.len()).enumerate() {
                                 let pixel = &mut pixel[..channels.len()];

@@ -154,8 +154,7 @@ unsafe fn tile_avx512(
     out: &mut TileValues,
 ) {
     use std::arch::x86_64::*;
-    *out = [[0.0; BLOCK]; PIXELS];
-    for group in tap_groups(taps.len(), channels) {
+    for (g, group) in tap_groups(taps.len(), channels).enumerate() {
         let mut low = [_mm512_setzero_ps(); PIXELS];
         let mut high = [_mm512_setzero_ps(); PIXELS];
         for t in group {
@@ -179,8 +178,12 @@ unsafe fn tile_avx512(
             // SAFETY: each row of `out` holds BLOCK = 32 values.
             unsafe {
                 let row = out[p].as_mut_ptr();
-                _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), low[p]));
-                _mm512_storeu_ps(row.add(16), _mm512_add_ps(_mm512_loadu_ps(row.add(16)), high[p]));
+                if g > 0 {
+                    low[p] = _mm512_add_ps(_mm512_loadu_ps(row), low[p]);
+                    high[p] = _mm512_add_ps(_mm512_loadu_ps(row.add(16)), high[p]);
+                }
+                _mm512_storeu_ps(row, low[p]);
+                _mm512_storeu_ps(row.add(16), high[p]);
             }
         }
     }
@@ -203,9 +206,8 @@ unsafe fn tile_avx2(
 ) {
     use std::arch::x86_64::*;
     const HALF: usize = PIXELS / 2;
-    *out = [[0.0; BLOCK]; PIXELS];
     for (first, half) in [(0, 0), (0, 16), (HALF, 0), (HALF, 16)] {
-        for group in tap_groups(taps.len(), channels) {
+        for (g, group) in tap_groups(taps.len(), channels).enumerate() {
             let mut low = [_mm256_setzero_ps(); HALF];
             let mut high = [_mm256_setzero_ps(); HALF];
             for t in group {
@@ -228,8 +230,12 @@ unsafe fn tile_avx2(
                 // SAFETY: each row of `out` holds 32 values; `half + 16 <= 32`.
                 unsafe {
                     let row = out[first + p].as_mut_ptr().add(half);
-                    _mm256_storeu_ps(row, _mm256_add_ps(_mm256_loadu_ps(row), low[p]));
-                    _mm256_storeu_ps(row.add(8), _mm256_add_ps(_mm256_loadu_ps(row.add(8)), high[p]));
+                    if g > 0 {
+                        low[p] = _mm256_add_ps(_mm256_loadu_ps(row), low[p]);
+                        high[p] = _mm256_add_ps(_mm256_loadu_ps(row.add(8)), high[p]);
+                    }
+                    _mm256_storeu_ps(row, low[p]);
+                    _mm256_storeu_ps(row.add(8), high[p]);
                 }
             }
         }
