@@ -110,3 +110,27 @@ fn a_second_pass_is_not_affected_by_the_first() {
     let bigger = nhwc(packed.forward(first.clone()).expect("third pass"));
     assert_eq!(bigger, nhwc(CpuInference::new(&model).expect("pack").forward(first).expect("fresh")));
 }
+
+/// A batch large enough to be split among the threads gives each image what it gets in a
+/// smaller batch run whole: to the bit, through every kind of step of InceptionV3 and
+/// MobileNetV2 (each thread runs its own images; no kernel mixes images).
+#[test]
+fn an_image_gets_the_same_values_in_any_batch() {
+    let device = Device::flex();
+    let inception = keras_model(&InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7), &device);
+    let mobilenet = mobilenet::MobileNetV2Config::new().with_input_size([96, 96]).init(&device).expect("model").network;
+    let networks = [(&inception.network, 75), (&mobilenet, 96)];
+    for (network, size) in networks {
+        let packed = backbone::CpuInference::new(network).expect("pack");
+        let images = batch(size, size, 9, &device);
+        let whole = packed.forward(images.clone()).expect("whole batch").into_data().try_to_vec::<f32>().expect("f32");
+        let mut parts = Vec::new();
+        for range in [0..3, 3..6, 6..9] {
+            let part = images.clone().slice([range, 0..3, 0..size, 0..size]);
+            parts.extend(packed.forward(part).expect("part").into_data().try_to_vec::<f32>().expect("f32"));
+        }
+        assert_eq!(whole.len(), parts.len());
+        let differing = whole.iter().zip(&parts).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+        assert_eq!(differing, 0, "{differing} of {} values differ", whole.len());
+    }
+}

