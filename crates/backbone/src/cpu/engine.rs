@@ -302,18 +302,19 @@ impl CpuInference {
         let threads = rayon::current_num_threads();
         let n = input.shape[0];
         if threads < 2 || n < 2 * threads {
-            return self.run(plan, input, outputs, None);
+            return self.run(plan, &input.data, input.shape, outputs, None);
         }
         let image = input.data.len() / n;
-        let parts: Vec<NhwcBatch> = (0..threads)
+        let [_, h, w, c] = input.shape;
+        let results: Vec<Vec<NhwcBatch>> = (0..threads)
+            .into_par_iter()
+            .with_max_len(1)
             .map(|t| {
                 let (first, last) = (t * n / threads, (t + 1) * n / threads);
-                let [_, h, w, c] = input.shape;
-                NhwcBatch { data: input.data[first * image..last * image].to_vec(), shape: [last - first, h, w, c] }
+                let part = &input.data[first * image..last * image];
+                self.run(plan, part, [last - first, h, w, c], outputs, None)
             })
             .collect();
-        let results: Vec<Vec<NhwcBatch>> =
-            parts.par_iter().with_max_len(1).map(|part| self.run(plan, part, outputs, None)).collect();
         (0..outputs.len())
             .map(|o| {
                 let [_, h, w, c] = results[0][o].shape;
@@ -332,7 +333,7 @@ impl CpuInference {
     pub fn profile(&self, input: &NhwcBatch) -> Result<Vec<StepProfile>> {
         self.check(input, &[self.end])?;
         let mut profile = Vec::with_capacity(self.plan.len());
-        self.run(&self.plan, input, &[self.end], Some(&mut profile));
+        self.run(&self.plan, &input.data, input.shape, &[self.end], Some(&mut profile));
         Ok(profile)
     }
 
@@ -353,10 +354,12 @@ impl CpuInference {
         self.architecture.check_input_size([rows, cols])
     }
 
+    /// Runs `plan` on the `shape` batch `input` (channels last), returning `outputs`.
     fn run(
         &self,
         plan: &[Step],
-        input: &NhwcBatch,
+        input: &[f32],
+        shape: [usize; 4],
         outputs: &[usize],
         mut profile: Option<&mut Vec<StepProfile>>,
     ) -> Vec<NhwcBatch> {
@@ -368,8 +371,8 @@ impl CpuInference {
         outputs.iter().for_each(|&o| reads[o] += 1);
         let mut values: Vec<Option<NhwcBatch>> = vec![None; n];
         let mut buffers: Vec<Option<NhwcBatch>> = vec![None; n];
-        let mut first = self.buffers.take(input.shape);
-        first.data.copy_from_slice(&input.data);
+        let mut first = self.buffers.take(shape);
+        first.data.copy_from_slice(input);
         values[0] = Some(first);
         for step in plan {
             let started = Instant::now();
