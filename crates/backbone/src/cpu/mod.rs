@@ -5,12 +5,15 @@
 //! Burn's generic CPU convolution converts every layer's input to channels-last, gathers
 //! patches one value at a time and multiplies image by image; on InceptionV3's small grids
 //! (7x7 at 150x150) and thin stem that costs more than the arithmetic. Here the feature
-//! maps stay channels-last from the input to the cut, patches are gathered a pixel's
-//! channels at a time, the whole batch is one matrix per layer (split in tiles across
-//! threads), branches write into their share of the concatenation, 3x3 stride-1
-//! convolutions use Winograd's F(4x4, 3x3) or F(2x2, 3x3) ([`ConvAlgorithm`]), and depthwise convolutions
-//! run vectorised over the channels. [`host_memory::keep_freed_memory`], called by a
-//! program (never by the library), keeps the large feature maps' memory between passes.
+//! maps stay channels-last from the input to the cut, a batch is split among the threads
+//! (each runs its own images through every layer), convolutions run on a register-tiled
+//! direct kernel (`direct`: 12 pixels x 32 channels in vector registers, straight from the
+//! input) or, for short 1x1 sums, as one matrix product of the input per tile, 3x3
+//! stride-1 convolutions on 64 channels or more by Winograd's F(4x4, 3x3)
+//! ([`ConvAlgorithm`]), branches write into their share of the concatenation, and
+//! depthwise convolutions run vectorised over the channels. [`host_memory::keep_freed_memory`],
+//! called by a program (never by the library), keeps the large feature maps' memory between
+//! passes. [`CpuInference::profile`] times a pass step by step (the `profile_base` example).
 
 mod buffers;
 mod conv;
