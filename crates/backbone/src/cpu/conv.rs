@@ -388,8 +388,9 @@ impl PackedConv {
     }
 
     /// The convolution by [`DirectConv`]: chunks of output pixels across threads, each
-    /// chunk block of output channels by block, 12 pixels at a time, finished and written
-    /// into the target's channels.
+    /// chunk 12 pixels at a time through every block of output channels, finished and
+    /// written into the target's channels. (The product layout of the weights is kept too:
+    /// a 1x1 convolution fused after a depthwise one multiplies with it.)
     fn forward_direct(&self, direct: &DirectConv, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
         let [n, h, w, c] = input.shape;
         let [oh, ow] = self.output_size([h, w]);
