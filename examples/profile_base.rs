@@ -46,16 +46,6 @@ struct Args {
     algorithm: String,
 }
 
-/// Multiply-adds x 2 of a step computed as a direct convolution (0 for what is not one).
-fn direct_flops(step: &StepProfile) -> f64 {
-    let Some(kernel) = step.operation.strip_prefix("conv ").and_then(|rest| rest.split('/').next()) else {
-        return 0.0;
-    };
-    let taps: usize = kernel.split('x').filter_map(|k| k.parse::<usize>().ok()).product();
-    let [n, h, w, c] = step.output_shape;
-    2.0 * (n * h * w * c * taps * step.input_shape[3]) as f64
-}
-
 fn main() -> Result<()> {
     inception_transfer::prelude::keep_freed_memory();
     let args = Args::parse();
@@ -93,7 +83,7 @@ fn main() -> Result<()> {
             }
             if pass == 0 {
                 kind.1 += 1;
-                kind.2 += direct_flops(step) / 1e9;
+                kind.2 += 2.0 * step.multiply_adds as f64 / 1e9;
             }
         }
     }

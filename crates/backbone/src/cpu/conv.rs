@@ -325,6 +325,11 @@ impl PackedConv {
         format!("conv {kh}x{kw}/{stride} {}->{}{algorithm}", self.in_channels, self.out_channels)
     }
 
+    /// Multiply-adds per output value as a direct product: kernel taps times input channels.
+    pub fn patch_len(&self) -> usize {
+        self.window.kernel[0] * self.window.kernel[1] * self.in_channels
+    }
+
     /// Output channels.
     pub fn out_channels(&self) -> usize {
         self.out_channels
@@ -399,7 +404,7 @@ impl PackedConv {
         let (data, [ph, pw]) = match pads == [[0, 0], [0, 0]] {
             true => (&input.data[..], [h, w]),
             false => {
-                padded = padded_copy(input, pads);
+                padded = input.padded(pads);
                 (&padded.data[..], [padded.shape[1], padded.shape[2]])
             }
         };
@@ -556,18 +561,4 @@ impl PackedConv {
             }
         }
     }
-}
-
-/// `input` with `pads` (`[[top, bottom], [left, right]]`) of zeros around every image.
-fn padded_copy(input: &NhwcBatch, [[top, bottom], [left, right]]: [[usize; 2]; 2]) -> NhwcBatch {
-    let [n, h, w, c] = input.shape;
-    let (ph, pw) = (h + top + bottom, w + left + right);
-    let mut padded = NhwcBatch::zeros([n, ph, pw, c]);
-    padded.data.par_chunks_mut(ph * pw * c).zip(input.data.par_chunks(h * w * c)).for_each(|(out, image)| {
-        for (y, row) in image.chunks_exact(w * c).enumerate() {
-            let at = ((y + top) * pw + left) * c;
-            out[at..at + w * c].copy_from_slice(row);
-        }
-    });
-    padded
 }

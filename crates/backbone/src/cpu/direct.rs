@@ -139,6 +139,157 @@ fn tap_groups(taps: usize, channels: usize) -> impl Iterator<Item = std::ops::Ra
     (0..taps).step_by(per_group).map(move |first| first..(first + per_group).min(taps))
 }
 
+/// The vector operations a register tile needs, for one instruction set.
+#[cfg(target_arch = "x86_64")]
+trait Vector: Copy {
+    /// `f32` lanes.
+    const LANES: usize;
+    /// All zeros.
+    fn zero() -> Self;
+    /// # Safety
+    /// `LANES` values readable at `from`; the CPU has the instruction set.
+    unsafe fn load(from: *const f32) -> Self;
+    /// # Safety
+    /// `LANES` values writable at `to`; the CPU has the instruction set.
+    unsafe fn store(self, to: *mut f32);
+    /// # Safety
+    /// The CPU has the instruction set.
+    unsafe fn splat(value: f32) -> Self;
+    /// `self * b + c`, fused.
+    ///
+    /// # Safety
+    /// The CPU has the instruction set.
+    unsafe fn mul_add(self, b: Self, c: Self) -> Self;
+    /// # Safety
+    /// The CPU has the instruction set.
+    unsafe fn add(self, b: Self) -> Self;
+}
+
+#[cfg(target_arch = "x86_64")]
+mod vectors {
+    use std::arch::x86_64::*;
+
+    use super::Vector;
+
+    /// AVX-512's 16 lanes.
+    #[derive(Clone, Copy)]
+    pub struct Zmm(__m512);
+
+    /// AVX2's 8 lanes (with FMA).
+    #[derive(Clone, Copy)]
+    pub struct Ymm(__m256);
+
+    // SAFETY (every method): the callers' contracts (`Vector`'s), run only inside the
+    // `target_feature` functions that checked the instruction set.
+    impl Vector for Zmm {
+        const LANES: usize = 16;
+        #[inline(always)]
+        fn zero() -> Self {
+            Self(unsafe { _mm512_setzero_ps() })
+        }
+        #[inline(always)]
+        unsafe fn load(from: *const f32) -> Self {
+            Self(unsafe { _mm512_loadu_ps(from) })
+        }
+        #[inline(always)]
+        unsafe fn store(self, to: *mut f32) {
+            unsafe { _mm512_storeu_ps(to, self.0) }
+        }
+        #[inline(always)]
+        unsafe fn splat(value: f32) -> Self {
+            Self(unsafe { _mm512_set1_ps(value) })
+        }
+        #[inline(always)]
+        unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+            Self(unsafe { _mm512_fmadd_ps(self.0, b.0, c.0) })
+        }
+        #[inline(always)]
+        unsafe fn add(self, b: Self) -> Self {
+            Self(unsafe { _mm512_add_ps(self.0, b.0) })
+        }
+    }
+
+    impl Vector for Ymm {
+        const LANES: usize = 8;
+        #[inline(always)]
+        fn zero() -> Self {
+            Self(unsafe { _mm256_setzero_ps() })
+        }
+        #[inline(always)]
+        unsafe fn load(from: *const f32) -> Self {
+            Self(unsafe { _mm256_loadu_ps(from) })
+        }
+        #[inline(always)]
+        unsafe fn store(self, to: *mut f32) {
+            unsafe { _mm256_storeu_ps(to, self.0) }
+        }
+        #[inline(always)]
+        unsafe fn splat(value: f32) -> Self {
+            Self(unsafe { _mm256_set1_ps(value) })
+        }
+        #[inline(always)]
+        unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+            Self(unsafe { _mm256_fmadd_ps(self.0, b.0, c.0) })
+        }
+        #[inline(always)]
+        unsafe fn add(self, b: Self) -> Self {
+            Self(unsafe { _mm256_add_ps(self.0, b.0) })
+        }
+    }
+}
+
+/// Pixels `first .. first + P` of a tile, output channels `lane .. lane + 2 V::LANES` of the
+/// block: `2 P` accumulators in registers, the taps summed group by group into `out`.
+///
+/// # Safety
+/// The CPU has `V`'s instruction set; `input` holds every `starts[p] + tap + channels`;
+/// `lane + 2 V::LANES <= BLOCK`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn register_tile<V: Vector, const P: usize>(
+    input: *const f32,
+    starts: &[usize],
+    taps: &[usize],
+    channels: usize,
+    weights: &[f32],
+    (first, lane): (usize, usize),
+    out: &mut TileValues,
+) {
+    for (g, group) in tap_groups(taps.len(), channels).enumerate() {
+        let mut low = [V::zero(); P];
+        let mut high = [V::zero(); P];
+        for t in group {
+            let w = weights[t * channels * BLOCK + lane..].as_ptr();
+            // SAFETY (all reads): within `input` (the caller's bounds) and `weights` (one
+            // tap's `channels` rows of BLOCK, from `lane`).
+            unsafe {
+                let rows: [*const f32; P] = array::from_fn(|p| input.add(starts[first + p] + taps[t]));
+                for c in 0..channels {
+                    let w0 = V::load(w.add(c * BLOCK));
+                    let w1 = V::load(w.add(c * BLOCK + V::LANES));
+                    for p in 0..P {
+                        let x = V::splat(*rows[p].add(c));
+                        low[p] = x.mul_add(w0, low[p]);
+                        high[p] = x.mul_add(w1, high[p]);
+                    }
+                }
+            }
+        }
+        for p in 0..P {
+            // SAFETY: each row of `out` holds BLOCK values; `lane + 2 LANES <= BLOCK`.
+            unsafe {
+                let row = out[first + p].as_mut_ptr().add(lane);
+                if g > 0 {
+                    low[p] = V::load(row).add(low[p]);
+                    high[p] = V::load(row.add(V::LANES)).add(high[p]);
+                }
+                low[p].store(row);
+                high[p].store(row.add(V::LANES));
+            }
+        }
+    }
+}
+
 /// [`DirectConv::tile`] with AVX-512: 24 accumulators (12 pixels x 2 vectors of 16).
 ///
 /// # Safety
@@ -153,40 +304,8 @@ unsafe fn tile_avx512(
     weights: &[f32],
     out: &mut TileValues,
 ) {
-    use std::arch::x86_64::*;
-    for (g, group) in tap_groups(taps.len(), channels).enumerate() {
-        let mut low = [_mm512_setzero_ps(); PIXELS];
-        let mut high = [_mm512_setzero_ps(); PIXELS];
-        for t in group {
-            let w = weights[t * channels * BLOCK..].as_ptr();
-            // SAFETY (all reads): within `input` (the caller's bounds) and `weights` (one
-            // tap's `channels` rows of BLOCK).
-            unsafe {
-                let rows: [*const f32; PIXELS] = array::from_fn(|p| input.add(starts[p] + taps[t]));
-                for c in 0..channels {
-                    let w0 = _mm512_loadu_ps(w.add(c * BLOCK));
-                    let w1 = _mm512_loadu_ps(w.add(c * BLOCK + 16));
-                    for p in 0..PIXELS {
-                        let x = _mm512_set1_ps(*rows[p].add(c));
-                        low[p] = _mm512_fmadd_ps(x, w0, low[p]);
-                        high[p] = _mm512_fmadd_ps(x, w1, high[p]);
-                    }
-                }
-            }
-        }
-        for p in 0..PIXELS {
-            // SAFETY: each row of `out` holds BLOCK = 32 values.
-            unsafe {
-                let row = out[p].as_mut_ptr();
-                if g > 0 {
-                    low[p] = _mm512_add_ps(_mm512_loadu_ps(row), low[p]);
-                    high[p] = _mm512_add_ps(_mm512_loadu_ps(row.add(16)), high[p]);
-                }
-                _mm512_storeu_ps(row, low[p]);
-                _mm512_storeu_ps(row.add(16), high[p]);
-            }
-        }
-    }
+    // SAFETY: the caller's contract; 2 x 16 lanes fill the block.
+    unsafe { register_tile::<vectors::Zmm, PIXELS>(input, starts, taps, channels, weights, (0, 0), out) }
 }
 
 /// [`DirectConv::tile`] with AVX2 and FMA: the tile in four passes of 6 pixels x 2 vectors
@@ -204,41 +323,10 @@ unsafe fn tile_avx2(
     weights: &[f32],
     out: &mut TileValues,
 ) {
-    use std::arch::x86_64::*;
     const HALF: usize = PIXELS / 2;
-    for (first, half) in [(0, 0), (0, 16), (HALF, 0), (HALF, 16)] {
-        for (g, group) in tap_groups(taps.len(), channels).enumerate() {
-            let mut low = [_mm256_setzero_ps(); HALF];
-            let mut high = [_mm256_setzero_ps(); HALF];
-            for t in group {
-                let w = weights[t * channels * BLOCK + half..].as_ptr();
-                // SAFETY (all reads): as in `tile_avx512`.
-                unsafe {
-                    let rows: [*const f32; HALF] = array::from_fn(|p| input.add(starts[first + p] + taps[t]));
-                    for c in 0..channels {
-                        let w0 = _mm256_loadu_ps(w.add(c * BLOCK));
-                        let w1 = _mm256_loadu_ps(w.add(c * BLOCK + 8));
-                        for p in 0..HALF {
-                            let x = _mm256_set1_ps(*rows[p].add(c));
-                            low[p] = _mm256_fmadd_ps(x, w0, low[p]);
-                            high[p] = _mm256_fmadd_ps(x, w1, high[p]);
-                        }
-                    }
-                }
-            }
-            for p in 0..HALF {
-                // SAFETY: each row of `out` holds 32 values; `half + 16 <= 32`.
-                unsafe {
-                    let row = out[first + p].as_mut_ptr().add(half);
-                    if g > 0 {
-                        low[p] = _mm256_add_ps(_mm256_loadu_ps(row), low[p]);
-                        high[p] = _mm256_add_ps(_mm256_loadu_ps(row.add(8)), high[p]);
-                    }
-                    _mm256_storeu_ps(row, low[p]);
-                    _mm256_storeu_ps(row.add(8), high[p]);
-                }
-            }
-        }
+    for part in [(0, 0), (0, 16), (HALF, 0), (HALF, 16)] {
+        // SAFETY: the caller's contract; 2 x 8 lanes from lane 0 or 16 stay in the block.
+        unsafe { register_tile::<vectors::Ymm, HALF>(input, starts, taps, channels, weights, part, out) }
     }
 }
 

@@ -13,7 +13,7 @@ use super::dense::PackedDense;
 use super::depthwise::PackedDepthwise;
 use super::nhwc::NhwcBatch;
 use super::profile::StepProfile;
-use super::steps::{Op, copy_into, describe, forward, forward_into, output_size};
+use super::steps::{Op, copy_into, describe, forward, forward_into, multiply_adds_per_output, output_size};
 use super::window::NO_PADDING;
 use crate::architecture::Architecture;
 use crate::error::{NetworkError, Result};
@@ -413,20 +413,17 @@ impl CpuInference {
                 }
             }
             if let Some(profile) = profile.as_deref_mut() {
+                // Its own value, or the concatenation it wrote its channels into.
                 let written = values[step.layer].as_ref().or(step.into.and_then(|(c, _)| buffers[c].as_ref()));
-                let output_shape = written.map(|v| v.shape).unwrap_or_default();
-                let output_shape = match step.into {
-                    Some(_) => {
-                        let [b, h, w, _] = output_shape;
-                        [b, h, w, self.architecture.channels(step.layer)]
-                    }
-                    None => output_shape,
-                };
+                let [b, h, w, _] = written.map(|v| v.shape).unwrap_or_default();
+                let output_shape = [b, h, w, self.architecture.channels(step.layer)];
+                let outputs: usize = output_shape.iter().product();
                 profile.push(StepProfile {
                     layer: self.architecture.layers()[step.layer].name.clone(),
                     operation: describe(&step.op),
                     input_shape: input_shape.unwrap_or_default(),
                     output_shape,
+                    multiply_adds: (outputs * multiply_adds_per_output(&step.op)) as u64,
                     seconds: started.elapsed().as_secs_f64(),
                 });
             }

@@ -59,6 +59,23 @@ impl NhwcBatch {
         Tensor::<4>::from_data(TensorData::new(self.data, self.shape), device).permute([0, 3, 1, 2])
     }
 
+    /// The batch with `[[top, bottom], [left, right]]` zeros around every image.
+    pub(crate) fn padded(&self, [[top, bottom], [left, right]]: [[usize; 2]; 2]) -> NhwcBatch {
+        let [n, h, w, c] = self.shape;
+        let (ph, pw) = (h + top + bottom, w + left + right);
+        let mut padded = NhwcBatch::zeros([n, ph, pw, c]);
+        if h * w * c == 0 {
+            return padded;
+        }
+        padded.data.par_chunks_mut(ph * pw * c).zip(self.data.par_chunks(h * w * c)).for_each(|(out, image)| {
+            for (y, row) in image.chunks_exact(w * c).enumerate() {
+                let at = ((y + top) * pw + left) * c;
+                out[at..at + w * c].copy_from_slice(row);
+            }
+        });
+        padded
+    }
+
     /// The whole batch as a write target.
     pub(crate) fn as_target(&mut self) -> ChannelSlice<'_> {
         let stride = self.shape[3];

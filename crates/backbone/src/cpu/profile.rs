@@ -13,6 +13,10 @@ pub struct StepProfile {
     pub input_shape: [usize; 4],
     /// The output's `[batch, rows, cols, channels]`.
     pub output_shape: [usize; 4],
+    /// Multiply-adds of the step computed as a direct convolution (its own kernel over the
+    /// whole output; 0 for a step that is not a convolution): what a rate is measured
+    /// against, whatever algorithm ran it.
+    pub multiply_adds: u64,
     /// Wall time of the step, in seconds (its work is spread over every thread).
     pub seconds: f64,
 }

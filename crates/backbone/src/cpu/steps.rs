@@ -46,6 +46,15 @@ pub(crate) fn describe(op: &Op) -> String {
     }
 }
 
+/// Multiply-adds per output value of a step computed as a direct convolution (0 for what
+/// is not a convolution), for a profile's rates.
+pub(crate) fn multiply_adds_per_output(op: &Op) -> usize {
+    match op {
+        Op::Conv(conv) => conv.patch_len(),
+        _ => 0,
+    }
+}
+
 pub(crate) fn output_size(op: &Op, size: [usize; 2]) -> [usize; 2] {
     match op {
         Op::Conv(conv) => conv.output_size(size),
@@ -93,19 +102,7 @@ pub(crate) fn forward(op: &Op, inputs: &[&NhwcBatch], buffers: &Buffers) -> Nhwc
             avg_pool_3x3_same(input, *counts_padding, &mut output);
             output
         }
-        Op::Pad(padding) => {
-            let [[top, bottom], [left, right]] = padding.resolve([h, w]);
-            let (oh, ow) = (h + top + bottom, w + left + right);
-            let mut output = NhwcBatch::zeros([n, oh, ow, c]);
-            for b in 0..n {
-                for y in 0..h {
-                    let src = &input.data[((b * h + y) * w) * c..][..w * c];
-                    let dst = ((b * oh + y + top) * ow + left) * c;
-                    output.data[dst..dst + w * c].copy_from_slice(src);
-                }
-            }
-            output
-        }
+        Op::Pad(padding) => input.padded(padding.resolve([h, w])),
         Op::Add => {
             let mut output = buffers.take(input.shape);
             output.data.par_chunks_mut(1 << 14).zip(input.data.par_chunks(1 << 14)).enumerate().for_each(
