@@ -1,7 +1,8 @@
 //! One training step of the course model: frozen base to `mixed7` at 150x150 + the course
 //! head, batch 20, no augmentation, Keras RMSprop (`course_step_b20`); and the same step
-//! fine-tuning `mixed7` (`course_finetune_mixed7_b20`). Then the TF tutorial's model:
-//! MobileNetV2 at 160 with `preprocess_input`, GlobalAveragePooling2D -> Dropout(0.2) ->
+//! fine-tuning `mixed7` (`course_finetune_mixed7_b20`); the course head's step alone on
+//! the base's features (`course_head_step_b20`, what a step on cached features costs).
+//! Then the TF tutorial's model: MobileNetV2 at 160 with `preprocess_input`, GlobalAveragePooling2D -> Dropout(0.2) ->
 //! Dense(1), batch 32, Adam on the head (`mobilenet_v2_step_b32`), and fine-tuning from layer
 //! 100 with RMSprop (`mobilenet_v2_finetune100_b32`).
 //!
@@ -45,6 +46,12 @@ fn train(c: &mut Criterion) {
     let mut trainer = Trainer::new(model.clone(), CompileConfig::course(), &device).expect("trainer");
     group.bench_function("course_step_b20", |b| {
         b.iter(|| trainer.train_step(Inputs::Images(images.clone()), targets.clone()).expect("step"))
+    });
+    // The head alone on the base's features (mixed7 at 150: 768 x 7 x 7), as a step on
+    // cached features runs: Flatten -> Dense(37632 -> 1024) -> Dense(1), backward, RMSprop.
+    let features = Tensor::<4>::random([20, 768, 7, 7], Distribution::Uniform(0.0, 2.0), &device);
+    group.bench_function("course_head_step_b20", |b| {
+        b.iter(|| trainer.train_step(Inputs::Features(features.clone()), targets.clone()).expect("step"))
     });
     drop(trainer);
     let fine_tuning = CompileConfig { learning_rate: 1e-5, ..CompileConfig::course() };
