@@ -3,8 +3,9 @@
 //! fine-tuning `mixed7` (`course_finetune_mixed7_b20`); the course head's step alone on
 //! the base's features (`course_head_step_b20`, what a step on cached features costs).
 //! Then the TF tutorial's model: MobileNetV2 at 160 with `preprocess_input`,
-//! GlobalAveragePooling2D -> Dropout(0.2) -> Dense(1), batch 32, Adam on the head (`mobilenet_v2_step_b32`), and fine-tuning from layer
-//! 100 with RMSprop (`mobilenet_v2_finetune100_b32`).
+//! GlobalAveragePooling2D -> Dropout(0.2) -> Dense(1), batch 32, Adam on the head
+//! (`mobilenet_v2_step_b32`), and fine-tuning from layer 100 with RMSprop
+//! (`mobilenet_v2_finetune100_b32`).
 //!
 //! ```text
 //! cargo bench --bench train
