@@ -210,3 +210,46 @@ fn augment_equals_apply_transform_then_rescale() {
     }
     assert!(flipped > 0 && flipped < 20);
 }
+
+/// Leaving files out of a batch, and hints to stop decoding them ahead, change nothing else:
+/// the same samples in the same order, each image that is there the same pixels (an image
+/// hinted away but still asked for is decoded on the spot, with its own random transform).
+#[test]
+fn batches_without_some_files_keep_the_others_exactly() {
+    let dir = scratch("partial");
+    copy_fixture_folder(&dir);
+    let device = Device::flex();
+    let mut reference = flow(&dir, 7);
+    let mut hinted = flow(&dir, 7);
+    let mut partial = flow(&dir, 7);
+    let files = reference.samples();
+    hinted.skip_decoding(&(0..files).collect::<Vec<_>>()).unwrap();
+    let leave_out = |file: usize| file % 2 == 0;
+    partial.skip_decoding(&(0..files).filter(|&f| leave_out(f)).collect::<Vec<_>>()).unwrap();
+    let pixels = |t: burn::tensor::Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+    let [h, w] = [30, 40];
+    for _ in 0..5 {
+        let expected = reference.next_batch(&device).unwrap();
+        let again = hinted.next_batch(&device).unwrap();
+        assert_eq!((again.classes.clone(), again.paths.clone()), (expected.classes.clone(), expected.paths.clone()));
+        let expected_pixels = pixels(expected.images);
+        assert_eq!(pixels(again.images), expected_pixels);
+        let some = partial.next_batch_without(&device, &leave_out).unwrap();
+        assert_eq!((some.classes, some.paths), (expected.classes, expected.paths));
+        assert_eq!(some.decoded, some.files.iter().map(|&f| !leave_out(f)).collect::<Vec<_>>());
+        // NCHW images: each kept sample's planes, in order.
+        let per_image = 3 * h * w;
+        let kept: Vec<f32> = (0..some.files.len())
+            .filter(|&i| some.decoded[i])
+            .flat_map(|i| expected_pixels[i * per_image..(i + 1) * per_image].to_vec())
+            .collect();
+        assert_eq!(some.images.map(pixels).unwrap_or_default(), kept);
+    }
+    hinted.decode_all();
+    assert_eq!(
+        pixels(hinted.next_batch(&device).unwrap().images),
+        pixels(reference.next_batch(&device).unwrap().images)
+    );
+    let err = hinted.skip_decoding(&[files]).unwrap_err();
+    assert!(matches!(err, AugmentError::InvalidParameter { parameter: "skip_decoding", .. }), "{err:?}");
+}

@@ -323,3 +323,63 @@ fn freezing_by_an_unknown_or_cut_away_name_is_an_error() {
     let mixed4 = model.architecture().index_of("mixed4").unwrap();
     assert!(trainable[mixed4 + 1..=mixed5].iter().all(|t| *t) && !trainable[mixed4] && !trainable[mixed5 + 1]);
 }
+
+/// With the base frozen and a validation folder that only rescales, `fit` keeps each
+/// validation image's features after its first pass: the history is the same, to the bit,
+/// as with every image through the base every epoch, also when an epoch validates on part
+/// of the folder (batches mixing kept and new images) and when a callback changes the
+/// weights between epochs.
+#[test]
+fn kept_validation_features_give_the_same_history() {
+    let device = Device::flex();
+    let dir = scratch("validation-cache");
+    augment::write_standin_dataset(&dir, augment::STANDIN_CLASSES, 12, 20, 3).unwrap();
+    let flow = |split: &str, generator: ImageDataGenerator, batch_size| {
+        let config = FlowConfig {
+            target_size: [75, 75],
+            batch_size,
+            class_mode: ClassMode::Binary,
+            seed: 3,
+            ..FlowConfig::default()
+        };
+        DirectoryIterator::new(&dir.join(split), generator, config).unwrap()
+    };
+    // Other base weights (randomly initialised), put in by a callback after epoch 1: kept
+    // features of the earlier base must not be reused.
+    let other = {
+        let config = TransferModelConfig::new(
+            InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7).into(),
+            HeadConfig::course(),
+        )
+        .with_input_size([75, 75]);
+        Trainer::new(config.init(&device).unwrap(), CompileConfig::course(), &device).unwrap().get_weights().unwrap()
+    };
+    let run = |cache_mib: usize, swap_weights: bool| {
+        device.seed(5); // the same dropout masks in both runs
+        let augmenting = augment::ImageDataGeneratorConfig::course().build().unwrap();
+        let mut train = flow("train", augmenting, 8);
+        let mut validation = flow("validation", ImageDataGenerator::rescale_only(1.0 / 255.0), 6);
+        let mut trainer = Trainer::new(small_course_model(&device), CompileConfig::course(), &device).unwrap();
+        let other = other.clone();
+        let mut swap = transfer::callbacks::on_epoch_end(move |epoch, _logs, trainer: &mut Trainer| {
+            if swap_weights && epoch == 1 {
+                trainer.set_weights(&other)?;
+            }
+            Ok(())
+        });
+        let fit = FitConfig {
+            epochs: 4,
+            steps_per_epoch: Some(2),
+            validation_steps: Some(2), // 12 of the 20 images each epoch: the cache fills over epochs
+            verbose: Verbosity::Silent,
+            validation_cache_mib: cache_mib,
+            ..FitConfig::default()
+        };
+        trainer.fit(&mut train, fit, Some(&mut validation), &mut [&mut swap]).unwrap().to_csv()
+    };
+    for swap_weights in [false, true] {
+        let kept = run(512, swap_weights);
+        assert_eq!(kept, run(0, swap_weights), "swap_weights: {swap_weights}");
+        assert_eq!(kept.lines().count(), 5, "{kept}");
+    }
+}

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use burn::config::Config;
@@ -89,9 +90,37 @@ pub struct Batch {
     pub paths: Vec<PathBuf>,
 }
 
+/// A batch whose images may leave some files out (see
+/// [`DirectoryIterator::next_batch_without`]): every sample's file and target, the pixels
+/// of those not left out.
+#[derive(Debug, Clone)]
+pub struct PartialBatch {
+    /// `[decoded, 3, rows, cols]`: the images of the files not left out, in batch order
+    /// (`None` when every file was left out).
+    pub images: Option<Tensor<4>>,
+    /// Targets of every sample, as the class mode says (`None` for [`ClassMode::None`]).
+    pub targets: Option<Tensor<2>>,
+    /// Index of each sample's file in [`DirectoryIterator::files`]: a key that stays the
+    /// same across epochs.
+    pub files: Vec<usize>,
+    /// Whether each sample's image is in `images`.
+    pub decoded: Vec<bool>,
+    /// Class index of each sample.
+    pub classes: Vec<usize>,
+    /// File of each sample.
+    pub paths: Vec<PathBuf>,
+}
+
 /// A batch on the host, before it becomes tensors.
 struct HostBatch {
+    /// The decoded images, in batch order.
     pixels: Vec<f32>,
+    /// Whether each sample was decoded ahead (a file skipped by a hint was not).
+    decoded: Vec<bool>,
+    /// The epoch and position in it of each sample (what its random transform is drawn from).
+    epoch: u64,
+    positions: Vec<usize>,
+    files: Vec<usize>,
     classes: Vec<usize>,
     paths: Vec<PathBuf>,
 }
@@ -117,6 +146,8 @@ pub struct DirectoryIterator {
     skipped: Vec<PathBuf>,
     config: FlowConfig,
     generator: Arc<ImageDataGenerator>,
+    /// Per file: whether the workers may skip decoding it (a hint from the consumer).
+    skip_hints: Arc<Vec<AtomicBool>>,
     receiver: Option<Receiver<Result<HostBatch>>>,
     batches_served: usize,
 }
@@ -185,6 +216,7 @@ impl DirectoryIterator {
         Ok(Self {
             directory: directory.to_path_buf(),
             class_names,
+            skip_hints: Arc::new(files.iter().map(|_| AtomicBool::new(false)).collect()),
             files: Arc::new(files),
             skipped,
             config,
@@ -234,6 +266,11 @@ impl DirectoryIterator {
         &self.config
     }
 
+    /// The generator applied to every image.
+    pub fn generator(&self) -> &ImageDataGenerator {
+        &self.generator
+    }
+
     /// Batches in one pass over the images (the last may be smaller).
     pub fn batches_per_epoch(&self) -> usize {
         self.files.len().div_ceil(self.config.batch_size)
@@ -245,6 +282,7 @@ impl DirectoryIterator {
             files: Arc::clone(&self.files),
             generator: Arc::clone(&self.generator),
             config: self.config.clone(),
+            skip_hints: Arc::clone(&self.skip_hints),
             first_batch: self.batches_served,
         };
         std::thread::spawn(move || producer.run(sender));
@@ -253,6 +291,21 @@ impl DirectoryIterator {
 
     /// The next batch, on `device`. Decoding errors name the file.
     pub fn next_batch(&mut self, device: &Device) -> Result<Batch> {
+        let batch = self.next_batch_without(device, &|_| false)?;
+        let images = batch.images.unwrap_or_else(|| {
+            let [h, w] = self.config.target_size;
+            Tensor::from_data(TensorData::new(Vec::<f32>::new(), [0, 3, h, w]), device)
+        });
+        Ok(Batch { images, targets: batch.targets, classes: batch.classes, paths: batch.paths })
+    }
+
+    /// The next batch without the images of the files `leave_out` names (by their index in
+    /// [`DirectoryIterator::files`]; e.g. those whose features a consumer already holds):
+    /// the same samples, order and targets as [`DirectoryIterator::next_batch`], each
+    /// image that is there the same pixels. Files hinted with
+    /// [`DirectoryIterator::skip_decoding`] are not decoded ahead; one of them that
+    /// `leave_out` does not name is decoded on the spot (with its own random transform).
+    pub fn next_batch_without(&mut self, device: &Device, leave_out: &dyn Fn(usize) -> bool) -> Result<PartialBatch> {
         let receiver = match &self.receiver {
             Some(r) => r,
             None => self.start(),
@@ -267,15 +320,81 @@ impl DirectoryIterator {
             }
         };
         let [h, w] = self.config.target_size;
-        let n = host.classes.len();
-        let images = Tensor::<4>::from_data(TensorData::new(host.pixels, [n, h, w, 3]), device).permute([0, 3, 1, 2]);
+        let per_image = h * w * 3;
+        let wanted: Vec<bool> = host.files.iter().map(|&file| !leave_out(file)).collect();
+        // The images wanted, from the workers' pixels or decoded now.
+        let mut ahead = host.pixels.chunks_exact(per_image.max(1));
+        let mut pixels = Vec::with_capacity(wanted.iter().filter(|&&w| w).count() * per_image);
+        for (i, &file) in host.files.iter().enumerate() {
+            let decoded = host.decoded[i].then(|| ahead.next()).flatten();
+            match (wanted[i], decoded) {
+                (true, Some(image)) => pixels.extend_from_slice(image),
+                (true, None) => pixels.extend(prepare_image(
+                    &self.files,
+                    &self.generator,
+                    &self.config,
+                    host.epoch,
+                    host.positions[i],
+                    file,
+                )?),
+                (false, _) => {}
+            }
+        }
+        let n = pixels.len() / per_image.max(1);
+        let images = (n > 0)
+            .then(|| Tensor::<4>::from_data(TensorData::new(pixels, [n, h, w, 3]), device).permute([0, 3, 1, 2]));
         let targets = match self.config.class_mode {
             ClassMode::None => None,
             ClassMode::Binary | ClassMode::Sparse => Some(class_targets(&host.classes, None, device)),
             ClassMode::Categorical => Some(class_targets(&host.classes, Some(self.class_names.len()), device)),
         };
-        Ok(Batch { images, targets, classes: host.classes, paths: host.paths })
+        Ok(PartialBatch {
+            images,
+            targets,
+            files: host.files,
+            decoded: wanted,
+            classes: host.classes,
+            paths: host.paths,
+        })
     }
+
+    /// A hint that the images of `files` (indices in [`DirectoryIterator::files`]) will be
+    /// left out of the batches to come: the workers stop decoding them ahead. Batches stay
+    /// the same (a file still asked for is decoded when its batch is taken).
+    /// [`DirectoryIterator::decode_all`] takes the hints back. An index past the files is
+    /// an error.
+    pub fn skip_decoding(&self, files: &[usize]) -> Result<()> {
+        if let Some(&bad) = files.iter().find(|&&file| file >= self.files.len()) {
+            return Err(AugmentError::InvalidParameter {
+                parameter: "skip_decoding",
+                value: bad.to_string(),
+                reason: "is not the index of a file of the folder",
+            });
+        }
+        files.iter().for_each(|&file| self.skip_hints[file].store(true, Ordering::Relaxed));
+        Ok(())
+    }
+
+    /// Takes back every [`DirectoryIterator::skip_decoding`] hint: the workers decode every
+    /// file ahead again.
+    pub fn decode_all(&self) {
+        self.skip_hints.iter().for_each(|hint| hint.store(false, Ordering::Relaxed));
+    }
+}
+
+/// One image as a batch serves it: loaded, resized, augmented with the random transform of
+/// its position in its epoch, rescaled; `[rows, cols, 3]` values.
+fn prepare_image(
+    files: &[(PathBuf, usize)],
+    generator: &ImageDataGenerator,
+    config: &FlowConfig,
+    epoch: u64,
+    position: usize,
+    file: usize,
+) -> Result<Vec<f32>> {
+    let image = load_img(&files[file].0, Some(config.target_size), config.interpolation)?;
+    let mut rng = image_rng(config.seed, epoch, position as u64);
+    Ok(generator.augment(&image, &mut rng).data)
 }
 
 /// A batch's targets from its class indices: `[n, 1]` indices as floats, or one-hot
@@ -300,6 +419,7 @@ struct Producer {
     files: Arc<Vec<(PathBuf, usize)>>,
     generator: Arc<ImageDataGenerator>,
     config: FlowConfig,
+    skip_hints: Arc<Vec<AtomicBool>>,
     first_batch: usize,
 }
 
@@ -343,19 +463,20 @@ impl Producer {
 
     fn make_batch(&self, epoch: u64, positions: &[usize], order: &[usize]) -> Result<HostBatch> {
         let [h, w] = self.config.target_size;
+        let files: Vec<usize> = positions.iter().map(|&p| order[p]).collect();
+        let decoded: Vec<bool> = files.iter().map(|&file| !self.skip_hints[file].load(Ordering::Relaxed)).collect();
         let images: Vec<Vec<f32>> = positions
             .par_iter()
-            .map(|&position| {
-                let (path, _) = &self.files[order[position]];
-                let image = load_img(path, Some([h, w]), self.config.interpolation)?;
-                let mut rng = image_rng(self.config.seed, epoch, position as u64);
-                Ok(self.generator.augment(&image, &mut rng).data)
+            .zip(&files)
+            .zip(&decoded)
+            .filter(|(_, decoded)| **decoded)
+            .map(|((&position, &file), _)| {
+                prepare_image(&self.files, &self.generator, &self.config, epoch, position, file)
             })
             .collect::<Result<_>>()?;
-        let mut pixels = Vec::with_capacity(positions.len() * h * w * 3);
+        let mut pixels = Vec::with_capacity(images.len() * h * w * 3);
         images.into_iter().for_each(|image| pixels.extend(image));
-        let chosen = positions.iter().map(|&p| &self.files[order[p]]);
-        let (paths, classes) = chosen.map(|(p, c)| (p.clone(), *c)).unzip();
-        Ok(HostBatch { pixels, classes, paths })
+        let (paths, classes) = files.iter().map(|&f| (self.files[f].0.clone(), self.files[f].1)).unzip();
+        Ok(HostBatch { pixels, decoded, epoch, positions: positions.to_vec(), files, classes, paths })
     }
 }

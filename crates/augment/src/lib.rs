@@ -35,7 +35,7 @@ pub use dataset::{
 pub use decode::{
     Interpolation, check_image, decode_image, load_img, resize, set_load_truncated_images, set_max_image_pixels,
 };
-pub use directory::{Batch, ClassMode, DirectoryIterator, FlowConfig};
+pub use directory::{Batch, ClassMode, DirectoryIterator, FlowConfig, PartialBatch};
 pub use error::{AugmentError, Result};
 pub use generator::{ImageDataGenerator, ImageDataGeneratorConfig, ShiftRange, apply_transform};
 pub use image::Image;

@@ -42,6 +42,42 @@ pub trait BatchSource {
     fn class_names(&self) -> Option<&[String]> {
         None
     }
+
+    /// The source as a [`RepeatableSource`], when it is one: every sample served the same
+    /// inputs each time it comes (no random augmentation). `fit` then keeps the frozen
+    /// base's features of its validation samples instead of computing them every epoch.
+    fn as_repeatable(&mut self) -> Option<&mut dyn RepeatableSource> {
+        None
+    }
+}
+
+/// A batch whose samples carry keys that name them across epochs (an image file's index),
+/// with the inputs of only those samples the consumer asked for.
+#[derive(Debug, Clone)]
+pub struct KeyedBatch {
+    /// Each sample's key, in batch order.
+    pub keys: Vec<usize>,
+    /// The inputs of the samples asked for, in batch order (`None` when none was).
+    pub inputs: Option<Inputs>,
+    /// Targets of every sample, `[batch, outputs]`.
+    pub targets: Tensor<2>,
+}
+
+/// A source that serves each sample the same inputs every time it comes, named by a key:
+/// what lets a consumer reuse what it computed from a sample (the base's features of
+/// validation images, as `fit` does with a frozen base).
+pub trait RepeatableSource {
+    /// The next batch (the same samples, order and targets as
+    /// [`BatchSource::next_batch`]), with inputs only for the samples whose key `known`
+    /// does not hold.
+    fn next_keyed_batch(&mut self, device: &Device, known: &dyn Fn(usize) -> bool) -> Result<KeyedBatch>;
+
+    /// A hint that the inputs of `keys` will not be asked for again (a folder's workers then
+    /// stop decoding those images ahead). Batches stay the same.
+    fn skip_inputs(&mut self, keys: &[usize]) -> Result<()>;
+
+    /// Takes back every [`RepeatableSource::skip_inputs`] hint.
+    fn need_all_inputs(&mut self);
 }
 
 impl BatchSource for DirectoryIterator {
@@ -59,6 +95,33 @@ impl BatchSource for DirectoryIterator {
 
     fn class_names(&self) -> Option<&[String]> {
         Some(DirectoryIterator::class_names(self))
+    }
+
+    fn as_repeatable(&mut self) -> Option<&mut dyn RepeatableSource> {
+        match self.generator().augments() {
+            true => None,
+            false => Some(self),
+        }
+    }
+}
+
+/// A folder whose generator does not augment: each file, named by its index in
+/// [`DirectoryIterator::files`], gives the same pixels every epoch.
+impl RepeatableSource for DirectoryIterator {
+    fn next_keyed_batch(&mut self, device: &Device, known: &dyn Fn(usize) -> bool) -> Result<KeyedBatch> {
+        let batch = self.next_batch_without(device, known)?;
+        let targets = batch.targets.ok_or_else(|| {
+            TransferError::Config("training needs targets: use class_mode binary or categorical".into())
+        })?;
+        Ok(KeyedBatch { keys: batch.files, inputs: batch.images.map(Inputs::Images), targets })
+    }
+
+    fn skip_inputs(&mut self, keys: &[usize]) -> Result<()> {
+        Ok(self.skip_decoding(keys)?)
+    }
+
+    fn need_all_inputs(&mut self) {
+        self.decode_all();
     }
 }
 
@@ -210,21 +273,16 @@ impl InMemoryBatches {
     }
 }
 
-impl BatchSource for InMemoryBatches {
-    fn next_batch(&mut self, device: &Device) -> Result<(Inputs, Tensor<2>)> {
+impl InMemoryBatches {
+    /// The samples of the next batch, in serving order; moves on to the next one.
+    fn next_samples(&mut self) -> Result<Vec<usize>> {
         let n = self.len();
         if n == 0 {
             return Err(TransferError::Config("no samples to serve".into()));
         }
         let start = self.next;
         let end = (start + self.batch_size).min(n);
-        let per_sample: usize = self.sample_shape.iter().product();
-        let mut samples = Vec::with_capacity((end - start) * per_sample);
-        let mut targets = Vec::with_capacity((end - start) * self.outputs);
-        for &i in &self.order[start..end] {
-            samples.extend_from_slice(&self.samples[i * per_sample..(i + 1) * per_sample]);
-            targets.extend_from_slice(&self.targets[i * self.outputs..(i + 1) * self.outputs]);
-        }
+        let samples = self.order[start..end].to_vec();
         if end == n {
             self.next = 0;
             self.epoch += 1;
@@ -232,17 +290,63 @@ impl BatchSource for InMemoryBatches {
         } else {
             self.next = end;
         }
+        Ok(samples)
+    }
+
+    /// `(inputs of the samples of `inputs_of`, targets of every sample of `samples`)`.
+    fn assemble(&self, samples: &[usize], inputs_of: &[usize], device: &Device) -> (Option<Inputs>, Tensor<2>) {
+        let per_sample: usize = self.sample_shape.iter().product();
+        let mut values = Vec::with_capacity(inputs_of.len() * per_sample);
+        inputs_of.iter().for_each(|&i| values.extend_from_slice(&self.samples[i * per_sample..(i + 1) * per_sample]));
+        let mut targets = Vec::with_capacity(samples.len() * self.outputs);
+        samples
+            .iter()
+            .for_each(|&i| targets.extend_from_slice(&self.targets[i * self.outputs..(i + 1) * self.outputs]));
         let [c, h, w] = self.sample_shape;
-        let samples = Tensor::<4>::from_data(TensorData::new(samples, [end - start, c, h, w]), device);
-        let targets = Tensor::<2>::from_data(TensorData::new(targets, [end - start, self.outputs]), device);
-        let inputs = match self.features {
-            true => Inputs::Features(samples),
-            false => Inputs::Images(samples),
-        };
-        Ok((inputs, targets))
+        let inputs = (!inputs_of.is_empty()).then(|| {
+            let values = Tensor::<4>::from_data(TensorData::new(values, [inputs_of.len(), c, h, w]), device);
+            match self.features {
+                true => Inputs::Features(values),
+                false => Inputs::Images(values),
+            }
+        });
+        let targets = Tensor::<2>::from_data(TensorData::new(targets, [samples.len(), self.outputs]), device);
+        (inputs, targets)
+    }
+}
+
+impl BatchSource for InMemoryBatches {
+    fn next_batch(&mut self, device: &Device) -> Result<(Inputs, Tensor<2>)> {
+        let samples = self.next_samples()?;
+        let (inputs, targets) = self.assemble(&samples, &samples, device);
+        Ok((inputs.expect("a batch has at least one sample"), targets))
     }
 
     fn batches_per_epoch(&self) -> usize {
         self.len().div_ceil(self.batch_size)
     }
+
+    fn as_repeatable(&mut self) -> Option<&mut dyn RepeatableSource> {
+        // Features go to the head as they are: nothing to keep.
+        match self.features {
+            true => None,
+            false => Some(self),
+        }
+    }
+}
+
+/// Samples in memory, named by their index in [`InMemoryBatches::samples`].
+impl RepeatableSource for InMemoryBatches {
+    fn next_keyed_batch(&mut self, device: &Device, known: &dyn Fn(usize) -> bool) -> Result<KeyedBatch> {
+        let samples = self.next_samples()?;
+        let asked: Vec<usize> = samples.iter().copied().filter(|&i| !known(i)).collect();
+        let (inputs, targets) = self.assemble(&samples, &asked, device);
+        Ok(KeyedBatch { keys: samples, inputs, targets })
+    }
+
+    fn skip_inputs(&mut self, _keys: &[usize]) -> Result<()> {
+        Ok(())
+    }
+
+    fn need_all_inputs(&mut self) {}
 }

@@ -16,6 +16,7 @@ use crate::callbacks::{Callback, CallbackList, FitParams, Logs, ProgbarLogger, V
 use crate::checkpoint::CheckpointMetadata;
 use crate::data::{BatchSource, InMemoryBatches, Inputs};
 use crate::error::{Result, TransferError};
+use crate::feature_cache::FeatureCache;
 use crate::head::{ClassifierHead, Head};
 use crate::history::History;
 use crate::inference::{InferenceBase, InferenceModel};
@@ -76,6 +77,14 @@ pub struct FitConfig {
     /// checkpoint is written from diverged weights). `false` trains on, as Keras without it.
     #[config(default = true)]
     pub stop_on_non_finite_loss: bool,
+    /// Memory for the frozen base's features of validation samples, kept across epochs
+    /// (MiB; 0: none). With the whole base frozen and a validation source that does not
+    /// augment ([`BatchSource::as_repeatable`]), each validation image goes through the base
+    /// once, in the epoch it first comes; later epochs run only the head on its kept
+    /// features: the same `val_loss` and `val_accuracy`, to the bit on CPU devices. The
+    /// course's 1000 validation images take 147 MiB. Default: 512.
+    #[config(default = 512)]
+    pub validation_cache_mib: usize,
 }
 
 impl Default for FitConfig {
@@ -116,6 +125,10 @@ pub struct Trainer<H: ClassifierHead = Head> {
     timings: Vec<EpochTiming>,
     /// The current epoch's timing, filled by the steps.
     current: EpochTiming,
+    /// Counts the changes of the base's weights or trainable layers from outside the
+    /// training steps (`set_weights`, `update_model`, `recompile`): features kept for
+    /// validation are only reused while it stays the same.
+    base_version: u64,
 }
 
 /// A copy of a model's weights taken by [`Trainer::get_weights`] (Keras' `get_weights`),
@@ -195,6 +208,7 @@ impl<H: ClassifierHead> Trainer<H> {
             images_trained: 0,
             timings: Vec::new(),
             current: EpochTiming::default(),
+            base_version: 0,
         })
     }
 
@@ -259,6 +273,7 @@ impl<H: ClassifierHead> Trainer<H> {
             return Err(TransferError::Config(format!("restoring the model's weights: they do not fit: {result}")));
         }
         self.frozen_part = None;
+        self.base_version += 1;
         Ok(())
     }
 
@@ -267,9 +282,10 @@ impl<H: ClassifierHead> Trainer<H> {
     /// loss. Call it after changing which layers are trainable ([`Trainer::update_model`]).
     pub fn recompile(&mut self, compile: CompileConfig) -> Result<()> {
         let fresh = Trainer::new(self.model().clone().valid(), compile, &self.device.clone())?;
-        let images_trained = self.images_trained;
+        let (images_trained, base_version) = (self.images_trained, self.base_version);
         *self = fresh;
         self.images_trained = images_trained;
+        self.base_version = base_version + 1;
         Ok(())
     }
 
@@ -280,6 +296,7 @@ impl<H: ClassifierHead> Trainer<H> {
         let changed = change(self.model().clone().valid())?;
         self.model = Some(changed.fork(&self.train_device).train());
         self.frozen_part = None;
+        self.base_version += 1;
         Ok(())
     }
 
@@ -351,27 +368,37 @@ impl<H: ClassifierHead> Trainer<H> {
     /// ones non-negative rows that sum to 1. (Burn's layers would panic on the shapes, and
     /// the loss silently train on wrong targets.)
     fn check_batch(&self, inputs: &Inputs, targets: &Tensor<2>) -> Result<()> {
+        self.check_inputs(inputs)?;
+        self.check_targets(targets, inputs.len())
+    }
+
+    /// The inputs' part of [`Trainer::check_batch`].
+    pub(crate) fn check_inputs(&self, inputs: &Inputs) -> Result<()> {
         let model = self.model();
-        let bad = |reason: String| Err(TransferError::Batch(reason));
         if let Inputs::Images(images) = inputs {
             let [_, channels, rows, cols] = images.dims();
             if channels != 3 {
-                return bad(format!("images of {channels} channels, the model reads 3 (RGB)"));
+                return Err(TransferError::Batch(format!("images of {channels} channels, the model reads 3 (RGB)")));
             }
             if model.head.needs_input_size() && [rows, cols] != model.input_size {
-                return bad(format!(
+                return Err(TransferError::Batch(format!(
                     "images of {rows}x{cols}, the model was built for {}x{} (its Flatten head reads the base's \
                      output at that size): resize them (target_size) or build the model for this size",
                     model.input_size[0], model.input_size[1]
-                ));
+                )));
             }
         }
-        let [samples, columns] = targets.dims();
-        let outputs = model.head.outputs();
-        if samples != inputs.len() || columns != outputs {
+        Ok(())
+    }
+
+    /// The targets' part of [`Trainer::check_batch`], for a batch of `samples`.
+    pub(crate) fn check_targets(&self, targets: &Tensor<2>, samples: usize) -> Result<()> {
+        let bad = |reason: String| Err(TransferError::Batch(reason));
+        let [rows, columns] = targets.dims();
+        let outputs = self.model().head.outputs();
+        if rows != samples || columns != outputs {
             return bad(format!(
-                "targets of shape [{samples}, {columns}] for {} samples and a head of {outputs} output(s)",
-                inputs.len()
+                "targets of shape [{rows}, {columns}] for {samples} samples and a head of {outputs} output(s)"
             ));
         }
         let values = host_values(targets.clone().without_autodiff())?;
@@ -455,10 +482,41 @@ impl<H: ClassifierHead> Trainer<H> {
             Inputs::Images(images) => model.forward(images.without_autodiff().to_device(&self.device))?,
             Inputs::Features(features) => model.head.forward(features.without_autodiff().to_device(&self.device)),
         };
+        Ok(self.score(logits, targets, images_count))
+    }
+
+    /// Loss and accuracy of a batch's logits (on the plain device) against its targets.
+    pub(crate) fn score(&self, logits: Tensor<2>, targets: Tensor<2>, images: usize) -> StepMetrics {
         let targets = targets.without_autodiff().to_device(&self.device);
         let correct = self.compile.loss.correct(logits.clone(), targets.clone());
         let loss = self.compile.loss.forward(logits, targets).into_scalar::<f32>() as f64;
-        Ok(StepMetrics { loss, correct, images: images_count })
+        StepMetrics { loss, correct, images }
+    }
+
+    /// The validation pass of `fit`: [`Trainer::evaluate`], with the frozen base's features
+    /// of a repeatable source's samples kept in `cache` across epochs.
+    fn validate(
+        &self,
+        source: &mut dyn BatchSource,
+        steps: Option<usize>,
+        cache: &mut FeatureCache,
+    ) -> Result<(f64, f64)> {
+        let steps = steps.unwrap_or_else(|| source.batches_per_epoch());
+        let reusable = self.model().base_fully_frozen() && cache.budget_bytes() > 0;
+        let Some(repeatable) = source.as_repeatable().filter(|_| reusable) else {
+            return self.evaluate(source, Some(steps));
+        };
+        if cache.base_version() != self.base_version {
+            cache.clear(self.base_version);
+            repeatable.need_all_inputs();
+        }
+        let model = self.inference_model()?;
+        let mut running = Running::default();
+        for _ in 0..steps {
+            let batch = repeatable.next_keyed_batch(&self.device, &|key| cache.contains(key))?;
+            running.add(self.test_keyed_batch(&model, batch, cache, repeatable)?);
+        }
+        Ok((running.loss(), running.accuracy()))
     }
 
     /// Keras `evaluate(source, steps=...)`: mean loss and accuracy over `steps` batches.
@@ -508,6 +566,7 @@ impl<H: ClassifierHead> Trainer<H> {
         self.stop_training = false;
         callbacks.on_train_begin(self)?;
         let mut training_logs = Logs::default();
+        let mut validation_cache = FeatureCache::new(config.validation_cache_mib << 20, self.base_version);
         for epoch in config.initial_epoch..config.epochs {
             let epoch_started = Instant::now();
             self.current = EpochTiming { epoch, ..EpochTiming::default() };
@@ -533,7 +592,9 @@ impl<H: ClassifierHead> Trainer<H> {
             if let Some(source) = validation.as_deref_mut() {
                 callbacks.on_test_begin(self)?;
                 let mut validation_time = Duration::ZERO;
-                let (loss, accuracy) = timed(&mut validation_time, || self.evaluate(source, config.validation_steps))?;
+                let (loss, accuracy) = timed(&mut validation_time, || {
+                    self.validate(source, config.validation_steps, &mut validation_cache)
+                })?;
                 self.current.validation += validation_time;
                 let test_logs = Logs::from_pairs([("loss", loss), ("accuracy", accuracy)]);
                 callbacks.on_test_end(&test_logs, self)?;
@@ -546,6 +607,12 @@ impl<H: ClassifierHead> Trainer<H> {
             if self.stop_training {
                 break;
             }
+        }
+        if !validation_cache.is_empty()
+            && let Some(repeatable) = validation.and_then(|source| source.as_repeatable())
+        {
+            // The kept features go with this call: the source decodes every image again.
+            repeatable.need_all_inputs();
         }
         callbacks.on_train_end(&training_logs, self)?;
         Ok(callbacks.into_history())

@@ -107,11 +107,20 @@ impl<H: ClassifierHead> InferenceModel<H> {
     /// # Shapes
     /// - images: `[batch, 3, rows, cols]`; output: `[batch, outputs]`
     pub fn forward(&self, images: Tensor<4>) -> Result<Tensor<2>> {
+        Ok(self.head.forward(self.features(images)?))
+    }
+
+    /// The base's features for a batch of images (the input scaling applied first): what
+    /// the head reads.
+    ///
+    /// # Shapes
+    /// - images: `[batch, 3, rows, cols]`; output: `[batch, channels, rows', cols']`
+    pub fn features(&self, images: Tensor<4>) -> Result<Tensor<4>> {
         let images = match self.input_scaling {
             Some(scaling) => scaling.apply(images),
             None => images,
         };
-        Ok(self.head.forward(self.base.forward(images)?))
+        self.base.forward(images)
     }
 
     /// Probabilities for a batch: sigmoid for one output, softmax otherwise.

@@ -19,6 +19,7 @@ mod checkpoint;
 mod data;
 mod dense;
 mod error;
+mod feature_cache;
 mod fit;
 mod head;
 mod history;
@@ -37,7 +38,7 @@ pub use callbacks::{
     ReduceLROnPlateau, TerminateOnNaN, Verbosity,
 };
 pub use checkpoint::{CheckpointMetadata, is_checkpoint, load_checkpoint, load_model, save_checkpoint, save_model};
-pub use data::{BatchSource, InMemoryBatches, Inputs};
+pub use data::{BatchSource, InMemoryBatches, Inputs, KeyedBatch, RepeatableSource};
 pub use dense::{Dense, MAX_BLOCK_BYTES};
 pub use error::{Result, TransferError};
 pub use fit::{CompileConfig, FitConfig, StepMetrics, Trainer, Weights, predict, predict_files};
