@@ -45,6 +45,8 @@ pub use summary::{Summary, SummaryRow, thousands};
 #[doc(hidden)]
 pub mod internal {
     pub use crate::atomic::{keep_permissions, persist, temporary_path, write_atomically};
+    #[cfg(target_arch = "x86_64")]
+    pub use crate::cpu::vector::{Vector, Ymm, Zmm};
     pub use crate::files::regular_file;
     pub use crate::weights::keras_h5::keras_tensors;
     pub use crate::weights::named::{NamedTensor, apply_named};

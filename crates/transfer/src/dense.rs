@@ -4,11 +4,33 @@
 //! 154 MB). `x W = sum_i x[:, rows_i] W_i`; a kernel that fits is one block, an ordinary
 //! `Dense`.
 
-use burn::module::{Module, Param};
+use backbone::NetworkError;
+use backbone::cpu::host_values;
+use burn::module::{Module, Param, ParamId, ParamMapper};
 use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::error::Result;
+use crate::host_product::{Rows, add_product};
 
 /// The largest block, in bytes of `f32`.
 pub const MAX_BLOCK_BYTES: usize = 128 << 20;
+
+/// A dense layer's kernel taken out as host values ([`Dense::take_kernel`]).
+pub(crate) struct HostKernel {
+    blocks: Vec<HostBlock>,
+}
+
+/// One block of a [`HostKernel`]: its values and what puts it back as it was.
+struct HostBlock {
+    id: ParamId,
+    values: TensorData,
+    mapper: ParamMapper<Tensor<2>>,
+    device: Device,
+    autodiff: bool,
+    require_grad: bool,
+    /// The kernel row it starts at.
+    first_row: usize,
+}
 
 /// Keras' `Dense(units)`: `x @ kernel + bias`, the kernel `[inputs, units]` in row blocks.
 #[derive(Module, Debug)]
@@ -72,23 +94,89 @@ impl Dense {
     /// # Shapes
     /// - x: `[batch, inputs]`; output: `[batch, units]`
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let bias = self.bias.val().unsqueeze::<2>();
+        self.product(x, |block| block.val()) + self.bias.val().unsqueeze::<2>()
+    }
+
+    /// `x W`, the kernel's blocks read through `value` (the parameter, or a detached copy).
+    fn product(&self, x: Tensor<2>, value: impl Fn(&Param<Tensor<2>>) -> Tensor<2>) -> Tensor<2> {
         if let [block] = self.kernel.as_slice() {
-            return x.matmul(block.val()) + bias;
+            return x.matmul(value(block));
         }
         let [batch, _] = x.dims();
         let mut start = 0;
         let mut sum: Option<Tensor<2>> = None;
         for block in &self.kernel {
             let rows = block.dims()[0];
-            let part = x.clone().slice([0..batch, start..start + rows]).matmul(block.val());
+            let part = x.clone().slice([0..batch, start..start + rows]).matmul(value(block));
             sum = Some(match sum {
                 Some(total) => total + part,
                 None => part,
             });
             start += rows;
         }
-        sum.expect("a dense layer has at least one block") + bias
+        sum.expect("a dense layer has at least one block")
+    }
+
+    /// Takes the kernel's blocks out of the layer as host values (without copying them
+    /// when the layer alone holds them, as during training): the layer has no kernel until
+    /// [`Dense::put_kernel`] puts them back. For host devices.
+    pub(crate) fn take_kernel(&mut self) -> HostKernel {
+        let mut first_row = 0;
+        let mut blocks = Vec::with_capacity(self.kernel.len());
+        for block in std::mem::take(&mut self.kernel) {
+            let (id, tensor, mapper) = block.consume();
+            let rows = tensor.dims()[0];
+            let (device, autodiff, require_grad) = (tensor.device(), tensor.is_autodiff(), tensor.is_require_grad());
+            let values = tensor.without_autodiff().into_data();
+            blocks.push(HostBlock { id, values, mapper, device, autodiff, require_grad, first_row });
+            first_row += rows;
+        }
+        HostKernel { blocks }
+    }
+
+    /// Puts back the blocks [`Dense::take_kernel`] took, as they were (without copying).
+    pub(crate) fn put_kernel(&mut self, kernel: HostKernel) {
+        for block in kernel.blocks {
+            let mut tensor = Tensor::<2>::from_data(block.values, &block.device);
+            if block.autodiff {
+                tensor = tensor.autodiff();
+            }
+            if block.require_grad {
+                tensor = tensor.require_grad();
+            }
+            self.kernel.push(Param::from_mapped_value(block.id, tensor, block.mapper));
+        }
+    }
+
+    /// [`Dense::forward`] with the kernel taken out ([`Dense::take_kernel`]): `x W` is
+    /// computed on the host ([`crate::host_product`]) and joins the autodiff graph as a
+    /// leaf, so the kernel gets no gradient from the graph; the product's gradient `dz`
+    /// (with `x`) gives it, `dW = xᵀ dz`. Returns the output and the product leaf.
+    pub(crate) fn forward_with_host_kernel(&self, x: Tensor<2>, kernel: &HostKernel) -> Result<(Tensor<2>, Tensor<2>)> {
+        let [batch, inputs] = x.dims();
+        let units = self.units();
+        let device = x.device();
+        let x = host_values(x.detach().without_autodiff())?;
+        let mut product = vec![0.0; batch * units];
+        for block in &kernel.blocks {
+            let values = block.values.as_slice::<f32>().map_err(|e| NetworkError::TensorData(format!("{e:?}")))?;
+            add_product(Rows { x: &x, inputs, first_row: block.first_row }, values, units, &mut product);
+        }
+        let product =
+            Tensor::<2>::from_data(TensorData::new(product, [batch, units]), &device).autodiff().require_grad();
+        Ok((product.clone() + self.bias.val().unsqueeze::<2>(), product))
+    }
+
+    /// The kernel's blocks: parameter id, first row and rows of each.
+    pub(crate) fn kernel_blocks(&self) -> Vec<(ParamId, usize, usize)> {
+        let mut start = 0;
+        let mut blocks = Vec::with_capacity(self.kernel.len());
+        for block in &self.kernel {
+            let rows = block.dims()[0];
+            blocks.push((block.id, start, rows));
+            start += rows;
+        }
+        blocks
     }
 }
 

@@ -1,10 +1,11 @@
 //! Keras' `compile` + `fit` / `evaluate` / `predict` for a [`TransferModel`].
 
+use std::any::Any;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use augment::{Interpolation, load_img};
-use backbone::cpu::host_values;
+use backbone::cpu::{host_values, is_host_device};
 use burn::config::Config;
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -23,6 +24,7 @@ use crate::inference::{InferenceBase, InferenceModel};
 use crate::loss::Loss;
 use crate::model::TransferModel;
 use crate::optim::KerasOptimizer;
+use crate::optim::factored::FactoredGradient;
 use crate::timing::{EpochTiming, timed};
 
 /// Keras `compile` arguments: `CompileConfig::new(loss)` is Keras' `compile(loss=...)` with
@@ -433,20 +435,58 @@ impl<H: ClassifierHead> Trainer<H> {
         let mut base_time = Duration::ZERO;
         let features = timed(&mut base_time, || self.features(inputs))?;
         self.current.base_forward += base_time;
-        let logits = self.model().head.forward(features);
-        let targets = targets.to_device(&self.train_device);
-        let correct = self.compile.loss.correct(logits.clone().without_autodiff(), targets.clone().without_autodiff());
-        let loss = self.compile.loss.forward(logits, targets);
-        let loss_value = loss.clone().without_autodiff().into_scalar::<f32>() as f64;
-        let model = self.model.take().expect("the trainer holds its model between steps");
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        // The graph holds the head's weights: dropping it lets the update reuse their buffers.
-        drop(loss);
+        let mut model = self.model.take().expect("the trainer holds its model between steps");
+        let (loss, correct, grads) = match self.head_gradients(&mut model, features, targets) {
+            Ok(step) => step,
+            Err(e) => {
+                self.model = Some(model);
+                return Err(e);
+            }
+        };
         let model = self.optimizer.step(self.compile.learning_rate, model, grads);
         self.model = Some(model);
         self.images_trained += images_count;
         self.current.head_step += started.elapsed().saturating_sub(base_time);
-        Ok(StepMetrics { loss: loss_value, correct, images: images_count })
+        Ok(StepMetrics { loss, correct, images: images_count })
+    }
+
+    /// The head's forward and backward pass on a batch's features: its loss, correct
+    /// predictions and the gradients of the trainable parameters. On a host device, with
+    /// the base frozen, the built-in head's first kernel gets its gradient by its factors
+    /// (the optimizer then computes it a few rows at a time as it updates them; see
+    /// `optim::factored`).
+    fn head_gradients(
+        &self,
+        model: &mut TransferModel<H>,
+        features: Tensor<4>,
+        targets: Tensor<2>,
+    ) -> Result<(f64, usize, GradientsParams)> {
+        // The features need no gradient when the whole base is frozen: only then may the
+        // first kernel's product leave the graph.
+        let apart = is_host_device(&self.device) && model.base_fully_frozen();
+        let (logits, kernel_apart) = match (&mut model.head as &mut dyn Any).downcast_mut::<Head>() {
+            Some(head) if apart => head.forward_kernel_apart(features)?,
+            _ => (model.head.forward(features), None),
+        };
+        let targets = targets.to_device(&self.train_device);
+        let correct = self.compile.loss.correct(logits.clone().without_autodiff(), targets.clone().without_autodiff());
+        let loss = self.compile.loss.forward(logits, targets);
+        let loss_value = loss.clone().without_autodiff().into_scalar::<f32>() as f64;
+        let mut gradients = loss.backward();
+        let kernel_apart = kernel_apart.map(|apart| (apart.product.grad_remove(&mut gradients), apart));
+        let mut grads = GradientsParams::from_grads(gradients, model);
+        if let Some((product_gradient, apart)) = kernel_apart {
+            let dz = product_gradient
+                .ok_or_else(|| TransferError::Config("the head's first kernel product got no gradient".into()))?;
+            let ([_, inputs], [_, units], device) = (apart.input.dims(), dz.dims(), dz.device());
+            let (x, dz) = (host_values(apart.input.without_autodiff())?, host_values(dz)?);
+            for (id, first_row, rows) in apart.blocks {
+                grads.register(id, FactoredGradient::tensor(&x, inputs, &dz, units, (first_row, rows), &device));
+            }
+        }
+        // The graph (dropped here) holds the head's weights: the update can then reuse
+        // their buffers.
+        Ok((loss_value, correct, grads))
     }
 
     /// The base prepared for inference on the plain device: the one the training steps use

@@ -9,6 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::dense::Dense;
+use crate::error::Result;
 
 /// How the base's feature map becomes a vector.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -92,7 +93,7 @@ fn glorot_dense(input: usize, units: usize, rng: &mut ChaCha8Rng, device: &Devic
 /// then trains, evaluates and predicts through the same [`Trainer`](crate::Trainer) and
 /// callbacks. (Checkpoints, `config()` and `summary()` record the built-in head's
 /// configuration, so they are for [`Head`]; save a head of one's own with Burn's stores.)
-pub trait ClassifierHead: Module + burn::module::ModuleDisplay + core::fmt::Debug {
+pub trait ClassifierHead: Module + burn::module::ModuleDisplay + core::fmt::Debug + 'static {
     /// Logits `[batch, outputs]` from the base's features `[batch, channels, rows, cols]`.
     fn forward(&self, features: Tensor<4>) -> Tensor<2>;
 
@@ -129,20 +130,64 @@ pub struct Head {
     pub pooling: Pooling,
 }
 
+/// The first hidden layer's kernel product, left out of the autodiff graph by
+/// [`Head::forward_kernel_apart`]: the trainer gives that kernel its gradient by its
+/// factors (the layer's input and the product's gradient).
+pub(crate) struct KernelApart {
+    /// The layer's input `x`, `[batch, inputs]`.
+    pub input: Tensor<2>,
+    /// `x W`, a leaf of the graph: its gradient is `dz`.
+    pub product: Tensor<2>,
+    /// The kernel's blocks: parameter id, first row and rows of each.
+    pub blocks: Vec<(burn::module::ParamId, usize, usize)>,
+}
+
+impl Head {
+    /// The base's feature map as a vector per sample.
+    fn pooled(&self, features: Tensor<4>) -> Tensor<2> {
+        match self.pooling {
+            // Keras flattens NHWC: (row, col, channel) order.
+            Pooling::Flatten => features.permute([0, 2, 3, 1]).flatten(1, 3),
+            Pooling::GlobalAverage => features.mean_dim(3).mean_dim(2).flatten(1, 3),
+        }
+    }
+
+    /// From the hidden layers after the first on: the rest of the forward pass.
+    fn after_first_hidden(&self, mut x: Tensor<2>) -> Tensor<2> {
+        for dense in self.hidden.iter().skip(1) {
+            x = relu(dense.forward(x));
+        }
+        self.output.forward(self.dropout.forward(x))
+    }
+
+    /// [`ClassifierHead::forward`] with the first hidden layer's kernel product left out of
+    /// the autodiff graph (`None` without a hidden layer): the same logits. The product is
+    /// computed on the host from the kernel's own buffers: call it on host devices only.
+    pub(crate) fn forward_kernel_apart(&mut self, features: Tensor<4>) -> Result<(Tensor<2>, Option<KernelApart>)> {
+        let x = self.pooled(features);
+        let Some(first) = self.hidden.first_mut() else {
+            return Ok((self.output.forward(self.dropout.forward(x)), None));
+        };
+        let kernel = first.take_kernel();
+        let forward = first.forward_with_host_kernel(x.clone(), &kernel);
+        first.put_kernel(kernel);
+        let (z, product) = forward?;
+        let blocks = first.kernel_blocks();
+        let logits = self.after_first_hidden(relu(z));
+        Ok((logits, Some(KernelApart { input: x.detach(), product, blocks })))
+    }
+}
+
 impl ClassifierHead for Head {
     /// # Shapes
     /// - features: `[batch, channels, rows, cols]` (NCHW, as the base gives it)
     /// - output: `[batch, outputs]` logits
     fn forward(&self, features: Tensor<4>) -> Tensor<2> {
-        let mut x: Tensor<2> = match self.pooling {
-            // Keras flattens NHWC: (row, col, channel) order.
-            Pooling::Flatten => features.permute([0, 2, 3, 1]).flatten(1, 3),
-            Pooling::GlobalAverage => features.mean_dim(3).mean_dim(2).flatten(1, 3),
-        };
-        for dense in &self.hidden {
-            x = relu(dense.forward(x));
+        let x = self.pooled(features);
+        match self.hidden.first() {
+            Some(first) => self.after_first_hidden(relu(first.forward(x))),
+            None => self.output.forward(self.dropout.forward(x)),
         }
-        self.output.forward(self.dropout.forward(x))
     }
 
     fn outputs(&self) -> usize {
@@ -151,5 +196,50 @@ impl ClassifierHead for Head {
 
     fn needs_input_size(&self) -> bool {
         self.pooling == Pooling::Flatten
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::factored::FactoredGradient;
+    use burn::tensor::Distribution;
+
+    /// With the first kernel's product out of the graph, the logits, and the kernel's
+    /// gradient made from its factors, are Burn's autodiff ones (within float32 rounding:
+    /// other summation orders).
+    #[test]
+    fn the_kernel_apart_gives_the_graphs_logits_and_kernel_gradient() {
+        let device = Device::flex().autodiff();
+        let config = HeadConfig::new().with_hidden(vec![70, 9]).with_dropout(0.0).with_seed(3);
+        let mut head = config.init([3, 3, 40], &device);
+        let features = Tensor::<4>::random([5, 40, 3, 3], Distribution::Normal(0.0, 1.0), &device);
+        let values = |t: Tensor<2>| t.without_autodiff().into_data().try_into_vec::<f32>().unwrap();
+        let largest = |v: &[f32]| v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+
+        let logits = head.forward(features.clone());
+        let kernel = head.hidden[0].kernel[0].val();
+        let gradients = (logits.clone() * logits.clone()).sum().backward();
+        let expected_gradient = values(kernel.grad(&gradients).unwrap());
+
+        let (apart_logits, apart) = head.forward_kernel_apart(features).unwrap();
+        let apart = apart.unwrap();
+        let mut gradients = (apart_logits.clone() * apart_logits.clone()).sum().backward();
+        let dz = values(apart.product.grad_remove(&mut gradients).unwrap());
+        let x = values(apart.input);
+        let [(_, first_row, rows)] = apart.blocks[..] else { panic!("one block") };
+        let factors = FactoredGradient::tensor(&x, 360, &dz, 70, (first_row, rows), &device.clone());
+        let gradient = FactoredGradient::recognise(&[rows, 70], &factors).unwrap().whole::<2>(&device);
+        let gradient = values(gradient);
+
+        let (expected_logits, apart_logits) = (values(logits), values(apart_logits));
+        for (name, ours, expected) in
+            [("logits", &apart_logits, &expected_logits), ("kernel gradient", &gradient, &expected_gradient)]
+        {
+            assert_eq!(ours.len(), expected.len());
+            let scale = largest(expected);
+            let error = ours.iter().zip(expected.iter()).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(scale > 0.0 && error <= 1e-5 * scale, "{name}: error {error}, scale {scale}");
+        }
     }
 }

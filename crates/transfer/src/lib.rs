@@ -23,6 +23,7 @@ mod feature_cache;
 mod fit;
 mod head;
 mod history;
+mod host_product;
 mod inference;
 mod loss;
 mod model;

@@ -12,6 +12,9 @@
 
 use std::array;
 
+#[cfg(target_arch = "x86_64")]
+use super::vector::{Vector, Ymm, Zmm};
+
 /// Output channels per block of packed weights (and per register tile).
 pub(crate) const BLOCK: usize = 32;
 
@@ -139,105 +142,6 @@ fn tap_groups(taps: usize, channels: usize) -> impl Iterator<Item = std::ops::Ra
     (0..taps).step_by(per_group).map(move |first| first..(first + per_group).min(taps))
 }
 
-/// The vector operations a register tile needs, for one instruction set.
-#[cfg(target_arch = "x86_64")]
-trait Vector: Copy {
-    /// `f32` lanes.
-    const LANES: usize;
-    /// All zeros.
-    fn zero() -> Self;
-    /// # Safety
-    /// `LANES` values readable at `from`; the CPU has the instruction set.
-    unsafe fn load(from: *const f32) -> Self;
-    /// # Safety
-    /// `LANES` values writable at `to`; the CPU has the instruction set.
-    unsafe fn store(self, to: *mut f32);
-    /// # Safety
-    /// The CPU has the instruction set.
-    unsafe fn splat(value: f32) -> Self;
-    /// `self * b + c`, fused.
-    ///
-    /// # Safety
-    /// The CPU has the instruction set.
-    unsafe fn mul_add(self, b: Self, c: Self) -> Self;
-    /// # Safety
-    /// The CPU has the instruction set.
-    unsafe fn add(self, b: Self) -> Self;
-}
-
-#[cfg(target_arch = "x86_64")]
-mod vectors {
-    use std::arch::x86_64::*;
-
-    use super::Vector;
-
-    /// AVX-512's 16 lanes.
-    #[derive(Clone, Copy)]
-    pub struct Zmm(__m512);
-
-    /// AVX2's 8 lanes (with FMA).
-    #[derive(Clone, Copy)]
-    pub struct Ymm(__m256);
-
-    // SAFETY (every method): the callers' contracts (`Vector`'s), run only inside the
-    // `target_feature` functions that checked the instruction set.
-    impl Vector for Zmm {
-        const LANES: usize = 16;
-        #[inline(always)]
-        fn zero() -> Self {
-            Self(unsafe { _mm512_setzero_ps() })
-        }
-        #[inline(always)]
-        unsafe fn load(from: *const f32) -> Self {
-            Self(unsafe { _mm512_loadu_ps(from) })
-        }
-        #[inline(always)]
-        unsafe fn store(self, to: *mut f32) {
-            unsafe { _mm512_storeu_ps(to, self.0) }
-        }
-        #[inline(always)]
-        unsafe fn splat(value: f32) -> Self {
-            Self(unsafe { _mm512_set1_ps(value) })
-        }
-        #[inline(always)]
-        unsafe fn mul_add(self, b: Self, c: Self) -> Self {
-            Self(unsafe { _mm512_fmadd_ps(self.0, b.0, c.0) })
-        }
-        #[inline(always)]
-        unsafe fn add(self, b: Self) -> Self {
-            Self(unsafe { _mm512_add_ps(self.0, b.0) })
-        }
-    }
-
-    impl Vector for Ymm {
-        const LANES: usize = 8;
-        #[inline(always)]
-        fn zero() -> Self {
-            Self(unsafe { _mm256_setzero_ps() })
-        }
-        #[inline(always)]
-        unsafe fn load(from: *const f32) -> Self {
-            Self(unsafe { _mm256_loadu_ps(from) })
-        }
-        #[inline(always)]
-        unsafe fn store(self, to: *mut f32) {
-            unsafe { _mm256_storeu_ps(to, self.0) }
-        }
-        #[inline(always)]
-        unsafe fn splat(value: f32) -> Self {
-            Self(unsafe { _mm256_set1_ps(value) })
-        }
-        #[inline(always)]
-        unsafe fn mul_add(self, b: Self, c: Self) -> Self {
-            Self(unsafe { _mm256_fmadd_ps(self.0, b.0, c.0) })
-        }
-        #[inline(always)]
-        unsafe fn add(self, b: Self) -> Self {
-            Self(unsafe { _mm256_add_ps(self.0, b.0) })
-        }
-    }
-}
-
 /// Pixels `first .. first + P` of a tile, output channels `lane .. lane + 2 V::LANES` of the
 /// block: `2 P` accumulators in registers, the taps summed group by group into `out`.
 ///
@@ -305,7 +209,7 @@ unsafe fn tile_avx512(
     out: &mut TileValues,
 ) {
     // SAFETY: the caller's contract; 2 x 16 lanes fill the block.
-    unsafe { register_tile::<vectors::Zmm, PIXELS>(input, starts, taps, channels, weights, (0, 0), out) }
+    unsafe { register_tile::<Zmm, PIXELS>(input, starts, taps, channels, weights, (0, 0), out) }
 }
 
 /// [`DirectConv::tile`] with AVX2 and FMA: the tile in four passes of 6 pixels x 2 vectors
@@ -326,7 +230,7 @@ unsafe fn tile_avx2(
     const HALF: usize = PIXELS / 2;
     for part in [(0, 0), (0, 16), (HALF, 0), (HALF, 16)] {
         // SAFETY: the caller's contract; 2 x 8 lanes from lane 0 or 16 stay in the block.
-        unsafe { register_tile::<vectors::Ymm, HALF>(input, starts, taps, channels, weights, part, out) }
+        unsafe { register_tile::<Ymm, HALF>(input, starts, taps, channels, weights, part, out) }
     }
 }
 

@@ -27,6 +27,7 @@ mod pool;
 mod profile;
 mod simd;
 mod steps;
+pub(crate) mod vector;
 mod window;
 mod winograd;
 

@@ -9,6 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::optim::StateTensor;
+use crate::optim::factored::FactoredGradient;
 
 /// Keras `Adam` hyper-parameters (the learning rate is given at each step).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -74,6 +75,10 @@ impl Optimizer for KerasAdam {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let device = tensor.device();
+        let grad = match FactoredGradient::recognise(&tensor.dims(), &grad) {
+            Some(factored) => factored.whole(&device),
+            None => grad,
+        };
         let (momentum, velocity, velocity_hat, steps) = match state {
             Some(state) => (
                 state.momentum.on(&device),

@@ -2,6 +2,7 @@
 //! course) and [`KerasAdam`] (the TF tutorial), chosen by [`KerasOptimizer`].
 
 mod adam;
+pub(crate) mod factored;
 mod rmsprop;
 mod state_tensor;
 

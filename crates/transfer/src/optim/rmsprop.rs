@@ -8,6 +8,7 @@ use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSi
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use crate::optim::StateTensor;
+use crate::optim::factored::FactoredGradient;
 use rayon::prelude::*;
 
 /// Keras `RMSprop` hyper-parameters (the learning rate is given at each step).
@@ -52,10 +53,16 @@ impl Optimizer for KerasRmsProp {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        if is_host_device(&tensor.device()) && tensor.dtype() == DType::F32 && grad.dtype() == DType::F32 {
-            return self.step_in_place(lr, tensor, grad, state);
+        let host = is_host_device(&tensor.device()) && tensor.dtype() == DType::F32 && grad.dtype() == DType::F32;
+        match (FactoredGradient::recognise(&tensor.dims(), &grad), host) {
+            (Some(factored), true) => self.step_factored(lr, tensor, &factored, state),
+            (Some(factored), false) => {
+                let grad = factored.whole(&tensor.device());
+                self.step_with_tensor_ops(lr, tensor, grad, state)
+            }
+            (None, true) => self.step_in_place(lr, tensor, grad, state),
+            (None, false) => self.step_with_tensor_ops(lr, tensor, grad, state),
         }
-        self.step_with_tensor_ops(lr, tensor, grad, state)
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
@@ -92,29 +99,57 @@ impl KerasRmsProp {
         grad: Tensor<D>,
         state: Option<KerasRmsPropState<D>>,
     ) -> (Tensor<D>, Option<KerasRmsPropState<D>>) {
+        let grad = grad.into_data();
+        let grad = grad.as_slice::<f32>().expect("an f32 tensor reads as f32");
+        self.update_host(lr, tensor, state, |param, velocity, update| {
+            const CHUNK: usize = 1 << 16;
+            param
+                .par_chunks_mut(CHUNK)
+                .zip(velocity.par_chunks_mut(CHUNK))
+                .zip(grad.par_chunks(CHUNK))
+                .for_each(|((param, velocity), grad)| update.apply(param, velocity, grad));
+        })
+    }
+
+    /// [`KerasRmsProp::step_in_place`] for a dense kernel whose gradient comes as its
+    /// factors: each few rows of the gradient are computed in registers and applied at once
+    /// (the same values as the whole gradient's step: the same sums, the same update).
+    fn step_factored<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        factored: &FactoredGradient,
+        state: Option<KerasRmsPropState<D>>,
+    ) -> (Tensor<D>, Option<KerasRmsPropState<D>>) {
+        self.update_host(lr, tensor, state, |param, velocity, update| {
+            factored.apply_by_rows(param, velocity, |param, velocity, grad| update.apply(param, velocity, grad));
+        })
+    }
+
+    /// Runs `update(param, velocity, step)` on the parameter's and velocity's values on the
+    /// host, in place: their buffers are reused when the tensors own them (a copy otherwise).
+    fn update_host<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        state: Option<KerasRmsPropState<D>>,
+        update: impl FnOnce(&mut [f32], &mut [f32], RmsPropUpdate),
+    ) -> (Tensor<D>, Option<KerasRmsPropState<D>>) {
         let (device, shape) = (tensor.device(), tensor.shape());
-        // Parameter and velocity buffers are reused when the tensor owns them (a copy otherwise).
         let owned = |t: Tensor<D>| t.into_data().try_into_vec::<f32>().expect("an f32 tensor reads as f32");
         let mut param = owned(tensor);
         let (mut velocity, first) = match state {
             Some(state) => (owned(state.velocity.on(&device)), false),
             None => (vec![0.0; param.len()], true),
         };
-        let grad = grad.into_data();
-        let grad = grad.as_slice::<f32>().expect("an f32 tensor reads as f32");
-        let update = RmsPropUpdate {
+        let step = RmsPropUpdate {
             rho: self.rho as f32,
             keep_new: (1.0 - self.rho) as f32,
             epsilon: self.epsilon as f32,
             lr: lr as f32,
             first,
         };
-        const CHUNK: usize = 1 << 16;
-        param
-            .par_chunks_mut(CHUNK)
-            .zip(velocity.par_chunks_mut(CHUNK))
-            .zip(grad.par_chunks(CHUNK))
-            .for_each(|((param, velocity), grad)| update.apply(param, velocity, grad));
+        update(&mut param, &mut velocity, step);
         let back = |values: Vec<f32>| Tensor::from_data(TensorData::new(values, shape.clone()), &device);
         (back(param), Some(KerasRmsPropState { velocity: StateTensor::Device(back(velocity)) }))
     }
