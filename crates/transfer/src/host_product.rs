@@ -195,22 +195,44 @@ fn partial_units(rows: Rows, kernel: &[f32], units: usize, k_range: Range<usize>
 mod tests {
     use super::*;
 
-    /// The product against a plain f64 sum, with partial tiles in every direction.
+    /// Every kernel the CPU has (portable, AVX2, AVX-512) against a plain f64 sum, with
+    /// partial tiles in every direction, and the same values, to the bit, in each.
     #[test]
-    fn the_product_matches_the_plain_sum() {
+    fn the_product_matches_the_plain_sum_in_every_kernel() {
         let (batch, inputs, first_row, kernel_rows, units) = (7, 300, 40, 211, 70);
         let x: Vec<f32> = (0..batch * inputs).map(|i| ((i * 37 % 101) as f32 - 50.0) / 64.0).collect();
         let kernel: Vec<f32> = (0..kernel_rows * units).map(|i| ((i * 53 % 97) as f32 - 48.0) / 32.0).collect();
-        let mut out = vec![1.0; batch * units];
-        add_product(Rows { x: &x, inputs, first_row }, &kernel, units, &mut out);
+        let rows = Rows { x: &x, inputs, first_row };
+        let mut whole = vec![1.0; batch * units];
+        add_product(rows, &kernel, units, &mut whole);
         for i in 0..batch {
             for u in 0..units {
                 let expected: f64 = 1.0
                     + (0..kernel_rows)
                         .map(|k| x[i * inputs + first_row + k] as f64 * kernel[k * units + u] as f64)
                         .sum::<f64>();
-                let got = out[i * units + u] as f64;
+                let got = whole[i * units + u] as f64;
                 assert!((got - expected).abs() < 1e-3, "row {i} unit {u}: {got} vs {expected}");
+            }
+        }
+        let run = |kernel_fn: &dyn Fn(&mut [f32])| {
+            let mut out = vec![0.5; batch * units];
+            kernel_fn(&mut out);
+            out
+        };
+        let k = 3..kernel_rows;
+        let portable = run(&|out| partial_units(rows, &kernel, units, k.clone(), 0, out));
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU has AVX2 and FMA; the slices hold every row read.
+                let avx2 = run(&|out| unsafe { partial_product_avx2(rows, &kernel, units, k.clone(), out) });
+                assert_eq!(avx2, portable, "AVX2");
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: as above, with AVX-512F.
+                let avx512 = run(&|out| unsafe { partial_product_avx512(rows, &kernel, units, k.clone(), out) });
+                assert_eq!(avx512, portable, "AVX-512");
             }
         }
     }

@@ -260,5 +260,24 @@ mod tests {
         assert_eq!(param, expected);
         assert!(state.iter().all(|&s| s == 1.0));
         assert!(FactoredGradient::recognise(&[block.1, units], &factored.whole::<2>(&device)).is_none());
+        // Every kernel the CPU has, to the bit.
+        let rows = |kernel_fn: &dyn Fn(&mut [f32])| {
+            let mut out = vec![f32::NAN; 6 * units];
+            kernel_fn(&mut out);
+            out
+        };
+        let portable = rows(&|out| factored.units_into(5, 0, out));
+        assert_eq!(portable, expected[5 * units..11 * units]);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU has AVX2 and FMA; rows 5..11 of 17 are in bounds.
+                assert_eq!(rows(&|out| unsafe { factored.rows_into_avx2(5, out) }), portable, "AVX2");
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: as above, with AVX-512F.
+                assert_eq!(rows(&|out| unsafe { factored.rows_into_avx512(5, out) }), portable, "AVX-512");
+            }
+        }
     }
 }
