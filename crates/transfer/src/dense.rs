@@ -3,6 +3,11 @@
 //! and what many integrated and mobile GPUs report (the course head's 37632 x 1024 kernel is
 //! 154 MB). `x W = sum_i x[:, rows_i] W_i`; a kernel that fits is one block, an ordinary
 //! `Dense`.
+//!
+//! Training on the host with the base frozen, the trainer takes the first hidden layer's
+//! kernel out of the layer for the step ([`Dense::take_kernel`]), computes `x W` from its
+//! buffers ([`crate::host_product`]) and gives the kernel its gradient by its factors
+//! (`crate::optim::factored`).
 
 use backbone::NetworkError;
 use backbone::cpu::host_values;
@@ -94,27 +99,23 @@ impl Dense {
     /// # Shapes
     /// - x: `[batch, inputs]`; output: `[batch, units]`
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.product(x, |block| block.val()) + self.bias.val().unsqueeze::<2>()
-    }
-
-    /// `x W`, the kernel's blocks read through `value` (the parameter, or a detached copy).
-    fn product(&self, x: Tensor<2>, value: impl Fn(&Param<Tensor<2>>) -> Tensor<2>) -> Tensor<2> {
+        let bias = self.bias.val().unsqueeze::<2>();
         if let [block] = self.kernel.as_slice() {
-            return x.matmul(value(block));
+            return x.matmul(block.val()) + bias;
         }
         let [batch, _] = x.dims();
         let mut start = 0;
         let mut sum: Option<Tensor<2>> = None;
         for block in &self.kernel {
             let rows = block.dims()[0];
-            let part = x.clone().slice([0..batch, start..start + rows]).matmul(value(block));
+            let part = x.clone().slice([0..batch, start..start + rows]).matmul(block.val());
             sum = Some(match sum {
                 Some(total) => total + part,
                 None => part,
             });
             start += rows;
         }
-        sum.expect("a dense layer has at least one block")
+        sum.expect("a dense layer has at least one block") + bias
     }
 
     /// Takes the kernel's blocks out of the layer as host values (without copying them

@@ -543,6 +543,13 @@ impl<H: ClassifierHead> Trainer<H> {
     ) -> Result<(f64, f64)> {
         let steps = steps.unwrap_or_else(|| source.batches_per_epoch());
         let reusable = self.model().base_fully_frozen() && cache.budget_bytes() > 0;
+        if !reusable && !cache.is_empty() {
+            // The base became trainable during `fit`: every image goes through it again.
+            cache.clear(self.base_version);
+            if let Some(repeatable) = source.as_repeatable() {
+                repeatable.need_all_inputs();
+            }
+        }
         let Some(repeatable) = source.as_repeatable().filter(|_| reusable) else {
             return self.evaluate(source, Some(steps));
         };
