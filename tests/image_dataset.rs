@@ -166,3 +166,41 @@ fn batches_take_skip_labels_and_keras_argument_errors() {
     assert!(message.contains("no images found"), "{message}");
     std::fs::remove_dir_all(&empty).unwrap();
 }
+
+/// Leaving files out of a batch, and hints to stop decoding them ahead, change nothing else:
+/// the same samples in the same order, each image that is there the same pixels (a hinted
+/// image still asked for is decoded on the spot).
+#[test]
+fn batches_without_some_files_keep_the_others_exactly() {
+    let folder = fixtures().join("folder");
+    let device = Device::flex();
+    let config =
+        ImageDatasetConfig { seed: Some(4), batch_size: 3, image_size: [6, 7], ..ImageDatasetConfig::default() };
+    let dataset = image_dataset_from_directory(&folder, config).unwrap();
+    let (mut reference, mut hinted, mut partial) = (dataset.skip(1), dataset.skip(1), dataset.skip(1));
+    let files = dataset.files().len();
+    hinted.skip_decoding(&(0..files).collect::<Vec<_>>()).unwrap();
+    let leave_out = |file: usize| file % 3 == 1;
+    partial.skip_decoding(&(0..files).filter(|&f| leave_out(f)).collect::<Vec<_>>()).unwrap();
+    let pixels = |t: burn::tensor::Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+    let per_image = 3 * 6 * 7;
+    for _ in 0..7 {
+        let expected = reference.next_batch(&device).unwrap();
+        let again = hinted.next_batch(&device).unwrap();
+        assert_eq!(again.paths, expected.paths);
+        let expected_pixels = pixels(expected.images);
+        assert_eq!(pixels(again.images), expected_pixels);
+        let some = partial.next_batch_without(&device, &leave_out).unwrap();
+        assert_eq!((some.classes, some.paths), (expected.classes, expected.paths));
+        let kept: Vec<f32> = (0..some.files.len())
+            .filter(|&i| !leave_out(some.files[i]))
+            .flat_map(|i| expected_pixels[i * per_image..(i + 1) * per_image].to_vec())
+            .collect();
+        assert_eq!(some.images.map(pixels).unwrap_or_default(), kept);
+    }
+    hinted.decode_all();
+    assert_eq!(
+        pixels(hinted.next_batch(&device).unwrap().images),
+        pixels(reference.next_batch(&device).unwrap().images)
+    );
+}

@@ -324,11 +324,12 @@ fn freezing_by_an_unknown_or_cut_away_name_is_an_error() {
     assert!(trainable[mixed4 + 1..=mixed5].iter().all(|t| *t) && !trainable[mixed4] && !trainable[mixed5 + 1]);
 }
 
-/// With the base frozen and a validation folder that only rescales, `fit` keeps each
-/// validation image's features after its first pass: the history is the same, to the bit,
-/// as with every image through the base every epoch, also when an epoch validates on part
-/// of the folder (batches mixing kept and new images) and when a callback changes the
-/// weights between epochs.
+/// With the base frozen and a validation folder that only rescales (or a dataset of
+/// `image_dataset_from_directory` without augmentation), `fit` keeps each validation
+/// image's features after its first pass: the history is the same, to the bit, as with
+/// every image through the base every epoch, also when an epoch validates on part of the
+/// folder (batches mixing kept and new images) and when a callback changes the weights
+/// between epochs.
 #[test]
 fn kept_validation_features_give_the_same_history() {
     let device = Device::flex();
@@ -354,10 +355,22 @@ fn kept_validation_features_give_the_same_history() {
         .with_input_size([75, 75]);
         Trainer::new(config.init(&device).unwrap(), CompileConfig::course(), &device).unwrap().get_weights().unwrap()
     };
-    let run = |cache_mib: usize, swap_weights: bool| {
+    let run = |cache_mib: usize, swap_weights: bool, dataset: bool| {
         let augmenting = augment::ImageDataGeneratorConfig::course().build().unwrap();
         let mut train = flow("train", augmenting, 8);
-        let mut validation = flow("validation", ImageDataGenerator::rescale_only(1.0 / 255.0), 6);
+        let mut folder = flow("validation", ImageDataGenerator::rescale_only(1.0 / 255.0), 6);
+        let config = augment::ImageDatasetConfig {
+            seed: Some(2),
+            batch_size: 6,
+            image_size: [75, 75],
+            label_mode: augment::LabelMode::Binary,
+            ..augment::ImageDatasetConfig::default()
+        };
+        let mut images = augment::image_dataset_from_directory(&dir.join("validation"), config).unwrap();
+        let validation: &mut dyn transfer::BatchSource = match dataset {
+            true => &mut images,
+            false => &mut folder,
+        };
         // No dropout: the device's random stream is shared with the tests running beside.
         let base_config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed7);
         let model = TransferModelConfig::new(base_config.clone().into(), HeadConfig::course().with_dropout(0.0))
@@ -380,11 +393,11 @@ fn kept_validation_features_give_the_same_history() {
             validation_cache_mib: cache_mib,
             ..FitConfig::default()
         };
-        trainer.fit(&mut train, fit, Some(&mut validation), &mut [&mut swap]).unwrap().to_csv()
+        trainer.fit(&mut train, fit, Some(validation), &mut [&mut swap]).unwrap().to_csv()
     };
-    for swap_weights in [false, true] {
-        let kept = run(512, swap_weights);
-        assert_eq!(kept, run(0, swap_weights), "swap_weights: {swap_weights}");
+    for (swap_weights, dataset) in [(false, false), (true, false), (false, true)] {
+        let kept = run(512, swap_weights, dataset);
+        assert_eq!(kept, run(0, swap_weights, dataset), "swap_weights: {swap_weights}, dataset: {dataset}");
         assert_eq!(kept.lines().count(), 5, "{kept}");
     }
 }

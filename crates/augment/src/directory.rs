@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use burn::config::Config;
@@ -16,6 +15,7 @@ use crate::dataset::index::image_files;
 use crate::decode::{Interpolation, load_img};
 use crate::error::{AugmentError, Result};
 use crate::generator::ImageDataGenerator;
+use crate::partial::{SkipHints, kept_images};
 use crate::scan::{BadImages, keep_readable};
 use crate::seeding::{epoch_rng, image_rng};
 use crate::text_enum::text_enum;
@@ -91,17 +91,17 @@ pub struct Batch {
 }
 
 /// A batch whose images may leave some files out (see
-/// [`DirectoryIterator::next_batch_without`]): every sample's file and target, the pixels
-/// of those not left out.
+/// [`DirectoryIterator::next_batch_without`] and `ImageDataset::next_batch_without`): every
+/// sample's file and target, the pixels of those not left out.
 #[derive(Debug, Clone)]
 pub struct PartialBatch {
-    /// `[decoded, 3, rows, cols]`: the images of the files not left out, in batch order
-    /// (`None` when every file was left out).
+    /// `[kept, channels, rows, cols]`: the images of the files not left out, in batch
+    /// order (`None` when every file was left out).
     pub images: Option<Tensor<4>>,
     /// Targets of every sample, as the class mode says (`None` for [`ClassMode::None`]).
     pub targets: Option<Tensor<2>>,
-    /// Index of each sample's file in [`DirectoryIterator::files`]: a key that stays the
-    /// same across epochs.
+    /// Index of each sample's file in the source's `files()`: a key that stays the same
+    /// across epochs.
     pub files: Vec<usize>,
     /// Whether each sample's image is in `images`.
     pub decoded: Vec<bool>,
@@ -147,7 +147,7 @@ pub struct DirectoryIterator {
     config: FlowConfig,
     generator: Arc<ImageDataGenerator>,
     /// Per file: whether the workers may skip decoding it (a hint from the consumer).
-    skip_hints: Arc<Vec<AtomicBool>>,
+    skip_hints: SkipHints,
     receiver: Option<Receiver<Result<HostBatch>>>,
     batches_served: usize,
 }
@@ -216,7 +216,7 @@ impl DirectoryIterator {
         Ok(Self {
             directory: directory.to_path_buf(),
             class_names,
-            skip_hints: Arc::new(files.iter().map(|_| AtomicBool::new(false)).collect()),
+            skip_hints: SkipHints::new(files.len()),
             files: Arc::new(files),
             skipped,
             config,
@@ -282,7 +282,7 @@ impl DirectoryIterator {
             files: Arc::clone(&self.files),
             generator: Arc::clone(&self.generator),
             config: self.config.clone(),
-            skip_hints: Arc::clone(&self.skip_hints),
+            skip_hints: self.skip_hints.clone(),
             first_batch: self.batches_served,
         };
         std::thread::spawn(move || producer.run(sender));
@@ -321,25 +321,10 @@ impl DirectoryIterator {
         };
         let [h, w] = self.config.target_size;
         let per_image = h * w * 3;
-        let wanted: Vec<bool> = host.files.iter().map(|&file| !leave_out(file)).collect();
-        // The images wanted, from the workers' pixels or decoded now.
-        let mut ahead = host.pixels.chunks_exact(per_image.max(1));
-        let mut pixels = Vec::with_capacity(wanted.iter().filter(|&&w| w).count() * per_image);
-        for (i, &file) in host.files.iter().enumerate() {
-            let decoded = host.decoded[i].then(|| ahead.next()).flatten();
-            match (wanted[i], decoded) {
-                (true, Some(image)) => pixels.extend_from_slice(image),
-                (true, None) => pixels.extend(prepare_image(
-                    &self.files,
-                    &self.generator,
-                    &self.config,
-                    host.epoch,
-                    host.positions[i],
-                    file,
-                )?),
-                (false, _) => {}
-            }
-        }
+        let (pixels, decoded) =
+            kept_images(&host.files, &host.decoded, &host.pixels, per_image, leave_out, |sample, file| {
+                prepare_image(&self.files, &self.generator, &self.config, host.epoch, host.positions[sample], file)
+            })?;
         let n = pixels.len() / per_image.max(1);
         let images = (n > 0)
             .then(|| Tensor::<4>::from_data(TensorData::new(pixels, [n, h, w, 3]), device).permute([0, 3, 1, 2]));
@@ -348,14 +333,7 @@ impl DirectoryIterator {
             ClassMode::Binary | ClassMode::Sparse => Some(class_targets(&host.classes, None, device)),
             ClassMode::Categorical => Some(class_targets(&host.classes, Some(self.class_names.len()), device)),
         };
-        Ok(PartialBatch {
-            images,
-            targets,
-            files: host.files,
-            decoded: wanted,
-            classes: host.classes,
-            paths: host.paths,
-        })
+        Ok(PartialBatch { images, targets, files: host.files, decoded, classes: host.classes, paths: host.paths })
     }
 
     /// A hint that the images of `files` (indices in [`DirectoryIterator::files`]) will be
@@ -364,21 +342,13 @@ impl DirectoryIterator {
     /// [`DirectoryIterator::decode_all`] takes the hints back. An index past the files is
     /// an error.
     pub fn skip_decoding(&self, files: &[usize]) -> Result<()> {
-        if let Some(&bad) = files.iter().find(|&&file| file >= self.files.len()) {
-            return Err(AugmentError::InvalidParameter {
-                parameter: "skip_decoding",
-                value: bad.to_string(),
-                reason: "is not the index of a file of the folder",
-            });
-        }
-        files.iter().for_each(|&file| self.skip_hints[file].store(true, Ordering::Relaxed));
-        Ok(())
+        self.skip_hints.skip(files)
     }
 
     /// Takes back every [`DirectoryIterator::skip_decoding`] hint: the workers decode every
     /// file ahead again.
     pub fn decode_all(&self) {
-        self.skip_hints.iter().for_each(|hint| hint.store(false, Ordering::Relaxed));
+        self.skip_hints.clear();
     }
 }
 
@@ -419,7 +389,7 @@ struct Producer {
     files: Arc<Vec<(PathBuf, usize)>>,
     generator: Arc<ImageDataGenerator>,
     config: FlowConfig,
-    skip_hints: Arc<Vec<AtomicBool>>,
+    skip_hints: SkipHints,
     first_batch: usize,
 }
 
@@ -464,7 +434,7 @@ impl Producer {
     fn make_batch(&self, epoch: u64, positions: &[usize], order: &[usize]) -> Result<HostBatch> {
         let [h, w] = self.config.target_size;
         let files: Vec<usize> = positions.iter().map(|&p| order[p]).collect();
-        let decoded: Vec<bool> = files.iter().map(|&file| !self.skip_hints[file].load(Ordering::Relaxed)).collect();
+        let decoded: Vec<bool> = files.iter().map(|&file| !self.skip_hints.skipped(file)).collect();
         let images: Vec<Vec<f32>> = positions
             .par_iter()
             .zip(&files)

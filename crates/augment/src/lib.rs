@@ -21,6 +21,7 @@ mod generator;
 mod image;
 pub mod layers;
 mod params;
+mod partial;
 mod scan;
 mod seeding;
 mod standin;

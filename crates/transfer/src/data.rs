@@ -141,6 +141,33 @@ impl BatchSource for ImageDataset {
     fn class_names(&self) -> Option<&[String]> {
         Some(ImageDataset::class_names(self))
     }
+
+    fn as_repeatable(&mut self) -> Option<&mut dyn RepeatableSource> {
+        match self.augments() {
+            true => None,
+            false => Some(self),
+        }
+    }
+}
+
+/// A dataset without augmentation: each file, named by its index in
+/// [`ImageDataset::files`], gives the same pixels every epoch.
+impl RepeatableSource for ImageDataset {
+    fn next_keyed_batch(&mut self, device: &Device, known: &dyn Fn(usize) -> bool) -> Result<KeyedBatch> {
+        let batch = self.next_batch_without(device, known)?;
+        let targets = batch.targets.ok_or_else(|| {
+            TransferError::Config("training needs labels: use label_mode int, binary or categorical".into())
+        })?;
+        Ok(KeyedBatch { keys: batch.files, inputs: batch.images.map(Inputs::Images), targets })
+    }
+
+    fn skip_inputs(&mut self, keys: &[usize]) -> Result<()> {
+        Ok(self.skip_decoding(keys)?)
+    }
+
+    fn need_all_inputs(&mut self) {
+        self.decode_all();
+    }
 }
 
 /// Samples in memory, served in batches (the last one smaller), in order or reshuffled

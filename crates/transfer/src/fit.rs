@@ -81,7 +81,8 @@ pub struct FitConfig {
     pub stop_on_non_finite_loss: bool,
     /// Memory for the frozen base's features of validation samples, kept across epochs
     /// (MiB; 0: none). With the whole base frozen and a validation source that does not
-    /// augment ([`BatchSource::as_repeatable`]), each validation image goes through the base
+    /// augment ([`BatchSource::as_repeatable`]: a folder under a generator that only
+    /// rescales, a dataset without augmentation), each validation image goes through the base
     /// once, in the epoch it first comes; later epochs run only the head on its kept
     /// features: the same `val_loss` and `val_accuracy`, to the bit on CPU devices. The
     /// course's 1000 validation images take 147 MiB. Default: 512.

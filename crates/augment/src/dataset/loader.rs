@@ -12,10 +12,11 @@ use rayon::prelude::*;
 
 use crate::dataset::tf_resize::{crop_to_aspect_ratio, tf_resize};
 use crate::dataset::{ColorMode, ImageDatasetConfig, LabelMode};
-use crate::directory::{Batch, class_targets};
+use crate::directory::{Batch, PartialBatch, class_targets};
 use crate::error::{AugmentError, Result};
 use crate::image::Image;
 use crate::layers::{Augmentation, PreprocessingLayer};
+use crate::partial::{SkipHints, kept_images};
 use crate::scan::keep_readable;
 use crate::seeding::{epoch_rng, image_rng};
 
@@ -53,7 +54,11 @@ pub fn load_for_dataset(path: &Path, config: &ImageDatasetConfig) -> Result<Imag
 
 /// A batch on the host, before it becomes tensors.
 struct HostBatch {
+    /// The decoded images, in batch order.
     pixels: Vec<f32>,
+    /// Whether each sample was decoded ahead (a file skipped by a hint was not).
+    decoded: Vec<bool>,
+    files: Vec<usize>,
     classes: Vec<usize>,
     paths: Vec<PathBuf>,
 }
@@ -71,6 +76,8 @@ pub struct ImageDataset {
     augmentation: Option<Arc<Augmentation>>,
     /// The window of batch indices within each epoch this dataset serves.
     window: (usize, usize),
+    /// Per file: whether the workers may skip decoding it (a hint from the consumer).
+    skip_hints: SkipHints,
     receiver: Option<Receiver<Result<HostBatch>>>,
     batches_served: usize,
 }
@@ -91,6 +98,7 @@ impl ImageDataset {
             });
         }
         let batches = files.len().div_ceil(config.batch_size);
+        let skip_hints = SkipHints::new(files.len());
         Ok(Self {
             directory: directory.to_path_buf(),
             files: Arc::new(files),
@@ -99,6 +107,7 @@ impl ImageDataset {
             seed,
             augmentation: None,
             window: (0, batches),
+            skip_hints,
             receiver: None,
             batches_served: 0,
         })
@@ -110,6 +119,11 @@ impl ImageDataset {
         self.augmentation = (!augmentation.is_empty()).then(|| Arc::new(augmentation));
         self.receiver = None;
         self
+    }
+
+    /// Whether batches go through preprocessing layers ([`ImageDataset::with_augmentation`]).
+    pub fn augments(&self) -> bool {
+        self.augmentation.is_some()
     }
 
     /// Class names in label order (`dataset.class_names`).
@@ -161,6 +175,7 @@ impl ImageDataset {
             seed: self.seed,
             augmentation: self.augmentation.clone(),
             window,
+            skip_hints: SkipHints::new(self.files.len()),
             receiver: None,
             batches_served: 0,
         }
@@ -174,6 +189,7 @@ impl ImageDataset {
             seed: self.seed,
             augmentation: self.augmentation.clone(),
             window: self.window,
+            skip_hints: self.skip_hints.clone(),
             first_batch: self.batches_served,
         };
         std::thread::spawn(move || producer.produce(sender));
@@ -182,6 +198,21 @@ impl ImageDataset {
 
     /// The next batch on `device`; a file that cannot be decoded is an error naming it.
     pub fn next_batch(&mut self, device: &Device) -> Result<Batch> {
+        let batch = self.next_batch_without(device, &|_| false)?;
+        let images = batch.images.unwrap_or_else(|| {
+            let ([h, w], channels) = (self.config.image_size, self.config.color_mode.channels());
+            Tensor::from_data(TensorData::new(Vec::<f32>::new(), [0, channels, h, w]), device)
+        });
+        Ok(Batch { images, targets: batch.targets, classes: batch.classes, paths: batch.paths })
+    }
+
+    /// The next batch without the images of the files `leave_out` names (by their index in
+    /// [`ImageDataset::files`]; e.g. those whose features a consumer already holds): the
+    /// same samples, order and labels as [`ImageDataset::next_batch`], each image that is
+    /// there the same pixels. Without augmentation, files hinted with
+    /// [`ImageDataset::skip_decoding`] are not decoded ahead; one of them that `leave_out`
+    /// does not name is decoded on the spot.
+    pub fn next_batch_without(&mut self, device: &Device, leave_out: &dyn Fn(usize) -> bool) -> Result<PartialBatch> {
         if self.is_empty() {
             return Err(AugmentError::EmptyDirectory {
                 path: self.directory.clone(),
@@ -195,16 +226,35 @@ impl ImageDataset {
         let host = receiver.recv().map_err(|_| AugmentError::LoaderStopped { path: self.directory.clone() })?;
         self.batches_served += 1;
         let host = host.inspect_err(|_| self.receiver = None)?;
-        let [h, w] = self.config.image_size;
-        let (n, channels) = (host.classes.len(), self.config.color_mode.channels());
-        let images =
-            Tensor::<4>::from_data(TensorData::new(host.pixels, [n, h, w, channels]), device).permute([0, 3, 1, 2]);
+        let ([h, w], channels) = (self.config.image_size, self.config.color_mode.channels());
+        let (pixels, decoded) =
+            kept_images(&host.files, &host.decoded, &host.pixels, h * w * channels, leave_out, |_, file| {
+                Ok(load_for_dataset(&self.files[file].0, &self.config)?.data)
+            })?;
+        let n = decoded.iter().filter(|&&kept| kept).count();
+        let images = (n > 0).then(|| {
+            Tensor::<4>::from_data(TensorData::new(pixels, [n, h, w, channels]), device).permute([0, 3, 1, 2])
+        });
         let targets = match self.config.label_mode {
             LabelMode::None => None,
             LabelMode::Int | LabelMode::Binary => Some(class_targets(&host.classes, None, device)),
             LabelMode::Categorical => Some(class_targets(&host.classes, Some(self.class_names.len()), device)),
         };
-        Ok(Batch { images, targets, classes: host.classes, paths: host.paths })
+        Ok(PartialBatch { images, targets, files: host.files, decoded, classes: host.classes, paths: host.paths })
+    }
+
+    /// A hint that the images of `files` (indices in [`ImageDataset::files`]) will be left
+    /// out of the batches to come: without augmentation, the workers stop decoding them
+    /// ahead (with it, every image is decoded: the layers draw per batch). Batches stay the
+    /// same. [`ImageDataset::decode_all`] takes the hints back. An index past the files is
+    /// an error.
+    pub fn skip_decoding(&self, files: &[usize]) -> Result<()> {
+        self.skip_hints.skip(files)
+    }
+
+    /// Takes back every [`ImageDataset::skip_decoding`] hint.
+    pub fn decode_all(&self) {
+        self.skip_hints.clear();
     }
 }
 
@@ -215,6 +265,7 @@ struct Producer {
     seed: u32,
     augmentation: Option<Arc<Augmentation>>,
     window: (usize, usize),
+    skip_hints: SkipHints,
     first_batch: usize,
 }
 
@@ -268,9 +319,16 @@ impl Producer {
         }
     }
 
-    fn make_batch(&self, epoch: u64, batch_index: usize, positions: &[usize]) -> Result<HostBatch> {
-        let mut images: Vec<Image> =
-            positions.par_iter().map(|&i| load_for_dataset(&self.files[i].0, &self.config)).collect::<Result<_>>()?;
+    fn make_batch(&self, epoch: u64, batch_index: usize, files: &[usize]) -> Result<HostBatch> {
+        // Hints are followed only without augmentation (its layers draw per batch).
+        let decoded: Vec<bool> =
+            files.iter().map(|&file| self.augmentation.is_some() || !self.skip_hints.skipped(file)).collect();
+        let mut images: Vec<Image> = files
+            .par_iter()
+            .zip(&decoded)
+            .filter(|(_, decoded)| **decoded)
+            .map(|(&file, _)| load_for_dataset(&self.files[file].0, &self.config))
+            .collect::<Result<_>>()?;
         if let Some(augmentation) = &self.augmentation {
             let mut rng = image_rng(self.seed as u64 ^ 0x4155_4721, epoch, batch_index as u64);
             augmentation.apply(&mut images, &mut rng)?;
@@ -279,8 +337,10 @@ impl Producer {
         images.iter().for_each(|image| pixels.extend_from_slice(&image.data));
         Ok(HostBatch {
             pixels,
-            classes: positions.iter().map(|&i| self.files[i].1).collect(),
-            paths: positions.iter().map(|&i| self.files[i].0.clone()).collect(),
+            decoded,
+            files: files.to_vec(),
+            classes: files.iter().map(|&i| self.files[i].1).collect(),
+            paths: files.iter().map(|&i| self.files[i].0.clone()).collect(),
         })
     }
 }
