@@ -29,8 +29,10 @@ pub(crate) struct FactoredGradient {
     dz: Vec<f32>,
 }
 
-/// Rows of `dW` computed together (their `dz` loads shared).
-const ROWS: usize = 4;
+/// Rows of `dW` computed, then applied, together: each slice of `dz` is read from the first
+/// cache level once for all of them (16: 8% faster a course step than 4 on a Zen 4; the
+/// chunk's 64 KB of gradient stay in the second level until applied).
+const ROWS: usize = 16;
 
 impl FactoredGradient {
     /// The factors of a `[rows, units]` block of a kernel whose layer saw `x` (`[batch,
