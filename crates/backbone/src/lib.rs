@@ -39,7 +39,8 @@ pub use summary::{Summary, SummaryRow, thousands};
 
 /// Internals shared by this workspace's crates: the mapping of weight files onto a
 /// network's parameters that the network crates build their loading on, the crash-safe
-/// file writes of `transfer`, the regular-file check of every reader. Not part of the
+/// file writes of `transfer`, the regular-file check of every reader, the vector operations
+/// of the register-tiled kernels (`transfer`'s head product and gradient). Not part of the
 /// public API: hidden from the documentation and free to change in any release. Tests of
 /// the loaders reach it too.
 #[doc(hidden)]
