@@ -322,7 +322,7 @@ impl DirectoryIterator {
         let [h, w] = self.config.target_size;
         let per_image = h * w * 3;
         let (pixels, decoded) =
-            kept_images(&host.files, &host.decoded, &host.pixels, per_image, leave_out, |sample, file| {
+            kept_images(&host.files, &host.decoded, host.pixels, per_image, leave_out, |sample, file| {
                 prepare_image(&self.files, &self.generator, &self.config, host.epoch, host.positions[sample], file)
             })?;
         let n = pixels.len() / per_image.max(1);

@@ -44,16 +44,20 @@ impl SkipHints {
 /// The images a batch keeps: of its `files`, those `leave_out` does not name, in order;
 /// each from the workers' `decoded_ahead` pixels (`per_image` values each, for the files
 /// `decoded` says they decoded) or from `decode_now(sample, file)`. Returns the pixels and
-/// which samples they are.
+/// which samples they are. When the workers decoded every file and all are kept (every
+/// batch of a plain `next_batch`), their pixels are returned as they are, not copied.
 pub(crate) fn kept_images(
     files: &[usize],
     decoded: &[bool],
-    decoded_ahead: &[f32],
+    decoded_ahead: Vec<f32>,
     per_image: usize,
     leave_out: &dyn Fn(usize) -> bool,
     decode_now: impl Fn(usize, usize) -> Result<Vec<f32>>,
 ) -> Result<(Vec<f32>, Vec<bool>)> {
     let kept: Vec<bool> = files.iter().map(|&file| !leave_out(file)).collect();
+    if kept.iter().zip(decoded).all(|(&kept, &decoded)| kept && decoded) {
+        return Ok((decoded_ahead, kept));
+    }
     let mut ahead = decoded_ahead.chunks_exact(per_image.max(1));
     let mut pixels = Vec::with_capacity(kept.iter().filter(|&&k| k).count() * per_image);
     for (sample, &file) in files.iter().enumerate() {

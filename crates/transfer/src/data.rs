@@ -1,7 +1,7 @@
 //! Where training batches come from: an image folder (augment's `DirectoryIterator`),
 //! arrays in memory (Keras `fit(x, y, batch_size=...)`), or base features cached once.
 
-use augment::{DirectoryIterator, ImageDataset, epoch_rng};
+use augment::{DirectoryIterator, ImageDataset, PartialBatch, epoch_rng};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
 
@@ -109,11 +109,7 @@ impl BatchSource for DirectoryIterator {
 /// [`DirectoryIterator::files`], gives the same pixels every epoch.
 impl RepeatableSource for DirectoryIterator {
     fn next_keyed_batch(&mut self, device: &Device, known: &dyn Fn(usize) -> bool) -> Result<KeyedBatch> {
-        let batch = self.next_batch_without(device, known)?;
-        let targets = batch.targets.ok_or_else(|| {
-            TransferError::Config("training needs targets: use class_mode binary or categorical".into())
-        })?;
-        Ok(KeyedBatch { keys: batch.files, inputs: batch.images.map(Inputs::Images), targets })
+        keyed(self.next_batch_without(device, known)?, "training needs targets: use class_mode binary or categorical")
     }
 
     fn skip_inputs(&mut self, keys: &[usize]) -> Result<()> {
@@ -154,11 +150,10 @@ impl BatchSource for ImageDataset {
 /// [`ImageDataset::files`], gives the same pixels every epoch.
 impl RepeatableSource for ImageDataset {
     fn next_keyed_batch(&mut self, device: &Device, known: &dyn Fn(usize) -> bool) -> Result<KeyedBatch> {
-        let batch = self.next_batch_without(device, known)?;
-        let targets = batch.targets.ok_or_else(|| {
-            TransferError::Config("training needs labels: use label_mode int, binary or categorical".into())
-        })?;
-        Ok(KeyedBatch { keys: batch.files, inputs: batch.images.map(Inputs::Images), targets })
+        keyed(
+            self.next_batch_without(device, known)?,
+            "training needs labels: use label_mode int, binary or categorical",
+        )
     }
 
     fn skip_inputs(&mut self, keys: &[usize]) -> Result<()> {
@@ -168,6 +163,13 @@ impl RepeatableSource for ImageDataset {
     fn need_all_inputs(&mut self) {
         self.decode_all();
     }
+}
+
+/// A loader's batch (some images left out) as a keyed batch: files are the keys; targets
+/// must be there (`missing_targets` says how to get them).
+fn keyed(batch: PartialBatch, missing_targets: &str) -> Result<KeyedBatch> {
+    let targets = batch.targets.ok_or_else(|| TransferError::Config(missing_targets.into()))?;
+    Ok(KeyedBatch { keys: batch.files, inputs: batch.images.map(Inputs::Images), targets })
 }
 
 /// Samples in memory, served in batches (the last one smaller), in order or reshuffled

@@ -152,8 +152,13 @@ impl Dense {
     /// [`Dense::forward`] with the kernel taken out ([`Dense::take_kernel`]): `x W` is
     /// computed on the host ([`crate::host_product`]) and joins the autodiff graph as a
     /// leaf, so the kernel gets no gradient from the graph; the product's gradient `dz`
-    /// (with `x`) gives it, `dW = xᵀ dz`. Returns the output and the product leaf.
-    pub(crate) fn forward_with_host_kernel(&self, x: Tensor<2>, kernel: &HostKernel) -> Result<(Tensor<2>, Tensor<2>)> {
+    /// (with `x`) gives it, `dW = xᵀ dz`. Returns the output, the product leaf and `x`'s
+    /// values (row-major).
+    pub(crate) fn forward_with_host_kernel(
+        &self,
+        x: Tensor<2>,
+        kernel: &HostKernel,
+    ) -> Result<(Tensor<2>, Tensor<2>, Vec<f32>)> {
         let [batch, inputs] = x.dims();
         let units = self.units();
         let device = x.device();
@@ -165,7 +170,7 @@ impl Dense {
         }
         let product =
             Tensor::<2>::from_data(TensorData::new(product, [batch, units]), &device).autodiff().require_grad();
-        Ok((product.clone() + self.bias.val().unsqueeze::<2>(), product))
+        Ok((product.clone() + self.bias.val().unsqueeze::<2>(), product, x))
     }
 
     /// The kernel's blocks: parameter id, first row and rows of each.

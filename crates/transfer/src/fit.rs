@@ -479,10 +479,12 @@ impl<H: ClassifierHead> Trainer<H> {
         if let Some((product_gradient, apart)) = kernel_apart {
             let dz = product_gradient
                 .ok_or_else(|| TransferError::Config("the head's first kernel product got no gradient".into()))?;
-            let ([_, inputs], [_, units], device) = (apart.input.dims(), dz.dims(), dz.device());
-            let (x, dz) = (host_values(apart.input.without_autodiff())?, host_values(dz)?);
+            let ([_, units], device) = (dz.dims(), dz.device());
+            let dz = host_values(dz)?;
             for (id, first_row, rows) in apart.blocks {
-                grads.register(id, FactoredGradient::tensor(&x, inputs, &dz, units, (first_row, rows), &device));
+                let factors =
+                    FactoredGradient::tensor(&apart.input, apart.inputs, &dz, units, (first_row, rows), &device);
+                grads.register(id, factors);
             }
         }
         // The graph (dropped here) holds the head's weights: the update can then reuse

@@ -134,8 +134,10 @@ pub struct Head {
 /// [`Head::forward_kernel_apart`]: the trainer gives that kernel its gradient by its
 /// factors (the layer's input and the product's gradient).
 pub(crate) struct KernelApart {
-    /// The layer's input `x`, `[batch, inputs]`.
-    pub input: Tensor<2>,
+    /// The layer's input `x`, `[batch, inputs]` row-major.
+    pub input: Vec<f32>,
+    /// Values per row of `input`.
+    pub inputs: usize,
     /// `x W`, a leaf of the graph: its gradient is `dz`.
     pub product: Tensor<2>,
     /// The kernel's blocks: parameter id, first row and rows of each.
@@ -169,12 +171,13 @@ impl Head {
             return Ok((self.output.forward(self.dropout.forward(x)), None));
         };
         let kernel = first.take_kernel();
-        let forward = first.forward_with_host_kernel(x.clone(), &kernel);
+        let inputs = x.dims()[1];
+        let forward = first.forward_with_host_kernel(x, &kernel);
         first.put_kernel(kernel);
-        let (z, product) = forward?;
+        let (z, product, input) = forward?;
         let blocks = first.kernel_blocks();
         let logits = self.after_first_hidden(relu(z));
-        Ok((logits, Some(KernelApart { input: x.detach(), product, blocks })))
+        Ok((logits, Some(KernelApart { input, inputs, product, blocks })))
     }
 }
 
@@ -226,9 +229,8 @@ mod tests {
         let apart = apart.unwrap();
         let mut gradients = (apart_logits.clone() * apart_logits.clone()).sum().backward();
         let dz = values(apart.product.grad_remove(&mut gradients).unwrap());
-        let x = values(apart.input);
         let [(_, first_row, rows)] = apart.blocks[..] else { panic!("one block") };
-        let factors = FactoredGradient::tensor(&x, 360, &dz, 70, (first_row, rows), &device.clone());
+        let factors = FactoredGradient::tensor(&apart.input, apart.inputs, &dz, 70, (first_row, rows), &device.clone());
         let gradient = FactoredGradient::recognise(&[rows, 70], &factors).unwrap().whole::<2>(&device);
         let gradient = values(gradient);
 

@@ -228,7 +228,7 @@ impl ImageDataset {
         let host = host.inspect_err(|_| self.receiver = None)?;
         let ([h, w], channels) = (self.config.image_size, self.config.color_mode.channels());
         let (pixels, decoded) =
-            kept_images(&host.files, &host.decoded, &host.pixels, h * w * channels, leave_out, |_, file| {
+            kept_images(&host.files, &host.decoded, host.pixels, h * w * channels, leave_out, |_, file| {
                 Ok(load_for_dataset(&self.files[file].0, &self.config)?.data)
             })?;
         let n = decoded.iter().filter(|&&kept| kept).count();
