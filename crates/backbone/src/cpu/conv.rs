@@ -15,6 +15,7 @@ use super::direct::{BLOCK, DirectConv, PIXELS};
 use super::nhwc::{ChannelSlice, NhwcBatch, host_values};
 use super::simd::vectorized;
 use super::window::{NO_PADDING, Window};
+use super::window_classes::{Geometry, WindowClass};
 use super::winograd::{Tile, Winograd3x3};
 use crate::batch_norm::BatchNormalization;
 use crate::error::Result;
@@ -231,6 +232,28 @@ fn tile_rows(rows: usize, patch: usize) -> usize {
     rows.div_ceil(4 * threads).clamp(16, cache_rows)
 }
 
+/// The output of a convolution written by several threads, each pixel by one of them.
+#[derive(Clone, Copy)]
+struct SharedOutput(*mut f32);
+
+// SAFETY: the threads write disjoint values (see `SharedOutput::write`'s contract).
+unsafe impl Send for SharedOutput {}
+// SAFETY: as above.
+unsafe impl Sync for SharedOutput {}
+
+impl SharedOutput {
+    /// Copies `values` to `at ..` of the output.
+    ///
+    /// # Safety
+    /// `at + values.len()` is within the output, and no other thread reads or writes
+    /// those values meanwhile.
+    #[inline(always)]
+    unsafe fn write(self, at: usize, values: &[f32]) {
+        // SAFETY: the caller's contract.
+        unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), self.0.add(at), values.len()) }
+    }
+}
+
 thread_local! {
     /// Each thread's expanded rows and depthwise outputs of a fused block's band.
     static BAND: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
@@ -392,52 +415,57 @@ impl PackedConv {
         });
     }
 
-    /// The convolution by [`DirectConv`]: chunks of output pixels across threads, each
-    /// chunk 12 pixels at a time through every block of output channels, finished and
-    /// written into the target's channels. (The product layout of the weights is kept too:
-    /// a 1x1 convolution fused after a depthwise one multiplies with it.)
+    /// The convolution by [`DirectConv`]: the output pixels by class of the taps on the
+    /// input ([`WindowClass`], no padded copy), 12 at a time through every block of output
+    /// channels, in chunks of tiles across threads, finished and written into the target's
+    /// channels. (The product layout of the weights is kept too: a 1x1 convolution fused
+    /// after a depthwise one multiplies with it.)
     fn forward_direct(&self, direct: &DirectConv, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
-        let [n, h, w, c] = input.shape;
-        let [oh, ow] = self.output_size([h, w]);
-        let pads = self.window.pads([h, w]);
-        let padded;
-        let (data, [ph, pw]) = match pads == [[0, 0], [0, 0]] {
-            true => (&input.data[..], [h, w]),
-            false => {
-                padded = input.padded(pads);
-                (&padded.data[..], [padded.shape[1], padded.shape[2]])
-            }
+        let [n, h, w, _] = input.shape;
+        let output = self.output_size([h, w]);
+        let [[top, _], [left, _]] = self.window.pads([h, w]);
+        let geometry = Geometry {
+            input: input.shape,
+            output,
+            kernel: self.window.kernel,
+            strides: self.window.strides,
+            padding: [top, left],
         };
-        let [kh, kw] = self.window.kernel;
-        let [sy, sx] = self.window.strides;
-        let taps: Vec<usize> = (0..kh).flat_map(|ky| (0..kw).map(move |kx| (ky * pw + kx) * c)).collect();
-        let rows = n * oh * ow;
+        let classes = WindowClass::all(&geometry);
+        let tiles: Vec<(usize, usize)> = (classes.iter().enumerate())
+            .flat_map(|(k, class)| (0..class.len(n)).step_by(PIXELS).map(move |first| (k, first)))
+            .collect();
         let threads = rayon::current_num_threads().max(1);
-        let chunk = rows.div_ceil(PIXELS).div_ceil(8 * threads).clamp(1, 16) * PIXELS;
+        let chunk = tiles.len().div_ceil(32 * threads).clamp(1, 4);
         let (stride, offset, outputs) = (target.stride, target.offset, self.out_channels);
-        target.data[..rows * stride].par_chunks_mut(chunk * stride).enumerate().for_each(|(index, out)| {
-            let first = index * chunk;
-            let starts: Vec<usize> = (first..first + out.len() / stride)
-                .map(|pixel| {
-                    let (b, oy, ox) = (pixel / (oh * ow), pixel / ow % oh, pixel % ow);
-                    ((b * ph + oy * sy) * pw + ox * sx) * c
-                })
-                .collect();
+        let pixels = n * output[0] * output[1];
+        assert!(target.data.len() >= pixels * stride && offset + outputs <= stride);
+        let out = SharedOutput(target.data.as_mut_ptr());
+        tiles.par_chunks(chunk).for_each(|tiles| {
             vectorized(
                 #[inline(always)]
                 || {
                     let mut values = [[0.0; BLOCK]; PIXELS];
                     // Tile by tile, every block of channels: the tile's input stays in L1
                     // while the weights stream from L2.
-                    for (t, tile) in starts.chunks(PIXELS).enumerate() {
+                    for &(k, first) in tiles {
+                        let class = &classes[k];
+                        let count = PIXELS.min(class.len(n) - first);
+                        let (mut places, mut starts) = ([0; PIXELS], [0; PIXELS]);
+                        for i in 0..count {
+                            (places[i], starts[i]) = class.pixel(first + i, &geometry);
+                        }
                         for block in 0..direct.blocks() {
                             let channels = block * BLOCK..outputs.min((block + 1) * BLOCK);
-                            direct.tile(data, tile, &taps, block, &mut values);
-                            for (i, pixel) in values.iter_mut().take(tile.len()).enumerate() {
-                                let pixel = &mut pixel[..channels.len()];
-                                self.finish.apply_from(pixel, channels.start);
-                                let at = (t * PIXELS + i) * stride + offset + channels.start;
-                                out[at..at + channels.len()].copy_from_slice(pixel);
+                            direct.tile(&input.data, &starts[..count], &class.taps, block, &mut values);
+                            for (&pixel, values) in places[..count].iter().zip(&mut values) {
+                                let values = &mut values[..channels.len()];
+                                self.finish.apply_from(values, channels.start);
+                                // SAFETY: `pixel` is below `pixels` and the channels within
+                                // `offset + outputs <= stride` (checked above), so the write is
+                                // in bounds; each output pixel is in one class, once, so in
+                                // one tile: no other thread writes these values.
+                                unsafe { out.write(pixel * stride + offset + channels.start, values) };
                             }
                         }
                     }

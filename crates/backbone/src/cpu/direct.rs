@@ -24,6 +24,17 @@ pub(crate) const PIXELS: usize = 12;
 /// One register tile's results: [`PIXELS`] pixels x [`BLOCK`] channels.
 pub(crate) type TileValues = [[f32; BLOCK]; PIXELS];
 
+/// One kernel tap a tile sums: where its input starts, past a pixel's start, and which of
+/// the kernel's taps it is (its weights). A tile may sum a subset of the kernel's taps: the
+/// ones whose input is not zero padding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tap {
+    /// Values past the pixel's start.
+    pub offset: usize,
+    /// The tap's index in the kernel, `row * cols + col`.
+    pub index: usize,
+}
+
 /// A convolution's weights packed for [`DirectConv::tile`].
 #[derive(Debug, Clone)]
 pub(crate) struct DirectConv {
@@ -77,15 +88,24 @@ impl DirectConv {
     }
 
     /// Computes output channels `block * BLOCK ..` (up to [`BLOCK`] of them) of up to
-    /// [`PIXELS`] output pixels whose windows start at `offsets` in `input`, the taps at
-    /// `taps` past each start (`taps.len()` equal to the kernel's taps); `offsets` past
-    /// `count` are ignored (their values are left undefined in `out`).
+    /// [`PIXELS`] output pixels whose windows start at `offsets` in `input`, summing the
+    /// kernel taps `taps` (in increasing order of index; the others are taken to read
+    /// zeros); pixels past `offsets.len()` are left undefined in `out`.
+    ///
+    /// The sum is the same, to the bit, as the whole kernel's over an input whose missing
+    /// taps are zeros (a group of zero terms adds exactly nothing).
     ///
     /// # Panics
-    /// If an offset plus a tap plus `in_channels` falls past the end of `input`.
-    pub fn tile(&self, input: &[f32], offsets: &[usize], taps: &[usize], block: usize, out: &mut TileValues) {
-        assert!(!offsets.is_empty() && offsets.len() <= PIXELS && taps.len() == self.taps);
-        let last = offsets.iter().max().expect("not empty") + taps.iter().max().expect("taps") + self.in_channels;
+    /// If an offset plus a tap plus `in_channels` falls past the end of `input`, or a tap
+    /// is not the kernel's.
+    pub fn tile(&self, input: &[f32], offsets: &[usize], taps: &[Tap], block: usize, out: &mut TileValues) {
+        assert!(!offsets.is_empty() && offsets.len() <= PIXELS);
+        assert!(taps.windows(2).all(|t| t[0].index < t[1].index) && taps.iter().all(|t| t.index < self.taps));
+        let Some(last_tap) = taps.iter().map(|t| t.offset).max() else {
+            *out = [[0.0; BLOCK]; PIXELS];
+            return;
+        };
+        let last = offsets.iter().max().expect("not empty") + last_tap + self.in_channels;
         assert!(last <= input.len(), "a window past the end of the input");
         let starts: [usize; PIXELS] = array::from_fn(|p| offsets.get(p).copied().unwrap_or(offsets[0]));
         let weights =
@@ -107,19 +127,19 @@ impl DirectConv {
 fn tile_portable(
     input: &[f32],
     starts: &[usize; PIXELS],
-    taps: &[usize],
+    taps: &[Tap],
     channels: usize,
     weights: &[f32],
     out: &mut TileValues,
 ) {
     *out = [[0.0; BLOCK]; PIXELS];
-    for group in tap_groups(taps.len(), channels) {
+    for group in tap_groups(taps, channels) {
         let mut partial = [[0.0; BLOCK]; PIXELS];
-        for t in group {
+        for tap in &taps[group] {
             for c in 0..channels {
-                let w = &weights[(t * channels + c) * BLOCK..][..BLOCK];
+                let w = &weights[(tap.index * channels + c) * BLOCK..][..BLOCK];
                 for (p, acc) in partial.iter_mut().enumerate() {
-                    let x = input[starts[p] + taps[t] + c];
+                    let x = input[starts[p] + tap.offset + c];
                     acc.iter_mut().zip(w).for_each(|(a, w)| *a += x * w);
                 }
             }
@@ -133,13 +153,19 @@ fn tile_portable(
 /// The fewest terms summed in registers before they are added to a tile's totals.
 const GROUP_TERMS: usize = 32;
 
-/// The taps summed together, in order: groups of at least [`GROUP_TERMS`] terms (a tap
-/// over `channels` each), whose partial sums are then added up. A blocked sum, as a
-/// matrix product's blocks over the reduction are: its rounding error grows with the
-/// group's length and the number of groups, not with the whole sum's length.
-fn tap_groups(taps: usize, channels: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
-    let per_group = GROUP_TERMS.div_ceil(channels.max(1)).clamp(1, taps.max(1));
-    (0..taps).step_by(per_group).map(move |first| first..(first + per_group).min(taps))
+/// The taps summed together, in order, as ranges of `taps`: the kernel's taps in groups of
+/// at least [`GROUP_TERMS`] terms (a tap over `channels` each), whose partial sums are then
+/// added up; a tile summing some of the taps keeps each of them in its kernel group. A
+/// blocked sum, as a matrix product's blocks over the reduction are: its rounding error
+/// grows with the group's length and the number of groups, not with the whole sum's length.
+fn tap_groups(taps: &[Tap], channels: usize) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let per_group = GROUP_TERMS.div_ceil(channels.max(1));
+    let mut first = 0;
+    std::iter::from_fn(move || {
+        let group = taps.get(first)?.index / per_group;
+        let end = first + taps[first..].iter().take_while(|t| t.index / per_group == group).count();
+        Some(std::mem::replace(&mut first, end)..end)
+    })
 }
 
 /// Pixels `first .. first + P` of a tile, output channels `lane .. lane + 2 V::LANES` of the
@@ -153,21 +179,21 @@ fn tap_groups(taps: usize, channels: usize) -> impl Iterator<Item = std::ops::Ra
 unsafe fn register_tile<V: Vector, const P: usize>(
     input: *const f32,
     starts: &[usize],
-    taps: &[usize],
+    taps: &[Tap],
     channels: usize,
     weights: &[f32],
     (first, lane): (usize, usize),
     out: &mut TileValues,
 ) {
-    for (g, group) in tap_groups(taps.len(), channels).enumerate() {
+    for (g, group) in tap_groups(taps, channels).enumerate() {
         let mut low = [V::zero(); P];
         let mut high = [V::zero(); P];
-        for t in group {
-            let w = weights[t * channels * BLOCK + lane..].as_ptr();
+        for tap in &taps[group] {
+            let w = weights[tap.index * channels * BLOCK + lane..].as_ptr();
             // SAFETY (all reads): within `input` (the caller's bounds) and `weights` (one
             // tap's `channels` rows of BLOCK, from `lane`).
             unsafe {
-                let rows: [*const f32; P] = array::from_fn(|p| input.add(starts[first + p] + taps[t]));
+                let rows: [*const f32; P] = array::from_fn(|p| input.add(starts[first + p] + tap.offset));
                 for c in 0..channels {
                     let w0 = V::load(w.add(c * BLOCK));
                     let w1 = V::load(w.add(c * BLOCK + V::LANES));
@@ -203,7 +229,7 @@ unsafe fn register_tile<V: Vector, const P: usize>(
 unsafe fn tile_avx512(
     input: *const f32,
     starts: &[usize; PIXELS],
-    taps: &[usize],
+    taps: &[Tap],
     channels: usize,
     weights: &[f32],
     out: &mut TileValues,
@@ -222,7 +248,7 @@ unsafe fn tile_avx512(
 unsafe fn tile_avx2(
     input: *const f32,
     starts: &[usize; PIXELS],
-    taps: &[usize],
+    taps: &[Tap],
     channels: usize,
     weights: &[f32],
     out: &mut TileValues,
@@ -238,15 +264,8 @@ unsafe fn tile_avx2(
 mod tests {
     use super::*;
 
-    /// Every kernel the CPU has against the plain sum, with a partial block and tile.
-    #[test]
-    fn tiles_match_the_plain_sum() {
-        let (taps, channels, outputs) = (3, 5, 40);
-        let weights: Vec<f32> = (0..taps * channels * outputs).map(|i| ((i * 37 % 101) as f32 - 50.0) / 64.0).collect();
-        let input: Vec<f32> = (0..400).map(|i| ((i * 53 % 97) as f32 - 48.0) / 32.0).collect();
-        let tap_offsets = [0, 7, 30];
-        let starts: Vec<usize> = (0..9).map(|p| p * 31 + 3).collect();
-        let mut conv = DirectConv::new(&weights, taps, channels, outputs);
+    /// Every kernel this CPU has.
+    fn kernels() -> Vec<Kernel> {
         let mut kernels = vec![Kernel::Portable];
         #[cfg(target_arch = "x86_64")]
         {
@@ -257,11 +276,33 @@ mod tests {
                 kernels.push(Kernel::Avx512);
             }
         }
-        for kernel in kernels {
+        kernels
+    }
+
+    /// Deterministic values in [-1.6, 1.6].
+    fn values(len: usize, salt: usize) -> Vec<f32> {
+        (0..len).map(|i| ((i * 53 + salt) % 97) as f32 / 30.0 - 1.6).collect()
+    }
+
+    /// Taps at `offsets`, indices in order.
+    fn taps_at(offsets: &[usize]) -> Vec<Tap> {
+        offsets.iter().enumerate().map(|(index, &offset)| Tap { offset, index }).collect()
+    }
+
+    /// Every kernel the CPU has against the plain sum, with a partial block and tile.
+    #[test]
+    fn tiles_match_the_plain_sum() {
+        let (taps, channels, outputs) = (3, 5, 40);
+        let weights = values(taps * channels * outputs, 7);
+        let input = values(400, 3);
+        let tap_offsets = [0, 7, 30];
+        let starts: Vec<usize> = (0..9).map(|p| p * 31 + 3).collect();
+        let mut conv = DirectConv::new(&weights, taps, channels, outputs);
+        for kernel in kernels() {
             conv.kernel = kernel;
             for block in 0..conv.blocks() {
                 let mut out = [[f32::NAN; BLOCK]; PIXELS];
-                conv.tile(&input, &starts, &tap_offsets, block, &mut out);
+                conv.tile(&input, &starts, &taps_at(&tap_offsets), block, &mut out);
                 for (p, &start) in starts.iter().enumerate() {
                     for o in block * BLOCK..outputs.min((block + 1) * BLOCK) {
                         let expected: f64 = (0..taps * channels)
@@ -273,6 +314,33 @@ mod tests {
                         let got = out[p][o - block * BLOCK] as f64;
                         assert!((got - expected).abs() < 1e-5, "{kernel:?} pixel {p} channel {o}: {got} vs {expected}");
                     }
+                }
+            }
+        }
+    }
+
+    /// A tile summing some of the taps gives, to the bit, the whole kernel's sum with the
+    /// others reading zeros: with taps grouped together (5 channels) and apart (40).
+    #[test]
+    fn leaving_out_taps_that_read_zeros_changes_no_bit() {
+        for channels in [5, 40] {
+            let (taps, outputs) = (3, 40);
+            let weights = values(taps * channels * outputs, 11);
+            // Values, then zeros: tap 1 at offset 600 reads only zeros.
+            let mut input = values(600, 5);
+            input.resize(1200, 0.0);
+            let starts: Vec<usize> = (0..PIXELS).map(|p| p * 37 + 1).collect();
+            let mut conv = DirectConv::new(&weights, taps, channels, outputs);
+            let all = taps_at(&[0, 600, 90]);
+            let some = [all[0], all[2]];
+            for kernel in kernels() {
+                conv.kernel = kernel;
+                for block in 0..conv.blocks() {
+                    let (mut whole, mut part) = ([[f32::NAN; BLOCK]; PIXELS], [[f32::NAN; BLOCK]; PIXELS]);
+                    conv.tile(&input, &starts, &all, block, &mut whole);
+                    conv.tile(&input, &starts, &some, block, &mut part);
+                    let bits = |tile: &TileValues| tile.iter().flatten().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&whole), bits(&part), "{kernel:?}, {channels} channels, block {block}");
                 }
             }
         }

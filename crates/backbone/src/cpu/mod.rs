@@ -29,6 +29,7 @@ mod simd;
 mod steps;
 pub(crate) mod vector;
 mod window;
+mod window_classes;
 mod winograd;
 
 pub use conv::{ConvAlgorithm, WINOGRAD_4X4_MIN_CHANNELS};
