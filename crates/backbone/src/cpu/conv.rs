@@ -148,10 +148,14 @@ impl Finish {
 /// `cargo run --release --example profile_base`: the stem's two 3x3 convolutions on 32
 /// channels at 72x72 take 8 and 17 ms on the direct kernel, 16 and 21 ms by F(2x2, 3x3);
 /// the 1x7 / 7x1 and stride-2 convolutions run at 390-430 GFLOP/s on it, 330-350 as
-/// products of gathered patches. On the parity fixtures' network (which amplifies float32
-/// rounding: Keras' own float32 output at `mixed7` is 2.8e-4 from its float64 one) the
-/// packed path's `mixed7` is 3.2e-4 from Keras' float64 output with [`ConvAlgorithm::Winograd`]
-/// (Burn's own convolutions 2.7e-4).
+/// products of gathered patches. On a Zen 4 (2 cores) the stem's two take 22 and 40 ms at
+/// batch 32 on the direct kernel, 20 and 29 by F(2x2, 3x3), 16 and 22 by F(4x4, 3x3). On
+/// the parity fixtures' network (which amplifies float32 rounding: Keras' own float32
+/// output at `mixed7` is 2.8e-4 from its float64 one) the packed path's `mixed7` is 3.7e-4
+/// from Keras' float64 output with [`ConvAlgorithm::Winograd`] (Burn's own convolutions
+/// 2.7e-4); F(2x2, 3x3) on the stem as well took `mixed9_1` from 6.9e-4 to 1.0e-3 of it
+/// (measured before the stem's taps were summed in threes), near the 1.1e-3 that 1.5x
+/// Keras' own float32 error allows: not worth its 13 ms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConvAlgorithm {
     /// Winograd's F(4x4, 3x3) on 3x3 stride-1 convolutions of at least
@@ -446,19 +450,30 @@ impl PackedConv {
                 #[inline(always)]
                 || {
                     let mut values = [[0.0; BLOCK]; PIXELS];
-                    // Tile by tile, every block of channels: the tile's input stays in L1
-                    // while the weights stream from L2.
-                    for &(k, first) in tiles {
-                        let class = &classes[k];
+                    // The output pixels of a tile and where their windows start.
+                    let places = |&(k, first): &(usize, usize)| {
+                        let class: &WindowClass = &classes[k];
                         let count = PIXELS.min(class.len(n) - first);
-                        let (mut places, mut starts) = ([0; PIXELS], [0; PIXELS]);
+                        let (mut outputs_at, mut starts) = ([0; PIXELS], [0; PIXELS]);
                         for i in 0..count {
-                            (places[i], starts[i]) = class.pixel(first + i, &geometry);
+                            (outputs_at[i], starts[i]) = class.pixel(first + i, &geometry);
                         }
+                        (count, outputs_at, starts)
+                    };
+                    // Tile by tile, every block of channels: the tile's input stays in L1
+                    // while the weights stream from L2; the next tile's input is asked for
+                    // during the last block.
+                    let mut next = places(&tiles[0]);
+                    for (t, tile) in tiles.iter().enumerate() {
+                        let (count, outputs_at, starts) = next;
+                        let taps = &classes[tile.0].taps;
+                        let ahead = tiles.get(t + 1).map(places);
+                        let ahead_starts = ahead.as_ref().map_or(&[][..], |(count, _, starts)| &starts[..*count]);
                         for block in 0..direct.blocks() {
                             let channels = block * BLOCK..outputs.min((block + 1) * BLOCK);
-                            direct.tile(&input.data, &starts[..count], &class.taps, block, &mut values);
-                            for (&pixel, values) in places[..count].iter().zip(&mut values) {
+                            let hint = if block + 1 == direct.blocks() { ahead_starts } else { &[] };
+                            direct.tile(&input.data, (&starts[..count], hint), taps, block, &mut values);
+                            for (&pixel, values) in outputs_at[..count].iter().zip(&mut values) {
                                 let values = &mut values[..channels.len()];
                                 self.finish.apply_from(values, channels.start);
                                 // SAFETY: `pixel` is below `pixels` and the channels within
@@ -467,6 +482,9 @@ impl PackedConv {
                                 // one tile: no other thread writes these values.
                                 unsafe { out.write(pixel * stride + offset + channels.start, values) };
                             }
+                        }
+                        if let Some(ahead) = ahead {
+                            next = ahead;
                         }
                     }
                 },
