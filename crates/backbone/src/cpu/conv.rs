@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use std::sync::Arc;
 
 use super::depthwise::{PackedDepthwise, RowsView};
-use super::direct::{BLOCK, DirectConv, PIXELS};
+use super::direct::{BLOCK, DirectConv, PIXELS, TILE_BLOCKS};
 use super::nhwc::{ChannelSlice, NhwcBatch, host_values};
 use super::simd::vectorized;
 use super::window::{NO_PADDING, Window};
@@ -139,7 +139,7 @@ impl Finish {
 /// others directly.
 ///
 /// Every algorithm but [`ConvAlgorithm::Direct`] computes the convolutions it does not
-/// give to Winograd on a register-tiled direct kernel (12 output pixels x 32 channels
+/// give to Winograd on a register-tiled direct kernel (6 output pixels x 64 channels or 12 x 32
 /// accumulated in vector registers straight from the channels-last input, no patches
 /// gathered; `backbone::cpu::direct`), except 1x1 convolutions over fewer than 512
 /// channels, which are a matrix product of the input itself.
@@ -449,7 +449,7 @@ impl PackedConv {
             vectorized(
                 #[inline(always)]
                 || {
-                    let mut values = [[0.0; BLOCK]; PIXELS];
+                    let mut values = [[0.0; TILE_BLOCKS * BLOCK]; PIXELS];
                     // The output pixels of a tile and where their windows start.
                     let places = |&(k, first): &(usize, usize)| {
                         let class: &WindowClass = &classes[k];
@@ -469,10 +469,11 @@ impl PackedConv {
                         let taps = &classes[tile.0].taps;
                         let ahead = tiles.get(t + 1).map(places);
                         let ahead_starts = ahead.as_ref().map_or(&[][..], |(count, _, starts)| &starts[..*count]);
-                        for block in 0..direct.blocks() {
-                            let channels = block * BLOCK..outputs.min((block + 1) * BLOCK);
-                            let hint = if block + 1 == direct.blocks() { ahead_starts } else { &[] };
-                            direct.tile(&input.data, (&starts[..count], hint), taps, block, &mut values);
+                        for block in (0..direct.blocks()).step_by(TILE_BLOCKS) {
+                            let last = block + TILE_BLOCKS >= direct.blocks();
+                            let hint = if last { ahead_starts } else { &[] };
+                            let blocks = direct.tile(&input.data, (&starts[..count], hint), taps, block, &mut values);
+                            let channels = block * BLOCK..outputs.min((block + blocks) * BLOCK);
                             for (&pixel, values) in outputs_at[..count].iter().zip(&mut values) {
                                 let values = &mut values[..channels.len()];
                                 self.finish.apply_from(values, channels.start);

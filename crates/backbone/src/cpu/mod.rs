@@ -7,7 +7,7 @@
 //! (7x7 at 150x150) and thin stem that costs more than the arithmetic. Here the feature
 //! maps stay channels-last from the input to the cut, a batch is split among the threads
 //! (each runs its own images through every layer), convolutions run on a register-tiled
-//! direct kernel (`direct`: 12 pixels x 32 channels in vector registers, straight from the
+//! direct kernel (`direct`: 6 pixels x 64 channels or 12 x 32 in vector registers, straight from the
 //! input) or, for short 1x1 sums, as one matrix product of the input per tile, 3x3
 //! stride-1 convolutions on 64 channels or more by Winograd's F(4x4, 3x3)
 //! ([`ConvAlgorithm`]), branches write into their share of the concatenation, and
