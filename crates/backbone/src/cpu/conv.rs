@@ -183,6 +183,14 @@ pub enum ConvAlgorithm {
 /// The fewest input channels on which [`ConvAlgorithm::Winograd`] uses F(4x4, 3x3).
 pub const WINOGRAD_4X4_MIN_CHANNELS: usize = 64;
 
+/// The fewest F(4x4, 3x3) output blocks per image on which [`ConvAlgorithm::Winograd`]
+/// uses Winograd; smaller grids run on the direct kernel. Winograd's products are made
+/// image by image, and on InceptionV3's 8x8 grid (299x299 images: 4 blocks an image) they
+/// were too short to be efficient: its two 3x3 448 -> 384 convolutions ran at 147
+/// direct-equivalent GFLOP/s on 2 Zen 4 cores, where the direct kernel runs InceptionV3's
+/// other 8x8 convolutions at ~220.
+const WINOGRAD_MIN_BLOCKS: usize = 16;
+
 /// The fewest input channels on which a 1x1 convolution runs on the register-tiled direct
 /// kernel rather than as a matrix product of its input (which needs no gathering, and is
 /// faster on shorter sums).
@@ -193,6 +201,15 @@ impl ConvAlgorithm {
     /// runs on the register-tiled direct kernel (every algorithm but [`ConvAlgorithm::Direct`]).
     fn uses_direct_kernel(self, kernel: [usize; 2], in_channels: usize) -> bool {
         self != ConvAlgorithm::Direct && (kernel != [1, 1] || in_channels >= DIRECT_POINTWISE_MIN_CHANNELS)
+    }
+
+    /// The fewest Winograd output blocks per image on which it uses Winograd (0: on every
+    /// grid).
+    fn winograd_min_blocks(self) -> usize {
+        match self {
+            ConvAlgorithm::Winograd => WINOGRAD_MIN_BLOCKS,
+            _ => 0,
+        }
     }
 
     /// The Winograd tile it uses for a 3x3 stride-1 kernel on `in_channels`, if any.
@@ -220,6 +237,9 @@ pub(crate) struct PackedConv {
     /// The same convolution by Winograd's minimal filtering, for 3x3 stride-1 kernels on enough
     /// channels that the transforms pay off.
     winograd: Option<Arc<Winograd3x3>>,
+    /// The fewest Winograd output blocks per image on which `winograd` is used (smaller
+    /// grids run on `direct`).
+    winograd_min_blocks: usize,
     /// The same convolution computed straight from the input ([`DirectConv`]).
     direct: Option<Arc<DirectConv>>,
     /// A depthwise convolution whose output only this (1x1) convolution reads, computed
@@ -294,7 +314,8 @@ impl PackedConv {
             .winograd_tile(in_channels)
             .filter(|_| [rows, cols] == [3, 3] && strides == [1, 1] && in_channels >= 16)
             .map(|tile| Arc::new(Winograd3x3::new(tile, &planar, in_channels, out_channels, winograd_padding)));
-        let direct = (winograd.is_none() && algorithm.uses_direct_kernel([rows, cols], in_channels))
+        let direct = algorithm
+            .uses_direct_kernel([rows, cols], in_channels)
             .then(|| Arc::new(DirectConv::new(&weights, rows * cols, in_channels, out_channels)));
         if winograd.is_some() {
             weights = Vec::new(); // only the transformed kernels are used
@@ -302,6 +323,7 @@ impl PackedConv {
         let bias = conv.bias.as_ref().map(|b| host_values(b.val())).transpose()?;
         Ok(Self {
             winograd,
+            winograd_min_blocks: algorithm.winograd_min_blocks(),
             direct,
             window: Window::new([rows, cols], strides, padding),
             in_channels,
@@ -338,13 +360,21 @@ impl PackedConv {
         self.finish.clone()
     }
 
-    /// What it computes, for a profile: kernel, stride, channels and algorithm
-    /// (`"conv 3x3/1 64->96 F4x4"`, `"conv 1x7/1 160->160"`, ...).
-    pub fn describe(&self) -> String {
+    /// The Winograd form it runs on an input of `size`, if any (none with extra padding
+    /// before it, or on a grid too small).
+    fn winograd_for(&self, size: [usize; 2]) -> Option<&Winograd3x3> {
+        let winograd = self.winograd.as_deref()?;
+        let large = winograd.blocks_per_image(size) >= self.winograd_min_blocks || self.direct.is_none();
+        large.then_some(winograd)
+    }
+
+    /// What it computes on an input of `size`, for a profile: kernel, stride, channels and
+    /// algorithm (`"conv 3x3/1 64->96 F4x4"`, `"conv 1x7/1 160->160"`, ...).
+    pub fn describe(&self, size: [usize; 2]) -> String {
         let [kh, kw] = self.window.kernel;
         let [sh, sw] = self.window.strides;
         let stride = if sh == sw { sh.to_string() } else { format!("{sh}x{sw}") };
-        let algorithm = match (&self.winograd, &self.depthwise) {
+        let algorithm = match (self.winograd_for(size), &self.depthwise) {
             (Some(winograd), _) => format!(" {:?}", winograd.tile()),
             (None, Some(depthwise)) => format!(" after {}", depthwise.describe()),
             (None, None) => String::new(),
@@ -373,7 +403,7 @@ impl PackedConv {
     /// Runs the unit, writing its `out_channels` into `target` (same pixels as the output).
     pub fn forward_into(&self, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
         debug_assert_eq!(target.width, self.out_channels);
-        if let Some(winograd) = &self.winograd {
+        if let Some(winograd) = self.winograd_for([input.shape[1], input.shape[2]]) {
             return winograd.forward_into(input, target, &self.finish);
         }
         if let Some(direct) = self.direct.as_deref().filter(|_| self.depthwise.is_none()) {

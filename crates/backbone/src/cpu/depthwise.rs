@@ -101,7 +101,8 @@ impl PackedDepthwise {
         let [kh, kw] = self.window.kernel;
         let own = format!("depthwise {kh}x{kw}/{} {}", self.window.strides[0], self.channels);
         match &self.expand {
-            Some(expand) => format!("{own} after {}", expand.describe()),
+            // A 1x1 convolution: described the same on any grid.
+            Some(expand) => format!("{own} after {}", expand.describe([0, 0])),
             None => own,
         }
     }

@@ -420,7 +420,7 @@ impl CpuInference {
                 let outputs: usize = output_shape.iter().product();
                 profile.push(StepProfile {
                     layer: self.architecture.layers()[step.layer].name.clone(),
-                    operation: describe(&step.op),
+                    operation: describe(&step.op, input_shape.map_or([0, 0], |[_, h, w, _]| [h, w])),
                     input_shape: input_shape.unwrap_or_default(),
                     output_shape,
                     multiply_adds: (outputs * multiply_adds_per_output(&step.op)) as u64,

@@ -30,10 +30,10 @@ pub(crate) enum Op {
     Dense(Arc<PackedDense>),
 }
 
-/// What a step computes, for a profile.
-pub(crate) fn describe(op: &Op) -> String {
+/// What a step computes on an input of `size`, for a profile.
+pub(crate) fn describe(op: &Op, size: [usize; 2]) -> String {
     match op {
-        Op::Conv(conv) => conv.describe(),
+        Op::Conv(conv) => conv.describe(size),
         Op::Depthwise(conv) => conv.describe(),
         Op::Finish(_) => "batch norm / activation".into(),
         Op::MaxPool => "max pool 3x3/2".into(),

@@ -156,6 +156,12 @@ impl Winograd3x3 {
         [h + 2 * self.padding[0] - 2, w + 2 * self.padding[1] - 2]
     }
 
+    /// Output blocks per image for an input of `[rows, cols]`.
+    pub fn blocks_per_image(&self, size: [usize; 2]) -> usize {
+        let [oh, ow] = self.output_size(size);
+        oh.div_ceil(self.tile.outputs()) * ow.div_ceil(self.tile.outputs())
+    }
+
     /// Convolves `input` into `target`, then applies `finish` to each output pixel's channels.
     pub fn forward_into(&self, input: &NhwcBatch, target: &mut ChannelSlice<'_>, finish: &Finish) {
         match self.tile {
