@@ -13,6 +13,7 @@ use std::sync::Arc;
 use super::depthwise::{PackedDepthwise, RowsView};
 use super::direct::{BLOCK, DirectConv, PIXELS, TILE_BLOCKS};
 use super::nhwc::{ChannelSlice, NhwcBatch, host_values};
+use super::pool::avg_pool_3x3_same;
 use super::simd::vectorized;
 use super::window::{NO_PADDING, Window};
 use super::window_classes::{Geometry, WindowClass};
@@ -246,6 +247,22 @@ pub(crate) struct PackedConv {
     /// tile by tile into the rows it multiplies, never stored whole (MobileNet's
     /// depthwise -> project pairs).
     depthwise: Option<Box<PackedDepthwise>>,
+    /// An average pooling whose output only this (1x1) convolution reads, computed after
+    /// it instead, on its output channels ([`PooledInput`]).
+    pooled_input: Option<PooledInput>,
+}
+
+/// A 3x3 stride-1 `same` average pooling before a 1x1 convolution, computed after it: both
+/// are linear and the pooling's weights sum to 1, so `pool(W x) + b = W pool(x) + b`
+/// (the same values up to float32 rounding); pooling the convolution's output costs what
+/// pooling its input costs, scaled by output over input channels (InceptionV3's pooling
+/// branches: 768 -> 192, 288 -> 64, 256 -> 32: a quarter to an eighth).
+#[derive(Debug, Clone)]
+struct PooledInput {
+    /// Divides by 9 at the borders too (torchvision), not by the real pixels (Keras).
+    counts_padding: bool,
+    /// The convolution alone (no bias, batch norm or activation: they follow the pooling).
+    bare: Box<PackedConv>,
 }
 
 /// Output pixels per tile (one matrix product each): enough tiles to keep every thread
@@ -331,6 +348,7 @@ impl PackedConv {
             weights: Arc::new(weights),
             finish: Finish::with_bias(bias),
             depthwise: None,
+            pooled_input: None,
         })
     }
 
@@ -340,6 +358,7 @@ impl PackedConv {
             && self.window.strides == [1, 1]
             && self.window.extra == NO_PADDING
             && self.depthwise.is_none()
+            && self.pooled_input.is_none()
     }
 
     /// This pointwise convolution reading what `depthwise` computes from the input
@@ -347,6 +366,15 @@ impl PackedConv {
     pub fn after_depthwise(&self, depthwise: PackedDepthwise) -> Self {
         debug_assert!(self.is_pointwise());
         Self { depthwise: Some(Box::new(depthwise)), ..self.clone() }
+    }
+
+    /// This pointwise convolution reading the output of a 3x3 stride-1 `same` average
+    /// pooling of the input (dividing by 9 at the borders too with `counts_padding`),
+    /// computed as the pooling of its own output (see [`PackedConv::is_pointwise`]).
+    pub fn after_average_pool(&self, counts_padding: bool) -> Self {
+        debug_assert!(self.is_pointwise() && self.pooled_input.is_none());
+        let bare = Box::new(Self { finish: Finish::default(), ..self.clone() });
+        Self { pooled_input: Some(PooledInput { counts_padding, bare }), ..self.clone() }
     }
 
     /// The same convolution with `finish` after it and `extra` zero padding before it.
@@ -374,10 +402,11 @@ impl PackedConv {
         let [kh, kw] = self.window.kernel;
         let [sh, sw] = self.window.strides;
         let stride = if sh == sw { sh.to_string() } else { format!("{sh}x{sw}") };
-        let algorithm = match (self.winograd_for(size), &self.depthwise) {
-            (Some(winograd), _) => format!(" {:?}", winograd.tile()),
-            (None, Some(depthwise)) => format!(" after {}", depthwise.describe()),
-            (None, None) => String::new(),
+        let algorithm = match (self.winograd_for(size), &self.depthwise, &self.pooled_input) {
+            (Some(winograd), _, _) => format!(" {:?}", winograd.tile()),
+            (None, Some(depthwise), _) => format!(" after {}", depthwise.describe()),
+            (None, None, Some(_)) => " then average pool 3x3/1".into(),
+            (None, None, None) => String::new(),
         };
         format!("conv {kh}x{kw}/{stride} {}->{}{algorithm}", self.in_channels, self.out_channels)
     }
@@ -403,6 +432,13 @@ impl PackedConv {
     /// Runs the unit, writing its `out_channels` into `target` (same pixels as the output).
     pub fn forward_into(&self, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
         debug_assert_eq!(target.width, self.out_channels);
+        if let Some(PooledInput { counts_padding, bare }) = &self.pooled_input {
+            let [n, h, w, _] = input.shape;
+            let mut output =
+                NhwcBatch { data: vec![0.0; n * h * w * self.out_channels], shape: [n, h, w, self.out_channels] };
+            bare.forward_into(input, &mut output.as_target());
+            return avg_pool_3x3_same(&output, *counts_padding, &self.finish, target);
+        }
         if let Some(winograd) = self.winograd_for([input.shape[1], input.shape[2]]) {
             return winograd.forward_into(input, target, &self.finish);
         }

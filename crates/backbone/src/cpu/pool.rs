@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use super::conv::Finish;
 use super::nhwc::{ChannelSlice, NhwcBatch};
 use super::simd::vectorized;
 
@@ -40,17 +41,24 @@ pub(crate) fn max_pool_3x3_stride2(input: &NhwcBatch, target: &mut ChannelSlice<
 }
 
 /// 3x3 stride-1 average pooling padded by 1 (`same`): the window's sum divided by the
-/// number of real pixels in it (Keras) or always by 9 (`counts_padding`, torchvision), into
-/// `output` (the input's shape; every value is written).
-pub(crate) fn avg_pool_3x3_same(input: &NhwcBatch, counts_padding: bool, output: &mut NhwcBatch) {
-    let [_, h, w, c] = input.shape;
-    output.data.par_chunks_mut(w * c).enumerate().for_each(|(row_index, row)| {
+/// number of real pixels in it (Keras) or always by 9 (`counts_padding`, torchvision), then
+/// `finish` on each pixel, written into `target` (the input's channel count wide).
+pub(crate) fn avg_pool_3x3_same(
+    input: &NhwcBatch,
+    counts_padding: bool,
+    finish: &Finish,
+    target: &mut ChannelSlice<'_>,
+) {
+    let [n, h, w, c] = input.shape;
+    let (stride, offset) = (target.stride, target.offset);
+    target.data[..n * h * w * stride].par_chunks_mut(w * stride).enumerate().for_each(|(row_index, row)| {
         vectorized(
             #[inline(always)]
             || {
                 let (b, y) = (row_index / h, row_index % h);
                 let rows = y.saturating_sub(1)..(y + 2).min(h);
-                for (x, out) in row.chunks_exact_mut(c).enumerate() {
+                for (x, pixel) in row.chunks_exact_mut(stride).enumerate() {
+                    let out = &mut pixel[offset..offset + c];
                     out.fill(0.0);
                     let cols = x.saturating_sub(1)..(x + 2).min(w);
                     for iy in rows.clone() {
@@ -66,6 +74,7 @@ pub(crate) fn avg_pool_3x3_same(input: &NhwcBatch, counts_padding: bool, output:
                         false => (rows.len() * cols.len()) as f32,
                     };
                     out.iter_mut().for_each(|o| *o /= count);
+                    finish.apply(out);
                 }
             },
         )

@@ -99,7 +99,7 @@ pub(crate) fn forward(op: &Op, inputs: &[&NhwcBatch], buffers: &Buffers) -> Nhwc
         }
         Op::AvgPool { counts_padding } => {
             let mut output = buffers.take(input.shape);
-            avg_pool_3x3_same(input, *counts_padding, &mut output);
+            avg_pool_3x3_same(input, *counts_padding, &Finish::default(), &mut output.as_target());
             output
         }
         Op::Pad(padding) => input.padded(padding.resolve([h, w])),
