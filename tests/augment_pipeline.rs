@@ -1,6 +1,8 @@
 //! The generator's configuration, draws and the folder pipeline's behaviour on real-world
 //! messes (corrupt files, empty folders), and determinism whatever the thread count.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use augment::{
@@ -239,10 +241,7 @@ fn batches_without_some_files_keep_the_others_exactly() {
         assert_eq!(some.decoded, some.files.iter().map(|&f| !leave_out(f)).collect::<Vec<_>>());
         // NCHW images: each kept sample's planes, in order.
         let per_image = 3 * h * w;
-        let kept: Vec<f32> = (0..some.files.len())
-            .filter(|&i| some.decoded[i])
-            .flat_map(|i| expected_pixels[i * per_image..(i + 1) * per_image].to_vec())
-            .collect();
+        let kept = common::kept_images(&expected_pixels, per_image, some.files.len(), |i| some.decoded[i]);
         assert_eq!(some.images.map(pixels).unwrap_or_default(), kept);
     }
     hinted.decode_all();

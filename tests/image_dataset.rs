@@ -2,6 +2,8 @@
 //! tests/fixtures/dataset/make_tf_dataset_fixtures.py): Keras' file order and validation
 //! subsets for a seed, and the pixels of every resize method, crop and colour mode.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use augment::{ImageDatasetConfig, LabelMode, Subset, image_dataset_from_directory, image_dataset_from_directory_both};
@@ -192,10 +194,7 @@ fn batches_without_some_files_keep_the_others_exactly() {
         assert_eq!(pixels(again.images), expected_pixels);
         let some = partial.next_batch_without(&device, &leave_out).unwrap();
         assert_eq!((some.classes, some.paths), (expected.classes, expected.paths));
-        let kept: Vec<f32> = (0..some.files.len())
-            .filter(|&i| !leave_out(some.files[i]))
-            .flat_map(|i| expected_pixels[i * per_image..(i + 1) * per_image].to_vec())
-            .collect();
+        let kept = common::kept_images(&expected_pixels, per_image, some.files.len(), |i| !leave_out(some.files[i]));
         assert_eq!(some.images.map(pixels).unwrap_or_default(), kept);
     }
     hinted.decode_all();

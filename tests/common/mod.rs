@@ -35,6 +35,12 @@ pub fn nhwc(t: Tensor<4>) -> (Vec<usize>, Vec<f32>) {
     (shape, t.into_data().try_to_vec::<f32>().expect("f32 tensor"))
 }
 
+/// The images `i` of `count` (each `per_image` values of `pixels`) that `keep(i)` accepts,
+/// in order: what a batch leaving the others out holds.
+pub fn kept_images(pixels: &[f32], per_image: usize, count: usize, keep: impl Fn(usize) -> bool) -> Vec<f32> {
+    (0..count).filter(|&i| keep(i)).flat_map(|i| pixels[i * per_image..(i + 1) * per_image].to_vec()).collect()
+}
+
 /// Largest absolute difference and largest reference magnitude.
 pub fn compare(ours: &[f32], reference: &[f32]) -> (f32, f32) {
     assert_eq!(ours.len(), reference.len(), "different sizes");

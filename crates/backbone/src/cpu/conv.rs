@@ -257,12 +257,10 @@ pub(crate) struct PackedConv {
 /// (the same values up to float32 rounding); pooling the convolution's output costs what
 /// pooling its input costs, scaled by output over input channels (InceptionV3's pooling
 /// branches: 768 -> 192, 288 -> 64, 256 -> 32: a quarter to an eighth).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct PooledInput {
     /// Divides by 9 at the borders too (torchvision), not by the real pixels (Keras).
     counts_padding: bool,
-    /// The convolution alone (no bias, batch norm or activation: they follow the pooling).
-    bare: Box<PackedConv>,
 }
 
 /// Output pixels per tile (one matrix product each): enough tiles to keep every thread
@@ -373,8 +371,7 @@ impl PackedConv {
     /// computed as the pooling of its own output (see [`PackedConv::is_pointwise`]).
     pub fn after_average_pool(&self, counts_padding: bool) -> Self {
         debug_assert!(self.is_pointwise() && self.pooled_input.is_none());
-        let bare = Box::new(Self { finish: Finish::default(), ..self.clone() });
-        Self { pooled_input: Some(PooledInput { counts_padding, bare }), ..self.clone() }
+        Self { pooled_input: Some(PooledInput { counts_padding }), ..self.clone() }
     }
 
     /// The same convolution with `finish` after it and `extra` zero padding before it.
@@ -432,18 +429,25 @@ impl PackedConv {
     /// Runs the unit, writing its `out_channels` into `target` (same pixels as the output).
     pub fn forward_into(&self, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
         debug_assert_eq!(target.width, self.out_channels);
-        if let Some(PooledInput { counts_padding, bare }) = &self.pooled_input {
-            let [n, h, w, _] = input.shape;
-            let mut output =
-                NhwcBatch { data: vec![0.0; n * h * w * self.out_channels], shape: [n, h, w, self.out_channels] };
-            bare.forward_into(input, &mut output.as_target());
-            return avg_pool_3x3_same(&output, *counts_padding, &self.finish, target);
+        match self.pooled_input {
+            Some(PooledInput { counts_padding }) => {
+                // The convolution alone; bias, batch norm and activation after the pooling.
+                let [n, h, w, _] = input.shape;
+                let mut output = NhwcBatch::zeros([n, h, w, self.out_channels]);
+                self.convolve_into(input, &mut output.as_target(), &Finish::default());
+                avg_pool_3x3_same(&output, counts_padding, &self.finish, target)
+            }
+            None => self.convolve_into(input, target, &self.finish),
         }
+    }
+
+    /// The convolution, with `finish` applied to each output pixel, into `target`.
+    fn convolve_into(&self, input: &NhwcBatch, target: &mut ChannelSlice<'_>, finish: &Finish) {
         if let Some(winograd) = self.winograd_for([input.shape[1], input.shape[2]]) {
-            return winograd.forward_into(input, target, &self.finish);
+            return winograd.forward_into(input, target, finish);
         }
         if let Some(direct) = self.direct.as_deref().filter(|_| self.depthwise.is_none()) {
-            return self.forward_direct(direct, input, target);
+            return self.forward_direct(direct, input, target, finish);
         }
         let [n, h, w, _] = input.shape;
         let [oh, ow] = self.output_size([h, w]);
@@ -461,7 +465,7 @@ impl PackedConv {
         if let Some(depthwise) = self.depthwise.as_deref()
             && depthwise.expand().is_some()
         {
-            return self.forward_block(depthwise, input, target);
+            return self.forward_block(depthwise, input, target, finish);
         }
         target.data[..rows * stride].par_chunks_mut(tile * stride).enumerate().for_each(|(index, chunk)| {
             let first = index * tile;
@@ -470,16 +474,16 @@ impl PackedConv {
                 (Some(depthwise), _) => PATCHES.with_borrow_mut(|patches| {
                     patches.resize(count * patch, 0.0);
                     depthwise.pixels_into(&RowsView::whole(input), first, [oh, ow], patches);
-                    self.product_into(patches, count, chunk, stride, offset, parallelism);
+                    self.product_into(patches, count, chunk, (stride, offset), parallelism, finish);
                 }),
                 (None, true) => {
                     let lhs = &input.data[first * patch..(first + count) * patch];
-                    self.product_into(lhs, count, chunk, stride, offset, parallelism);
+                    self.product_into(lhs, count, chunk, (stride, offset), parallelism, finish);
                 }
                 (None, false) => PATCHES.with_borrow_mut(|patches| {
                     patches.resize(count * patch, 0.0);
                     self.gather_patches(input, first, count, [oh, ow], [pads[0][0], pads[1][0]], patches);
-                    self.product_into(patches, count, chunk, stride, offset, parallelism);
+                    self.product_into(patches, count, chunk, (stride, offset), parallelism, finish);
                 }),
             }
         });
@@ -490,7 +494,7 @@ impl PackedConv {
     /// channels, in chunks of tiles across threads, finished and written into the target's
     /// channels. (The product layout of the weights is kept too: a 1x1 convolution fused
     /// after a depthwise one multiplies with it.)
-    fn forward_direct(&self, direct: &DirectConv, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
+    fn forward_direct(&self, direct: &DirectConv, input: &NhwcBatch, target: &mut ChannelSlice<'_>, finish: &Finish) {
         let [n, h, w, _] = input.shape;
         let output = self.output_size([h, w]);
         let [[top, _], [left, _]] = self.window.pads([h, w]);
@@ -542,7 +546,7 @@ impl PackedConv {
                             let channels = block * BLOCK..outputs.min((block + blocks) * BLOCK);
                             for (&pixel, values) in outputs_at[..count].iter().zip(&mut values) {
                                 let values = &mut values[..channels.len()];
-                                self.finish.apply_from(values, channels.start);
+                                finish.apply_from(values, channels.start);
                                 // SAFETY: `pixel` is below `pixels` and the channels within
                                 // `offset + outputs <= stride` (checked above), so the write is
                                 // in bounds; each output pixel is in one class, once, so in
@@ -560,15 +564,15 @@ impl PackedConv {
     }
 
     /// `count` rows of patches times the weights, into channels `offset ..` of `count`
-    /// pixels of `stride` values in `out`, then the finish.
+    /// pixels of `stride` values in `out`, then `finish`.
     fn product_into(
         &self,
         lhs: &[f32],
         count: usize,
         out: &mut [f32],
-        stride: usize,
-        offset: usize,
+        (stride, offset): (usize, usize),
         parallelism: Parallelism,
+        finish: &Finish,
     ) {
         let patch = self.window.kernel[0] * self.window.kernel[1] * self.in_channels;
         assert!(lhs.len() >= count * patch && out.len() >= (count.max(1) - 1) * stride + offset + self.out_channels);
@@ -602,7 +606,7 @@ impl PackedConv {
             #[inline(always)]
             || {
                 for pixel in out[..count * stride].chunks_exact_mut(stride) {
-                    self.finish.apply(&mut pixel[offset..offset + self.out_channels]);
+                    finish.apply(&mut pixel[offset..offset + self.out_channels]);
                 }
             },
         );
@@ -612,7 +616,13 @@ impl PackedConv {
     /// convolution and this 1x1 projection, band of output rows by band, the expanded rows a
     /// band needs (with the window's overlap recomputed) and its depthwise output kept in
     /// cache instead of written out whole.
-    fn forward_block(&self, depthwise: &PackedDepthwise, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
+    fn forward_block(
+        &self,
+        depthwise: &PackedDepthwise,
+        input: &NhwcBatch,
+        target: &mut ChannelSlice<'_>,
+        finish: &Finish,
+    ) {
         let expand = depthwise.expand().expect("called for a block with its expansion");
         let [n, h, w, cin] = input.shape;
         let [oh, ow] = depthwise.output_size([h, w]);
@@ -630,12 +640,19 @@ impl PackedConv {
                     let pixels = (iy1 - iy0) * w;
                     expanded.resize(pixels * expanded_channels, 0.0);
                     let lhs = &input.data[(b * h + iy0) * w * cin..(b * h + iy1) * w * cin];
-                    expand.product_into(lhs, pixels, expanded, expanded_channels, 0, Parallelism::None);
+                    expand.product_into(
+                        lhs,
+                        pixels,
+                        expanded,
+                        (expanded_channels, 0),
+                        Parallelism::None,
+                        &expand.finish,
+                    );
                     let view =
                         RowsView { data: expanded, shape: [n, h, w, expanded_channels], image: b, first_row: iy0 };
                     rows_out.resize(rows * ow * expanded_channels, 0.0);
                     depthwise.pixels_into(&view, (b * oh + first_row) * ow, [oh, ow], rows_out);
-                    self.product_into(rows_out, rows * ow, chunk, stride, offset, Parallelism::None);
+                    self.product_into(rows_out, rows * ow, chunk, (stride, offset), Parallelism::None, finish);
                 });
             });
         });

@@ -129,11 +129,12 @@ impl DirectConv {
         let last = offsets.iter().max().expect("not empty") + last_tap + self.in_channels;
         assert!(last <= input.len(), "a window past the end of the input");
         let starts: [usize; PIXELS] = array::from_fn(|p| offsets.get(p).copied().unwrap_or(offsets[0]));
-        let next: [usize; PIXELS] = array::from_fn(|p| next.get(p).or(next.first()).copied().unwrap_or(usize::MAX));
-        let next = (next[0] != usize::MAX).then_some(&next);
+        let next: Option<[usize; PIXELS]> =
+            (!next.is_empty()).then(|| array::from_fn(|p| next.get(p).copied().unwrap_or(next[0])));
         let block_len = self.taps * self.in_channels * BLOCK;
         let weights: [&[f32]; TILE_BLOCKS] =
             array::from_fn(|b| &self.weights[(block + b.min(blocks - 1)) * block_len..][..block_len]);
+        let next = next.as_ref();
         let tile = Tile { input: input.as_ptr(), starts: &starts, next, taps, channels: self.in_channels, weights };
         match self.kernel {
             // SAFETY: the CPU has AVX-512F (detected when packing); every read is in bounds
