@@ -288,8 +288,18 @@ impl SharedOutput {
     /// those values meanwhile.
     #[inline(always)]
     unsafe fn write(self, at: usize, values: &[f32]) {
-        // SAFETY: the caller's contract.
-        unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), self.0.add(at), values.len()) }
+        // Copies of 16 values, whose fixed size compiles to vector moves (a copy of the
+        // slice's length is a call to `memmove`, per pixel of every tile: 3.5% of a pass).
+        const CHUNK: usize = 16;
+        let whole = values.len() / CHUNK * CHUNK;
+        for (k, chunk) in values[..whole].chunks_exact(CHUNK).enumerate() {
+            // SAFETY: within `at .. at + values.len()`, the caller's contract.
+            unsafe { self.0.add(at + k * CHUNK).cast::<[f32; CHUNK]>().write_unaligned(chunk.try_into().expect("16")) }
+        }
+        for (k, &value) in values[whole..].iter().enumerate() {
+            // SAFETY: as above.
+            unsafe { self.0.add(at + whole + k).write(value) }
+        }
     }
 }
 
