@@ -17,7 +17,7 @@ use super::pool::avg_pool_3x3_same;
 use super::simd::vectorized;
 use super::window::{NO_PADDING, Window};
 use super::window_classes::{Geometry, WindowClass};
-use super::winograd::{Tile, Winograd3x3};
+use super::winograd::{Tile, WinogradConv};
 use crate::batch_norm::BatchNormalization;
 use crate::error::Result;
 use crate::layer::{Activation, Padding, ZeroPadding};
@@ -213,14 +213,14 @@ impl ConvAlgorithm {
         }
     }
 
-    /// The Winograd tile it uses for a 3x3 stride-1 kernel on `in_channels`, if any.
-    fn winograd_tile(self, in_channels: usize) -> Option<Tile> {
-        match self {
-            ConvAlgorithm::Winograd if in_channels >= WINOGRAD_4X4_MIN_CHANNELS => Some(Tile::F4x4),
-            ConvAlgorithm::Winograd => None,
-            ConvAlgorithm::Winograd2x2 => Some(Tile::F2x2),
-            ConvAlgorithm::Winograd4x4 => Some(Tile::F4x4),
-            ConvAlgorithm::Direct => None,
+    /// The Winograd tile it uses for a stride-1 `kernel` on `in_channels`, if any.
+    fn winograd_tile(self, kernel: [usize; 2], in_channels: usize) -> Option<Tile> {
+        match (self, kernel) {
+            (ConvAlgorithm::Winograd, [3, 3]) if in_channels >= WINOGRAD_4X4_MIN_CHANNELS => Some(Tile::F4x4),
+            (ConvAlgorithm::Winograd2x2, [3, 3]) => Some(Tile::F2x2),
+            (ConvAlgorithm::Winograd4x4, [3, 3]) => Some(Tile::F4x4),
+            (ConvAlgorithm::Winograd | ConvAlgorithm::Winograd4x4, [5, 5]) => Some(Tile::F2x2Of5x5),
+            _ => None,
         }
     }
 }
@@ -237,7 +237,7 @@ pub(crate) struct PackedConv {
     finish: Finish,
     /// The same convolution by Winograd's minimal filtering, for 3x3 stride-1 kernels on enough
     /// channels that the transforms pay off.
-    winograd: Option<Arc<Winograd3x3>>,
+    winograd: Option<Arc<WinogradConv>>,
     /// The fewest Winograd output blocks per image on which `winograd` is used (smaller
     /// grids run on `direct`).
     winograd_min_blocks: usize,
@@ -329,16 +329,16 @@ impl PackedConv {
             }
         }
         // Winograd's transforms assume the same padding for every input size: true of
-        // stride-1 3x3 windows under `valid`, `same` and symmetric padding.
+        // stride-1 square windows of odd size under `valid`, `same` and symmetric padding.
         let winograd_padding = match padding {
             Padding::Valid => [0, 0],
-            Padding::Same => [1, 1],
+            Padding::Same => [rows / 2, cols / 2],
             Padding::Symmetric(p) => p,
         };
         let winograd = algorithm
-            .winograd_tile(in_channels)
-            .filter(|_| [rows, cols] == [3, 3] && strides == [1, 1] && in_channels >= 16)
-            .map(|tile| Arc::new(Winograd3x3::new(tile, &planar, in_channels, out_channels, winograd_padding)));
+            .winograd_tile([rows, cols], in_channels)
+            .filter(|_| strides == [1, 1] && in_channels >= 16)
+            .map(|tile| Arc::new(WinogradConv::new(tile, &planar, in_channels, out_channels, winograd_padding)));
         let direct = algorithm
             .uses_direct_kernel([rows, cols], in_channels)
             .then(|| Arc::new(DirectConv::new(&weights, rows * cols, in_channels, out_channels)));
@@ -397,7 +397,7 @@ impl PackedConv {
 
     /// The Winograd form it runs on an input of `size`, if any (none with extra padding
     /// before it, or on a grid too small).
-    fn winograd_for(&self, size: [usize; 2]) -> Option<&Winograd3x3> {
+    fn winograd_for(&self, size: [usize; 2]) -> Option<&WinogradConv> {
         let winograd = self.winograd.as_deref()?;
         let large = winograd.blocks_per_image(size) >= self.winograd_min_blocks || self.direct.is_none();
         large.then_some(winograd)
@@ -410,7 +410,7 @@ impl PackedConv {
         let [sh, sw] = self.window.strides;
         let stride = if sh == sw { sh.to_string() } else { format!("{sh}x{sw}") };
         let algorithm = match (self.winograd_for(size), &self.depthwise, &self.pooled_input) {
-            (Some(winograd), _, _) => format!(" {:?}", winograd.tile()),
+            (Some(winograd), _, _) => format!(" {}", winograd.tile().name()),
             (None, Some(depthwise), _) => format!(" after {}", depthwise.describe()),
             (None, None, Some(_)) => " then average pool 3x3/1".into(),
             (None, None, None) => String::new(),

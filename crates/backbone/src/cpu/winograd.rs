@@ -1,11 +1,13 @@
-//! 3x3 stride-1 convolutions by Winograd's minimal filtering (Lavin & Gray, 2016): each
-//! `m x m` block of outputs comes from an `(m + 2) x (m + 2)` input patch, the transformed
-//! patches of a group of blocks and the transformed kernels meeting in `(m + 2)²` matrix
-//! products. Two tile sizes ([`Tile`]): F(2x2, 3x3), 16 multiplications per channel pair
-//! for 4 outputs instead of 36 (its transforms only add, subtract and halve), and
-//! F(4x4, 3x3), 36 for 16 outputs instead of 144 (its transforms scale by up to 5/2 on the
-//! input side and 8 on the output side, so its float32 rounding is several times larger;
-//! see [`super::ConvAlgorithm`]).
+//! Stride-1 convolutions by Winograd's minimal filtering (Lavin & Gray, 2016): each
+//! `m x m` block of outputs of an `r x r` kernel comes from an `(m + r - 1)²` input patch,
+//! the transformed patches of a group of blocks and the transformed kernels meeting in
+//! `(m + r - 1)²` matrix products. Three tiles ([`Tile`]): F(2x2, 3x3), 16 multiplications
+//! per channel pair for 4 outputs instead of 36 (its transforms only add, subtract and
+//! halve); F(4x4, 3x3), 36 for 16 outputs instead of 144 (its transforms scale by up to
+//! 5/2 on the input side and 8 on the output side, so its float32 rounding is several
+//! times larger; see [`super::ConvAlgorithm`]); and F(2x2, 5x5), 36 for 4 outputs instead
+//! of 100, on the points of F(4x4, 3x3) (the same input transform; its output transform
+//! scales by 2 at most).
 
 use std::array;
 use std::cell::RefCell;
@@ -17,20 +19,23 @@ use super::conv::Finish;
 use super::nhwc::{ChannelSlice, NhwcBatch};
 use super::simd::vectorized;
 
-/// The output block of a Winograd transform.
+/// The output block and kernel of a Winograd transform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Tile {
-    /// F(2x2, 3x3): 2x2 outputs from 4x4 inputs.
+    /// F(2x2, 3x3): 2x2 outputs of a 3x3 kernel from 4x4 inputs.
     F2x2,
-    /// F(4x4, 3x3): 4x4 outputs from 6x6 inputs.
+    /// F(4x4, 3x3): 4x4 outputs of a 3x3 kernel from 6x6 inputs.
     F4x4,
+    /// F(2x2, 5x5): 2x2 outputs of a 5x5 kernel from 6x6 inputs.
+    F2x2Of5x5,
 }
 
 /// `G` of F(2x2, 3x3) (interpolation points 0, 1, -1, infinity).
 const G2: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
 
 /// `G` of F(4x4, 3x3) (points 0, 1, -1, 1/2, -2, infinity): row `j` is `(1, p, p²) / N`
-/// with `N` the product of `p - q` over the other finite points `q`.
+/// with `N` the product of `p - q` over the other finite points `q` (1/2 rather than the
+/// usual 2: about half the float32 rounding, Barabasz et al., 2020).
 const G4: [[f64; 3]; 6] = [
     [1.0, 0.0, 0.0],
     [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0],
@@ -40,25 +45,44 @@ const G4: [[f64; 3]; 6] = [
     [0.0, 0.0, 1.0],
 ];
 
+/// `G` of F(2x2, 5x5) on the points of F(4x4, 3x3): row `j` is `(1, p, p², p³, p⁴) / N`.
+const G2_OF_5: [[f64; 5]; 6] = [
+    [1.0, 0.0, 0.0, 0.0, 0.0],
+    [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0],
+    [-1.0 / 3.0, 1.0 / 3.0, -1.0 / 3.0, 1.0 / 3.0, -1.0 / 3.0],
+    [-16.0 / 15.0, -8.0 / 15.0, -4.0 / 15.0, -2.0 / 15.0, -1.0 / 15.0],
+    [1.0 / 15.0, -2.0 / 15.0, 4.0 / 15.0, -8.0 / 15.0, 16.0 / 15.0],
+    [0.0, 0.0, 0.0, 0.0, 1.0],
+];
+
 impl Tile {
     /// Outputs per side of a block.
     fn outputs(self) -> usize {
         match self {
-            Tile::F2x2 => 2,
+            Tile::F2x2 | Tile::F2x2Of5x5 => 2,
             Tile::F4x4 => 4,
         }
     }
 
-    /// Inputs per side of a patch (`outputs + 2`).
-    fn inputs(self) -> usize {
-        self.outputs() + 2
+    /// Kernel taps per side.
+    pub fn kernel(self) -> usize {
+        match self {
+            Tile::F2x2 | Tile::F4x4 => 3,
+            Tile::F2x2Of5x5 => 5,
+        }
     }
 
-    /// The kernel transform `G`, one row per input of a patch side.
-    fn kernel_transform(self) -> &'static [[f64; 3]] {
+    /// Inputs per side of a patch (`outputs + kernel - 1`).
+    fn inputs(self) -> usize {
+        self.outputs() + self.kernel() - 1
+    }
+
+    /// The kernel transform `G`, one row of `kernel` values per input of a patch side.
+    fn kernel_transform(self) -> Vec<&'static [f64]> {
         match self {
-            Tile::F2x2 => &G2,
-            Tile::F4x4 => &G4,
+            Tile::F2x2 => G2.iter().map(|row| &row[..]).collect(),
+            Tile::F4x4 => G4.iter().map(|row| &row[..]).collect(),
+            Tile::F2x2Of5x5 => G2_OF_5.iter().map(|row| &row[..]).collect(),
         }
     }
 
@@ -68,14 +92,23 @@ impl Tile {
         match self {
             Tile::F2x2 => 96,
             Tile::F4x4 => 48,
+            Tile::F2x2Of5x5 => 32,
+        }
+    }
+
+    /// Its name in a profile: `F2x2`, `F4x4` (the kernel is named beside it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Tile::F2x2 | Tile::F2x2Of5x5 => "F2x2",
+            Tile::F4x4 => "F4x4",
         }
     }
 }
 
-/// A 3x3 stride-1 convolution's kernels, transformed: `(m + 2)²` matrices `[in, out]`, one
+/// A stride-1 convolution's kernels, transformed: `(m + r - 1)²` matrices `[in, out]`, one
 /// per element of the Winograd domain.
 #[derive(Debug, Clone)]
-pub(crate) struct Winograd3x3 {
+pub(crate) struct WinogradConv {
     tile: Tile,
     kernels: Vec<f32>,
     in_channels: usize,
@@ -104,6 +137,9 @@ struct F2;
 /// The transforms of F(4x4, 3x3).
 struct F4;
 
+/// The transforms of F(2x2, 5x5).
+struct F2Of5;
+
 impl Transforms<4, 2> for F2 {
     #[inline(always)]
     fn input(d: [&[f32]; 4], out: [&mut [f32]; 4]) {
@@ -126,18 +162,30 @@ impl Transforms<6, 4> for F4 {
     }
 }
 
-impl Winograd3x3 {
-    /// Transforms the kernels `[out, in, 3, 3]` (`U = G g Gᵀ`, computed in f64).
+impl Transforms<6, 2> for F2Of5 {
+    #[inline(always)]
+    fn input(d: [&[f32]; 6], out: [&mut [f32]; 6]) {
+        input_transform_4(d, out)
+    }
+    #[inline(always)]
+    fn output(m: [&[f32]; 6], out: [&mut [f32]; 2]) {
+        output_transform_2_of_6(m, out)
+    }
+}
+
+impl WinogradConv {
+    /// Transforms the kernels `[out, in, r, r]` of `tile`'s kernel size (`U = G g Gᵀ`,
+    /// computed in f64).
     pub fn new(tile: Tile, planar: &[f32], in_channels: usize, out_channels: usize, padding: [usize; 2]) -> Self {
         let g_matrix = tile.kernel_transform();
-        let alpha = tile.inputs();
+        let (alpha, r) = (tile.inputs(), tile.kernel());
         let mut kernels = vec![0.0; alpha * alpha * in_channels * out_channels];
         for o in 0..out_channels {
             for c in 0..in_channels {
-                let g = |ky: usize, kx: usize| planar[((o * in_channels + c) * 3 + ky) * 3 + kx] as f64;
+                let g = |ky: usize, kx: usize| planar[((o * in_channels + c) * r + ky) * r + kx] as f64;
                 for (i, gi) in g_matrix.iter().enumerate() {
                     for (j, gj) in g_matrix.iter().enumerate() {
-                        let u: f64 = (0..9).map(|k| gi[k / 3] * g(k / 3, k % 3) * gj[k % 3]).sum();
+                        let u: f64 = (0..r * r).map(|k| gi[k / r] * g(k / r, k % r) * gj[k % r]).sum();
                         kernels[((i * alpha + j) * in_channels + c) * out_channels + o] = u as f32;
                     }
                 }
@@ -153,7 +201,8 @@ impl Winograd3x3 {
 
     /// Output `[rows, cols]` for an input of `[rows, cols]`.
     pub fn output_size(&self, [h, w]: [usize; 2]) -> [usize; 2] {
-        [h + 2 * self.padding[0] - 2, w + 2 * self.padding[1] - 2]
+        let reach = self.tile.kernel() - 1;
+        [h + 2 * self.padding[0] - reach, w + 2 * self.padding[1] - reach]
     }
 
     /// Output blocks per image for an input of `[rows, cols]`.
@@ -167,10 +216,11 @@ impl Winograd3x3 {
         match self.tile {
             Tile::F2x2 => self.run::<4, 2, F2>(input, target, finish),
             Tile::F4x4 => self.run::<6, 4, F4>(input, target, finish),
+            Tile::F2x2Of5x5 => self.run::<6, 2, F2Of5>(input, target, finish),
         }
     }
 
-    /// [`Winograd3x3::forward_into`] for patches of `A` and blocks of `M` per side.
+    /// [`WinogradConv::forward_into`] for patches of `A` and blocks of `M` per side.
     fn run<const A: usize, const M: usize, T: Transforms<A, M>>(
         &self,
         input: &NhwcBatch,
@@ -384,8 +434,9 @@ fn output_transform_2([m0, m1, m2, m3]: [&[f32]; 4], [y0, y1]: [&mut [f32]; 2]) 
     }
 }
 
-/// `Bᵀ` of F(4x4, 3x3) on the points 0, 1, -1, 1/2, -2 (and infinity), whose float32
-/// rounding is about half that of the usual 0, 1, -1, 2, -2 (Barabasz et al., 2020):
+/// `Bᵀ` of F(4x4, 3x3) and F(2x2, 5x5) on the points 0, 1, -1, 1/2, -2 (and infinity),
+/// whose float32 rounding is about half that of the usual 0, 1, -1, 2, -2 (Barabasz et
+/// al., 2020):
 /// ```text
 /// [1 -3/2  -2  3/2   1  0]   o0 = (d0 - d2) + (d4 - d2) + 3/2 (d3 - d1)
 /// [0  -1  1/2  5/2   1  0]   o1 = (d4 - d1) + (d2 / 2 + 5/2 d3)
@@ -424,6 +475,21 @@ fn output_transform_4([m0, m1, m2, m3, m4, m5]: [&[f32]; 6], [y0, y1, y2, y3]: [
         y3[k] = b + (0.125 * m3[k] - 8.0 * m4[k]) + m5[k];
     }
 }
+
+/// `Aᵀ` of F(2x2, 5x5) on the points 0, 1, -1, 1/2, -2 (the first two rows of F(4x4, 3x3)'s,
+/// infinity's product in the last):
+/// ```text
+/// [1  1  1   1   1  0]   y0 = m0 + (m1 + m2) + (m3 + m4)
+/// [0  1 -1 1/2  -2  1]   y1 = (m1 - m2) + (m3 / 2 - 2 m4) + m5
+/// ```
+#[inline(always)]
+fn output_transform_2_of_6([m0, m1, m2, m3, m4, m5]: [&[f32]; 6], [y0, y1]: [&mut [f32]; 2]) {
+    for k in 0..m0.len() {
+        y0[k] = m0[k] + (m1[k] + m2[k]) + (m3[k] + m4[k]);
+        y1[k] = (m1[k] - m2[k]) + (0.5 * m3[k] - 2.0 * m4[k]) + m5[k];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,12 +508,14 @@ mod tests {
     }
 
     #[test]
-    fn matches_the_direct_convolution_on_odd_sizes_and_both_paddings() {
+    fn matches_the_direct_convolution_on_odd_sizes_and_both_paddings_for_every_tile() {
         let (n, h, w, ci, co) = (2, 9, 14, 20, 24);
         let input = NhwcBatch { data: values(n * h * w * ci, 1), shape: [n, h, w, ci] };
-        let planar = values(co * ci * 9, 2);
-        for (tile, pad) in [Tile::F2x2, Tile::F4x4].into_iter().flat_map(|t| [(t, 0usize), (t, 1)]) {
-            let winograd = Winograd3x3::new(tile, &planar, ci, co, [pad, pad]);
+        let tiles = [Tile::F2x2, Tile::F4x4, Tile::F2x2Of5x5];
+        for (tile, pad) in tiles.into_iter().flat_map(|t| [(t, 0usize), (t, t.kernel() / 2)]) {
+            let r = tile.kernel();
+            let planar = values(co * ci * r * r, 2);
+            let winograd = WinogradConv::new(tile, &planar, ci, co, [pad, pad]);
             let [oh, ow] = winograd.output_size([h, w]);
             // Write into the middle of a wider buffer, as a branch of a block does.
             let stride = co + 5;
@@ -460,15 +528,15 @@ mod tests {
                     for ox in 0..ow {
                         for o in 0..co {
                             let mut exact = 0.0f64;
-                            for ky in 0..3 {
-                                for kx in 0..3 {
+                            for ky in 0..r {
+                                for kx in 0..r {
                                     let (y, x) = ((oy + ky) as isize - pad as isize, (ox + kx) as isize - pad as isize);
                                     if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
                                         continue;
                                     }
                                     for c in 0..ci {
                                         let v = input.data[((b * h + y as usize) * w + x as usize) * ci + c] as f64;
-                                        exact += v * planar[((o * ci + c) * 3 + ky) * 3 + kx] as f64;
+                                        exact += v * planar[((o * ci + c) * r + ky) * r + kx] as f64;
                                     }
                                 }
                             }
@@ -482,6 +550,7 @@ mod tests {
             let allowed = match tile {
                 Tile::F2x2 => 2e-5,
                 Tile::F4x4 => 6e-5,
+                Tile::F2x2Of5x5 => 6e-5,
             };
             assert!(worst < allowed, "{tile:?}, padding {pad}: max |error| {worst}");
             assert!(
