@@ -135,9 +135,9 @@ impl Finish {
     }
 }
 
-/// How [`super::CpuInference`] computes its convolutions: the 3x3 stride-1 ones (half of
-/// InceptionV3's arithmetic at 150x150) by Winograd's minimal filtering or directly, the
-/// others directly.
+/// How [`super::CpuInference`] computes its convolutions: the 3x3 and 5x5 stride-1 ones
+/// (60% of InceptionV3's arithmetic at 150x150) by Winograd's minimal filtering or
+/// directly, the others directly.
 ///
 /// Every algorithm but [`ConvAlgorithm::Direct`] computes the convolutions it does not
 /// give to Winograd on a register-tiled direct kernel (6 output pixels x 64 channels or 12 x 32
@@ -145,35 +145,33 @@ impl Finish {
 /// gathered; `backbone::cpu::direct`), except 1x1 convolutions over fewer than 512
 /// channels, which are a matrix product of the input itself.
 ///
-/// Measured on InceptionV3 cut at `mixed7` at 150x150, batch 32, on a Zen 5 (AVX-512),
+/// Measured on InceptionV3 cut at `mixed7` at 150x150, batch 32, on a Zen 4 (2 cores),
 /// `cargo run --release --example profile_base`: the stem's two 3x3 convolutions on 32
-/// channels at 72x72 take 8 and 17 ms on the direct kernel, 16 and 21 ms by F(2x2, 3x3);
-/// the 1x7 / 7x1 and stride-2 convolutions run at 390-430 GFLOP/s on it, 330-350 as
-/// products of gathered patches. On a Zen 4 (2 cores) the stem's two take 22 and 40 ms at
-/// batch 32 on the direct kernel, 20 and 29 by F(2x2, 3x3), 16 and 22 by F(4x4, 3x3). On
-/// the parity fixtures' network (which amplifies float32 rounding: Keras' own float32
-/// output at `mixed7` is 2.8e-4 from its float64 one) the packed path's `mixed7` is 3.7e-4
-/// from Keras' float64 output with [`ConvAlgorithm::Winograd`] (Burn's own convolutions
-/// 2.7e-4); F(2x2, 3x3) on the stem as well took `mixed9_1` from 6.9e-4 to 1.0e-3 of it
-/// (measured before the stem's taps were summed in threes), near the 1.1e-3 that 1.5x
-/// Keras' own float32 error allows: not worth its 13 ms.
+/// channels at 72x72 take 18 and 35 ms on the direct kernel, 15 and 24 ms by F(2x2, 3x3);
+/// the three 5x5 48 -> 64 at 16x16 15.7 ms on it, 12.3 ms by F(2x2, 5x5). On the parity
+/// fixtures' network (which amplifies float32 rounding: Keras' own float32 `mixed9_0` at
+/// 150x150 is 4.4e-4 from its float64 one, `mixed10` at 299x299 4.7e-3) the default path's
+/// `mixed9_0` is 5.8e-4 from Keras' float64 output (4.9e-4 with the stem and the 5x5s on
+/// the direct kernel; Burn's own convolutions 3.7e-4), `mixed10` at 299x299 6.0e-3 (5.5e-3;
+/// 4.3e-3): within 1.5x Keras' own float32 error, the parity tests' bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConvAlgorithm {
     /// Winograd's F(4x4, 3x3) on 3x3 stride-1 convolutions of at least
-    /// [`WINOGRAD_4X4_MIN_CHANNELS`] input channels; the thinner ones (InceptionV3's stem,
-    /// where F(4x4, 3x3)'s rounding would be amplified the most and the transforms cost
-    /// more than they save) on the direct kernel: within Keras' own float32 accuracy on
-    /// every parity test.
+    /// [`WINOGRAD_4X4_MIN_CHANNELS`] input channels, F(2x2, 3x3) on the thinner ones
+    /// (InceptionV3's stem, where F(4x4, 3x3)'s rounding would be amplified the most), and
+    /// F(2x2, 5x5) on 5x5 stride-1 ones: within Keras' own float32 accuracy on every
+    /// parity test.
     #[default]
     Winograd,
-    /// Winograd's F(2x2, 3x3) on every 3x3 stride-1 convolution: 2.25x fewer
-    /// multiplications than the direct product; its transforms only add, subtract and
-    /// halve, so its float32 results stay within ~2x the rounding of the direct product
-    /// (mixed0 at 150x150: 1.4e-5 from Keras instead of 7e-6, for values up to 5).
+    /// Winograd's F(2x2, 3x3) on every 3x3 stride-1 convolution (5x5 ones on the direct
+    /// kernel): 2.25x fewer multiplications than the direct product; its transforms only
+    /// add, subtract and halve, so its float32 results stay within ~2x the rounding of the
+    /// direct product (mixed0 at 150x150: 1.4e-5 from Keras instead of 7e-6, for values up
+    /// to 5).
     Winograd2x2,
-    /// Winograd's F(4x4, 3x3) on every 3x3 stride-1 convolution: 4x fewer multiplications,
-    /// with about twice Keras' own float32 error where the network amplifies rounding
-    /// (6.0e-4 at `mixed7` on the fixtures' network).
+    /// Winograd's F(4x4, 3x3) on every 3x3 stride-1 convolution and F(2x2, 5x5) on 5x5
+    /// ones: 4x and 2.8x fewer multiplications, with about twice Keras' own float32 error
+    /// where the network amplifies rounding (6.0e-4 at `mixed7` on the fixtures' network).
     Winograd4x4,
     /// Every convolution a matrix product of gathered patches: the summation Burn's flex
     /// backend uses, agreeing with it to the last bit or so (the reference the others are
@@ -217,7 +215,7 @@ impl ConvAlgorithm {
     fn winograd_tile(self, kernel: [usize; 2], in_channels: usize) -> Option<Tile> {
         match (self, kernel) {
             (ConvAlgorithm::Winograd, [3, 3]) if in_channels >= WINOGRAD_4X4_MIN_CHANNELS => Some(Tile::F4x4),
-            (ConvAlgorithm::Winograd2x2, [3, 3]) => Some(Tile::F2x2),
+            (ConvAlgorithm::Winograd2x2 | ConvAlgorithm::Winograd, [3, 3]) => Some(Tile::F2x2),
             (ConvAlgorithm::Winograd4x4, [3, 3]) => Some(Tile::F4x4),
             (ConvAlgorithm::Winograd | ConvAlgorithm::Winograd4x4, [5, 5]) => Some(Tile::F2x2Of5x5),
             _ => None,
