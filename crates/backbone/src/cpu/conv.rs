@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use std::sync::Arc;
 
+use super::buffers::Buffers;
 use super::depthwise::{PackedDepthwise, RowsView};
 use super::direct::{BLOCK, DirectConv, PIXELS, TILE_BLOCKS};
 use super::nhwc::{ChannelSlice, NhwcBatch, host_values};
@@ -434,16 +435,18 @@ impl PackedConv {
         }
     }
 
-    /// Runs the unit, writing its `out_channels` into `target` (same pixels as the output).
-    pub fn forward_into(&self, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
+    /// Runs the unit, writing its `out_channels` into `target` (same pixels as the output;
+    /// a temporary from `buffers` before a pooling after it).
+    pub fn forward_into(&self, input: &NhwcBatch, target: &mut ChannelSlice<'_>, buffers: &Buffers) {
         debug_assert_eq!(target.width, self.out_channels);
         match self.pooled_input {
             Some(PooledInput { counts_padding }) => {
                 // The convolution alone; bias, batch norm and activation after the pooling.
                 let [n, h, w, _] = input.shape;
-                let mut output = NhwcBatch::zeros([n, h, w, self.out_channels]);
+                let mut output = buffers.take([n, h, w, self.out_channels]);
                 self.convolve_into(input, &mut output.as_target(), &Finish::default());
-                avg_pool_3x3_same(&output, counts_padding, &self.finish, target)
+                avg_pool_3x3_same(&output, counts_padding, &self.finish, target);
+                buffers.give(output);
             }
             None => self.convolve_into(input, target, &self.finish),
         }

@@ -425,7 +425,7 @@ impl CpuInference {
                     let width = self.architecture.channels(step.layer);
                     let channels = self.architecture.channels(concat);
                     let buffer = buffers[concat].get_or_insert_with(|| self.buffers.take([b, oh, ow, channels]));
-                    forward_into(op, x, &mut buffer.as_target().narrow(offset, width));
+                    forward_into(op, x, &mut buffer.as_target().narrow(offset, width), &self.buffers);
                 }
                 (op, None) => {
                     let inputs: Vec<&NhwcBatch> = step.inputs.iter().map(|&j| value(j)).collect();

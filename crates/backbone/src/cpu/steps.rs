@@ -64,13 +64,17 @@ pub(crate) fn output_size(op: &Op, size: [usize; 2]) -> [usize; 2] {
     }
 }
 
-/// Runs a step that writes into a slice of a concatenation.
-pub(crate) fn forward_into(op: &Op, input: &NhwcBatch, target: &mut ChannelSlice<'_>) {
+/// Runs a step that writes into a slice of a concatenation (temporaries from `buffers`).
+pub(crate) fn forward_into(op: &Op, input: &NhwcBatch, target: &mut ChannelSlice<'_>, buffers: &Buffers) {
     match op {
-        Op::Conv(conv) => conv.forward_into(input, target),
+        Op::Conv(conv) => conv.forward_into(input, target, buffers),
         Op::Depthwise(conv) => conv.forward_into(input, target),
         Op::MaxPool => max_pool_3x3_stride2(input, target),
-        other => copy_into(&forward(other, &[input], &Buffers::default()), target),
+        other => {
+            let output = forward(other, &[input], buffers);
+            copy_into(&output, target);
+            buffers.give(output);
+        }
     }
 }
 
@@ -86,7 +90,7 @@ pub(crate) fn forward(op: &Op, inputs: &[&NhwcBatch], buffers: &Buffers) -> Nhwc
                 _ => c,
             };
             let mut output = buffers.take([n, oh, ow, channels]);
-            forward_into(op, input, &mut output.as_target());
+            forward_into(op, input, &mut output.as_target(), buffers);
             output
         }
         Op::Finish(finish) => {
