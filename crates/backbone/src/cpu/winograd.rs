@@ -243,7 +243,7 @@ impl WinogradConv {
                     let blocks = block_rows * blocks_per_row;
                     patches.resize(A * A * blocks * ci, 0.0);
                     products.resize(A * A * blocks * co, 0.0);
-                    scratch.resize(((A * A + 1) * ci).max((M * A + M) * co), 0.0);
+                    scratch.resize(((A + 1) * Self::span::<A, M>(blocks_per_row) * ci).max((M * A + M) * co), 0.0);
                     let geometry = Geometry { first_block_row, block_rows, blocks_per_row };
                     vectorized(
                         #[inline(always)]
@@ -273,7 +273,9 @@ impl WinogradConv {
     }
 
     /// `V = Bᵀ d B` for every `A x A` input patch of the group, into
-    /// `patches[A * A][blocks][in]`.
+    /// `patches[A * A][blocks][in]`: block row by block row, `Bᵀ` down the columns of the
+    /// row's `A` input rows at once (long loops over whole rows, each column transformed
+    /// once for the blocks that share it), then `B` along each block's `A` columns.
     #[inline(always)]
     fn transform_patches<const A: usize, const M: usize, T: Transforms<A, M>>(
         &self,
@@ -285,43 +287,58 @@ impl WinogradConv {
     ) {
         let [_, h, w, c] = input.shape;
         let blocks = block_rows * blocks_per_row;
-        let (columns, zeros) = scratch[..(A * A + 1) * c].split_at_mut(A * A * c);
+        let [top, left] = self.padding;
+        // The input columns a block row reads, from `-left`, and those of them in the image.
+        let span = Self::span::<A, M>(blocks_per_row);
+        let inside = left.min(span)..(left + w).min(span);
+        let (columns, zeros) = scratch[..(A + 1) * span * c].split_at_mut(A * span * c);
         zeros.fill(0.0);
         let zeros: &[f32] = zeros;
         for block_row in 0..block_rows {
+            let y0 = (M * (first_block_row + block_row)) as isize - top as isize;
+            // Bᵀ down every column: columns[i][x] = (Bᵀ d)[i] at input column x - left.
+            let row = |i: usize| -> &[f32] {
+                let y = y0 + i as isize;
+                match (0..h as isize).contains(&y) {
+                    true => {
+                        let at = (b * h + y as usize) * w * c;
+                        &input.data[at + (inside.start - left) * c..at + (inside.end - left) * c]
+                    }
+                    false => &zeros[..inside.len() * c],
+                }
+            };
+            let mut rows = columns.chunks_exact_mut(span * c).map(|r| {
+                // The padding's columns transform to zeros.
+                let (before, rest) = r.split_at_mut(inside.start * c);
+                let (within, after) = rest.split_at_mut(inside.len() * c);
+                before.fill(0.0);
+                after.fill(0.0);
+                within
+            });
+            T::input(array::from_fn(row), array::from_fn(|_| rows.next().expect("A rows")));
+            // Then B along each block's A columns: V[i][0..A] from (Bᵀ d)[i][x0..x0 + A].
+            let columns: &[f32] = columns;
             for block_col in 0..blocks_per_row {
                 let block = block_row * blocks_per_row + block_col;
-                let y0 = (M * (first_block_row + block_row)) as isize - self.padding[0] as isize;
-                let x0 = (M * block_col) as isize - self.padding[1] as isize;
-                let pixel = |i: usize, j: usize| -> &[f32] {
-                    let (y, x) = (y0 + i as isize, x0 + j as isize);
-                    match (0..h as isize).contains(&y) && (0..w as isize).contains(&x) {
-                        true => {
-                            let at = ((b * h + y as usize) * w + x as usize) * c;
-                            &input.data[at..at + c]
-                        }
-                        false => zeros,
-                    }
-                };
-                // Bᵀ on each column j of the patch: columns[(j * A + i) * c..] = (Bᵀ d)[i][j].
-                for j in 0..A {
-                    let mut out = columns[j * A * c..(j + 1) * A * c].chunks_exact_mut(c);
-                    T::input(array::from_fn(|i| pixel(i, j)), array::from_fn(|_| out.next().expect("A rows")));
-                }
-                // Then B on each row i: V[i][0..A] from (Bᵀ d)[i][0..A].
-                let columns: &[f32] = columns;
+                let x0 = M * block_col;
                 for i in 0..A {
                     let plane = blocks * c;
+                    let row = &columns[i * span * c..(i + 1) * span * c];
                     let mut out = patches[i * A * plane..(i + 1) * A * plane]
                         .chunks_exact_mut(plane)
                         .map(|p| &mut p[block * c..(block + 1) * c]);
                     T::input(
-                        array::from_fn(|j| &columns[(j * A + i) * c..(j * A + i + 1) * c]),
+                        array::from_fn(|j| &row[(x0 + j) * c..(x0 + j + 1) * c]),
                         array::from_fn(|_| out.next().expect("A planes")),
                     );
                 }
             }
         }
+    }
+
+    /// Input columns a row of `blocks_per_row` blocks reads.
+    fn span<const A: usize, const M: usize>(blocks_per_row: usize) -> usize {
+        M * (blocks_per_row - 1) + A
     }
 
     /// The `elements` products `M[e] = V[e] U[e]`, `[blocks, out]` each.
