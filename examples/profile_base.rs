@@ -9,10 +9,14 @@
 //! ```
 //! Random weights: the time does not depend on the values. The passes are timed after one
 //! untimed pass; each kind's time is its median over the passes. The first line gives
-//! images/s of the median and the best pass, as `benches/reference/forward_tf.py` prints
-//! TensorFlow's.
+//! images/s of the median and the best of as many calls of [`CpuInference::forward`] on a
+//! Burn tensor (the path of the trainer and of `benches/forward.rs`: the batch split among
+//! the threads, the tensor read in and out), as `benches/reference/forward_tf.py` prints
+//! TensorFlow's; the per-layer passes run the batch whole, each layer's work spread over
+//! the threads, so that each layer's time is its own (their sum is a little longer).
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use anyhow::{Result, bail};
 use backbone::cpu::{ConvAlgorithm, NhwcBatch, StepProfile};
@@ -67,6 +71,19 @@ fn main() -> Result<()> {
     let shape = [args.batch, args.size, args.size, 3];
     let values = (0..shape.iter().product()).map(|_| rng.random::<f32>()).collect();
     let input = NhwcBatch { data: values, shape };
+    let median_and_best = |mut times: Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        (times[times.len() / 2], times[0])
+    };
+    let tensor = input.clone().into_nchw(&device);
+    packed.forward(tensor.clone())?.into_data();
+    let forward_times = (0..args.passes.max(1))
+        .map(|_| {
+            let started = Instant::now();
+            packed.forward(tensor.clone()).map(|y| y.into_data()).map(|_| started.elapsed().as_secs_f64())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (median_forward, best_forward) = median_and_best(forward_times);
     packed.profile(&input)?;
     let passes: Vec<Vec<StepProfile>> =
         (0..args.passes.max(1)).map(|_| packed.profile(&input)).collect::<Result<_, _>>()?;
@@ -87,16 +104,9 @@ fn main() -> Result<()> {
             }
         }
     }
-    let median = |mut times: Vec<f64>| {
-        times.sort_by(f64::total_cmp);
-        times[times.len() / 2]
-    };
     let mut rows: Vec<(String, f64, usize, f64)> =
-        kinds.into_iter().map(|(kind, (times, steps, gflop))| (kind, median(times), steps, gflop)).collect();
+        kinds.into_iter().map(|(kind, (times, steps, gflop))| (kind, median_and_best(times).0, steps, gflop)).collect();
     rows.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let mut pass_times: Vec<f64> = passes.iter().map(|steps| steps.iter().map(|s| s.seconds).sum()).collect();
-    pass_times.sort_by(f64::total_cmp);
-    let (median_pass, best_pass) = (pass_times[pass_times.len() / 2], pass_times[0]);
     let total: f64 = rows.iter().map(|r| r.1).sum();
     let gflop: f64 = rows.iter().map(|r| r.3).sum();
     println!(
@@ -107,8 +117,8 @@ fn main() -> Result<()> {
         args.size,
         args.batch,
         algorithm,
-        args.batch as f64 / median_pass,
-        args.batch as f64 / best_pass,
+        args.batch as f64 / median_forward,
+        args.batch as f64 / best_forward,
         gflop / args.batch as f64
     );
     println!("per kind: median over the passes; their sum {:.1} ms", total * 1e3);
