@@ -536,8 +536,8 @@ impl PackedConv {
                         let class: &WindowClass = &classes[k];
                         let count = PIXELS.min(class.len(n) - first);
                         let (mut outputs_at, mut starts) = ([0; PIXELS], [0; PIXELS]);
-                        for i in 0..count {
-                            (outputs_at[i], starts[i]) = class.pixel(first + i, &geometry);
+                        for (i, place) in class.pixels(first, count, &geometry).enumerate() {
+                            (outputs_at[i], starts[i]) = place;
                         }
                         (count, outputs_at, starts)
                     };
