@@ -137,7 +137,7 @@ impl Finish {
 }
 
 /// How [`super::CpuInference`] computes its convolutions: the 3x3 and 5x5 stride-1 ones
-/// (60% of InceptionV3's arithmetic at 150x150) by Winograd's minimal filtering or
+/// (half of InceptionV3's arithmetic at 150x150) by Winograd's minimal filtering or
 /// directly, the others directly.
 ///
 /// Every algorithm but [`ConvAlgorithm::Direct`] computes the convolutions it does not
@@ -234,8 +234,8 @@ pub(crate) struct PackedConv {
     /// Empty when `winograd` is used.
     weights: Arc<Vec<f32>>,
     finish: Finish,
-    /// The same convolution by Winograd's minimal filtering, for 3x3 stride-1 kernels on enough
-    /// channels that the transforms pay off.
+    /// The same convolution by Winograd's minimal filtering, for 3x3 and 5x5 stride-1 kernels
+    /// on enough channels that the transforms pay off.
     winograd: Option<Arc<WinogradConv>>,
     /// The fewest Winograd output blocks per image on which `winograd` is used (smaller
     /// grids run on `direct`).
