@@ -183,8 +183,8 @@ pub enum ConvAlgorithm {
 /// The fewest input channels on which [`ConvAlgorithm::Winograd`] uses F(4x4, 3x3).
 pub const WINOGRAD_4X4_MIN_CHANNELS: usize = 64;
 
-/// The fewest F(4x4, 3x3) output blocks per image on which [`ConvAlgorithm::Winograd`]
-/// uses Winograd; smaller grids run on the direct kernel. Winograd's products are made
+/// The fewest Winograd output blocks per image on which [`ConvAlgorithm::Winograd`] uses
+/// Winograd (counted in the tile's blocks: 2x2 or 4x4 outputs); smaller grids run on the direct kernel. Winograd's products are made
 /// image by image, and on InceptionV3's 8x8 grid (299x299 images: 4 blocks an image) they
 /// were too short to be efficient: its two 3x3 448 -> 384 convolutions ran at 147
 /// direct-equivalent GFLOP/s on 2 Zen 4 cores, where the direct kernel runs InceptionV3's

@@ -8,9 +8,9 @@
 //! maps stay channels-last from the input to the cut, a batch is split among the threads
 //! (each runs its own images through every layer), convolutions run on a register-tiled
 //! direct kernel (`direct`: 6 pixels x 64 channels or 12 x 32 in vector registers, straight from the
-//! input) or, for short 1x1 sums, as one matrix product of the input per tile, 3x3
-//! stride-1 convolutions on 64 channels or more by Winograd's F(4x4, 3x3)
-//! ([`ConvAlgorithm`]), branches write into their share of the concatenation, and
+//! input) or, for short 1x1 sums, as one matrix product of the input per tile, 3x3 and
+//! 5x5 stride-1 convolutions by Winograd's minimal filtering (F(4x4, 3x3) on 64 channels or
+//! more, F(2x2, 3x3) on fewer, F(2x2, 5x5); [`ConvAlgorithm`]), branches write into their share of the concatenation, and
 //! depthwise convolutions run vectorised over the channels. [`host_memory::keep_freed_memory`],
 //! called by a program (never by the library), keeps the large feature maps' memory between
 //! passes. [`CpuInference::profile`] times a pass step by step (the `profile_base` example).

@@ -163,9 +163,10 @@ impl Transforms<6, 4> for F4 {
 }
 
 impl Transforms<6, 2> for F2Of5 {
+    /// F(4x4, 3x3)'s: the same points, the same patch size.
     #[inline(always)]
     fn input(d: [&[f32]; 6], out: [&mut [f32]; 6]) {
-        input_transform_4(d, out)
+        <F4 as Transforms<6, 4>>::input(d, out)
     }
     #[inline(always)]
     fn output(m: [&[f32]; 6], out: [&mut [f32]; 2]) {
@@ -292,6 +293,8 @@ impl WinogradConv {
         let span = Self::span::<A, M>(blocks_per_row);
         let inside = left.min(span)..(left + w).min(span);
         let (columns, zeros) = scratch[..(A + 1) * span * c].split_at_mut(A * span * c);
+        // The padding's columns (and rows) transform to zeros: written once, never overwritten.
+        columns.fill(0.0);
         zeros.fill(0.0);
         let zeros: &[f32] = zeros;
         for block_row in 0..block_rows {
@@ -307,14 +310,7 @@ impl WinogradConv {
                     false => &zeros[..inside.len() * c],
                 }
             };
-            let mut rows = columns.chunks_exact_mut(span * c).map(|r| {
-                // The padding's columns transform to zeros.
-                let (before, rest) = r.split_at_mut(inside.start * c);
-                let (within, after) = rest.split_at_mut(inside.len() * c);
-                before.fill(0.0);
-                after.fill(0.0);
-                within
-            });
+            let mut rows = columns.chunks_exact_mut(span * c).map(|r| &mut r[inside.start * c..inside.end * c]);
             T::input(array::from_fn(row), array::from_fn(|_| rows.next().expect("A rows")));
             // Then B along each block's A columns: V[i][0..A] from (Bᵀ d)[i][x0..x0 + A].
             let columns: &[f32] = columns;
