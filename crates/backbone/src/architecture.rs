@@ -271,6 +271,19 @@ impl Architecture {
                     let padding = padding.resolve([first[0], first[1]]);
                     Some([first[0] + padding[0][0] + padding[0][1], first[1] + padding[1][0] + padding[1][1]])
                 }
+                LayerKind::Flatten { features } => {
+                    let found: usize = first.iter().product();
+                    if found != *features {
+                        return Err(NetworkError::FixedInput {
+                            height: input[0],
+                            width: input[1],
+                            layer: layer.name.clone(),
+                            expected: *features,
+                            found,
+                        });
+                    }
+                    None
+                }
                 LayerKind::GlobalAveragePooling2D | LayerKind::Dense { .. } => None,
                 _ if first.len() == 3 => Some([first[0], first[1]]),
                 _ => None,

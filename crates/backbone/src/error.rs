@@ -65,6 +65,31 @@ pub enum NetworkError {
     /// An unsupported configuration value.
     #[error("{0}")]
     BadConfig(String),
+    /// The input size differs from the one a flattening top was built for.
+    #[error(
+        "input of {height}x{width} pixels gives `{layer}` {found} features, its top was built for {expected}: \
+         build the model for this input size (Keras fixes the input of a model with a flattening top too)"
+    )]
+    FixedInput {
+        /// Rows of the input.
+        height: usize,
+        /// Columns of the input.
+        width: usize,
+        /// The flattening layer.
+        layer: String,
+        /// Features it was built for.
+        expected: usize,
+        /// Features this input gives.
+        found: usize,
+    },
+    /// A backbone name the registry does not have.
+    #[error("unknown backbone `{name}`: expected one of {valid}")]
+    UnknownBackbone {
+        /// The name asked for.
+        name: String,
+        /// The registered names.
+        valid: String,
+    },
     /// The model has no classification top.
     #[error("this model was built without the classification top (include_top = false)")]
     NoTop,

@@ -188,8 +188,8 @@ impl Network {
         }
         let x = inputs.into_iter().next().expect("every layer but the input has an input");
         match (kind, params) {
-            (LayerKind::Conv2D { strides, padding, .. }, Some(LayerParams::Conv(conv))) => {
-                convolve(x, conv, *strides, *padding, 1)
+            (LayerKind::Conv2D { strides, padding, activation, .. }, Some(LayerParams::Conv(conv))) => {
+                activate(convolve(x, conv, *strides, *padding, 1), *activation)
             }
             (LayerKind::DepthwiseConv2D { strides, padding, .. }, Some(LayerParams::Conv(conv))) => {
                 let groups = x.dims()[1];
@@ -220,6 +220,11 @@ impl Network {
                     .forward(x)
             }
             (LayerKind::GlobalAveragePooling2D, _) => x.mean_dim(3).mean_dim(2),
+            (LayerKind::Flatten { features }, _) => {
+                // Keras flattens channels-last maps: (rows, cols, channels) order.
+                let batch = x.dims()[0];
+                x.permute([0, 2, 3, 1]).reshape([batch, *features, 1, 1])
+            }
             (LayerKind::Dense { activation, .. }, Some(LayerParams::Dense(dense))) => {
                 let [batch, features, ..] = x.dims();
                 let y = dense.forward(x.reshape([batch, features]));

@@ -76,6 +76,10 @@ pub fn window_output(size: usize, pad: [usize; 2], kernel: usize, stride: usize)
     (size + pad[0] + pad[1] - kernel) / stride + 1
 }
 
+fn linear() -> Activation {
+    Activation::Linear
+}
+
 /// An elementwise activation or the activation of a dense layer.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Activation {
@@ -109,6 +113,10 @@ pub enum LayerKind {
         padding: Padding,
         /// Whether it adds a bias.
         use_bias: bool,
+        /// The activation Keras applies inside the layer (`Conv2D(..., activation='relu')`,
+        /// VGG16's); [`Activation::Linear`] for none.
+        #[serde(default = "linear")]
+        activation: Activation,
     },
     /// `DepthwiseConv2D` with `depth_multiplier=1`.
     DepthwiseConv2D {
@@ -168,6 +176,13 @@ pub enum LayerKind {
     Add,
     /// `GlobalAveragePooling2D`: one value per channel.
     GlobalAveragePooling2D,
+    /// `Flatten` of a feature map into a vector in Keras' `(rows, cols, channels)` order.
+    /// The vector's length is fixed when the network is described (the input size of a
+    /// model with a flattening top is fixed too, as in Keras).
+    Flatten {
+        /// `rows * cols * channels` of the map it flattens.
+        features: usize,
+    },
     /// `Dense` on a vector.
     Dense {
         /// Output features.
@@ -193,6 +208,7 @@ impl LayerKind {
             LayerKind::Concatenate => ("Concatenate", "concatenate"),
             LayerKind::Add => ("Add", "add"),
             LayerKind::GlobalAveragePooling2D => ("GlobalAveragePooling2D", "global_average_pooling2d"),
+            LayerKind::Flatten { .. } => ("Flatten", "flatten"),
             LayerKind::Dense { .. } => ("Dense", "dense"),
         }
     }
@@ -214,6 +230,7 @@ impl LayerKind {
             LayerKind::Input { channels } => *channels,
             LayerKind::Conv2D { filters, .. } => *filters,
             LayerKind::Dense { units, .. } => *units,
+            LayerKind::Flatten { features } => *features,
             LayerKind::Concatenate => inputs.iter().sum(),
             _ => inputs.first().copied().unwrap_or(0),
         }

@@ -10,7 +10,13 @@
 //! - [`Summary`], Keras' `model.summary()`;
 //! - weight files: Keras `.h5` (by name, or by the rank of automatic names), torchvision
 //!   state dicts, this project's safetensors ([`weights`]);
-//! - [`CpuInference`], the packed channels-last engine for frozen inference on the CPU.
+//! - [`CpuInference`], the packed channels-last engine for frozen inference on the CPU, and
+//!   [`FrozenBase`], a frozen network on it (or on Burn's path for what it does not cover);
+//! - [`Preprocess`], Keras' `preprocess_input` modes.
+//!
+//! A network plugs in through [`Backbone`] (its description for a set of options, its
+//! preprocessing, how its weight files look); a [`Registry`] of backbones selects one by
+//! name or by weight file, and building, loading and saving are written once for all.
 #![warn(missing_docs)]
 
 mod architecture;
@@ -23,8 +29,11 @@ mod error;
 mod files;
 mod flavor;
 mod forward;
+mod frozen;
 mod layer;
 mod network;
+mod plugin;
+mod preprocess;
 pub mod summary;
 pub mod weights;
 
@@ -33,8 +42,13 @@ pub use builder::{NetworkBuilder, Node};
 pub use cpu::CpuInference;
 pub use error::{NetworkError, Result};
 pub use flavor::Flavor;
+pub use frozen::FrozenBase;
 pub use layer::{Activation, Layer, LayerKind, Padding, ZeroPadding, window_output};
 pub use network::{ConvParams, LayerParams, Network};
+pub use plugin::{
+    Backbone, BackboneOptions, Registry, TorchKeys, build_architecture, load_backbone, load_weights, save_weights,
+};
+pub use preprocess::{CAFFE_MEAN_BGR, IMAGENET_MEAN, IMAGENET_STD, Preprocess};
 pub use summary::{Summary, SummaryRow, thousands};
 
 /// Internals shared by this workspace's crates: the mapping of weight files onto a

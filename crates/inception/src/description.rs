@@ -36,8 +36,14 @@ impl Writer {
             "" => torch.to_string(),
             module => format!("{module}.{torch}"),
         };
-        let kind =
-            LayerKind::Conv2D { filters, kernel: [rows, cols], strides: [strides, strides], padding, use_bias: false };
+        let kind = LayerKind::Conv2D {
+            filters,
+            kernel: [rows, cols],
+            strides: [strides, strides],
+            padding,
+            use_bias: false,
+            activation: Activation::Linear,
+        };
         let conv = self.builder.layer(kind, &[x]);
         self.builder.torch_path(conv, format!("{torch}.conv"));
         let norm = LayerKind::BatchNormalization {

@@ -24,6 +24,7 @@ mod cpu;
 mod description;
 mod layer_name;
 mod model;
+mod plugin;
 pub mod weights;
 
 pub use backbone::{Flavor, NetworkError as InceptionError, Result};
@@ -31,3 +32,4 @@ pub use cpu::CpuInference;
 pub use description::{MIN_INPUT, inception_v3};
 pub use layer_name::LayerName;
 pub use model::{InceptionV3, InceptionV3Config};
+pub use plugin::InceptionV3Backbone;

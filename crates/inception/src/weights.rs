@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use backbone::internal as files;
-use backbone::internal::read_state_dict;
 use backbone::{NetworkError, Result};
 use burn::tensor::Device;
 
@@ -15,15 +14,13 @@ pub use backbone::weights::{
 
 use crate::layer_name::LayerName;
 use crate::model::{InceptionV3, InceptionV3Config};
+use crate::plugin::InceptionV3Backbone;
 use backbone::Flavor;
 
 const FLAVOR_KEY: &str = "inception.flavor";
 const CUT_KEY: &str = "inception.cut";
 const TOP_KEY: &str = "inception.include_top";
 const CLASSES_KEY: &str = "inception.classes";
-
-/// torchvision keys of heads InceptionV3 models do not hold.
-const TORCH_IGNORED: [&str; 1] = ["AuxLogits."];
 
 /// The flavour a weight file was made for.
 pub fn detect_flavor(path: &Path) -> Result<Flavor> {
@@ -53,40 +50,7 @@ impl InceptionV3 {
     /// Loads weights from any supported file into this model (built with the matching
     /// flavour and any cut), setting every parameter or failing.
     pub fn load_weights(self, path: &Path) -> Result<InceptionV3> {
-        let tensors = match detect_format(path)? {
-            WeightFormat::KerasH5 => files::keras_tensors(&self.network, &KerasWeightFile::read(path)?, path)?,
-            WeightFormat::Torchvision => {
-                let state = read_state_dict(path)?;
-                if !state.keys().any(|k| k.starts_with("Conv2d_1a_3x3.")) {
-                    return Err(NetworkError::OtherArchitecture {
-                        path: path.to_path_buf(),
-                        network: "inception_v3".into(),
-                        reason: format!(
-                            "no `Conv2d_1a_3x3.*` key (first keys: {:?})",
-                            state.keys().take(3).collect::<Vec<_>>()
-                        ),
-                    });
-                }
-                files::torch_tensors(&self.network, state, path, &TORCH_IGNORED)?
-            }
-            WeightFormat::Native => {
-                if native_config(path)?.is_none() {
-                    return Err(NetworkError::OtherArchitecture {
-                        path: path.to_path_buf(),
-                        network: "inception_v3".into(),
-                        reason: format!(
-                            "the file holds `{}`",
-                            safetensors_metadata(path)?
-                                .get(backbone::weights::NETWORK_KEY)
-                                .cloned()
-                                .unwrap_or_default()
-                        ),
-                    });
-                }
-                files::native_tensors(&self.network, read_state_dict(path)?, path)?
-            }
-        };
-        Ok(InceptionV3 { network: files::apply_named(self.network, tensors, path)?, ..self })
+        Ok(InceptionV3 { network: backbone::load_weights(&InceptionV3Backbone, self.network, path)?, ..self })
     }
 
     /// Sets every parameter from a Keras weight file already read ([`KerasWeightFile::read`],

@@ -71,6 +71,7 @@ impl Writer {
             strides: [strides, strides],
             padding,
             use_bias: false,
+            activation: Activation::Linear,
         };
         let conv = self.builder.named(name, kind, &[x]);
         self.builder.torch_path(conv, torch.to_string());

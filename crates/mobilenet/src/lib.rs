@@ -17,9 +17,11 @@
 
 mod description;
 mod model;
+mod plugin;
 mod weights;
 
 pub use backbone::Flavor;
 pub use description::{ALPHAS, MIN_INPUT, make_divisible, mobilenet_v2, model_name};
 pub use model::{IMAGENET_MEAN, IMAGENET_STD, MobileNetV2, MobileNetV2Config, preprocess_input, torchvision_normalize};
+pub use plugin::MobileNetV2Backbone;
 pub use weights::{detect_flavor, keras_file_config, keras_weight_file_name, native_config, torchvision_file_config};

@@ -12,6 +12,7 @@ use backbone::{Flavor, NetworkError, Result};
 use burn::tensor::Device;
 
 use crate::model::{MobileNetV2, MobileNetV2Config};
+use crate::plugin::MobileNetV2Backbone;
 
 const CONFIG_KEY: &str = "mobilenet.config";
 
@@ -127,28 +128,7 @@ impl MobileNetV2 {
         if format != WeightFormat::Native || native_config(path)?.is_some() {
             self.check_flavor(file_flavor, path)?;
         }
-        let tensors = match format {
-            WeightFormat::KerasH5 => files::keras_tensors(&self.network, &KerasWeightFile::read(path)?, path)?,
-            WeightFormat::Torchvision => {
-                let state = read_state_dict(path)?;
-                torchvision_config(&state, path, self.config.input_size)?;
-                files::torch_tensors(&self.network, state, path, &[])?
-            }
-            WeightFormat::Native if native_config(path)?.is_some() => {
-                files::native_tensors(&self.network, read_state_dict(path)?, path)?
-            }
-            WeightFormat::Native => {
-                return Err(NetworkError::OtherArchitecture {
-                    path: path.to_path_buf(),
-                    network: self.architecture().name().to_string(),
-                    reason: format!(
-                        "the file holds `{}`, not a MobileNetV2",
-                        safetensors_metadata(path)?.get(backbone::weights::NETWORK_KEY).cloned().unwrap_or_default()
-                    ),
-                });
-            }
-        };
-        Ok(Self { network: files::apply_named(self.network, tensors, path)?, ..self })
+        Ok(Self { network: backbone::load_weights(&MobileNetV2Backbone, self.network, path)?, ..self })
     }
 
     /// The flavours pad and normalise differently while their weights have the same shapes:

@@ -20,12 +20,13 @@ use crate::error::{Result, TransferError};
 use crate::feature_cache::FeatureCache;
 use crate::head::{ClassifierHead, Head};
 use crate::history::History;
-use crate::inference::{InferenceBase, InferenceModel};
+use crate::inference::InferenceModel;
 use crate::loss::Loss;
 use crate::model::TransferModel;
 use crate::optim::KerasOptimizer;
 use crate::optim::factored::FactoredGradient;
 use crate::timing::{EpochTiming, timed};
+use backbone::FrozenBase;
 
 /// Keras `compile` arguments: `CompileConfig::new(loss)` is Keras' `compile(loss=...)` with
 /// its default optimizer (`"rmsprop"`: RMSprop at Keras' learning rate 1e-3).
@@ -119,7 +120,7 @@ pub struct Trainer<H: ClassifierHead = Head> {
     train_device: Device,
     /// The frozen part of the base prepared for inference (ending at the cut when the whole
     /// base is frozen).
-    frozen_part: Option<InferenceBase>,
+    frozen_part: Option<FrozenBase>,
     /// Set by a callback to end `fit` (Keras' `model.stop_training`).
     stop_training: bool,
     /// Images trained on since the trainer was made.
@@ -354,7 +355,7 @@ impl<H: ClassifierHead> Trainer<H> {
         };
         let part = match self.frozen_part.take() {
             Some(part) if part.end() == end => part,
-            _ => InferenceBase::up_to(&model.base, end, &self.device)?,
+            _ => FrozenBase::up_to(&model.base, end, &self.device)?,
         };
         let features = part.forward(images.without_autodiff().to_device(&self.device));
         self.frozen_part = Some(part);
@@ -494,11 +495,11 @@ impl<H: ClassifierHead> Trainer<H> {
 
     /// The base prepared for inference on the plain device: the one the training steps use
     /// when the whole base is frozen, else a new one.
-    fn inference_base(&self) -> Result<InferenceBase> {
+    fn inference_base(&self) -> Result<FrozenBase> {
         let base = &self.model().base;
         match &self.frozen_part {
             Some(part) if part.end() == base.architecture().output() => Ok(part.clone()),
-            _ => InferenceBase::new(base, &self.device),
+            _ => Ok(FrozenBase::new(base, &self.device)?),
         }
     }
 

@@ -33,6 +33,7 @@ mod plot;
 mod scaling;
 mod timing;
 
+pub use backbone::{FrozenBase, Preprocess};
 pub use base::{BaseConfig, LayerRef};
 pub use callbacks::{
     Callback, CsvLogger, EarlyStopping, LearningRateScheduler, Logs, Mode, ModelCheckpoint, ProgbarLogger,
@@ -45,7 +46,7 @@ pub use error::{Result, TransferError};
 pub use fit::{CompileConfig, FitConfig, StepMetrics, Trainer, Weights, predict, predict_files};
 pub use head::{ClassifierHead, Head, HeadConfig, Pooling};
 pub use history::{EpochRecord, History};
-pub use inference::{InferenceBase, InferenceModel};
+pub use inference::InferenceModel;
 pub use loss::Loss;
 pub use model::{TransferModel, TransferModelConfig};
 pub use optim::{KerasAdam, KerasAdamState, KerasOptimizer, KerasRmsProp, KerasRmsPropState, StateTensor};

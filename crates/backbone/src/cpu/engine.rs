@@ -12,6 +12,7 @@ use super::conv::{ConvAlgorithm, Finish, PackedConv};
 use super::dense::PackedDense;
 use super::depthwise::PackedDepthwise;
 use super::nhwc::NhwcBatch;
+use super::pool::MaxPool;
 use super::profile::StepProfile;
 use super::steps::{Op, copy_into, describe, forward, forward_into, multiply_adds_per_output, output_size};
 use super::window::NO_PADDING;
@@ -106,12 +107,6 @@ impl CpuInference {
                 (LayerKind::Dense { activation, .. }, Some(LayerParams::Dense(dense))) => {
                     Some(Packed::Dense(Arc::new(PackedDense::pack(dense, *activation)?)))
                 }
-                (LayerKind::MaxPooling2D { pool, strides, padding }, _) => {
-                    if (*pool, *strides, *padding) != ([3, 3], [2, 2], Padding::Valid) {
-                        return Err(unsupported(&architecture, i, "only 3x3 stride-2 valid max pooling"));
-                    }
-                    None
-                }
                 (LayerKind::AveragePooling2D { pool, strides, padding, .. }, _) => {
                     let same = matches!(padding, Padding::Same | Padding::Symmetric([1, 1]));
                     if *pool != [3, 3] || *strides != [1, 1] || !same {
@@ -191,14 +186,21 @@ impl CpuInference {
                         _ => unreachable!(),
                     };
                     let mut end = i;
-                    if let Some(r) = sole_reader(end)
+                    // A convolution with its own activation (VGG16's) ends there.
+                    let own_activation = match layer.kind {
+                        LayerKind::Conv2D { activation, .. } => activation,
+                        _ => Activation::Linear,
+                    };
+                    if own_activation != Activation::Linear {
+                        finish = finish.with_activation(own_activation);
+                    } else if let Some(r) = sole_reader(end)
                         && let Some(Packed::Norm(norm)) = &self.packed[r]
                     {
                         finish = finish.then(norm);
                         absorbed[r] = true;
                         end = r;
                     }
-                    if let Some(r) = sole_reader(end)
+                    if let Some(r) = sole_reader(end).filter(|_| own_activation == Activation::Linear)
                         && let LayerKind::Activation(a) | LayerKind::ReLU(a) = layers[r].kind
                     {
                         finish = finish.with_activation(a);
@@ -218,7 +220,10 @@ impl CpuInference {
                 (LayerKind::Activation(a) | LayerKind::ReLU(a), _) => {
                     Op::Finish(Finish::with_bias(None).with_activation(*a))
                 }
-                (LayerKind::MaxPooling2D { .. }, _) => Op::MaxPool,
+                (LayerKind::MaxPooling2D { pool, strides, padding }, _) => {
+                    Op::MaxPool(MaxPool { pool: *pool, strides: *strides, padding: *padding })
+                }
+                (LayerKind::Flatten { .. }, _) => Op::Flatten,
                 (LayerKind::AveragePooling2D { count_include_pad, .. }, _) => {
                     Op::AvgPool { counts_padding: *count_include_pad }
                 }
@@ -281,7 +286,7 @@ impl CpuInference {
         let mut steps = fused;
         // Steps whose only reader is a concatenation write into its buffer.
         for step in &mut steps {
-            let writes_into = matches!(step.op, Op::Conv(_) | Op::Depthwise(_) | Op::MaxPool);
+            let writes_into = matches!(step.op, Op::Conv(_) | Op::Depthwise(_) | Op::MaxPool(_));
             if let ([reader], false, true) = (readers[step.layer].as_slice(), is_output[step.layer], writes_into)
                 && layers[*reader].kind == LayerKind::Concatenate
                 && layers[*reader].inputs.iter().filter(|&&j| j == step.layer).count() == 1

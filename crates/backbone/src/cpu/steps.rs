@@ -9,7 +9,7 @@ use super::conv::{Finish, PackedConv};
 use super::dense::PackedDense;
 use super::depthwise::PackedDepthwise;
 use super::nhwc::{ChannelSlice, NhwcBatch};
-use super::pool::{avg_pool_3x3_same, max_pool_3x3_stride2, max_pool_output_size};
+use super::pool::{MaxPool, avg_pool_3x3_same};
 use crate::layer::ZeroPadding;
 
 /// What one step computes.
@@ -19,7 +19,9 @@ pub(crate) enum Op {
     Depthwise(PackedDepthwise),
     /// A batch norm or activation on its own.
     Finish(Finish),
-    MaxPool,
+    MaxPool(MaxPool),
+    /// Keras' `Flatten`: the channels-last map read as one vector per image.
+    Flatten,
     AvgPool {
         counts_padding: bool,
     },
@@ -36,7 +38,8 @@ pub(crate) fn describe(op: &Op, size: [usize; 2]) -> String {
         Op::Conv(conv) => conv.describe(size),
         Op::Depthwise(conv) => conv.describe(),
         Op::Finish(_) => "batch norm / activation".into(),
-        Op::MaxPool => "max pool 3x3/2".into(),
+        Op::MaxPool(pool) => pool.describe(),
+        Op::Flatten => "flatten".into(),
         Op::AvgPool { .. } => "average pool 3x3/1".into(),
         Op::Pad(_) => "zero padding".into(),
         Op::Concat => "concatenate".into(),
@@ -59,7 +62,7 @@ pub(crate) fn output_size(op: &Op, size: [usize; 2]) -> [usize; 2] {
     match op {
         Op::Conv(conv) => conv.output_size(size),
         Op::Depthwise(conv) => conv.output_size(size),
-        Op::MaxPool => max_pool_output_size(size),
+        Op::MaxPool(pool) => pool.output_size(size),
         _ => size,
     }
 }
@@ -69,7 +72,7 @@ pub(crate) fn forward_into(op: &Op, input: &NhwcBatch, target: &mut ChannelSlice
     match op {
         Op::Conv(conv) => conv.forward_into(input, target, buffers),
         Op::Depthwise(conv) => conv.forward_into(input, target),
-        Op::MaxPool => max_pool_3x3_stride2(input, target),
+        Op::MaxPool(pool) => pool.forward_into(input, target),
         other => {
             let output = forward(other, &[input], buffers);
             copy_into(&output, target);
@@ -83,7 +86,7 @@ pub(crate) fn forward(op: &Op, inputs: &[&NhwcBatch], buffers: &Buffers) -> Nhwc
     let input = inputs[0];
     let [n, h, w, c] = input.shape;
     match op {
-        Op::Conv(_) | Op::Depthwise(_) | Op::MaxPool => {
+        Op::Conv(_) | Op::Depthwise(_) | Op::MaxPool(_) => {
             let [oh, ow] = output_size(op, [h, w]);
             let channels = match op {
                 Op::Conv(conv) => conv.out_channels(),
@@ -130,6 +133,11 @@ pub(crate) fn forward(op: &Op, inputs: &[&NhwcBatch], buffers: &Buffers) -> Nhwc
             output
         }
         Op::Dense(dense) => dense.forward(input),
+        Op::Flatten => {
+            let mut output = input.clone();
+            output.shape = [n, 1, 1, h * w * c];
+            output
+        }
         Op::Concat => unreachable!("concatenations are assembled in `run`"),
     }
 }

@@ -151,6 +151,7 @@ mod tests {
             strides: [1, 1],
             padding: crate::Padding::Valid,
             use_bias: false,
+            activation: crate::Activation::Linear,
         };
         // rows=1, cols=2, in=1, out=2: HWIO [[[[a, b]], [[c, d]]]] -> OIHW [[[[a, c]]], [[[b, d]]]]
         assert_eq!(to_burn_layout(&conv, &[1.0, 2.0, 3.0, 4.0], &[1, 2, 1, 2]), vec![1.0, 3.0, 2.0, 4.0]);

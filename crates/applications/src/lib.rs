@@ -1,0 +1,23 @@
+//! `keras.applications` networks as backbone plug-ins, and the registry of every backbone.
+//!
+//! - [`BackboneConfig`] selects any backbone by its registry name (`inception_v3`,
+//!   `mobilenet_v2`, `resnet50`, `vgg16`), with Keras' options (`include_top`, `classes`,
+//!   input size, MobileNet's `alpha`) and a cut at any Keras layer; it builds, loads
+//!   ([`BackboneConfig::pretrained`]) and summarises the network, and checkpoints record it.
+//! - [`REGISTRY`] lists the backbones and finds the one a weight file holds.
+//! - [`resnet50`] and [`vgg16`]: Keras' ResNet50 (v1) and VGG16, each a description that
+//!   reads like the Keras source beside it plus a small [`backbone::Backbone`] impl.
+//!
+//! InceptionV3 and MobileNetV2 keep their own crates (typed block names, torchvision
+//! flavours) and plug in the same way.
+#![warn(missing_docs)]
+
+mod config;
+mod registry;
+mod resnet;
+mod vgg;
+
+pub use config::BackboneConfig;
+pub use registry::REGISTRY;
+pub use resnet::{ResNet50, resnet50};
+pub use vgg::{Vgg16, vgg16};

@@ -1,0 +1,13 @@
+//! The registry of every backbone: one line per network.
+
+use backbone::Registry;
+
+/// Every backbone this project has, selected by name (`BackboneConfig::new("resnet50")`,
+/// `features --model resnet50`, `cats_vs_dogs --model resnet50`) or found from a weight
+/// file ([`Registry::detect`]). A new network is one entry here.
+pub static REGISTRY: Registry = Registry::new(&[
+    &inception::InceptionV3Backbone,
+    &mobilenet::MobileNetV2Backbone,
+    &crate::resnet::ResNet50,
+    &crate::vgg::Vgg16,
+]);

@@ -1,0 +1,111 @@
+//! [`FrozenBase`]: a network (or its layers up to one) as frozen inference runs it, packed
+//! for the CPU where the packed engine covers every layer, on Burn's path otherwise.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+use crate::cpu::{ConvAlgorithm, CpuInference, is_host_device};
+use crate::error::{NetworkError, Result};
+use crate::network::Network;
+
+/// The frozen base of a model: batch norms on their moving statistics, no autodiff.
+///
+/// On host devices (flex, ndarray) the layers run packed into channels-last matrix
+/// products ([`CpuInference`], ~2.5-5x Burn's generic convolutions); a layer the packed
+/// engine does not cover sends the whole base to Burn's path instead, with one `log`
+/// warning naming the layer (never an error). Elsewhere (wgpu, CUDA) it is a copy of the
+/// network on the device.
+#[derive(Debug, Clone)]
+pub struct FrozenBase {
+    /// The last layer it runs to.
+    end: usize,
+    engine: Engine,
+}
+
+#[derive(Debug, Clone)]
+enum Engine {
+    /// Packed for the CPU.
+    Packed(Box<CpuInference>),
+    /// The Burn model on a non-autodiff device.
+    Device(Box<Network>),
+}
+
+impl FrozenBase {
+    /// Prepares `network` (on any device) for inference on `device`.
+    pub fn new(network: &Network, device: &Device) -> Result<Self> {
+        Self::up_to(network, network.architecture().output(), device)
+    }
+
+    /// Prepares the layers of `network` up to the layer at `end` (the frozen part of a
+    /// partly trainable base) for inference on `device`.
+    pub fn up_to(network: &Network, end: usize, device: &Device) -> Result<Self> {
+        let network = network.valid().to_device(device);
+        network.architecture().layer(end)?;
+        if !is_host_device(device) {
+            return Ok(Self { end, engine: Engine::Device(Box::new(network)) });
+        }
+        let engine = match CpuInference::up_to(&network, end, ConvAlgorithm::Winograd) {
+            Ok(packed) => Engine::Packed(Box::new(packed)),
+            Err(NetworkError::Unsupported { layer, reason }) => {
+                log::warn!(
+                    "{}: the packed CPU engine cannot run layer `{layer}` ({reason}); the frozen base runs on \
+                     Burn's path (same numbers, slower)",
+                    network.architecture().name()
+                );
+                Engine::Device(Box::new(network))
+            }
+            Err(other) => return Err(other),
+        };
+        Ok(Self { end, engine })
+    }
+
+    /// The last layer it runs to.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+
+    /// Whether it runs on the packed CPU engine.
+    pub fn is_packed(&self) -> bool {
+        matches!(self.engine, Engine::Packed(_))
+    }
+
+    /// The packed engine, when it runs on one (for channels-last batches and profiles).
+    pub fn packed(&self) -> Option<&CpuInference> {
+        match &self.engine {
+            Engine::Packed(packed) => Some(packed),
+            Engine::Device(_) => None,
+        }
+    }
+
+    /// The network's description.
+    pub fn architecture(&self) -> &crate::Architecture {
+        match &self.engine {
+            Engine::Packed(base) => base.architecture(),
+            Engine::Device(base) => base.architecture(),
+        }
+    }
+
+    /// Features of the layer it ends at.
+    ///
+    /// # Shapes
+    /// - images: `[batch, 3, rows, cols]`; output: `[batch, channels, rows', cols']`
+    pub fn forward(&self, images: Tensor<4>) -> Result<Tensor<4>> {
+        Ok(self.forward_layers(images, &[self.end])?.remove(0))
+    }
+
+    /// Features of the layers at `layers` (each at most [`FrozenBase::end`]), in one pass.
+    ///
+    /// # Shapes
+    /// - images: `[batch, 3, rows, cols]`; outputs: `[batch, channels, rows', cols']`
+    pub fn forward_layers(&self, images: Tensor<4>, layers: &[usize]) -> Result<Vec<Tensor<4>>> {
+        if let Some(&late) = layers.iter().find(|&&l| l > self.end) {
+            let architecture = self.architecture();
+            let name = |i: usize| architecture.layer(i).map(|l| l.name.clone()).unwrap_or_else(|_| i.to_string());
+            return Err(NetworkError::LayerCutAway { layer: name(late), cut: name(self.end) });
+        }
+        match &self.engine {
+            Engine::Packed(base) => base.forward_layers(images, layers),
+            Engine::Device(base) => base.forward_layers(images, layers),
+        }
+    }
+}
