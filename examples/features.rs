@@ -1,20 +1,24 @@
-//! Run InceptionV3 or MobileNetV2 up to a named layer on your weights and save the output:
-//! what users run to check their weight file against Keras or torchvision.
+//! Run any backbone (InceptionV3, MobileNetV2, ResNet50, VGG16) up to a named layer on your
+//! weights and save the output: what users run to check their weight file against Keras or
+//! torchvision. `--summary` prints Keras' `base.summary()` instead.
 //!
 //! ```text
 //! cargo run --release --example features -- \
 //!     --weights weights/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 \
 //!     --layer mixed7 --input x.npy --output y.npy
-//! cargo run --release --example features -- --model mobilenet_v2 \
-//!     --weights weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5 \
-//!     --layer block_13_expand_relu --input x.npy --output y.npy
+//! cargo run --release --example features -- --model resnet50 \
+//!     --weights weights/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 \
+//!     --layer conv4_block6_out --input cat.jpg --size 224 --output y.npy
+//! cargo run --release --example features -- --model vgg16 --summary --size 224
 //! ```
 //! `x.npy`: float32 NHWC `[N, H, W, 3]`, used as given (already preprocessed). An image file
-//! (`--input cat.jpg`) is decoded, resized to `--size` (default 150) and rescaled by 1/255
-//! (InceptionV3, the course) or `x / 127.5 - 1` (MobileNetV2's `preprocess_input`;
-//! torchvision's ImageNet mean / std for a torchvision MobileNetV2).
+//! (`--input cat.jpg`) is decoded, resized to `--size` (default 150) and preprocessed as the
+//! backbone's Keras `preprocess_input` does (`caffe` for ResNet50 and VGG16, `tf` for
+//! MobileNetV2, torchvision's mean / std for a torchvision MobileNetV2), except InceptionV3,
+//! which gets the course's 1/255; `--preprocess tf|torch|caffe|rescale` overrides it.
 //! `y.npy`: float32 NHWC output of the layer, Keras' layout. `--model` defaults to what the
-//! weight file holds. Prints the shape and the time.
+//! weight file holds; `--layer` to the backbone's transfer-learning cut (`mixed7`,
+//! `out_relu`, `conv5_block3_out`, `block5_pool`). Prints the shape and the time.
 //!
 //! Feature export: `--input DIR`, a folder of class sub-folders (`DIR/cats/*.jpg`,
 //! `DIR/dogs/*.jpg`, as `flow_from_directory` reads it, sorted, not shuffled), writes the
@@ -25,66 +29,81 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Result, bail};
-use backbone::cpu::{ConvAlgorithm, NhwcBatch, is_host_device};
-use backbone::weights::{NETWORK_KEY, WeightFormat, detect_format, safetensors_metadata};
-use backbone::{CpuInference, Flavor, Network};
+use anyhow::{Context, Result, bail};
+use applications::{BackboneConfig, REGISTRY};
+use backbone::cpu::NhwcBatch;
+use backbone::weights::{WeightFormat, detect_format};
+use backbone::{Backbone, Flavor, FrozenBase, Preprocess};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Parser;
-use inception::{InceptionV3, InceptionV3Config};
 use inception_transfer::backend::Backend;
 use inception_transfer::npy::{read_npy, write_npy};
-use mobilenet::{IMAGENET_MEAN, IMAGENET_STD, MobileNetV2};
 
 #[derive(Parser)]
-#[command(about = "InceptionV3 or MobileNetV2 features at a named layer, from Keras or torchvision weights")]
+#[command(about = "Any backbone's features at a named layer, from Keras or torchvision weights, or its summary")]
 struct Args {
     /// Weight file: Keras .h5, torchvision .pth / .safetensors, or this project's safetensors.
-    #[arg(long)]
-    weights: PathBuf,
-    /// inception_v3 or mobilenet_v2 (default: what the weight file holds).
+    #[arg(long, required_unless_present = "summary")]
+    weights: Option<PathBuf>,
+    /// inception_v3, mobilenet_v2, resnet50 or vgg16 (default: what the weight file holds).
     #[arg(long)]
     model: Option<String>,
-    /// Any Keras layer name (mixed7, block_13_expand_relu, out_relu, ...; torchvision's
-    /// Mixed_6e spelling for InceptionV3). Default: mixed7 / out_relu.
+    /// Any Keras layer name (mixed7, block_13_expand_relu, conv4_block6_out, block5_pool, ...;
+    /// torchvision's Mixed_6e spelling for InceptionV3). Default: the backbone's
+    /// transfer-learning cut.
     #[arg(long)]
     layer: Option<String>,
     /// float32 NHWC .npy, an image file (JPEG, PNG, BMP, GIF), or a folder of class
     /// sub-folders of images (feature export).
-    #[arg(long)]
-    input: PathBuf,
+    #[arg(long, required_unless_present = "summary")]
+    input: Option<PathBuf>,
     /// Where to write the float32 NHWC output.
-    #[arg(long)]
-    output: PathBuf,
-    /// keras or torchvision numerics (default: what the weight file is; MobileNetV2 refuses
-    /// a file of the other flavour).
+    #[arg(long, required_unless_present = "summary")]
+    output: Option<PathBuf>,
+    /// keras or torchvision numerics (default: what the weight file is).
     #[arg(long)]
     flavor: Option<String>,
+    /// tf, torch, caffe or rescale (1/255) for image inputs (default: the backbone's).
+    #[arg(long)]
+    preprocess: Option<String>,
     /// flex, ndarray, wgpu or cuda (each needs its cargo feature).
     #[arg(long)]
     backend: Option<String>,
-    /// Side of the square an image input is resized to.
+    /// Side of the square an image input is resized to (and the summary's input).
     #[arg(long, default_value_t = 150)]
     size: usize,
+    /// Print Keras' `base.summary()` of the network at `--size` (cut at `--layer` when
+    /// given) and exit.
+    #[arg(long)]
+    summary: bool,
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Model {
-    InceptionV3,
-    MobileNetV2,
+/// The preprocessing of image inputs: `--preprocess`, else the backbone's Keras
+/// `preprocess_input` (InceptionV3: the course's 1/255).
+fn preprocessing(args: &Args, backbone: &dyn Backbone, flavor: Flavor) -> Result<Option<Preprocess>> {
+    Ok(match (&args.preprocess, backbone.name()) {
+        (Some(mode), _) => Some(mode.parse()?),
+        (None, "inception_v3") => Some(Preprocess::scale(1.0 / 255.0, 0.0)),
+        (None, _) => backbone.preprocess(flavor),
+    })
 }
 
-/// Pixels 0..255 (NHWC) preprocessed as `model` expects: 1/255 for InceptionV3 (the course),
-/// `x / 127.5 - 1` for MobileNetV2 (`preprocess_input`), ImageNet mean / std for a
-/// torchvision MobileNetV2.
-fn preprocessed(model: Model, torchvision: bool, pixels: Vec<f32>) -> Vec<f32> {
-    match model {
-        Model::InceptionV3 => pixels.iter().map(|v| v / 255.0).collect(),
-        // Per channel (NHWC: channel = index % 3).
-        Model::MobileNetV2 if torchvision => {
-            pixels.iter().enumerate().map(|(i, v)| (v / 255.0 - IMAGENET_MEAN[i % 3]) / IMAGENET_STD[i % 3]).collect()
-        }
-        Model::MobileNetV2 => pixels.iter().map(|v| v / 127.5 - 1.0).collect(),
+/// The flavour of a weight file: torchvision for its state dicts, else what this
+/// project's file records (InceptionV3's and MobileNetV2's own), else Keras.
+fn file_flavor(backbone: &dyn Backbone, path: &Path) -> Result<Flavor> {
+    Ok(match (detect_format(path)?, backbone.name()) {
+        (WeightFormat::Torchvision, _) => Flavor::Torchvision,
+        (WeightFormat::Native, "inception_v3") => inception::weights::detect_flavor(path)?,
+        (WeightFormat::Native, "mobilenet_v2") => mobilenet::detect_flavor(path)?,
+        _ => Flavor::Keras,
+    })
+}
+
+/// The Keras name of `layer` (InceptionV3 also takes torchvision's block names).
+fn keras_layer(backbone: &dyn Backbone, layer: &str) -> String {
+    match backbone.name() {
+        "inception_v3" => layer.parse::<inception::LayerName>().map_or(layer.to_string(), |l| l.keras_name().into()),
+        _ => layer.to_string(),
     }
 }
 
@@ -119,121 +138,79 @@ fn read_folder(folder: &Path, size: usize) -> Result<FolderImages> {
     Ok(FolderImages { shape: vec![classes.len(), size, size, 3], pixels, classes, names: flow.class_names().to_vec() })
 }
 
-/// Which network a weight file holds.
-fn detect_model(path: &Path) -> Result<Model> {
-    Ok(match detect_format(path)? {
-        WeightFormat::KerasH5 => {
-            let file = backbone::weights::KerasWeightFile::read(path)?;
-            match file.layers.iter().any(|l| l.name == "Conv1" || l.name == "block_16_project") {
-                true => Model::MobileNetV2,
-                false => Model::InceptionV3,
-            }
-        }
-        WeightFormat::Native => match safetensors_metadata(path)?.get(NETWORK_KEY) {
-            Some(name) if name.starts_with("mobilenetv2") => Model::MobileNetV2,
-            _ => Model::InceptionV3,
-        },
-        WeightFormat::Torchvision => match mobilenet::torchvision_file_config(path, [224, 224]) {
-            Ok(_) => Model::MobileNetV2,
-            Err(_) => Model::InceptionV3,
-        },
-    })
-}
-
-/// The network of `model` loaded from the weight file, for inputs of `[rows, cols]`, cut at `layer`.
-fn load(args: &Args, model: Model, layer: &str, input: [usize; 2], device: &Device) -> Result<Network> {
-    Ok(match model {
-        Model::InceptionV3 => {
-            let flavor: Flavor = match &args.flavor {
-                Some(f) => f.parse()?,
-                None => inception::weights::detect_flavor(&args.weights)?,
-            };
-            // A block end cuts the model there (a file of a cut model then loads too); any
-            // other layer runs on the whole base.
-            let config = match layer.parse::<inception::LayerName>() {
-                Ok(name) => InceptionV3Config::new(flavor).with_cut(name),
-                Err(_) => InceptionV3Config::new(flavor),
-            };
-            InceptionV3::pretrained(&config, &args.weights, device)?.network
-        }
-        Model::MobileNetV2 => {
-            let config = mobilenet_config(&args.weights, input)?;
-            // A `--flavor` other than the file's is refused by the loader, naming both.
-            let config = match &args.flavor {
-                Some(f) => config.with_flavor(f.parse()?),
-                None => config,
-            };
-            MobileNetV2::pretrained(&config.with_input_size(input), &args.weights, device)?.network
-        }
-    })
-}
-
-/// The MobileNetV2 configuration a weight file was saved from.
-fn mobilenet_config(path: &Path, input: [usize; 2]) -> Result<mobilenet::MobileNetV2Config> {
-    Ok(match detect_format(path)? {
-        WeightFormat::KerasH5 => mobilenet::keras_file_config(path, input)?,
-        WeightFormat::Torchvision => mobilenet::torchvision_file_config(path, input)?,
-        WeightFormat::Native => mobilenet::native_config(path)?.unwrap_or_else(mobilenet::MobileNetV2Config::new),
-    })
-}
-
 fn main() -> Result<()> {
     // malloc keeps freed memory for reuse: a process-wide setting, so the program's choice.
     inception_transfer::prelude::keep_freed_memory();
     let args = Args::parse();
+    let backbone = match (&args.model, &args.weights) {
+        (Some(name), _) => REGISTRY.get(name)?,
+        (None, Some(weights)) => REGISTRY.detect(weights)?,
+        (None, None) => bail!("--summary needs --model (one of {}) or --weights", REGISTRY.names()),
+    };
+    let flavor: Flavor = match (&args.flavor, &args.weights) {
+        (Some(f), _) => f.parse()?,
+        (None, Some(weights)) => file_flavor(backbone, weights)?,
+        (None, None) => Flavor::Keras,
+    };
+    let layer = keras_layer(backbone, args.layer.as_deref().unwrap_or(backbone.transfer_cut()));
+    let config = BackboneConfig::of(backbone).with_flavor(flavor);
+    if args.summary {
+        let config = config.with_input_size([args.size, args.size]);
+        let config = match &args.layer {
+            Some(_) => config.with_cut(Some(layer)),
+            None => config,
+        };
+        print!("{}", config.summary([args.size, args.size])?);
+        return Ok(());
+    }
+    let (Some(weights), Some(input), Some(output)) = (&args.weights, &args.input, &args.output) else {
+        bail!("--weights, --input and --output are needed without --summary");
+    };
     let backend = Backend::from_flag(args.backend.as_deref())?;
     let device = backend.device()?;
-    let model = match args.model.as_deref() {
-        Some("inception_v3" | "inceptionv3" | "inception") => Model::InceptionV3,
-        Some("mobilenet_v2" | "mobilenetv2" | "mobilenet") => Model::MobileNetV2,
-        Some(other) => bail!("unknown --model `{other}`: expected inception_v3 or mobilenet_v2"),
-        None => detect_model(&args.weights)?,
-    };
-    let layer =
-        args.layer.clone().unwrap_or_else(|| if model == Model::MobileNetV2 { "out_relu" } else { "mixed7" }.into());
 
-    let is_npy = args.input.extension().is_some_and(|e| e == "npy");
-    let torchvision = !is_npy && mobilenet::detect_flavor(&args.weights)? == Flavor::Torchvision;
+    let is_npy = input.extension().is_some_and(|e| e == "npy");
+    let preprocess = preprocessing(&args, backbone, flavor)?;
+    let preprocessed = |mut pixels: Vec<f32>| {
+        if let Some(mode) = preprocess {
+            mode.apply_nhwc(&mut pixels);
+        }
+        pixels
+    };
     let mut labels = None;
     let (shape, values) = if is_npy {
-        let array = read_npy(&args.input)?;
+        let array = read_npy(input)?;
         if array.shape.len() != 4 || array.shape[3] != 3 {
-            bail!("{}: expected float32 NHWC [N, H, W, 3], got shape {:?}", args.input.display(), array.shape);
+            bail!("{}: expected float32 NHWC [N, H, W, 3], got shape {:?}", input.display(), array.shape);
         }
         (array.shape, array.values)
-    } else if args.input.is_dir() {
-        let folder = read_folder(&args.input, args.size)?;
+    } else if input.is_dir() {
+        let folder = read_folder(input, args.size)?;
         labels = Some((folder.classes, folder.names));
-        (folder.shape, preprocessed(model, torchvision, folder.pixels))
+        (folder.shape, preprocessed(folder.pixels))
     } else {
-        let image = augment::load_img(&args.input, Some([args.size, args.size]), augment::Interpolation::Nearest)?;
-        (vec![1, image.height, image.width, 3], preprocessed(model, torchvision, image.data))
+        let image = augment::load_img(input, Some([args.size, args.size]), augment::Interpolation::Nearest)?;
+        (vec![1, image.height, image.width, 3], preprocessed(image.data))
     };
     let [n, h, w, c]: [usize; 4] = shape.try_into().map_err(|s| anyhow::anyhow!("input shape {s:?}"))?;
 
     let started = Instant::now();
-    let network = load(&args, model, &layer, [h, w], &device)?;
-    let index = match model {
-        Model::InceptionV3 => {
-            let name =
-                layer.parse::<inception::LayerName>().map(|l| l.keras_name().to_string()).unwrap_or(layer.clone());
-            network.architecture().index_of(&name)?
-        }
-        Model::MobileNetV2 => network.architecture().index_of(&layer)?,
-    };
-    // On the CPU the frozen network runs packed channels-last (same values, 2-3x faster).
-    let packed =
-        is_host_device(&device).then(|| CpuInference::up_to(&network, index, ConvAlgorithm::Winograd)).transpose()?;
+    // Cut at the layer: a file of the whole network loads, and so does one of a model cut there.
+    let config = config.with_input_size([h, w]).with_cut(Some(layer.clone()));
+    let network = config.pretrained(weights, &device).with_context(|| format!("loading {}", weights.display()))?;
+    let index = network.architecture().index_of(&layer)?;
+    // On the CPU the frozen network runs packed channels-last (same values, 2-5x faster).
+    let frozen = FrozenBase::up_to(&network, index, &device)?;
     let loaded = started.elapsed();
     let started = Instant::now();
-    let (out_shape, out) = match packed {
+    let (out_shape, out) = match frozen.packed() {
         Some(packed) => {
             let y = packed.forward_nhwc(&NhwcBatch { data: values, shape: [n, h, w, c] }, &[index])?.remove(0);
             (y.shape.to_vec(), y.data)
         }
         None => {
             let x = Tensor::<4>::from_data(TensorData::new(values, [n, h, w, c]), &device).permute([0, 3, 1, 2]);
-            let y = network.forward_layers(x, &[index])?.remove(0).permute([0, 2, 3, 1]);
+            let y = frozen.forward(x)?.permute([0, 2, 3, 1]);
             let out_shape = y.dims().to_vec();
             (out_shape, y.into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?)
         }
@@ -243,16 +220,17 @@ fn main() -> Result<()> {
         _ => out_shape,
     };
     let ran = started.elapsed();
-    write_npy(&args.output, &out_shape, &out)?;
+    write_npy(output, &out_shape, &out)?;
     if let Some((classes, names)) = labels {
-        let labels_path = args.output.with_extension("labels.npy");
+        let labels_path = output.with_extension("labels.npy");
         write_npy(&labels_path, &[classes.len()], &classes)?;
-        let classes_path = args.output.with_extension("classes.txt");
+        let classes_path = output.with_extension("classes.txt");
         std::fs::write(&classes_path, names.join("\n") + "\n")?;
         println!("labels: {} ({} classes: {})", labels_path.display(), names.len(), classes_path.display());
     }
+    let backend_name = backend.name();
     println!(
-        "{layer} ({}, {backend}): output shape {:?}, forward {:.3} s ({:.1} img/s), weights loaded in {:.2} s",
+        "{layer} ({}, {backend_name}): output shape {:?}, forward {:.3} s ({:.1} img/s), weights loaded in {:.2} s",
         network.architecture().name(),
         out_shape,
         ran.as_secs_f64(),

@@ -110,5 +110,5 @@ fn main() -> Result<()> {
     if args.timing {
         trainer.epoch_timings().iter().for_each(|timing| println!("{timing}"));
     }
-    common::show_predictions(&trainer.into_model(), &validation, &device)
+    common::show_predictions(&trainer.into_model(), &validation, common::pixel_rescale(&args), &device)
 }

@@ -5,6 +5,9 @@
 //!   packed CPU engine.
 //! - [`inception`]: InceptionV3 (Keras and torchvision flavours), named layers, weight files.
 //! - [`mobilenet`]: MobileNetV2 (Keras), any width and input size, Keras weight files.
+//! - [`applications`]: ResNet50 and VGG16, and the registry of every backbone
+//!   ([`applications::BackboneConfig`] selects one by name: `inception_v3`, `mobilenet_v2`,
+//!   `resnet50`, `vgg16`).
 //! - [`augment`]: Keras-exact `ImageDataGenerator` and an image-folder pipeline.
 //! - [`transfer`]: freezing, truncation, heads, Keras RMSprop, `fit` / `evaluate` / `predict`.
 //!
@@ -39,6 +42,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub use applications;
 pub use augment;
 pub use backbone;
 /// Burn, at the version these crates are built with (`Device`, `Tensor`, ...), so a
@@ -55,13 +59,14 @@ pub mod npy;
 /// and tensors, backend selection, the two backbones and their configurations, the data
 /// pipelines, the transfer model, its trainer and callbacks, optimizers, checkpoints.
 pub mod prelude {
+    pub use applications::{BackboneConfig, REGISTRY};
     pub use augment::{
         BadImages, ClassMode, DirectoryIterator, FlowConfig, ImageDataGenerator, ImageDataGeneratorConfig,
         ImageDataset, ImageDatasetConfig, Interpolation, LabelMode, image_dataset_from_directory,
         image_dataset_from_directory_both, load_img, write_standin_dataset,
     };
     pub use backbone::cpu::host_memory::keep_freed_memory;
-    pub use backbone::{CpuInference, Flavor, Network, NetworkError};
+    pub use backbone::{Backbone, CpuInference, Flavor, FrozenBase, Network, NetworkError, Preprocess};
     pub use burn::tensor::{Device, Tensor};
     pub use inception::{InceptionV3, InceptionV3Config, LayerName};
     pub use mobilenet::{MobileNetV2, MobileNetV2Config};

@@ -1,26 +1,40 @@
-//! What the course's two InceptionV3 jobs share (`cats_vs_dogs`, the notebook, and
-//! `horses_or_humans`, Exercise 7; the TF tutorial's `mobilenet_v2_transfer` takes a few): the command line, the data folders (or a generated
-//! stand-in), the model (pretrained base cut at `mixed7`, a resumed checkpoint, or a random
-//! base with calibrated batch norms), the Keras callbacks, and the outputs of a run.
+//! What the course's two jobs share (`cats_vs_dogs`, the notebook, and `horses_or_humans`,
+//! Exercise 7; the TF tutorial's `mobilenet_v2_transfer` takes a few): the command line, the
+//! data folders (or a generated stand-in), the model (a pretrained base of `--model`, InceptionV3
+//! by default, cut at `mixed7`; a resumed checkpoint; or a random base with calibrated batch
+//! norms), the Keras callbacks, and the outputs of a run.
 
 #![allow(dead_code)] // each example uses its own part
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use applications::REGISTRY;
 use augment::{ClassMode, DirectoryIterator, FlowConfig, ImageDataGenerator, ImageDataGeneratorConfig};
+use backbone::{Backbone, Flavor};
 use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
-use inception::{InceptionV3, InceptionV3Config, LayerName};
+use inception::{InceptionV3Backbone, InceptionV3Config, LayerName};
 use inception_transfer::backend::Backend;
 use transfer::{
-    Callback, CompileConfig, EarlyStopping, History, ReduceLROnPlateau, Trainer, TransferModel, TransferModelConfig,
-    is_checkpoint, load_checkpoint, plot_history, predict_files, save_checkpoint,
+    BaseConfig, Callback, CompileConfig, EarlyStopping, History, ReduceLROnPlateau, Trainer, TransferModel,
+    TransferModelConfig, is_checkpoint, load_checkpoint, plot_history, predict_files, save_checkpoint,
 };
 
-/// The official Keras InceptionV3 notop weights, where the examples look by default.
-pub const REAL_WEIGHTS: &str = "weights/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5";
-const WEIGHTS_URL: &str = "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5";
+/// The backbone `--model` names.
+pub fn backbone(args: &CourseArgs) -> Result<&'static dyn Backbone> {
+    Ok(REGISTRY.get(&args.model)?)
+}
+
+/// What the data generators scale pixels by: the course's 1/255 for InceptionV3; elsewhere
+/// the raw 0..255 pixels, which the model preprocesses first as its backbone's Keras
+/// `preprocess_input` does (`caffe` for ResNet50 and VGG16, `tf` for MobileNetV2).
+pub fn pixel_rescale(args: &CourseArgs) -> f64 {
+    match args.model == InceptionV3Backbone.name() {
+        true => 1.0 / 255.0,
+        false => 1.0,
+    }
+}
 
 /// The flags both jobs take.
 #[derive(clap::Args)]
@@ -28,8 +42,13 @@ pub struct CourseArgs {
     /// Folder with train/<class>/ and validation/<class>/ (default: the dataset's usual folder).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// The backbone: inception_v3 (the course), mobilenet_v2, resnet50 or vgg16, cut at its
+    /// Keras default for transfer learning (mixed7; out_relu, conv5_block3_out, block5_pool).
+    #[arg(long, default_value = "inception_v3")]
+    pub model: String,
     /// Base weights: Keras notop .h5, torchvision .pth/.safetensors, this crate's safetensors,
-    /// or a checkpoint of this example to resume (default: weights/inception_v3_..._notop.h5).
+    /// or a checkpoint of this example to resume (default: the backbone's official Keras
+    /// notop file in weights/, e.g. weights/inception_v3_..._notop.h5).
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// flex, ndarray, wgpu or cuda (each needs its cargo feature).
@@ -161,10 +180,11 @@ pub fn flow(dir: &Path, generator: ImageDataGenerator, batch_size: usize, seed: 
 
 /// The course's two generators: augmentation for training, rescale only for validation.
 pub fn course_flows(data: &Path, args: &CourseArgs) -> Result<(DirectoryIterator, DirectoryIterator)> {
-    let augmentation = ImageDataGeneratorConfig::course().build()?;
-    let train = flow(&data.join("train"), augmentation, args.batch_size, args.seed)?;
-    let validation =
-        flow(&data.join("validation"), ImageDataGenerator::rescale_only(1.0 / 255.0), args.batch_size, args.seed + 1)?;
+    let mut augmentation = ImageDataGeneratorConfig::course();
+    augmentation.rescale = Some(pixel_rescale(args));
+    let train = flow(&data.join("train"), augmentation.build()?, args.batch_size, args.seed)?;
+    let rescale = ImageDataGenerator::rescale_only(pixel_rescale(args));
+    let validation = flow(&data.join("validation"), rescale, args.batch_size, args.seed + 1)?;
     same_classes(train.class_names(), validation.class_names(), data)?;
     Ok((train, validation))
 }
@@ -206,13 +226,21 @@ impl Start {
     }
 }
 
-/// The course model: InceptionV3 cut at `mixed7` and frozen with the course head, from
-/// `--weights` (a base weight file, or a checkpoint to resume), or with a random base whose
-/// batch norms are calibrated on a training batch when no weights are there.
+/// The course model: the backbone of `--model` (InceptionV3) cut at its transfer-learning
+/// layer (`mixed7`) and frozen with the course head, from `--weights` (a base weight file, or
+/// a checkpoint to resume), or with a random base whose batch norms are calibrated on a
+/// training batch when no weights are there.
 pub fn course_model(args: &CourseArgs, data: &Path, device: &Device) -> Result<Start> {
+    let backbone = backbone(args)?;
+    let official = backbone.notop_weights();
+    let default_weights = Path::new("weights").join(official.file);
     let mut config = TransferModelConfig::course();
     config.head.seed = args.seed;
-    let weights = args.weights.clone().unwrap_or_else(|| PathBuf::from(REAL_WEIGHTS));
+    if backbone.name() != InceptionV3Backbone.name() {
+        config.base = BaseConfig::for_transfer(backbone.name())?.with_input_size(config.input_size);
+        config.input_scaling = backbone.preprocess(Flavor::Keras);
+    }
+    let weights = args.weights.clone().unwrap_or_else(|| default_weights.clone());
     let start = if is_checkpoint(&weights)? {
         let (model, metadata, optimizer) =
             load_checkpoint(&weights, device).with_context(|| format!("resuming from {}", weights.display()))?;
@@ -225,31 +253,48 @@ pub fn course_model(args: &CourseArgs, data: &Path, device: &Device) -> Result<S
         }
         Start { model, epochs_trained: metadata.epochs_trained, optimizer, resumed_classes: Some(metadata.class_names) }
     } else if weights.is_file() {
-        let flavor = inception::weights::detect_flavor(&weights)?;
-        let base_config = InceptionV3Config::new(flavor).with_cut(LayerName::Mixed7);
-        let base = InceptionV3::pretrained(&base_config, &weights, device)?;
-        println!("Base: InceptionV3 ({} weights from {}), cut at mixed7, frozen.", flavor.name(), weights.display());
-        config.base = base_config.into();
+        if backbone.name() == InceptionV3Backbone.name() {
+            // Either flavour: the file says which.
+            let flavor = inception::weights::detect_flavor(&weights)?;
+            config.base = InceptionV3Config::new(flavor).with_cut(LayerName::Mixed7).into();
+        }
+        let base = config.base.pretrained(&weights, device)?;
+        println!(
+            "Base: {} (weights from {}), cut at {}, frozen.",
+            config.base.describe(),
+            weights.display(),
+            backbone.transfer_cut()
+        );
         Start { model: config.init_with_base(base, device)?, epochs_trained: 0, optimizer: None, resumed_classes: None }
     } else {
         if args.weights.is_some() {
             anyhow::bail!("{}: no such weight file", weights.display());
         }
         println!(
-            "No weights at {REAL_WEIGHTS}: using a RANDOMLY INITIALISED base (batch norms calibrated on a batch)."
+            "No weights at {}: using a RANDOMLY INITIALISED base (batch norms calibrated on a batch).",
+            default_weights.display()
         );
-        println!("  Accuracy will be far below the course's. To get the official Keras weights (88 MB):");
-        println!("    mkdir -p weights && curl -L -o {REAL_WEIGHTS} \\");
-        println!("      {WEIGHTS_URL}");
-        let mut calibration =
-            flow(&data.join("train"), ImageDataGenerator::rescale_only(1.0 / 255.0), args.batch_size, args.seed + 2)?;
+        println!("  Accuracy will be far below the course's. To get the official Keras weights:");
+        println!("    mkdir -p weights && curl -L -o {} \\", default_weights.display());
+        println!("      {}", official.url);
+        let rescale = ImageDataGenerator::rescale_only(pixel_rescale(args));
+        let mut calibration = flow(&data.join("train"), rescale, args.batch_size, args.seed + 2)?;
         let batch = calibration.next_batch(device)?;
-        let base = config.base.init(device)?.calibrate_batch_norm(batch.images)?;
+        let images = match config.input_scaling {
+            Some(preprocess) => preprocess.apply(batch.images),
+            None => batch.images,
+        };
+        let base = config.base.init(device)?.calibrate_batch_norm(images)?;
         Start { model: config.init_with_base(base, device)?, epochs_trained: 0, optimizer: None, resumed_classes: None }
     };
     let cut = &start.model.architecture().layers()[start.model.architecture().output()].name;
-    if cut != "mixed7" {
-        anyhow::bail!("{}: the model ends at {cut}, the course cuts at mixed7", weights.display());
+    if cut != backbone.transfer_cut() {
+        anyhow::bail!(
+            "{}: the model ends at {cut}, the course cuts {} at {}",
+            weights.display(),
+            backbone.title(),
+            backbone.transfer_cut()
+        );
     }
     Ok(start)
 }
@@ -344,11 +389,16 @@ pub fn print_final(history: &History, seconds: f64) {
 
 /// Predictions for three validation images of each class, as the course's "predict on an
 /// image" cell.
-pub fn show_predictions(model: &TransferModel, validation: &DirectoryIterator, device: &Device) -> Result<()> {
+pub fn show_predictions(
+    model: &TransferModel,
+    validation: &DirectoryIterator,
+    rescale: f64,
+    device: &Device,
+) -> Result<()> {
     let samples: Vec<(PathBuf, usize)> =
         (0..2).flat_map(|class| validation.files().iter().filter(move |(_, c)| *c == class).take(3)).cloned().collect();
     let paths: Vec<&Path> = samples.iter().map(|(p, _)| p.as_path()).collect();
-    let probabilities = predict_files(model, &paths, 1.0 / 255.0, augment::Interpolation::Nearest, device)?;
+    let probabilities = predict_files(model, &paths, rescale, augment::Interpolation::Nearest, device)?;
     let names = validation.class_names();
     for ((path, class), p) in samples.iter().zip(probabilities) {
         let predicted = match p[0] {

@@ -8,8 +8,8 @@
 
 use backbone::weights::KerasWeightFile;
 use backbone::{
-    Activation, Architecture, Backbone, BackboneOptions, Flavor, LayerKind, NetworkBuilder, Node, Padding, Preprocess,
-    Result, ZeroPadding,
+    Activation, Architecture, Backbone, BackboneOptions, Flavor, LayerKind, NetworkBuilder, Node, OfficialWeights,
+    Padding, Preprocess, Result, ZeroPadding,
 };
 
 /// Keras' `obtain_input_shape(min_size=32)`.
@@ -130,8 +130,10 @@ impl Backbone for ResNet50 {
         has("conv1_conv") && has("conv2_block1_1_conv") && !has("conv4_block7_1_conv") && !has("post_bn")
     }
 
-    fn weight_files(&self) -> &'static str {
-        "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 (or without _notop for the top) from \
-         https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
+    fn notop_weights(&self) -> OfficialWeights {
+        OfficialWeights {
+            file: "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            url: "https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        }
     }
 }

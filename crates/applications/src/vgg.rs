@@ -6,7 +6,8 @@
 
 use backbone::weights::KerasWeightFile;
 use backbone::{
-    Activation, Architecture, Backbone, BackboneOptions, Flavor, LayerKind, NetworkBuilder, Padding, Preprocess, Result,
+    Activation, Architecture, Backbone, BackboneOptions, Flavor, LayerKind, NetworkBuilder, OfficialWeights, Padding,
+    Preprocess, Result,
 };
 
 /// Keras' `obtain_input_shape(min_size=32)`.
@@ -79,8 +80,10 @@ impl Backbone for Vgg16 {
         has("block1_conv1") && has("block2_conv2") && !has("block3_conv4") && !has("block1_conv1_bn")
     }
 
-    fn weight_files(&self) -> &'static str {
-        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 (or without _notop for the top) from \
-         https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+    fn notop_weights(&self) -> OfficialWeights {
+        OfficialWeights {
+            file: "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            url: "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        }
     }
 }

@@ -46,7 +46,8 @@ pub use frozen::FrozenBase;
 pub use layer::{Activation, Layer, LayerKind, Padding, ZeroPadding, window_output};
 pub use network::{ConvParams, LayerParams, Network};
 pub use plugin::{
-    Backbone, BackboneOptions, Registry, TorchKeys, build_architecture, load_backbone, load_weights, save_weights,
+    Backbone, BackboneOptions, OfficialWeights, Registry, TorchKeys, build_architecture, load_backbone, load_weights,
+    save_weights,
 };
 pub use preprocess::{CAFFE_MEAN_BGR, IMAGENET_MEAN, IMAGENET_STD, Preprocess};
 pub use summary::{Summary, SummaryRow, thousands};

@@ -48,6 +48,15 @@ pub struct TorchKeys {
     pub ignored: &'static [&'static str],
 }
 
+/// One of Keras' official weight files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OfficialWeights {
+    /// Its file name (`resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5`).
+    pub file: &'static str,
+    /// Where to download it.
+    pub url: &'static str,
+}
+
 /// A network as a plug-in: everything the library needs from it. Building, loading every
 /// weight format, saving, summaries and training are written once, on top of these.
 pub trait Backbone: Send + Sync + std::fmt::Debug {
@@ -92,9 +101,9 @@ pub trait Backbone: Send + Sync + std::fmt::Debug {
         None
     }
 
-    /// Where its official weight files come from, for messages (`keras.applications`
-    /// file names and the URL folder).
-    fn weight_files(&self) -> &'static str;
+    /// Keras' official notop weight file (the default width and size where there are
+    /// several): what examples look for and messages point to.
+    fn notop_weights(&self) -> OfficialWeights;
 
     /// The options a weight file was saved with, starting from `options` (MobileNetV2
     /// reads its width from the file): what [`load_backbone`] builds before loading.
@@ -230,9 +239,10 @@ pub fn load_weights(backbone: &dyn Backbone, network: Network, path: &Path) -> R
         WeightFormat::Torchvision => {
             let Some(keys) = backbone.torch_keys() else {
                 return Err(other(format!(
-                    "a torchvision state dict: torchvision has no {} of this topology; use {}",
+                    "a torchvision state dict: torchvision has no {} of this topology; use Keras' {} ({})",
                     backbone.title(),
-                    backbone.weight_files()
+                    backbone.notop_weights().file,
+                    backbone.notop_weights().url
                 )));
             };
             let state = read_state_dict(path)?;

@@ -1,7 +1,7 @@
 //! InceptionV3 as a backbone plug-in ([`InceptionV3Backbone`], registry name `inception_v3`).
 
 use backbone::weights::KerasWeightFile;
-use backbone::{Architecture, Backbone, BackboneOptions, Flavor, Preprocess, Result, TorchKeys};
+use backbone::{Architecture, Backbone, BackboneOptions, Flavor, OfficialWeights, Preprocess, Result, TorchKeys};
 
 use crate::description::inception_v3;
 
@@ -57,8 +57,10 @@ impl Backbone for InceptionV3Backbone {
         Some(TorchKeys { first: "Conv2d_1a_3x3.", ignored: &["AuxLogits."] })
     }
 
-    fn weight_files(&self) -> &'static str {
-        "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 from \
-         https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
+    fn notop_weights(&self) -> OfficialWeights {
+        OfficialWeights {
+            file: "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            url: "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        }
     }
 }

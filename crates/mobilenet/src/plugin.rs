@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use backbone::weights::{KerasWeightFile, WeightFormat, detect_format};
-use backbone::{Architecture, Backbone, BackboneOptions, Flavor, NetworkError, Preprocess, Result, TorchKeys};
+use backbone::{
+    Architecture, Backbone, BackboneOptions, Flavor, NetworkError, OfficialWeights, Preprocess, Result, TorchKeys,
+};
 
 use crate::model::MobileNetV2Config;
 use crate::weights::{keras_file_config, native_config, torchvision_file_config};
@@ -62,9 +64,11 @@ impl Backbone for MobileNetV2Backbone {
         Some(TorchKeys { first: "features.17.conv.2.weight", ignored: &[] })
     }
 
-    fn weight_files(&self) -> &'static str {
-        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{rows}_no_top.h5 from \
-         https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
+    fn notop_weights(&self) -> OfficialWeights {
+        OfficialWeights {
+            file: "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+            url: "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+        }
     }
 
     /// The width (and, for a file with a top, the classes) the file was saved with; a file

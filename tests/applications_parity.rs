@@ -1,0 +1,187 @@
+//! ResNet50 and VGG16 against the real Keras 2.15: the layer lists (names, classes, shapes,
+//! parameters, order) and outputs at several layers at 160x160 and at an odd, non-square
+//! 97x131 (ResNet50 there with its top), through Burn and the packed CPU path, on weights
+//! handed over as a Keras weight file. Fixtures: tests/fixtures/applications/make_keras_fixtures.py.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use applications::BackboneConfig;
+use backbone::weights::{KerasLayer, KerasWeight, KerasWeightFile};
+use backbone::{CpuInference, LayerKind, Network, Preprocess, Summary};
+use burn::tensor::{Device, Tensor, TensorData};
+use common::{compare, detrand, nhwc};
+use inception_transfer::npy::{NpyArray, read_npy};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/applications").join(name)
+}
+
+fn npy(name: &str) -> NpyArray {
+    read_npy(&fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// A photo committed beside the MobileNetV2 fixtures, through Keras' `caffe` preprocessing.
+fn photo(name: &str, device: &Device) -> Tensor<4> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mobilenet").join(name);
+    let image = image::open(path).expect("photo").to_rgb8();
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let values: Vec<f32> = image.into_raw().into_iter().map(f32::from).collect();
+    let pixels = Tensor::<4>::from_data(TensorData::new(values, [1, h, w, 3]), device).permute([0, 3, 1, 2]);
+    Preprocess::Caffe.apply(pixels)
+}
+
+/// Keras' own float32 error (against its float64 run) for a network, size and layer.
+fn reference_error(network: &str, size: &str, layer: &str) -> f32 {
+    let text = std::fs::read_to_string(fixture("keras_f32_error.txt")).expect("error file");
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let parts: Vec<&str> = l.split(' ').collect();
+            (parts[0] == network && parts[1] == size && parts[2] == layer).then(|| parts[3].parse().expect("a number"))
+        })
+        .unwrap_or_else(|| panic!("no error figure for {network} {size} {layer}"))
+}
+
+/// The fixture weights (see the script) as a Keras weight file with `network`'s layer names.
+fn fixture_weights(network: &Network) -> KerasWeightFile {
+    let statistics = match network.architecture().name() {
+        "resnet50" => Some((npy("resnet50_bn_moving_mean.npy").values, npy("resnet50_bn_moving_variance.npy").values)),
+        _ => None,
+    };
+    let architecture = network.architecture();
+    let mut offset = 0;
+    let mut layers = Vec::new();
+    let weighted = architecture.layers().iter().enumerate().filter(|(_, l)| l.kind.has_weights());
+    for (k, (index, layer)) in weighted.enumerate() {
+        let in_channels = architecture.channels(layer.inputs[0]);
+        let stream = (2000 + k as u64) * 8;
+        let w = |name: &str, shape: Vec<usize>, values: Vec<f32>| KerasWeight { name: name.into(), shape, values };
+        let weights = match &layer.kind {
+            LayerKind::Conv2D { filters, kernel, .. } => {
+                let shape = [kernel[0], kernel[1], in_channels, *filters];
+                let mut values = detrand::conv_kernel(2000 + k, shape);
+                if layer.name == "block1_conv1" {
+                    values.iter_mut().for_each(|v| *v *= 1.0 / 128.0);
+                }
+                vec![
+                    w("kernel", shape.to_vec(), values),
+                    w("bias", vec![*filters], detrand::symmetric(stream + 5, *filters, 0.1)),
+                ]
+            }
+            LayerKind::BatchNormalization { .. } => {
+                let c = architecture.channels(index);
+                let quarter = if layer.name.ends_with("_3_bn") { 0.25f32 } else { 1.0 };
+                let gamma = detrand::uniform(k as u64 * 8 + 1, c).into_iter().map(|u| (0.75f32 + 0.5f32 * u) * quarter);
+                let (means, variances) = statistics.as_ref().expect("batch norms only in ResNet50");
+                let range = offset..offset + c;
+                offset += c;
+                vec![
+                    w("gamma", vec![c], gamma.collect()),
+                    w("beta", vec![c], detrand::symmetric(k as u64 * 8 + 4, c, 0.2)),
+                    w("moving_mean", vec![c], means[range.clone()].to_vec()),
+                    w("moving_variance", vec![c], variances[range].to_vec()),
+                ]
+            }
+            LayerKind::Dense { units, .. } => {
+                let kernel = detrand::symmetric(stream, in_channels * units, (6.0 / in_channels as f64).sqrt());
+                vec![
+                    w("kernel", vec![in_channels, *units], kernel),
+                    w("bias", vec![*units], detrand::symmetric(stream + 5, *units, 0.1)),
+                ]
+            }
+            other => panic!("no fixture weights for {}", other.class_name()),
+        };
+        layers.push(KerasLayer { name: layer.name.clone(), weights });
+    }
+    if let Some((means, _)) = &statistics {
+        assert_eq!(offset, means.len(), "every statistic used");
+    }
+    KerasWeightFile { layers }
+}
+
+fn fixture_network(model: &str, size: [usize; 2], include_top: bool, device: &Device) -> Network {
+    let config = BackboneConfig::new(model).unwrap().with_input_size(size).with_include_top(include_top);
+    let network = config.init(device).expect("network");
+    let weights = fixture_weights(&network);
+    network.with_keras_weights(&weights, Path::new("<fixture>")).expect("load")
+}
+
+/// Compares an output with its reference within 2e-4 plus 1.5x Keras' own float32 error
+/// (a softmax of ~1e-3 values also within 0.1% of its largest value).
+fn assert_matches(network: &str, size: &str, layer: &str, path: &str, output: Tensor<4>) {
+    let reference = npy(&format!("{network}_{size}_{layer}.npy"));
+    let keras_error = reference_error(network, size, layer);
+    let (shape, ours) = nhwc(output);
+    let squeezed = |s: &[usize]| s.iter().copied().filter(|&d| d != 1).collect::<Vec<_>>();
+    assert_eq!(squeezed(&shape), squeezed(&reference.shape), "{network} {size} {layer} shape");
+    let (diff, scale) = compare(&ours, &reference.values);
+    let mut tolerance = 2e-4 + 1.5 * keras_error;
+    if layer == "predictions" {
+        tolerance = tolerance.min(1e-3 * scale);
+    }
+    println!(
+        "{network} {size} {layer} ({path}): max |diff| {diff:.2e} (allowed {tolerance:.2e}, Keras' own {keras_error:.2e}), max |value| {scale:.3}"
+    );
+    assert!(diff <= tolerance, "{network} {size} {layer} ({path}): max |diff| {diff:.2e} > {tolerance:.2e}");
+}
+
+/// (network, photo, rows, cols, include_top, layers), as the script's CASES.
+const CASES: [(&str, &str, usize, usize, bool, &[&str]); 4] = [
+    ("resnet50", "coffee_160x160.png", 160, 160, false, &["conv4_block6_out", "conv5_block3_out"]),
+    ("resnet50", "chelsea_97x131.png", 97, 131, true, &["conv3_block4_out", "conv5_block3_out", "predictions"]),
+    ("vgg16", "coffee_160x160.png", 160, 160, false, &["block4_pool", "block5_conv3", "block5_pool"]),
+    ("vgg16", "chelsea_97x131.png", 97, 131, false, &["block3_pool", "block5_pool"]),
+];
+
+#[test]
+fn outputs_match_keras_through_burn_and_the_packed_engine() {
+    let device = Device::flex();
+    for (network, photo_name, rows, cols, include_top, layers) in CASES {
+        let model = fixture_network(network, [rows, cols], include_top, &device);
+        let size = format!("{rows}x{cols}");
+        let indices: Vec<usize> = layers.iter().map(|l| model.architecture().index_of(l).unwrap()).collect();
+        let x = photo(photo_name, &device);
+        let burn = model.forward_layers(x.clone(), &indices).expect("Burn forward");
+        let packed = CpuInference::new(&model).expect("packs every layer");
+        let fast = packed.forward_layers(x, &indices).expect("packed forward");
+        for ((layer, ours), fast) in layers.iter().zip(burn).zip(fast) {
+            assert_matches(network, &size, layer, "Burn", ours);
+            assert_matches(network, &size, layer, "packed", fast);
+        }
+    }
+}
+
+/// Keras' layer list: every name (but the session-numbered input), class, output shape and
+/// parameter count, in `model.layers` order.
+fn assert_layer_list(config: BackboneConfig, file: &str, layers: usize, total: usize) {
+    let summary = Summary::of(&config.architecture().unwrap(), [224, 224], &|_| true).unwrap();
+    let text = std::fs::read_to_string(fixture(file)).unwrap();
+    let keras: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(summary.rows.len(), keras.len(), "{file}: layer count");
+    assert_eq!(summary.rows.len(), layers, "{file}: len(model.layers)");
+    for (row, keras) in summary.rows.iter().zip(&keras).skip(1) {
+        let shape: Vec<String> = row.output_shape.iter().map(usize::to_string).collect();
+        let ours = [row.name.clone(), row.layer_type.clone(), shape.join(","), row.params().to_string()];
+        assert_eq!(ours.to_vec(), *keras, "{file}");
+    }
+    assert_eq!(summary.total_params(), total, "{file}: Total params");
+}
+
+#[test]
+fn layer_lists_and_parameter_counts_match_keras() {
+    let resnet = BackboneConfig::new("resnet50").unwrap();
+    assert_layer_list(resnet.clone(), "resnet50_layers_224.txt", 175, 23_587_712);
+    assert_eq!(resnet.with_include_top(true).summary([224, 224]).unwrap().total_params(), 25_636_712);
+    let vgg = BackboneConfig::new("vgg16").unwrap();
+    assert_layer_list(vgg.clone(), "vgg16_layers_224.txt", 19, 14_714_688);
+    assert_layer_list(vgg.with_include_top(true), "vgg16_top_layers_224.txt", 23, 138_357_544);
+}
+
+#[test]
+fn a_flattening_top_names_the_input_size_it_was_built_for() {
+    let vgg = BackboneConfig::new("vgg16").unwrap().with_include_top(true);
+    let err = vgg.summary([160, 160]).unwrap_err().to_string();
+    assert!(err.contains("160x160") && err.contains("flatten") && err.contains("25088"), "{err}");
+}
