@@ -94,7 +94,7 @@ fn fine_tuning_trains_only_the_unfrozen_blocks_and_keeps_batch_norm_statistics()
     assert_eq!(summary.trainable_params() - head_only, 2_140_032);
     let trainable_paths: Vec<String> = (0..model.architecture().len())
         .filter(|&i| model.base.is_trainable(i))
-        .flat_map(|i| model.base.weight_names(i).into_iter().map(move |w| (i, w)))
+        .flat_map(|i| model.base.weights(i).into_iter().map(move |w| (i, w)))
         .filter_map(|(i, w)| model.base.param_path(i, w).map(|p| format!("base.{p}")))
         .collect();
     let before = snapshot(&model, "base.");

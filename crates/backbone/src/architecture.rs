@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::{NetworkError, Result};
-use crate::layer::{Layer, LayerKind, Padding, window_output};
+use crate::layer::{Layer, LayerKind, OutputError};
 
 /// A network: every layer with its kind, parameters and inputs, in the order Keras lists
 /// them (`model.layers`), possibly cut at a named layer.
@@ -252,42 +252,16 @@ impl Architecture {
         let mut shapes: Vec<Vec<usize>> = Vec::with_capacity(self.layers.len());
         for (i, layer) in self.layers.iter().enumerate() {
             let first = layer.inputs.first().map(|&j| shapes[j].clone()).unwrap_or_default();
-            let windowed = |kernel: [usize; 2], strides: [usize; 2], padding: Padding| -> Result<[usize; 2]> {
-                let size = [first[0], first[1]];
-                let pad = padding.explicit(size, kernel, strides).ok_or_else(too_small)?;
-                Ok([0, 1].map(|a| window_output(size[a], pad[a], kernel[a], strides[a])))
-            };
-            let spatial = match &layer.kind {
-                LayerKind::Input { .. } => Some(input),
-                LayerKind::Conv2D { kernel, strides, padding, .. }
-                | LayerKind::DepthwiseConv2D { kernel, strides, padding, .. } => {
-                    Some(windowed(*kernel, *strides, *padding)?)
-                }
-                LayerKind::MaxPooling2D { pool, strides, padding }
-                | LayerKind::AveragePooling2D { pool, strides, padding, .. } => {
-                    Some(windowed(*pool, *strides, *padding)?)
-                }
-                LayerKind::ZeroPadding2D { padding } => {
-                    let padding = padding.resolve([first[0], first[1]]);
-                    Some([first[0] + padding[0][0] + padding[0][1], first[1] + padding[1][0] + padding[1][1]])
-                }
-                LayerKind::Flatten { features } => {
-                    let found: usize = first.iter().product();
-                    if found != *features {
-                        return Err(NetworkError::FixedInput {
-                            height: input[0],
-                            width: input[1],
-                            layer: layer.name.clone(),
-                            expected: *features,
-                            found,
-                        });
-                    }
-                    None
-                }
-                LayerKind::GlobalAveragePooling2D | LayerKind::Dense { .. } => None,
-                _ if first.len() == 3 => Some([first[0], first[1]]),
-                _ => None,
-            };
+            let spatial = layer.kind.output_spatial(&first, input).map_err(|error| match error {
+                OutputError::TooSmall => too_small(),
+                OutputError::Flatten { expected, found } => NetworkError::FixedInput {
+                    height: input[0],
+                    width: input[1],
+                    layer: layer.name.clone(),
+                    expected,
+                    found,
+                },
+            })?;
             shapes.push(match spatial {
                 Some([rows, cols]) => vec![rows, cols, self.channels[i]],
                 None => vec![self.channels[i]],

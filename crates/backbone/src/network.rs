@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor};
 use crate::architecture::Architecture;
 use crate::batch_norm::{BatchNormalization, BatchNormalizationConfig};
 use crate::error::{NetworkError, Result};
-use crate::layer::LayerKind;
+use crate::layer::{LayerKind, Weight};
 
 /// The weights of a convolution (plain or depthwise).
 #[derive(Module, Debug)]
@@ -113,39 +113,27 @@ impl Network {
         self.slots.get(index).copied().flatten().map(|slot| &mut self.params[slot])
     }
 
-    /// The module path of a Keras weight (`kernel`, `depthwise_kernel`, `bias`, `gamma`,
-    /// `beta`, `moving_mean`, `moving_variance`) of the layer at `index`, as Burn names it.
-    pub fn param_path(&self, index: usize, weight: &str) -> Option<String> {
+    /// The module path of `weight` of the layer at `index`, as Burn names it
+    /// (`params.12.Conv.kernel`), if the layer holds it.
+    pub fn param_path(&self, index: usize, weight: Weight) -> Option<String> {
         let slot = self.slots.get(index).copied().flatten()?;
         let field = match (&self.params[slot], weight) {
-            (LayerParams::Conv(_), "kernel" | "depthwise_kernel") => "Conv.kernel",
-            (LayerParams::Conv(_), "bias") => "Conv.bias",
-            (LayerParams::Norm(_), "gamma") => "Norm.gamma",
-            (LayerParams::Norm(_), "beta") => "Norm.beta",
-            (LayerParams::Norm(_), "moving_mean") => "Norm.moving_mean",
-            (LayerParams::Norm(_), "moving_variance") => "Norm.moving_variance",
-            (LayerParams::Dense(_), "kernel") => "Dense.weight",
-            (LayerParams::Dense(_), "bias") => "Dense.bias",
+            (LayerParams::Conv(_), Weight::Kernel | Weight::DepthwiseKernel) => "Conv.kernel",
+            (LayerParams::Conv(conv), Weight::Bias) if conv.bias.is_some() => "Conv.bias",
+            (LayerParams::Norm(bn), Weight::Gamma) if bn.gamma.is_some() => "Norm.gamma",
+            (LayerParams::Norm(_), Weight::Beta) => "Norm.beta",
+            (LayerParams::Norm(_), Weight::MovingMean) => "Norm.moving_mean",
+            (LayerParams::Norm(_), Weight::MovingVariance) => "Norm.moving_variance",
+            (LayerParams::Dense(_), Weight::Kernel) => "Dense.weight",
+            (LayerParams::Dense(_), Weight::Bias) => "Dense.bias",
             _ => return None,
         };
         Some(format!("params.{slot}.{field}"))
     }
 
-    /// The Keras weight names the layer at `index` holds, in Keras' order.
-    pub fn weight_names(&self, index: usize) -> Vec<&'static str> {
-        let depthwise = matches!(self.architecture.layers()[index].kind, LayerKind::DepthwiseConv2D { .. });
-        match self.params_of(index) {
-            None => Vec::new(),
-            Some(LayerParams::Conv(conv)) => {
-                let kernel = if depthwise { "depthwise_kernel" } else { "kernel" };
-                if conv.bias.is_some() { vec![kernel, "bias"] } else { vec![kernel] }
-            }
-            Some(LayerParams::Norm(bn)) => match bn.gamma.is_some() {
-                true => vec!["gamma", "beta", "moving_mean", "moving_variance"],
-                false => vec!["beta", "moving_mean", "moving_variance"],
-            },
-            Some(LayerParams::Dense(_)) => vec!["kernel", "bias"],
-        }
+    /// The weights the layer at `index` holds, in Keras' order.
+    pub fn weights(&self, index: usize) -> Vec<Weight> {
+        self.architecture.layers().get(index).map_or_else(Vec::new, |layer| layer.kind.weights())
     }
 
     /// Whether the layer at `index` is trainable (Keras `layer.trainable`).

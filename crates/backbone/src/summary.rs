@@ -6,7 +6,6 @@ use std::fmt;
 
 use crate::architecture::Architecture;
 use crate::error::Result;
-use crate::layer::LayerKind;
 
 /// One row of a summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,22 +108,6 @@ impl fmt::Display for Summary {
     }
 }
 
-/// Weights of a layer as Keras counts them: `(learned, fixed)` (fixed = batch-norm moving
-/// statistics), for a layer whose first input has `in_channels`.
-pub fn layer_params(kind: &LayerKind, in_channels: usize) -> (usize, usize) {
-    match kind {
-        LayerKind::Conv2D { filters, kernel, use_bias, .. } => {
-            (kernel[0] * kernel[1] * in_channels * filters + if *use_bias { *filters } else { 0 }, 0)
-        }
-        LayerKind::DepthwiseConv2D { kernel, use_bias, .. } => {
-            (kernel[0] * kernel[1] * in_channels + if *use_bias { in_channels } else { 0 }, 0)
-        }
-        LayerKind::BatchNormalization { scale, .. } => (if *scale { 2 } else { 1 } * in_channels, 2 * in_channels),
-        LayerKind::Dense { units, .. } => (in_channels * units + units, 0),
-        _ => (0, 0),
-    }
-}
-
 impl Summary {
     /// Keras' `model.summary()` of `architecture` for an input of `[rows, cols]` pixels;
     /// layer `i` counts as trainable when `trainable(i)` (Keras `layer.trainable`).
@@ -136,7 +119,7 @@ impl Summary {
             .enumerate()
             .map(|(i, layer)| {
                 let in_channels = layer.inputs.first().map_or(0, |&j| architecture.channels(j));
-                let (learned, fixed) = layer_params(&layer.kind, in_channels);
+                let (learned, fixed) = layer.kind.parameter_counts(in_channels, architecture.channels(i));
                 let (trainable, non_trainable) = match trainable(i) {
                     true => (learned, fixed),
                     false => (0, learned + fixed),

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use hdf5_pure::{AttrValue, File};
 
-use super::named::{NamedTensor, keras_shape, to_burn_layout};
+use super::named::NamedTensor;
 use crate::error::{NetworkError, Result};
 use crate::layer::LayerKind;
 use crate::network::Network;
@@ -215,9 +215,9 @@ pub fn keras_tensors(network: &Network, file: &KerasWeightFile, path: &Path) -> 
     let mut tensors = Vec::new();
     for (layer, index) in pair_layers(network, file, path)? {
         let Some(index) = index else { continue };
-        let names = network.weight_names(index);
+        let weights = network.weights(index);
         let ours = &network.architecture().layers()[index];
-        if let Some(extra) = layer.weights.iter().find(|w| !names.contains(&w.name.as_str())) {
+        if let Some(extra) = layer.weights.iter().find(|w| !weights.iter().any(|ours| ours.keras_name() == w.name)) {
             let hint = match (&ours.kind, extra.name.as_str()) {
                 (LayerKind::BatchNormalization { .. }, "gamma") => {
                     " (a batch norm with gamma: use the flavour the file was made for)"
@@ -230,7 +230,8 @@ pub fn keras_tensors(network: &Network, file: &KerasWeightFile, path: &Path) -> 
                 format!("layer `{}` has a `{}` that `{}` does not have{hint}", layer.name, extra.name, ours.name),
             ));
         }
-        for name in names {
+        for ours_weight in weights {
+            let name = ours_weight.keras_name();
             let weight = layer.weights.iter().find(|w| w.name == name).ok_or_else(|| {
                 other(
                     path,
@@ -243,9 +244,9 @@ pub fn keras_tensors(network: &Network, file: &KerasWeightFile, path: &Path) -> 
                     ),
                 )
             })?;
-            let key = network.param_path(index, name).expect("a weight the layer holds");
+            let key = network.param_path(index, ours_weight).expect("a weight the layer holds");
             let burn_shape = super::named::parameter_shape(network, &key);
-            let expected = keras_shape(&ours.kind, &burn_shape);
+            let expected = ours.kind.keras_shape_of(ours_weight, &burn_shape);
             if weight.shape != expected {
                 return Err(NetworkError::ShapeMismatch {
                     path: path.to_path_buf(),
@@ -255,7 +256,7 @@ pub fn keras_tensors(network: &Network, file: &KerasWeightFile, path: &Path) -> 
                     found: weight.shape.clone(),
                 });
             }
-            let values = to_burn_layout(&ours.kind, &weight.values, &weight.shape);
+            let values = ours.kind.to_burn_layout(ours_weight, &weight.values, &weight.shape);
             tensors.push(NamedTensor::new(key, &layer.name, burn_shape, values));
         }
     }

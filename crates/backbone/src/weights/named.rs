@@ -8,7 +8,6 @@ use burn::store::{ModuleSnapshot, bridge};
 use burn::tensor::TensorData;
 
 use crate::error::{NetworkError, Result};
-use crate::layer::LayerKind;
 use crate::network::Network;
 
 /// One parameter's values, already in Burn's layout, keyed by its module path.
@@ -45,51 +44,13 @@ pub(crate) fn parameter_shape(network: &Network, key: &str) -> Vec<usize> {
 pub(crate) fn parameter_names(network: &Network) -> Vec<(String, String)> {
     let mut names = Vec::new();
     for (index, layer) in network.architecture().layers().iter().enumerate() {
-        for weight in network.weight_names(index) {
+        for weight in network.weights(index) {
             if let Some(path) = network.param_path(index, weight) {
-                names.push((path, format!("{} ({weight})", layer.name)));
+                names.push((path, format!("{} ({})", layer.name, weight.keras_name())));
             }
         }
     }
     names
-}
-
-/// The shape of a weight in a Keras file, from its shape in Burn's layout: conv kernels
-/// `(rows, cols, in, out)` (depthwise `(rows, cols, channels, 1)`) for Burn's
-/// `[out, in, rows, cols]`; everything else as it is.
-pub(crate) fn keras_shape(kind: &LayerKind, burn: &[usize]) -> Vec<usize> {
-    match (kind, burn) {
-        (LayerKind::Conv2D { .. }, [o, i, r, c]) => vec![*r, *c, *i, *o],
-        (LayerKind::DepthwiseConv2D { .. }, [ch, _, r, c]) => vec![*r, *c, *ch, 1],
-        _ => burn.to_vec(),
-    }
-}
-
-/// A weight's values from a Keras file's layout (`keras_shape`) to Burn's.
-pub(crate) fn to_burn_layout(kind: &LayerKind, values: &[f32], keras: &[usize]) -> Vec<f32> {
-    match (kind, keras) {
-        (LayerKind::Conv2D { .. } | LayerKind::DepthwiseConv2D { .. }, &[rows, cols, cin, cout]) => {
-            // Depthwise (rows, cols, channels, 1) is HWIO with in = channels, out = 1 read
-            // as [channels, 1, rows, cols]: the same transposition with `in` and `out` swapped.
-            let depthwise = matches!(kind, LayerKind::DepthwiseConv2D { .. });
-            let mut out = vec![0.0; values.len()];
-            for r in 0..rows {
-                for c in 0..cols {
-                    for i in 0..cin {
-                        for o in 0..cout {
-                            let burn = match depthwise {
-                                false => ((o * cin + i) * rows + r) * cols + c,
-                                true => ((i * cout + o) * rows + r) * cols + c,
-                            };
-                            out[burn] = values[((r * cols + c) * cin + i) * cout + o];
-                        }
-                    }
-                }
-            }
-            out
-        }
-        _ => values.to_vec(),
-    }
 }
 
 /// Sets every parameter of `network` from `tensors`, or fails without a partial load: a
@@ -137,31 +98,4 @@ pub fn apply_named(mut network: Network, tensors: Vec<NamedTensor>, path: &Path)
         });
     }
     Ok(network)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kernel_layout_is_transposed() {
-        let conv = LayerKind::Conv2D {
-            filters: 2,
-            kernel: [1, 2],
-            strides: [1, 1],
-            padding: crate::Padding::Valid,
-            use_bias: false,
-            activation: crate::Activation::Linear,
-        };
-        // rows=1, cols=2, in=1, out=2: HWIO [[[[a, b]], [[c, d]]]] -> OIHW [[[[a, c]]], [[[b, d]]]]
-        assert_eq!(to_burn_layout(&conv, &[1.0, 2.0, 3.0, 4.0], &[1, 2, 1, 2]), vec![1.0, 3.0, 2.0, 4.0]);
-        let depthwise = LayerKind::DepthwiseConv2D {
-            kernel: [1, 2],
-            strides: [1, 1],
-            padding: crate::Padding::Valid,
-            use_bias: false,
-        };
-        // rows=1, cols=2, channels=2: (1, 2, 2, 1) [[[a], [b]], [[c], [d]]] -> [2, 1, 1, 2] [[[[a, c]]], [[[b, d]]]]
-        assert_eq!(to_burn_layout(&depthwise, &[1.0, 2.0, 3.0, 4.0], &[1, 2, 2, 1]), vec![1.0, 3.0, 2.0, 4.0]);
-    }
 }

@@ -43,9 +43,9 @@ pub fn safetensors_metadata(path: &Path) -> Result<HashMap<String, String>> {
 fn native_keys(network: &Network) -> Vec<(String, String)> {
     let mut keys = Vec::new();
     for (index, layer) in network.architecture().layers().iter().enumerate() {
-        for weight in network.weight_names(index) {
+        for weight in network.weights(index) {
             if let Some(path) = network.param_path(index, weight) {
-                keys.push((format!("{}.{weight}", layer.name), path));
+                keys.push((format!("{}.{}", layer.name, weight.keras_name()), path));
             }
         }
     }

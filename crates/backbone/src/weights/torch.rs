@@ -9,7 +9,7 @@ use burn::store::{ModuleStore, PytorchStore, SafetensorsStore, bridge};
 
 use super::named::NamedTensor;
 use crate::error::{NetworkError, Result};
-use crate::layer::LayerKind;
+use crate::layer::{LayerKind, Weight};
 use crate::network::Network;
 
 /// A state dict read into memory: key -> (shape, f32 values).
@@ -52,19 +52,6 @@ pub fn read_state_dict(path: &Path) -> Result<StateDict> {
     Ok(out)
 }
 
-/// The torchvision key of a Keras weight name of a layer of `kind` under module `prefix`.
-fn torch_key(kind: &LayerKind, prefix: &str, weight: &str) -> String {
-    let field = match (kind, weight) {
-        (LayerKind::BatchNormalization { .. }, "gamma") => "weight",
-        (LayerKind::BatchNormalization { .. }, "beta") => "bias",
-        (LayerKind::BatchNormalization { .. }, "moving_mean") => "running_mean",
-        (LayerKind::BatchNormalization { .. }, "moving_variance") => "running_var",
-        (_, "kernel" | "depthwise_kernel") => "weight",
-        (_, other) => other,
-    };
-    format!("{prefix}.{field}")
-}
-
 /// Maps a torchvision state dict onto `network`'s parameters, taking its tensors (no copy
 /// but the transposition of a `Linear` weight).
 ///
@@ -72,11 +59,11 @@ fn torch_key(kind: &LayerKind, prefix: &str, weight: &str) -> String {
 /// the whole network after this model's cut; any other key that does not fit is an error.
 pub fn torch_tensors(network: &Network, state: StateDict, path: &Path, ignored: &[&str]) -> Result<Vec<NamedTensor>> {
     let architecture = network.architecture();
-    let mut mapping: BTreeMap<String, (usize, &str)> = BTreeMap::new();
+    let mut mapping: BTreeMap<String, (usize, Weight)> = BTreeMap::new();
     for (index, layer) in architecture.layers().iter().enumerate() {
         let Some(prefix) = &layer.torch_path else { continue };
-        for weight in network.weight_names(index) {
-            mapping.insert(torch_key(&layer.kind, prefix, weight), (index, weight));
+        for weight in network.weights(index) {
+            mapping.insert(format!("{prefix}.{}", weight.torch_name()), (index, weight));
         }
     }
     let later: Vec<String> = architecture
@@ -90,7 +77,7 @@ pub fn torch_tensors(network: &Network, state: StateDict, path: &Path, ignored: 
             let param = network.param_path(index, weight).expect("a weight the layer holds");
             let (shape, values) = match (&architecture.layers()[index].kind, shape.as_slice()) {
                 // torch Linear weight (out, in) -> Burn [in, out].
-                (LayerKind::Dense { .. }, &[outputs, inputs]) if weight == "kernel" => {
+                (LayerKind::Dense { .. }, &[outputs, inputs]) if weight == Weight::Kernel => {
                     let mut transposed = vec![0.0; values.len()];
                     for o in 0..outputs {
                         for i in 0..inputs {

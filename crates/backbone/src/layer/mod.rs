@@ -1,7 +1,15 @@
 //! One Keras layer of a network description: its name, kind and parameters, its inputs, and
-//! where its weights live in torchvision's state dict.
+//! where its weights live in torchvision's state dict. Each kind's facts live here: its
+//! Keras names and output channels (this file), output size (`shape`), weights, parameter
+//! counts and weight layouts (`weight`).
 
 use serde::{Deserialize, Serialize};
+
+mod shape;
+mod weight;
+
+pub use shape::OutputError;
+pub use weight::Weight;
 
 /// How a convolution or pooling pads its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,17 +242,6 @@ impl LayerKind {
             LayerKind::Concatenate => inputs.iter().sum(),
             _ => inputs.first().copied().unwrap_or(0),
         }
-    }
-
-    /// Whether the layer holds weights.
-    pub fn has_weights(&self) -> bool {
-        matches!(
-            self,
-            LayerKind::Conv2D { .. }
-                | LayerKind::DepthwiseConv2D { .. }
-                | LayerKind::BatchNormalization { .. }
-                | LayerKind::Dense { .. }
-        )
     }
 }
 
