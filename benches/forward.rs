@@ -1,8 +1,9 @@
 //! Inference throughput of frozen bases, batch 32, on each compiled CPU backend:
 //! InceptionV3 cut at `mixed7` at 150x150 (the course's feature extractor,
 //! `mixed7_150_b32`), MobileNetV2 to `out_relu` at 160x160 (the TensorFlow tutorial's,
-//! `mobilenet_v2_160_b32`) and, with `FORWARD_FULL=1`, the full InceptionV3 at 299x299
-//! (`mixed10_299_b32`). Each host backend runs twice: Burn's generic convolutions (`flex`)
+//! `mobilenet_v2_160_b32`), ResNet50 and VGG16 notop at 224x224 (`resnet50_224_b32`,
+//! `vgg16_224_b32`: Keras' feature-extraction examples) and, with `FORWARD_FULL=1`, the full
+//! InceptionV3 at 299x299 (`mixed10_299_b32`). Each host backend runs twice: Burn's generic convolutions (`flex`)
 //! and the packed channels-last engine the trainer uses for a frozen base (`flex+packed`).
 //!
 //! ```text
@@ -10,9 +11,10 @@
 //! FORWARD_ONLY=mobilenet FORWARD_BACKENDS=flex cargo bench --bench forward
 //! ```
 //! Reports images/s; for InceptionV3 multiply by 1.838 GFLOP per image (mixed7 at 150) or
-//! 11.42 (mixed10 at 299) for GFLOP/s. Random weights: speed does not depend on the values.
+//! 11.42 (mixed10 at 299) for GFLOP/s; ResNet50 at 224 is 7.73 GFLOP an image, VGG16 30.7. Random weights: speed does not depend on the values.
 //! TensorFlow's figures: `benches/reference/forward_tf.py`.
 
+use applications::BackboneConfig;
 use backbone::{CpuInference, Network};
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -71,6 +73,12 @@ fn forward(c: &mut Criterion) {
         let mobilenet =
             |device: &Device| MobileNetV2Config::new().with_input_size([160, 160]).init(device).expect("model").network;
         bench_forward(c, "mobilenet_v2_160_b32", &mobilenet, 160, 32, &chosen);
+    }
+    for (id, model) in [("resnet50_224_b32", "resnet50"), ("vgg16_224_b32", "vgg16")] {
+        if wanted(id) {
+            let build = |device: &Device| BackboneConfig::new(model).and_then(|c| c.init(device)).expect("model");
+            bench_forward(c, id, &build, 224, 32, &chosen);
+        }
     }
     if std::env::var("FORWARD_FULL").is_ok() && wanted("mixed10_299_b32") {
         bench_forward(c, "mixed10_299_b32", &inception(LayerName::Mixed10), 299, 32, &chosen);
