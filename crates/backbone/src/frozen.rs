@@ -109,3 +109,48 @@ impl FrozenBase {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Distribution;
+
+    use super::*;
+    use crate::{Activation, LayerKind, NetworkBuilder, Padding};
+
+    /// A convolution, then an average pooling of a window the packed engine lacks (2x2).
+    fn network(pool: [usize; 2], device: &Device) -> Network {
+        let (mut builder, input) = NetworkBuilder::new("tiny", 3, 8);
+        let conv = LayerKind::Conv2D {
+            filters: 4,
+            kernel: [3, 3],
+            strides: [1, 1],
+            padding: Padding::Same,
+            use_bias: true,
+            activation: Activation::Relu,
+        };
+        let x = builder.named("conv", conv, &[input]);
+        let pooling = LayerKind::AveragePooling2D {
+            pool,
+            strides: [1, 1],
+            padding: Padding::Same,
+            count_include_pad: false,
+        };
+        let x = builder.named("pool", pooling, &[x]);
+        Network::init(builder.finish(x), device).with_trainable(|_| Some(false))
+    }
+
+    #[test]
+    fn a_layer_the_packed_engine_lacks_runs_on_burns_path() {
+        let device = Device::flex();
+        let images = Tensor::<4>::random([2, 3, 9, 9], Distribution::Uniform(0.0, 1.0), &device);
+        let unusual = network([2, 2], &device);
+        let frozen = FrozenBase::new(&unusual, &device).expect("never an error");
+        assert!(!frozen.is_packed());
+        let expected = unusual.forward_layers(images.clone(), &[2]).unwrap().remove(0);
+        let got = frozen.forward(images.clone()).unwrap();
+        assert_eq!(got.into_data(), expected.into_data());
+        // The same network with Keras' usual 3x3 pooling runs packed.
+        let usual = network([3, 3], &device);
+        assert!(FrozenBase::new(&usual, &device).unwrap().is_packed());
+    }
+}
