@@ -4,12 +4,13 @@
 
 mod common;
 
+use backbone::CpuInference;
 use backbone::LayerParams;
 use backbone::cpu::{ConvAlgorithm, NhwcBatch, is_host_device};
 use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{compare, keras_model, nhwc};
-use inception::{CpuInference, Flavor, InceptionV3, InceptionV3Config, LayerName};
+use inception::{Flavor, InceptionV3, InceptionV3Config, LayerName};
 
 /// A batch of distinct images (each image of the deterministic set gets its own salt).
 fn batch(height: usize, width: usize, batch: usize, device: &Device) -> Tensor<4> {
@@ -25,8 +26,8 @@ fn batch(height: usize, width: usize, batch: usize, device: &Device) -> Tensor<4
 fn check_packed(model: &InceptionV3, input: &Tensor<4>, layer: LayerName, algorithms: &[(ConvAlgorithm, f32)]) {
     let (shape, burn) = nhwc(model.forward_to(input.clone(), layer).expect("burn"));
     for &(algorithm, tolerance) in algorithms {
-        let packed = CpuInference::with_algorithm(model, algorithm).expect("pack");
-        let (packed_shape, ours) = nhwc(packed.forward_to(input.clone(), layer).expect("packed"));
+        let packed = CpuInference::with_algorithm(&model.network, algorithm).expect("pack");
+        let (packed_shape, ours) = nhwc(common::packed_to(&packed, input.clone(), layer).expect("packed"));
         assert_eq!(packed_shape, shape, "{layer}");
         let (diff, scale) = compare(&ours, &burn);
         println!("{:?} {algorithm:?} {layer}: max |diff| {diff:.2e} of max |value| {scale:.2}", model.flavor);
@@ -86,12 +87,12 @@ fn channels_last_round_trip_and_errors() {
     assert_eq!(back.into_data(), input.into_data());
 
     let model = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed0).init(&device).expect("model");
-    let packed = CpuInference::new(&model).expect("pack");
+    let packed = CpuInference::new(&model.network).expect("pack");
     let small = packed.forward(Tensor::<4>::zeros([1, 3, 74, 80], &device)).unwrap_err();
     assert!(small.to_string().contains("74"), "{small}");
     let gray = packed.forward(Tensor::<4>::zeros([1, 1, 80, 80], &device)).unwrap_err();
     assert!(gray.to_string().contains("channels"), "{gray}");
-    let cut = packed.forward_to(Tensor::<4>::zeros([1, 3, 80, 80], &device), LayerName::Mixed1).unwrap_err();
+    let cut = common::packed_to(&packed, Tensor::<4>::zeros([1, 3, 80, 80], &device), LayerName::Mixed1).unwrap_err();
     assert!(cut.to_string().contains("mixed1"), "{cut}");
 }
 
@@ -101,14 +102,14 @@ fn channels_last_round_trip_and_errors() {
 fn a_second_pass_is_not_affected_by_the_first() {
     let device = Device::flex();
     let model = keras_model(&InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed4), &device);
-    let packed = CpuInference::new(&model).expect("pack");
+    let packed = CpuInference::new(&model.network).expect("pack");
     let (first, second) = (batch(99, 85, 2, &device), batch(80, 76, 3, &device));
     packed.forward(first.clone()).expect("first pass");
     let again = nhwc(packed.forward(second.clone()).expect("second pass"));
-    let fresh = nhwc(CpuInference::new(&model).expect("pack").forward(second).expect("fresh"));
+    let fresh = nhwc(CpuInference::new(&model.network).expect("pack").forward(second).expect("fresh"));
     assert_eq!(again, fresh);
     let bigger = nhwc(packed.forward(first.clone()).expect("third pass"));
-    assert_eq!(bigger, nhwc(CpuInference::new(&model).expect("pack").forward(first).expect("fresh")));
+    assert_eq!(bigger, nhwc(CpuInference::new(&model.network).expect("pack").forward(first).expect("fresh")));
 }
 
 /// A batch large enough to be split among the threads gives each image what it gets in a

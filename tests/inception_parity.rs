@@ -3,10 +3,11 @@
 
 mod common;
 
+use backbone::CpuInference;
 use backbone::cpu::ConvAlgorithm;
 use burn::tensor::{Device, Tensor};
 use common::{compare, image, keras_model, nhwc, npy};
-use inception::{CpuInference, Flavor, InceptionV3, InceptionV3Config, LayerName};
+use inception::{Flavor, InceptionV3, InceptionV3Config, LayerName};
 
 /// Keras' own float32 error (vs Keras in float64) where it exceeds 1e-4, by (size, layer).
 fn keras_f32_error(size: usize, layer: LayerName) -> Option<f32> {
@@ -29,8 +30,8 @@ struct ThreePaths<'a> {
 
 impl<'a> ThreePaths<'a> {
     fn new(model: &'a InceptionV3) -> Self {
-        let winograd = CpuInference::new(model).expect("pack");
-        let direct = CpuInference::with_algorithm(model, ConvAlgorithm::Direct).expect("pack");
+        let winograd = CpuInference::new(&model.network).expect("pack");
+        let direct = CpuInference::with_algorithm(&model.network, ConvAlgorithm::Direct).expect("pack");
         Self { model, winograd, direct }
     }
 
@@ -40,8 +41,8 @@ impl<'a> ThreePaths<'a> {
         let run = |output: inception::Result<Tensor<4>>| nhwc(output.expect("forward"));
         [
             ("burn", run(self.model.forward_to(input.clone(), layer))),
-            ("cpu", run(self.winograd.forward_to(input.clone(), layer))),
-            ("cpu-direct", run(self.direct.forward_to(input.clone(), layer))),
+            ("cpu", run(common::packed_to(&self.winograd, input.clone(), layer))),
+            ("cpu-direct", run(common::packed_to(&self.direct, input.clone(), layer))),
         ]
     }
 }
@@ -96,8 +97,8 @@ fn a_model_cut_at_mixed7_matches_and_holds_nothing_after() {
     check_keras(&model, 150, &[LayerName::Mixed7], &device);
     let err = model.forward_to(image(150, 150, 1, &device), LayerName::Mixed8).unwrap_err();
     assert!(err.to_string().contains("mixed8"), "{err}");
-    let packed = CpuInference::new(&model).expect("pack");
-    let err = packed.forward_to(image(150, 150, 1, &device), LayerName::Mixed8).unwrap_err();
+    let packed = CpuInference::new(&model.network).expect("pack");
+    let err = common::packed_to(&packed, image(150, 150, 1, &device), LayerName::Mixed8).unwrap_err();
     assert!(err.to_string().contains("mixed8"), "{err}");
 }
 

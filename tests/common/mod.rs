@@ -163,3 +163,14 @@ pub fn keras_model(config: &InceptionV3Config, device: &Device) -> InceptionV3 {
     let model = config.init(device).expect("model");
     model.with_keras_weights(&keras_weight_file(), Path::new("<fixture>")).expect("load")
 }
+
+/// The output of the named InceptionV3 layer through a packed engine (`layer` may be cut away:
+/// an error naming it).
+pub fn packed_to(
+    packed: &backbone::CpuInference,
+    input: Tensor<4>,
+    layer: inception::LayerName,
+) -> backbone::Result<Tensor<4>> {
+    let index = packed.architecture().index_of(layer.keras_name())?;
+    Ok(packed.forward_layers(input, &[index])?.remove(0))
+}

@@ -129,12 +129,8 @@ mod tests {
             activation: Activation::Relu,
         };
         let x = builder.named("conv", conv, &[input]);
-        let pooling = LayerKind::AveragePooling2D {
-            pool,
-            strides: [1, 1],
-            padding: Padding::Same,
-            count_include_pad: false,
-        };
+        let pooling =
+            LayerKind::AveragePooling2D { pool, strides: [1, 1], padding: Padding::Same, count_include_pad: false };
         let x = builder.named("pool", pooling, &[x]);
         Network::init(builder.finish(x), device).with_trainable(|_| Some(false))
     }

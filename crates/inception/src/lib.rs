@@ -12,15 +12,16 @@
 //! - [`InceptionV3::load_weights`] reads Keras `.h5`, torchvision `.pth` / `.safetensors`
 //!   and this project's safetensors, in pure Rust; [`InceptionV3::summary`] prints Keras'
 //!   `model.summary()`.
-//! - [`CpuInference`] packs a model for frozen inference on the CPU (channels-last matrix
-//!   products, Winograd 3x3): 2.5x Burn's generic CPU convolutions, same numbers within
+//! - Fast frozen inference on the CPU: [`backbone::FrozenBase`] (or the packed engine,
+//!   [`backbone::CpuInference`]) on `model.network`: channels-last matrix products and
+//!   Winograd convolutions, ~2.5-5x Burn's generic CPU convolutions, same numbers within
 //!   float32 rounding.
+//! - [`InceptionV3Backbone`]: the network as a backbone plug-in (registry name `inception_v3`).
 //!
 //! The model has no backend type parameter: it runs on the [`burn::tensor::Device`] it was
 //! built on (flex, ndarray, wgpu, with or without autodiff).
 #![warn(missing_docs)]
 
-mod cpu;
 mod description;
 mod layer_name;
 mod model;
@@ -28,7 +29,6 @@ mod plugin;
 pub mod weights;
 
 pub use backbone::{Flavor, NetworkError as InceptionError, Result};
-pub use cpu::CpuInference;
 pub use description::{MIN_INPUT, inception_v3};
 pub use layer_name::LayerName;
 pub use model::{InceptionV3, InceptionV3Config};

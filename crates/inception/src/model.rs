@@ -121,7 +121,7 @@ impl InceptionV3 {
 
     /// Continues the network from the output of the block end `after` (as
     /// [`InceptionV3::forward_to`] gives it) to the layer the model was cut at: how a
-    /// partly frozen base runs its frozen part elsewhere (e.g. [`crate::CpuInference`]) and
+    /// partly frozen base runs its frozen part elsewhere (e.g. [`backbone::FrozenBase`]) and
     /// only the rest here.
     ///
     /// # Shapes
