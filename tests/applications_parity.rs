@@ -24,7 +24,11 @@ fn npy(name: &str) -> NpyArray {
 
 /// A photo committed beside the MobileNetV2 fixtures, through Keras' `caffe` preprocessing.
 fn photo(name: &str, device: &Device) -> Tensor<4> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mobilenet").join(name);
+    photo_at(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mobilenet").join(name), device)
+}
+
+/// The photo at `path` through Keras' `caffe` preprocessing, NCHW.
+fn photo_at(path: &Path, device: &Device) -> Tensor<4> {
     let image = image::open(path).expect("photo").to_rgb8();
     let (w, h) = (image.width() as usize, image.height() as usize);
     let values: Vec<f32> = image.into_raw().into_iter().map(f32::from).collect();
@@ -184,4 +188,33 @@ fn a_flattening_top_names_the_input_size_it_was_built_for() {
     let vgg = BackboneConfig::new("vgg16").unwrap().with_include_top(true);
     let err = vgg.summary([160, 160]).unwrap_err().to_string();
     assert!(err.contains("160x160") && err.contains("flatten") && err.contains("25088"), "{err}");
+}
+
+/// Files written by Keras' own `save_weights` (each network cut early) load by layer name
+/// into a model cut at the same layer, the registry finds their network, and the outputs
+/// match Keras'; a file of the other network is refused, naming it.
+#[test]
+fn keras_written_files_load_and_match() {
+    let device = Device::flex();
+    let crop = photo_at(&fixture("chelsea_48x48.png"), &device);
+    for (network, cut, other) in [("resnet50", "conv2_block3_out", "vgg16"), ("vgg16", "block2_pool", "resnet50")] {
+        let path = fixture(&format!("{network}_{cut}_fixture.h5"));
+        assert_eq!(applications::REGISTRY.detect(&path).unwrap().name(), network);
+        let config = BackboneConfig::new(network).unwrap().with_input_size([48, 48]).with_cut(Some(cut.into()));
+        let model = config.pretrained(&path, &device).expect("a Keras-written file loads");
+        let output = model.forward_layers(crop.clone(), &[model.architecture().output()]).unwrap().remove(0);
+        let reference = npy(&format!("{network}_48x48_{cut}.npy"));
+        let (_, ours) = nhwc(output);
+        let (diff, scale) = compare(&ours, &reference.values);
+        println!("{network} 48x48 {cut} from Keras' file: max |diff| {diff:.2e}, max |value| {scale:.3}");
+        assert!(diff <= 2e-4, "{network}: {diff}");
+        let wrong = BackboneConfig::new(other).unwrap().with_cut(Some("block1_pool".into()));
+        let wrong = match other {
+            "resnet50" => wrong.with_cut(Some("conv2_block3_out".into())),
+            _ => wrong,
+        };
+        let err = wrong.pretrained(&path, &device).unwrap_err();
+        assert!(matches!(err, backbone::NetworkError::OtherArchitecture { .. }), "{err}");
+        assert!(err.to_string().contains("fixture.h5"), "{err}");
+    }
 }
