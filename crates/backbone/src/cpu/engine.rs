@@ -228,7 +228,20 @@ impl CpuInference {
                     Op::AvgPool { counts_padding: *count_include_pad }
                 }
                 (LayerKind::Concatenate, _) => Op::Concat,
-                (LayerKind::Add, _) => Op::Add,
+                (LayerKind::Add, _) => {
+                    // The activation that alone reads the sum (ResNet's `_out` ReLU) is applied on it.
+                    let activation = sole_reader(i).and_then(|r| match layers[r].kind {
+                        LayerKind::Activation(a) | LayerKind::ReLU(a) if a != Activation::Softmax => Some((r, a)),
+                        _ => None,
+                    });
+                    if let Some((r, a)) = activation {
+                        absorbed[r] = true;
+                        let op = Op::Add(Finish::with_bias(None).with_activation(a));
+                        steps.push(Step { layer: r, inputs: layer.inputs.clone(), op, into: None });
+                        continue;
+                    }
+                    Op::Add(Finish::default())
+                }
                 (LayerKind::GlobalAveragePooling2D, _) => Op::GlobalAveragePool,
                 (kind, _) => unreachable!("layer {i} ({}) is packed or stateless", kind.class_name()),
             };

@@ -27,7 +27,8 @@ pub(crate) enum Op {
     },
     Pad(ZeroPadding),
     Concat,
-    Add,
+    /// `Add`, then the activation (only: no bias or batch norm) that alone reads it.
+    Add(Finish),
     GlobalAveragePool,
     Dense(Arc<PackedDense>),
 }
@@ -43,7 +44,7 @@ pub(crate) fn describe(op: &Op, size: [usize; 2]) -> String {
         Op::AvgPool { .. } => "average pool 3x3/1".into(),
         Op::Pad(_) => "zero padding".into(),
         Op::Concat => "concatenate".into(),
-        Op::Add => "add".into(),
+        Op::Add(_) => "add".into(),
         Op::GlobalAveragePool => "global average pool".into(),
         Op::Dense(_) => "dense".into(),
     }
@@ -110,7 +111,7 @@ pub(crate) fn forward(op: &Op, inputs: &[&NhwcBatch], buffers: &Buffers) -> Nhwc
             output
         }
         Op::Pad(padding) => input.padded(padding.resolve([h, w])),
-        Op::Add => {
+        Op::Add(activation) => {
             let mut output = buffers.take(input.shape);
             output.data.par_chunks_mut(1 << 14).zip(input.data.par_chunks(1 << 14)).enumerate().for_each(
                 |(i, (out, a))| {
@@ -118,6 +119,8 @@ pub(crate) fn forward(op: &Op, inputs: &[&NhwcBatch], buffers: &Buffers) -> Nhwc
                     for other in &inputs[1..] {
                         out.iter_mut().zip(&other.data[i << 14..]).for_each(|(o, v)| *o += v);
                     }
+                    // Elementwise: an activation alone does not depend on the channel.
+                    activation.apply(out);
                 },
             );
             output
