@@ -401,3 +401,38 @@ fn kept_validation_features_give_the_same_history() {
         assert_eq!(kept.lines().count(), 5, "{kept}");
     }
 }
+
+/// Any registered backbone trains under the course's trainer: ResNet50 selected by name,
+/// cut at its Keras default, fine-tuned from `conv5_block1_out` (the frozen part runs as
+/// inference), its `caffe` preprocessing inside the model, and a checkpoint that rebuilds
+/// it by name.
+#[test]
+fn a_backbone_chosen_by_name_trains_and_checkpoints() {
+    let device = Device::flex();
+    let base = transfer::BaseConfig::for_transfer("resnet50").unwrap();
+    assert_eq!(base.preprocess(), Some(backbone::Preprocess::Caffe));
+    let config = TransferModelConfig::new(base.clone(), HeadConfig::global_average(1))
+        .with_input_size([64, 64])
+        .with_input_scaling(base.preprocess());
+    let model = config.init(&device).unwrap().unfreeze_from_block("conv5_block2_out").unwrap();
+    assert_eq!(
+        model.frozen_prefix().map(|i| model.architecture().layers()[i].name.clone()).as_deref(),
+        Some("conv5_block1_out")
+    );
+    let mut trainer = Trainer::new(model, CompileConfig::course(), &device).unwrap();
+    let images: Vec<f32> = common::detrand::image(64, 64, 2, 5).into_iter().map(|v| v * 255.0).collect();
+    let images = Tensor::<4>::from_data(TensorData::new(images, [2, 64, 64, 3]), &device).permute([0, 3, 1, 2]);
+    let labels = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 1.0], [2, 1]), &device);
+    let metrics = trainer.train_step(Inputs::Images(images.clone()), labels).unwrap();
+    assert!(metrics.loss.is_finite(), "{metrics:?}");
+    let dir = scratch("resnet50");
+    let path = dir.join("model.safetensors");
+    let metadata = trainer.checkpoint_metadata(&["cats".into(), "dogs".into()], 1);
+    save_checkpoint(&path, trainer.model(), &metadata, Some(trainer.optimizer())).unwrap();
+    let (loaded, meta, _) = load_checkpoint(&path, &device).unwrap();
+    assert_eq!(meta.config.base.model, "resnet50");
+    assert_eq!(loaded.config().input_scaling, Some(backbone::Preprocess::Caffe));
+    let ours = trainer.predict(images.clone()).unwrap().into_data().try_to_vec::<f32>().unwrap();
+    let theirs = transfer::predict(&loaded, images).unwrap().into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(ours, theirs);
+}
