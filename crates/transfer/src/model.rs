@@ -1,7 +1,12 @@
 //! The transfer model: a base network cut at a named layer, a head, and which layers of the
 //! base are trainable (Keras' `layer.trainable`).
 
-use backbone::{Architecture, Network, Summary, SummaryRow};
+use backbone::{Architecture, LayerKind, Network, Summary, SummaryRow};
+
+/// Whether a layer joins branches (`Add`, `Concatenate`): where a block of the base ends.
+fn is_merge(kind: &LayerKind) -> bool {
+    matches!(kind, LayerKind::Add | LayerKind::Concatenate)
+}
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -191,7 +196,8 @@ impl<H: ClassifierHead> TransferModel<H> {
 
     /// Makes the block that ends at (or contains) `layer` and every later one trainable,
     /// the blocks before frozen: fine-tuning "from mixed8" unfreezes mixed8's convolutions
-    /// too, not only its concatenation.
+    /// too, not only its concatenation ("from conv5_block2_out" all of ResNet50's
+    /// `conv5_block2_*`).
     pub fn unfreeze_from_block(self, layer: impl LayerRef) -> Result<Self> {
         let first = self.block_start(layer)?;
         Ok(self.with_trainable(|i| Some(i >= first)))
@@ -202,19 +208,42 @@ impl<H: ClassifierHead> TransferModel<H> {
     pub fn set_block_frozen(self, layer: impl LayerRef, frozen: bool) -> Result<Self> {
         let index = layer.index_in(self.architecture())?;
         let first = self.block_start(index)?;
-        let architecture = self.architecture();
-        let last = (index..=architecture.output()).find(|&i| architecture.is_split_point(i)).unwrap_or(index);
+        let last = self.block_end(index);
         Ok(self.with_trainable(|i| (first..=last).contains(&i).then_some(!frozen)))
     }
 
     /// The first layer of the block that ends at (or contains) `layer`: the layer after the
-    /// last split point before it.
+    /// last split point before it. A merge's activation (ResNet's `conv5_block2_out` after
+    /// `conv5_block2_add`) belongs to the merge's block.
     fn block_start(&self, layer: impl LayerRef) -> Result<usize> {
         let index = layer.index_in(self.architecture())?;
-        Ok(match index {
-            0 => 0,
-            i => self.architecture().split_point_at_or_before(i - 1) + 1,
-        })
+        if index == 0 {
+            return Ok(0);
+        }
+        let architecture = self.architecture();
+        let layers = architecture.layers();
+        let mut previous = architecture.split_point_at_or_before(index - 1);
+        let merges_within = (previous + 1..=index).any(|i| is_merge(&layers[i].kind));
+        if !merges_within && previous > 0 && is_merge(&layers[previous].kind) {
+            previous = architecture.split_point_at_or_before(previous - 1);
+        }
+        Ok(previous + 1)
+    }
+
+    /// The last layer of the block that ends at (or contains) `layer`: the next split point,
+    /// with the activation that alone follows a merge there.
+    fn block_end(&self, index: usize) -> usize {
+        let architecture = self.architecture();
+        let layers = architecture.layers();
+        let mut last = (index..=architecture.output()).find(|&i| architecture.is_split_point(i)).unwrap_or(index);
+        if is_merge(&layers[last].kind)
+            && let Some(next) = layers.get(last + 1)
+            && next.inputs == [last]
+            && matches!(next.kind, LayerKind::Activation(_) | LayerKind::ReLU(_))
+        {
+            last += 1;
+        }
+        last
     }
 
     /// Whether every layer of the base is frozen (then the base can run outside autodiff).
