@@ -6,6 +6,7 @@
 //! cargo run --release --example profile_base                       # InceptionV3 to mixed7 at 150, batch 32
 //! cargo run --release --example profile_base -- --layer mixed10 --size 299
 //! cargo run --release --example profile_base -- --model mobilenet_v2 --size 160
+//! cargo run --release --example profile_base -- --model resnet50 --size 224
 //! ```
 //! Random weights: the time does not depend on the values. The passes are timed after one
 //! untimed pass; each kind's time is its median over the passes. The first line gives
@@ -20,22 +21,22 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use backbone::cpu::{ConvAlgorithm, NhwcBatch, StepProfile};
-use backbone::{CpuInference, Flavor, Network};
+use applications::{BackboneConfig, REGISTRY};
+use backbone::{CpuInference, Network};
 use burn::tensor::Device;
 use clap::Parser;
-use inception::{InceptionV3Config, LayerName};
-use mobilenet::MobileNetV2Config;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 #[derive(Parser)]
 #[command(about = "Time per layer kind of a frozen base's packed CPU pass")]
 struct Args {
-    /// inception_v3 or mobilenet_v2.
+    /// Any registered backbone: inception_v3, mobilenet_v2, resnet50, vgg16.
     #[arg(long, default_value = "inception_v3")]
     model: String,
-    /// The InceptionV3 layer to cut at (MobileNetV2 runs to `out_relu`).
-    #[arg(long, default_value = "mixed7")]
-    layer: LayerName,
+    /// The Keras layer to cut at (default: the backbone's transfer-learning cut: mixed7,
+    /// out_relu, conv5_block3_out, block5_pool).
+    #[arg(long)]
+    layer: Option<String>,
     /// Input rows and columns.
     #[arg(long, default_value_t = 150)]
     size: usize,
@@ -61,11 +62,10 @@ fn main() -> Result<()> {
         other => bail!("unknown --algorithm {other}: winograd, winograd2x2, winograd4x4 or direct"),
     };
     let device = Device::flex();
-    let network: Network = match args.model.as_str() {
-        "inception_v3" => InceptionV3Config::new(Flavor::Keras).with_cut(args.layer).init(&device)?.network,
-        "mobilenet_v2" => MobileNetV2Config::new().with_input_size([args.size, args.size]).init(&device)?.network,
-        other => bail!("unknown --model {other}: inception_v3 or mobilenet_v2"),
-    };
+    let backbone = REGISTRY.get(&args.model)?;
+    let layer = args.layer.clone().unwrap_or_else(|| backbone.transfer_cut().to_string());
+    let config = BackboneConfig::of(backbone).with_input_size([args.size, args.size]).with_cut(Some(layer));
+    let network: Network = config.init(&device)?;
     let packed = CpuInference::with_algorithm(&network, algorithm)?;
     let mut rng = StdRng::seed_from_u64(0);
     let shape = [args.batch, args.size, args.size, 3];
