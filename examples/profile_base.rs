@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use backbone::cpu::{ConvAlgorithm, NhwcBatch, StepProfile};
 use applications::{BackboneConfig, REGISTRY};
+use backbone::cpu::{ConvAlgorithm, NhwcBatch, StepProfile};
 use backbone::{CpuInference, Network};
 use burn::tensor::Device;
 use clap::Parser;

@@ -116,6 +116,12 @@ pub(crate) struct WinogradConv {
     padding: [usize; 2],
 }
 
+/// Kernels of at least this many channel pairs (`in * out`) get bigger groups.
+const WIDE_KERNELS: usize = 256 * 256;
+
+/// How many times the tile's group the groups of wide kernels hold.
+const WIDE_GROUP_FACTOR: usize = 4;
+
 thread_local! {
     /// Each thread's transformed patches, products and transform scratch, reused.
     static SCRATCH: RefCell<(Vec<f32>, Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
@@ -232,10 +238,53 @@ impl WinogradConv {
         let [oh, ow] = self.output_size([h, w]);
         let (stride, offset) = (target.stride, target.offset);
         let blocks_per_row = ow.div_ceil(M);
-        let block_rows_per_group = (self.tile.blocks_per_group() / blocks_per_row).max(1);
+        let blocks_per_image = oh.div_ceil(M) * blocks_per_row;
+        let rows_wanted = self.blocks_per_group();
         let image_len = oh * ow * stride;
-        let group_len = M * block_rows_per_group * ow * stride;
         let (ci, co) = (self.in_channels, self.out_channels);
+        if blocks_per_image < rows_wanted && n > 1 {
+            // Small grids: a group holds whole images, so that the matrix products have
+            // enough rows to pay for packing the kernels (VGG16's 512 channels at 14x14).
+            let images_per_group = (rows_wanted / blocks_per_image).clamp(1, n);
+            target.data[..n * image_len].par_chunks_mut(images_per_group * image_len).enumerate().for_each(
+                |(group, images)| {
+                    let count = images.len() / image_len;
+                    let blocks = count * blocks_per_image;
+                    SCRATCH.with_borrow_mut(|(patches, products, scratch)| {
+                        patches.resize(A * A * blocks * ci, 0.0);
+                        products.resize(A * A * blocks * co, 0.0);
+                        let scratch_len = ((A + 1) * Self::span::<A, M>(blocks_per_row) * ci).max((M * A + M) * co);
+                        scratch.resize(scratch_len, 0.0);
+                        let geometry = Geometry { first_block_row: 0, block_rows: oh.div_ceil(M), blocks_per_row };
+                        for k in 0..count {
+                            let rows = Rows { first: k * blocks_per_image, plane: blocks };
+                            let b = group * images_per_group + k;
+                            vectorized(
+                                #[inline(always)]
+                                || self.transform_patches::<A, M, T>(input, b, geometry, rows, patches, scratch),
+                            );
+                        }
+                        self.multiply(A * A, blocks, patches, products);
+                        for (k, image) in images.chunks_exact_mut(image_len).enumerate() {
+                            let rows = Rows { first: k * blocks_per_image, plane: blocks };
+                            vectorized(
+                                #[inline(always)]
+                                || {
+                                    let out = Output { ow, blocks_per_row, stride, offset };
+                                    self.transform_outputs::<A, M, T>(image, out, rows, products, scratch);
+                                    for pixel in image.chunks_exact_mut(stride) {
+                                        finish.apply(&mut pixel[offset..offset + co]);
+                                    }
+                                },
+                            );
+                        }
+                    });
+                },
+            );
+            return;
+        }
+        let block_rows_per_group = (rows_wanted / blocks_per_row).max(1);
+        let group_len = M * block_rows_per_group * ow * stride;
         target.data[..n * image_len].par_chunks_mut(image_len).enumerate().for_each(|(b, image)| {
             image.par_chunks_mut(group_len).enumerate().for_each(|(group, rows)| {
                 let first_block_row = group * block_rows_per_group;
@@ -246,23 +295,17 @@ impl WinogradConv {
                     products.resize(A * A * blocks * co, 0.0);
                     scratch.resize(((A + 1) * Self::span::<A, M>(blocks_per_row) * ci).max((M * A + M) * co), 0.0);
                     let geometry = Geometry { first_block_row, block_rows, blocks_per_row };
+                    let plane = Rows { first: 0, plane: blocks };
                     vectorized(
                         #[inline(always)]
-                        || self.transform_patches::<A, M, T>(input, b, geometry, patches, scratch),
+                        || self.transform_patches::<A, M, T>(input, b, geometry, plane, patches, scratch),
                     );
                     self.multiply(A * A, blocks, patches, products);
                     vectorized(
                         #[inline(always)]
                         || {
-                            self.transform_outputs::<A, M, T>(
-                                rows,
-                                ow,
-                                blocks_per_row,
-                                stride,
-                                offset,
-                                products,
-                                scratch,
-                            );
+                            let out = Output { ow, blocks_per_row, stride, offset };
+                            self.transform_outputs::<A, M, T>(rows, out, plane, products, scratch);
                             for pixel in rows.chunks_exact_mut(stride) {
                                 finish.apply(&mut pixel[offset..offset + co]);
                             }
@@ -271,6 +314,16 @@ impl WinogradConv {
                 });
             });
         });
+    }
+
+    /// Output blocks per group (the rows of the matrix products): the tile's, four times as
+    /// many for kernels of 256 x 256 channels or more, whose packing a few rows do not pay for.
+    fn blocks_per_group(&self) -> usize {
+        let base = self.tile.blocks_per_group();
+        match self.in_channels * self.out_channels >= WIDE_KERNELS {
+            true => base * WIDE_GROUP_FACTOR,
+            false => base,
+        }
     }
 
     /// `V = Bᵀ d B` for every `A x A` input patch of the group, into
@@ -283,11 +336,11 @@ impl WinogradConv {
         input: &NhwcBatch,
         b: usize,
         Geometry { first_block_row, block_rows, blocks_per_row }: Geometry,
+        Rows { first, plane: plane_blocks }: Rows,
         patches: &mut [f32],
         scratch: &mut [f32],
     ) {
         let [_, h, w, c] = input.shape;
-        let blocks = block_rows * blocks_per_row;
         let [top, left] = self.padding;
         // The input columns a block row reads, from `-left`, and those of them in the image.
         let span = Self::span::<A, M>(blocks_per_row);
@@ -315,10 +368,10 @@ impl WinogradConv {
             // Then B along each block's A columns: V[i][0..A] from (Bᵀ d)[i][x0..x0 + A].
             let columns: &[f32] = columns;
             for block_col in 0..blocks_per_row {
-                let block = block_row * blocks_per_row + block_col;
+                let block = first + block_row * blocks_per_row + block_col;
                 let x0 = M * block_col;
                 for i in 0..A {
-                    let plane = blocks * c;
+                    let plane = plane_blocks * c;
                     let row = &columns[i * span * c..(i + 1) * span * c];
                     let mut out = patches[i * A * plane..(i + 1) * A * plane]
                         .chunks_exact_mut(plane)
@@ -371,15 +424,12 @@ impl WinogradConv {
 
     /// `Y = Aᵀ M A` for every block of the group, written into the output rows (the parts
     /// of border blocks past the output's edge into scratch).
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn transform_outputs<const A: usize, const M: usize, T: Transforms<A, M>>(
         &self,
         rows: &mut [f32],
-        ow: usize,
-        blocks_per_row: usize,
-        stride: usize,
-        offset: usize,
+        Output { ow, blocks_per_row, stride, offset }: Output,
+        Rows { first, plane }: Rows,
         products: &[f32],
         scratch: &mut [f32],
     ) {
@@ -389,7 +439,8 @@ impl WinogradConv {
         let (sums, spare) = scratch[..(M * A + M) * co].split_at_mut(M * A * co);
         for block in 0..blocks {
             let (block_row, block_col) = (block / blocks_per_row, block % blocks_per_row);
-            let m = |e: usize| &products[(e * blocks + block) * co..(e * blocks + block + 1) * co];
+            let at = |e: usize| (e * plane + first + block) * co;
+            let m = |e: usize| &products[at(e)..at(e) + co];
             // Aᵀ on each column j: sums[(i * A + j) * co..] = (Aᵀ M)[i][j].
             for j in 0..A {
                 let mut out = sums.chunks_exact_mut(A * co).map(|row| &mut row[j * co..(j + 1) * co]);
@@ -418,8 +469,26 @@ impl WinogradConv {
     }
 }
 
-/// Where a group of output blocks lies: its first block row, its block rows, and blocks
-/// per row.
+/// Where a group's blocks lie in its transformed planes: the first row of these blocks,
+/// and the rows of each plane (the group's blocks over all its images).
+#[derive(Debug, Clone, Copy)]
+struct Rows {
+    first: usize,
+    plane: usize,
+}
+
+/// Where a group's output rows go: columns, blocks per row, and the pixel stride and
+/// channel offset of the target.
+#[derive(Debug, Clone, Copy)]
+struct Output {
+    ow: usize,
+    blocks_per_row: usize,
+    stride: usize,
+    offset: usize,
+}
+
+/// Where a group of output blocks lies in its image: its first block row, its block rows,
+/// and blocks per row.
 #[derive(Debug, Clone, Copy)]
 struct Geometry {
     first_block_row: usize,
@@ -521,55 +590,59 @@ mod tests {
     }
 
     #[test]
-    fn matches_the_direct_convolution_on_odd_sizes_and_both_paddings_for_every_tile() {
-        let (n, h, w, ci, co) = (2, 9, 14, 20, 24);
-        let input = NhwcBatch { data: values(n * h * w * ci, 1), shape: [n, h, w, ci] };
-        let tiles = [Tile::F2x2, Tile::F4x4, Tile::F2x2Of5x5];
-        for (tile, pad) in tiles.into_iter().flat_map(|t| [(t, 0usize), (t, t.kernel() / 2)]) {
-            let r = tile.kernel();
-            let planar = values(co * ci * r * r, 2);
-            let winograd = WinogradConv::new(tile, &planar, ci, co, [pad, pad]);
-            let [oh, ow] = winograd.output_size([h, w]);
-            // Write into the middle of a wider buffer, as a branch of a block does.
-            let stride = co + 5;
-            let mut data = vec![f32::NAN; n * oh * ow * stride];
-            let mut target = ChannelSlice { data: &mut data, stride, offset: 3, width: co };
-            winograd.forward_into(&input, &mut target, &Finish::default());
-            let mut worst = 0.0f64;
-            for b in 0..n {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        for o in 0..co {
-                            let mut exact = 0.0f64;
-                            for ky in 0..r {
-                                for kx in 0..r {
-                                    let (y, x) = ((oy + ky) as isize - pad as isize, (ox + kx) as isize - pad as isize);
-                                    if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
-                                        continue;
-                                    }
-                                    for c in 0..ci {
-                                        let v = input.data[((b * h + y as usize) * w + x as usize) * ci + c] as f64;
-                                        exact += v * planar[((o * ci + c) * r + ky) * r + kx] as f64;
+    fn matches_the_direct_convolution_on_odd_sizes_both_paddings_and_groupings_for_every_tile() {
+        // One image (groups of block rows) and three (groups of whole images).
+        for n in [1, 3] {
+            let (h, w, ci, co) = (9, 14, 20, 24);
+            let input = NhwcBatch { data: values(n * h * w * ci, 1), shape: [n, h, w, ci] };
+            let tiles = [Tile::F2x2, Tile::F4x4, Tile::F2x2Of5x5];
+            for (tile, pad) in tiles.into_iter().flat_map(|t| [(t, 0usize), (t, t.kernel() / 2)]) {
+                let r = tile.kernel();
+                let planar = values(co * ci * r * r, 2);
+                let winograd = WinogradConv::new(tile, &planar, ci, co, [pad, pad]);
+                let [oh, ow] = winograd.output_size([h, w]);
+                // Write into the middle of a wider buffer, as a branch of a block does.
+                let stride = co + 5;
+                let mut data = vec![f32::NAN; n * oh * ow * stride];
+                let mut target = ChannelSlice { data: &mut data, stride, offset: 3, width: co };
+                winograd.forward_into(&input, &mut target, &Finish::default());
+                let mut worst = 0.0f64;
+                for b in 0..n {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            for o in 0..co {
+                                let mut exact = 0.0f64;
+                                for ky in 0..r {
+                                    for kx in 0..r {
+                                        let (y, x) =
+                                            ((oy + ky) as isize - pad as isize, (ox + kx) as isize - pad as isize);
+                                        if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
+                                            continue;
+                                        }
+                                        for c in 0..ci {
+                                            let v = input.data[((b * h + y as usize) * w + x as usize) * ci + c] as f64;
+                                            exact += v * planar[((o * ci + c) * r + ky) * r + kx] as f64;
+                                        }
                                     }
                                 }
+                                let ours = data[((b * oh + oy) * ow + ox) * stride + 3 + o] as f64;
+                                worst = worst.max((ours - exact).abs());
                             }
-                            let ours = data[((b * oh + oy) * ow + ox) * stride + 3 + o] as f64;
-                            worst = worst.max((ours - exact).abs());
                         }
                     }
                 }
+                println!("{tile:?}, padding {pad}: max |error| {worst:.2e}");
+                let allowed = match tile {
+                    Tile::F2x2 => 2e-5,
+                    Tile::F4x4 => 6e-5,
+                    Tile::F2x2Of5x5 => 6e-5,
+                };
+                assert!(worst < allowed, "{tile:?}, padding {pad}: max |error| {worst}");
+                assert!(
+                    data.chunks(stride).all(|p| p[..3].iter().chain(&p[3 + co..]).all(|v| v.is_nan())),
+                    "wrote outside its channels"
+                );
             }
-            println!("{tile:?}, padding {pad}: max |error| {worst:.2e}");
-            let allowed = match tile {
-                Tile::F2x2 => 2e-5,
-                Tile::F4x4 => 6e-5,
-                Tile::F2x2Of5x5 => 6e-5,
-            };
-            assert!(worst < allowed, "{tile:?}, padding {pad}: max |error| {worst}");
-            assert!(
-                data.chunks(stride).all(|p| p[..3].iter().chain(&p[3 + co..]).all(|v| v.is_nan())),
-                "wrote outside its channels"
-            );
         }
     }
 }
