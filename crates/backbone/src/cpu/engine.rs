@@ -168,9 +168,12 @@ impl CpuInference {
             let op = match (&layer.kind, &self.packed[i]) {
                 (LayerKind::Input { .. }, _) => continue,
                 (LayerKind::ZeroPadding2D { padding }, _) => {
-                    let conv = sole_reader(i)
-                        .filter(|&r| matches!(self.packed[r], Some(Packed::Conv(_) | Packed::Depthwise(_))));
-                    match conv {
+                    // Folded into the convolution or max pooling that alone reads it.
+                    let reader = sole_reader(i).filter(|&r| {
+                        matches!(self.packed[r], Some(Packed::Conv(_) | Packed::Depthwise(_)))
+                            || matches!(layers[r].kind, LayerKind::MaxPooling2D { .. })
+                    });
+                    match reader {
                         Some(r) => {
                             folded_pad[r] = Some((input, *padding));
                             continue;
@@ -221,7 +224,10 @@ impl CpuInference {
                     Op::Finish(Finish::with_bias(None).with_activation(*a))
                 }
                 (LayerKind::MaxPooling2D { pool, strides, padding }, _) => {
-                    Op::MaxPool(MaxPool { pool: *pool, strides: *strides, padding: *padding })
+                    let (source, zeros) = folded_pad[i].unwrap_or((input, NO_PADDING));
+                    let op = Op::MaxPool(MaxPool { pool: *pool, strides: *strides, padding: *padding, zeros });
+                    steps.push(Step { layer: i, inputs: vec![source], op, into: None });
+                    continue;
                 }
                 (LayerKind::Flatten { .. }, _) => Op::Flatten,
                 (LayerKind::AveragePooling2D { count_include_pad, .. }, _) => {
