@@ -184,12 +184,12 @@ pub enum ConvAlgorithm {
 pub const WINOGRAD_4X4_MIN_CHANNELS: usize = 64;
 
 /// The fewest Winograd output blocks per image on which [`ConvAlgorithm::Winograd`] uses
-/// Winograd (counted in the tile's blocks: 2x2 or 4x4 outputs); smaller grids run on the direct kernel. Winograd's products are made
-/// image by image, and on InceptionV3's 8x8 grid (299x299 images: 4 blocks an image) they
-/// were too short to be efficient: its two 3x3 448 -> 384 convolutions ran at 147
-/// direct-equivalent GFLOP/s on 2 Zen 4 cores, where the direct kernel runs InceptionV3's
-/// other 8x8 convolutions at ~220.
-const WINOGRAD_MIN_BLOCKS: usize = 16;
+/// Winograd (counted in the tile's blocks: 2x2 or 4x4 outputs); smaller grids run on the
+/// direct kernel. Image by image, the products on an 8x8 grid (4 blocks) were too short to
+/// be efficient; since small grids group whole images into one product (`winograd.rs`), the
+/// 8x8 and 7x7 grids gain too (2 Zen 3 cores, batch 32: InceptionV3's 3x3 448 -> 384 at 8x8
+/// 99 -> 38-42 ms a pass, ResNet50's three 3x3 512 -> 512 at 7x7 200-240 -> 94 ms).
+const WINOGRAD_MIN_BLOCKS: usize = 4;
 
 /// The fewest input channels on which a 1x1 convolution runs on the register-tiled direct
 /// kernel rather than as a matrix product of its input (which needs no gathering, and is

@@ -245,7 +245,9 @@ impl WinogradConv {
         if blocks_per_image < rows_wanted && n > 1 {
             // Small grids: a group holds whole images, so that the matrix products have
             // enough rows to pay for packing the kernels (VGG16's 512 channels at 14x14).
-            let images_per_group = (rows_wanted / blocks_per_image).clamp(1, n);
+            // ... but at least as many groups as threads where the batch allows.
+            let per_thread = n.div_ceil(rayon::current_num_threads());
+            let images_per_group = (rows_wanted / blocks_per_image).clamp(1, per_thread);
             target.data[..n * image_len].par_chunks_mut(images_per_group * image_len).enumerate().for_each(
                 |(group, images)| {
                     let count = images.len() / image_len;
