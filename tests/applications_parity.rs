@@ -131,8 +131,11 @@ fn assert_matches(network: &str, size: &str, layer: &str, path: &str, output: Te
     assert!(diff <= tolerance, "{network} {size} {layer} ({path}): max |diff| {diff:.2e} > {tolerance:.2e}");
 }
 
-/// (network, photo, rows, cols, include_top, layers), as the script's CASES.
-const CASES: [(&str, &str, usize, usize, bool, &[&str]); 4] = [
+/// One comparison: (network, photo, rows, cols, include_top, layers).
+type Case = (&'static str, &'static str, usize, usize, bool, &'static [&'static str]);
+
+/// As the script's CASES.
+const CASES: [Case; 4] = [
     ("resnet50", "coffee_160x160.png", 160, 160, false, &["conv4_block6_out", "conv5_block3_out"]),
     ("resnet50", "chelsea_97x131.png", 97, 131, true, &["conv3_block4_out", "conv5_block3_out", "predictions"]),
     ("vgg16", "coffee_160x160.png", 160, 160, false, &["block4_pool", "block5_conv3", "block5_pool"]),
