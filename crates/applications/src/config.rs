@@ -3,13 +3,16 @@
 
 use std::path::Path;
 
-use backbone::{Architecture, Backbone, BackboneOptions, Flavor, Network, Preprocess, Result, Summary};
+use backbone::{Architecture, Backbone, BackboneOptions, Flavor, Network, NetworkError, Preprocess, Result, Summary};
 use burn::tensor::Device;
 use inception::InceptionV3Config;
 use mobilenet::MobileNetV2Config;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::REGISTRY;
+
+/// The safetensors header key under which [`BackboneConfig::save`] records the configuration.
+pub const CONFIG_KEY: &str = "backbone.config";
 
 /// A backbone by registry name (`inception_v3`, `mobilenet_v2`, `resnet50`, `vgg16`) with
 /// Keras' options and an optional cut: serialisable, so checkpoints rebuild it.
@@ -138,6 +141,31 @@ impl BackboneConfig {
         backbone::load_backbone(self.backbone()?, self.options(), self.cut.as_deref(), path, device)
     }
 
+    /// Saves `network` (built from this configuration) as this project's safetensors, the
+    /// configuration in the header, replacing `path` atomically: [`BackboneConfig::load`]
+    /// rebuilds both, and [`BackboneConfig::pretrained`] of the same backbone reads it too.
+    pub fn save(&self, network: &Network, path: &Path) -> Result<()> {
+        let json = serde_json::to_string(self).map_err(|e| NetworkError::BadConfig(e.to_string()))?;
+        backbone::save_weights(network, path, &[(CONFIG_KEY, json)])
+    }
+
+    /// Loads a network saved by [`BackboneConfig::save`] with its configuration; a file
+    /// without one (a Keras or torchvision weight file) is an error saying to use
+    /// [`BackboneConfig::pretrained`].
+    pub fn load(path: &Path, device: &Device) -> Result<(Self, Network)> {
+        let bad = |reason: String| NetworkError::BadWeightFile { path: path.to_path_buf(), reason };
+        let metadata = backbone::weights::safetensors_metadata(path)?;
+        let json = metadata.get(CONFIG_KEY).ok_or_else(|| {
+            bad(format!(
+                "no `{CONFIG_KEY}` in the header: not saved by BackboneConfig::save (weight files of Keras or \
+                 torchvision load with BackboneConfig::pretrained)"
+            ))
+        })?;
+        let config: Self = serde_json::from_str(json).map_err(|e| bad(format!("`{CONFIG_KEY}`: {e}")))?;
+        let network = config.pretrained(path, device)?;
+        Ok((config, network))
+    }
+
     /// Keras' `preprocess_input` of the backbone in this flavour.
     pub fn preprocess(&self) -> Option<Preprocess> {
         self.backbone().ok().and_then(|b| b.preprocess(self.flavor))
@@ -229,6 +257,27 @@ mod tests {
         let old: BackboneConfig = serde_json::from_str(old).unwrap();
         assert_eq!(old, BackboneConfig::for_transfer("inception_v3").unwrap());
         assert_eq!(old.architecture().unwrap().len(), 229);
+    }
+
+    #[test]
+    fn a_saved_network_loads_with_its_configuration() {
+        let device = burn::tensor::Device::flex();
+        let config = BackboneConfig::new("resnet50")
+            .unwrap()
+            .with_input_size([64, 80])
+            .with_cut(Some("conv2_block1_out".into()));
+        let network = config.init(&device).unwrap();
+        let path = std::env::temp_dir().join(format!("applications-save-{}.safetensors", std::process::id()));
+        config.save(&network, &path).unwrap();
+        let (loaded_config, loaded) = BackboneConfig::load(&path, &device).unwrap();
+        assert_eq!(loaded_config, config);
+        let x = burn::tensor::Tensor::<4>::ones([1, 3, 64, 80], &device);
+        let output = |n: &Network| n.forward_layers(x.clone(), &[n.architecture().output()]).unwrap().remove(0);
+        assert_eq!(output(&loaded).into_data(), output(&network).into_data());
+        let vgg = BackboneConfig::new("vgg16").unwrap().with_cut(Some("block1_pool".into()));
+        let err = vgg.pretrained(&path, &device).unwrap_err().to_string();
+        assert!(err.contains("resnet50") && err.contains(&path.display().to_string()), "{err}");
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! - [`BackboneConfig`] selects any backbone by its registry name (`inception_v3`,
 //!   `mobilenet_v2`, `resnet50`, `vgg16`), with Keras' options (`include_top`, `classes`,
 //!   input size, MobileNet's `alpha`) and a cut at any Keras layer; it builds, loads
-//!   ([`BackboneConfig::pretrained`]) and summarises the network, and checkpoints record it.
+//!   ([`BackboneConfig::pretrained`]), saves and reloads ([`BackboneConfig::save`],
+//!   [`BackboneConfig::load`]) and summarises the network; checkpoints record it.
 //! - [`REGISTRY`] lists the backbones and finds the one a weight file holds.
 //! - [`resnet50`] and [`vgg16`]: Keras' ResNet50 (v1) and VGG16, each a description that
 //!   reads like the Keras source beside it plus a small [`backbone::Backbone`] impl.
@@ -17,7 +18,7 @@ mod registry;
 mod resnet;
 mod vgg;
 
-pub use config::BackboneConfig;
+pub use config::{BackboneConfig, CONFIG_KEY};
 pub use registry::REGISTRY;
 pub use resnet::{ResNet50, resnet50};
 pub use vgg::{Vgg16, vgg16};
