@@ -1,7 +1,8 @@
-//! ResNet50 and VGG16 against the real Keras 2.15: the layer lists (names, classes, shapes,
-//! parameters, order) and outputs at several layers at 160x160 and at an odd, non-square
-//! 97x131 (ResNet50 there with its top), through Burn and the packed CPU path, on weights
-//! handed over as a Keras weight file. Fixtures: tests/fixtures/applications/make_keras_fixtures.py.
+//! ResNet50, VGG16 and Xception against the real Keras 2.15: the layer lists (names, classes,
+//! shapes, parameters, order) and outputs at several layers at 160x160 (Xception: 150x150 and
+//! 299x299) and at an odd, non-square 97x131 (ResNet50 and Xception there with their tops),
+//! through Burn and the packed CPU path, on weights handed over as a Keras weight file.
+//! Fixtures: tests/fixtures/applications/make_keras_fixtures.py and make_xception_fixtures.py.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use applications::BackboneConfig;
 use backbone::weights::{KerasLayer, KerasWeight, KerasWeightFile};
-use backbone::{CpuInference, LayerKind, Network, Preprocess, Summary};
+use backbone::{CpuInference, LayerKind, Network, Summary};
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{compare, detrand, nhwc};
 use inception_transfer::npy::{NpyArray, read_npy};
@@ -22,18 +23,22 @@ fn npy(name: &str) -> NpyArray {
     read_npy(&fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
 }
 
-/// A photo committed beside the MobileNetV2 fixtures, through Keras' `caffe` preprocessing.
-fn photo(name: &str, device: &Device) -> Tensor<4> {
-    photo_at(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mobilenet").join(name), device)
+/// A photo committed beside the MobileNetV2 fixtures (or these), through `network`'s
+/// `preprocess_input`.
+fn photo(network: &str, name: &str, device: &Device) -> Tensor<4> {
+    let mobilenet = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mobilenet").join(name);
+    let path = if mobilenet.exists() { mobilenet } else { fixture(name) };
+    photo_at(network, &path, device)
 }
 
-/// The photo at `path` through Keras' `caffe` preprocessing, NCHW.
-fn photo_at(path: &Path, device: &Device) -> Tensor<4> {
+/// The photo at `path` through `network`'s `preprocess_input`, NCHW.
+fn photo_at(network: &str, path: &Path, device: &Device) -> Tensor<4> {
     let image = image::open(path).expect("photo").to_rgb8();
     let (w, h) = (image.width() as usize, image.height() as usize);
     let values: Vec<f32> = image.into_raw().into_iter().map(f32::from).collect();
     let pixels = Tensor::<4>::from_data(TensorData::new(values, [1, h, w, 3]), device).permute([0, 3, 1, 2]);
-    Preprocess::Caffe.apply(pixels)
+    let preprocess = BackboneConfig::new(network).unwrap().preprocess().expect("a preprocess_input");
+    preprocess.apply(pixels)
 }
 
 /// Keras' own float32 error (against its float64 run) for a network, size and layer.
@@ -51,9 +56,15 @@ fn reference_error(network: &str, size: &str, layer: &str) -> f32 {
 /// The fixture weights (see the script) as a Keras weight file with `network`'s layer names.
 fn fixture_weights(network: &Network) -> KerasWeightFile {
     let statistics = match network.architecture().name() {
-        "resnet50" => Some((npy("resnet50_bn_moving_mean.npy").values, npy("resnet50_bn_moving_variance.npy").values)),
+        name @ ("resnet50" | "xception") => Some((
+            npy(&format!("{name}_bn_moving_mean.npy")).values,
+            npy(&format!("{name}_bn_moving_variance.npy")).values,
+        )),
         _ => None,
     };
+    // The last batch norm of each residual branch (ResNet50's, Xception's middle blocks').
+    let residual_end =
+        |name: &str| name.ends_with("_3_bn") || (5..=12).any(|block| name == format!("block{block}_sepconv3_bn"));
     let architecture = network.architecture();
     let mut offset = 0;
     let mut layers = Vec::new();
@@ -63,22 +74,33 @@ fn fixture_weights(network: &Network) -> KerasWeightFile {
         let stream = (2000 + k as u64) * 8;
         let w = |name: &str, shape: Vec<usize>, values: Vec<f32>| KerasWeight { name: name.into(), shape, values };
         let weights = match &layer.kind {
-            LayerKind::Conv2D { filters, kernel, .. } => {
+            LayerKind::Conv2D { filters, kernel, use_bias, .. } => {
                 let shape = [kernel[0], kernel[1], in_channels, *filters];
                 let mut values = detrand::conv_kernel(2000 + k, shape);
-                if layer.name == "block1_conv1" {
+                if network.architecture().name() == "vgg16" && layer.name == "block1_conv1" {
                     values.iter_mut().for_each(|v| *v *= 1.0 / 128.0);
                 }
+                let mut weights = vec![w("kernel", shape.to_vec(), values)];
+                if *use_bias {
+                    weights.push(w("bias", vec![*filters], detrand::symmetric(stream + 5, *filters, 0.1)));
+                }
+                weights
+            }
+            LayerKind::SeparableConv2D { filters, kernel, .. } => {
+                let taps = kernel[0] * kernel[1];
+                let depthwise = detrand::symmetric(stream, taps * in_channels, (6.0 / taps as f64).sqrt());
+                let pointwise =
+                    detrand::symmetric(stream + 2, in_channels * filters, (6.0 / in_channels as f64).sqrt());
                 vec![
-                    w("kernel", shape.to_vec(), values),
-                    w("bias", vec![*filters], detrand::symmetric(stream + 5, *filters, 0.1)),
+                    w("depthwise_kernel", vec![kernel[0], kernel[1], in_channels, 1], depthwise),
+                    w("pointwise_kernel", vec![1, 1, in_channels, *filters], pointwise),
                 ]
             }
             LayerKind::BatchNormalization { .. } => {
                 let c = architecture.channels(index);
-                let quarter = if layer.name.ends_with("_3_bn") { 0.25f32 } else { 1.0 };
+                let quarter = if residual_end(&layer.name) { 0.25f32 } else { 1.0 };
                 let gamma = detrand::uniform(k as u64 * 8 + 1, c).into_iter().map(|u| (0.75f32 + 0.5f32 * u) * quarter);
-                let (means, variances) = statistics.as_ref().expect("batch norms only in ResNet50");
+                let (means, variances) = statistics.as_ref().expect("calibrated statistics");
                 let range = offset..offset + c;
                 offset += c;
                 vec![
@@ -135,11 +157,21 @@ fn assert_matches(network: &str, size: &str, layer: &str, path: &str, output: Te
 type Case = (&'static str, &'static str, usize, usize, bool, &'static [&'static str]);
 
 /// As the script's CASES.
-const CASES: [Case; 4] = [
+const CASES: [Case; 7] = [
     ("resnet50", "coffee_160x160.png", 160, 160, false, &["conv4_block6_out", "conv5_block3_out"]),
     ("resnet50", "chelsea_97x131.png", 97, 131, true, &["conv3_block4_out", "conv5_block3_out", "predictions"]),
     ("vgg16", "coffee_160x160.png", 160, 160, false, &["block4_pool", "block5_conv3", "block5_pool"]),
     ("vgg16", "chelsea_97x131.png", 97, 131, false, &["block3_pool", "block5_pool"]),
+    (
+        "xception",
+        "chelsea_150x150.png",
+        150,
+        150,
+        false,
+        &["block4_pool", "block13_sepconv2_bn", "block14_sepconv2_act"],
+    ),
+    ("xception", "astronaut_299x299.png", 299, 299, false, &["block13_pool", "block14_sepconv2_act"]),
+    ("xception", "chelsea_97x131.png", 97, 131, true, &["block3_pool", "block14_sepconv2_act", "predictions"]),
 ];
 
 #[test]
@@ -149,7 +181,7 @@ fn outputs_match_keras_through_burn_and_the_packed_engine() {
         let model = fixture_network(network, [rows, cols], include_top, &device);
         let size = format!("{rows}x{cols}");
         let indices: Vec<usize> = layers.iter().map(|l| model.architecture().index_of(l).unwrap()).collect();
-        let x = photo(photo_name, &device);
+        let x = photo(network, photo_name, &device);
         let burn = model.forward_layers(x.clone(), &indices).expect("Burn forward");
         let packed = CpuInference::new(&model).expect("packs every layer");
         let fast = packed.forward_layers(x, &indices).expect("packed forward");
@@ -163,7 +195,8 @@ fn outputs_match_keras_through_burn_and_the_packed_engine() {
 /// Keras' layer list: every name (but the session-numbered input), class, output shape and
 /// parameter count, in `model.layers` order.
 fn assert_layer_list(config: BackboneConfig, file: &str, layers: usize, total: usize) {
-    let summary = Summary::of(&config.architecture().unwrap(), [224, 224], &|_| true).unwrap();
+    let size = if file.ends_with("_299.txt") { [299, 299] } else { [224, 224] };
+    let summary = Summary::of(&config.architecture().unwrap(), size, &|_| true).unwrap();
     let text = std::fs::read_to_string(fixture(file)).unwrap();
     let keras: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
     assert_eq!(summary.rows.len(), keras.len(), "{file}: layer count");
@@ -184,6 +217,11 @@ fn layer_lists_and_parameter_counts_match_keras() {
     let vgg = BackboneConfig::new("vgg16").unwrap();
     assert_layer_list(vgg.clone(), "vgg16_layers_224.txt", 19, 14_714_688);
     assert_layer_list(vgg.with_include_top(true), "vgg16_top_layers_224.txt", 23, 138_357_544);
+    let xception = BackboneConfig::new("xception").unwrap();
+    assert_layer_list(xception.clone(), "xception_layers_299.txt", 132, 20_861_480);
+    assert_layer_list(xception.clone().with_include_top(true), "xception_top_layers_299.txt", 134, 22_910_480);
+    // The Keras guide's base at 150x150: the same parameters.
+    assert_eq!(xception.summary([150, 150]).unwrap().total_params(), 20_861_480);
 }
 
 #[test]
@@ -199,17 +237,23 @@ fn a_flattening_top_names_the_input_size_it_was_built_for() {
 #[test]
 fn keras_written_files_load_and_match() {
     let device = Device::flex();
-    let crop = photo_at(&fixture("chelsea_48x48.png"), &device);
-    for (network, cut, other) in [("resnet50", "conv2_block3_out", "vgg16"), ("vgg16", "block2_pool", "resnet50")] {
+    let cases = [
+        ("resnet50", "conv2_block3_out", "vgg16", "chelsea_48x48.png"),
+        ("vgg16", "block2_pool", "resnet50", "chelsea_48x48.png"),
+        ("xception", "block3_sepconv1_act", "resnet50", "chelsea_97x131.png"),
+    ];
+    for (network, cut, other, crop) in cases {
+        let crop = photo(network, crop, &device);
+        let [_, _, rows, cols] = crop.dims();
         let path = fixture(&format!("{network}_{cut}_fixture.h5"));
         assert_eq!(applications::REGISTRY.detect(&path).unwrap().name(), network);
-        let config = BackboneConfig::new(network).unwrap().with_input_size([48, 48]).with_cut(Some(cut.into()));
+        let config = BackboneConfig::new(network).unwrap().with_input_size([rows, cols]).with_cut(Some(cut.into()));
         let model = config.pretrained(&path, &device).expect("a Keras-written file loads");
-        let output = model.forward_layers(crop.clone(), &[model.architecture().output()]).unwrap().remove(0);
-        let reference = npy(&format!("{network}_48x48_{cut}.npy"));
+        let output = model.forward_layers(crop, &[model.architecture().output()]).unwrap().remove(0);
+        let reference = npy(&format!("{network}_{rows}x{cols}_{cut}.npy"));
         let (_, ours) = nhwc(output);
         let (diff, scale) = compare(&ours, &reference.values);
-        println!("{network} 48x48 {cut} from Keras' file: max |diff| {diff:.2e}, max |value| {scale:.3}");
+        println!("{network} {rows}x{cols} {cut} from Keras' file: max |diff| {diff:.2e}, max |value| {scale:.3}");
         assert!(diff <= 2e-4, "{network}: {diff}");
         let wrong = BackboneConfig::new(other).unwrap().with_cut(Some("block1_pool".into()));
         let wrong = match other {

@@ -1,13 +1,14 @@
 //! `keras.applications` networks as backbone plug-ins, and the registry of every backbone.
 //!
 //! - [`BackboneConfig`] selects any backbone by its registry name (`inception_v3`,
-//!   `mobilenet_v2`, `resnet50`, `vgg16`), with Keras' options (`include_top`, `classes`,
+//!   `mobilenet_v2`, `resnet50`, `vgg16`, `xception`), with Keras' options (`include_top`, `classes`,
 //!   input size, MobileNet's `alpha`) and a cut at any Keras layer; it builds, loads
 //!   ([`BackboneConfig::pretrained`]), saves and reloads ([`BackboneConfig::save`],
 //!   [`BackboneConfig::load`]) and summarises the network; checkpoints record it.
 //! - [`REGISTRY`] lists the backbones and finds the one a weight file holds.
-//! - [`resnet50`] and [`vgg16`]: Keras' ResNet50 (v1) and VGG16, each a description that
-//!   reads like the Keras source beside it plus a small [`backbone::Backbone`] impl.
+//! - [`resnet50`], [`vgg16`] and [`xception`]: Keras' ResNet50 (v1), VGG16 and Xception,
+//!   each a description that reads like the Keras source beside it plus a small
+//!   [`backbone::Backbone`] impl.
 //!
 //! InceptionV3 and MobileNetV2 keep their own crates (typed block names, torchvision
 //! flavours) and plug in the same way.
@@ -17,8 +18,10 @@ mod config;
 mod registry;
 mod resnet;
 mod vgg;
+mod xception;
 
 pub use config::{BackboneConfig, CONFIG_KEY};
 pub use registry::REGISTRY;
 pub use resnet::{ResNet50, resnet50};
 pub use vgg::{Vgg16, vgg16};
+pub use xception::{Xception, xception};

@@ -10,4 +10,5 @@ pub static REGISTRY: Registry = Registry::new(&[
     &mobilenet::MobileNetV2Backbone,
     &crate::resnet::ResNet50,
     &crate::vgg::Vgg16,
+    &crate::xception::Xception,
 ]);

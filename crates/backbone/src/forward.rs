@@ -195,6 +195,11 @@ impl Network {
                 let groups = x.dims()[1];
                 convolve(x, conv, *strides, *padding, groups)
             }
+            (LayerKind::SeparableConv2D { strides, padding, .. }, Some(LayerParams::Separable(sep))) => {
+                let groups = x.dims()[1];
+                let depthwise = convolve(x, &sep.depthwise, *strides, *padding, groups);
+                convolve(depthwise, &sep.pointwise, [1, 1], Padding::Valid, 1)
+            }
             (LayerKind::BatchNormalization { .. }, Some(LayerParams::Norm(bn))) => {
                 match bn.uses_batch_statistics(&x.device()) {
                     true => bn.forward_batch_statistics(x),

@@ -44,7 +44,7 @@ pub use error::{NetworkError, Result};
 pub use flavor::Flavor;
 pub use frozen::FrozenBase;
 pub use layer::{Activation, Layer, LayerKind, OutputError, Padding, Weight, ZeroPadding, window_output};
-pub use network::{ConvParams, LayerParams, Network};
+pub use network::{ConvParams, LayerParams, Network, SeparableParams};
 pub use plugin::{
     Backbone, BackboneOptions, OfficialWeights, Registry, TorchKeys, build_architecture, load_backbone, load_weights,
     save_weights,

@@ -22,6 +22,16 @@ pub struct ConvParams {
     pub bias: Option<Param<Tensor<1>>>,
 }
 
+/// The weights of a separable convolution: a depthwise convolution without a bias, then a
+/// pointwise (1x1) one holding the layer's bias, if any.
+#[derive(Module, Debug)]
+pub struct SeparableParams {
+    /// `depthwise_kernel` as `[channels, 1, rows, cols]`.
+    pub depthwise: ConvParams,
+    /// `pointwise_kernel` as `[out, in, 1, 1]`, with the layer's `bias`.
+    pub pointwise: ConvParams,
+}
+
 /// The weights of one weighted layer.
 #[derive(Module, Debug)]
 pub enum LayerParams {
@@ -31,6 +41,8 @@ pub enum LayerParams {
     Norm(BatchNormalization),
     /// `Dense` (weight `[in, out]`).
     Dense(Linear),
+    /// `SeparableConv2D`.
+    Separable(SeparableParams),
 }
 
 /// A described network as a Burn module: it holds the weights of every weighted layer of
@@ -74,6 +86,12 @@ impl Network {
                     *use_bias,
                     device,
                 ))),
+                LayerKind::SeparableConv2D { filters, kernel, use_bias, .. } => {
+                    Some(LayerParams::Separable(SeparableParams {
+                        depthwise: conv_params([in_channels, in_channels], *kernel, in_channels, false, device),
+                        pointwise: conv_params([in_channels, *filters], [1, 1], 1, *use_bias, device),
+                    }))
+                }
                 LayerKind::BatchNormalization { epsilon, momentum, scale, tensorflow_order } => {
                     Some(LayerParams::Norm(
                         BatchNormalizationConfig::new(architecture.channels(i))
@@ -126,6 +144,9 @@ impl Network {
             (LayerParams::Norm(_), Weight::MovingVariance) => "Norm.moving_variance",
             (LayerParams::Dense(_), Weight::Kernel) => "Dense.weight",
             (LayerParams::Dense(_), Weight::Bias) => "Dense.bias",
+            (LayerParams::Separable(_), Weight::DepthwiseKernel) => "Separable.depthwise.kernel",
+            (LayerParams::Separable(_), Weight::PointwiseKernel) => "Separable.pointwise.kernel",
+            (LayerParams::Separable(sep), Weight::Bias) if sep.pointwise.bias.is_some() => "Separable.pointwise.bias",
             _ => return None,
         };
         Some(format!("params.{slot}.{field}"))

@@ -101,6 +101,13 @@ impl CpuInference {
                 (LayerKind::DepthwiseConv2D { strides, padding, .. }, Some(LayerParams::Conv(conv))) => {
                     Some(Packed::Depthwise(PackedDepthwise::pack(conv, *strides, *padding)?))
                 }
+                (LayerKind::SeparableConv2D { strides, padding, .. }, Some(LayerParams::Separable(sep))) => {
+                    // The depthwise step computed inside the pointwise convolution, as for
+                    // MobileNet's depthwise -> project pairs.
+                    let depthwise = PackedDepthwise::pack(&sep.depthwise, *strides, *padding)?;
+                    let pointwise = PackedConv::pack(&sep.pointwise, [1, 1], Padding::Valid, algorithm)?;
+                    Some(Packed::Conv(pointwise.after_depthwise(depthwise)))
+                }
                 (LayerKind::BatchNormalization { .. }, Some(LayerParams::Norm(bn))) => {
                     Some(Packed::Norm(Finish::with_bias(None).with_norm(bn)?))
                 }
@@ -168,10 +175,12 @@ impl CpuInference {
             let op = match (&layer.kind, &self.packed[i]) {
                 (LayerKind::Input { .. }, _) => continue,
                 (LayerKind::ZeroPadding2D { padding }, _) => {
-                    // Folded into the convolution or max pooling that alone reads it.
-                    let reader = sole_reader(i).filter(|&r| {
-                        matches!(self.packed[r], Some(Packed::Conv(_) | Packed::Depthwise(_)))
-                            || matches!(layers[r].kind, LayerKind::MaxPooling2D { .. })
+                    // Folded into the convolution (not a separable one) or max pooling that alone
+                    // reads it.
+                    let reader = sole_reader(i).filter(|&r| match layers[r].kind {
+                        LayerKind::SeparableConv2D { .. } => false,
+                        LayerKind::MaxPooling2D { .. } => true,
+                        _ => matches!(self.packed[r], Some(Packed::Conv(_) | Packed::Depthwise(_))),
                     });
                     match reader {
                         Some(r) => {

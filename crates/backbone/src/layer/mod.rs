@@ -137,6 +137,21 @@ pub enum LayerKind {
         /// Whether it adds a bias.
         use_bias: bool,
     },
+    /// `SeparableConv2D` with `depth_multiplier=1`: a depthwise convolution (the window,
+    /// strides and padding) then a pointwise 1x1 one to `filters` channels, with the bias
+    /// (if any) after the pointwise one.
+    SeparableConv2D {
+        /// Output channels.
+        filters: usize,
+        /// Window `[rows, cols]` of the depthwise step.
+        kernel: [usize; 2],
+        /// Stride `[rows, cols]` of the depthwise step.
+        strides: [usize; 2],
+        /// Padding of the depthwise step.
+        padding: Padding,
+        /// Whether it adds a bias.
+        use_bias: bool,
+    },
     /// `BatchNormalization` over the channels.
     BatchNormalization {
         /// Added to the variance before the square root.
@@ -207,6 +222,7 @@ impl LayerKind {
             LayerKind::Input { .. } => ("InputLayer", "input"),
             LayerKind::Conv2D { .. } => ("Conv2D", "conv2d"),
             LayerKind::DepthwiseConv2D { .. } => ("DepthwiseConv2D", "depthwise_conv2d"),
+            LayerKind::SeparableConv2D { .. } => ("SeparableConv2D", "separable_conv2d"),
             LayerKind::BatchNormalization { .. } => ("BatchNormalization", "batch_normalization"),
             LayerKind::Activation(_) => ("Activation", "activation"),
             LayerKind::ReLU(_) => ("ReLU", "re_lu"),
@@ -236,7 +252,7 @@ impl LayerKind {
     pub fn output_channels(&self, inputs: &[usize]) -> usize {
         match self {
             LayerKind::Input { channels } => *channels,
-            LayerKind::Conv2D { filters, .. } => *filters,
+            LayerKind::Conv2D { filters, .. } | LayerKind::SeparableConv2D { filters, .. } => *filters,
             LayerKind::Dense { units, .. } => *units,
             LayerKind::Flatten { features } => *features,
             LayerKind::Concatenate => inputs.iter().sum(),

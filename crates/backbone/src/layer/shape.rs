@@ -29,7 +29,8 @@ impl LayerKind {
         match self {
             LayerKind::Input { .. } => Ok(Some(input)),
             LayerKind::Conv2D { kernel, strides, padding, .. }
-            | LayerKind::DepthwiseConv2D { kernel, strides, padding, .. } => windowed(*kernel, *strides, *padding),
+            | LayerKind::DepthwiseConv2D { kernel, strides, padding, .. }
+            | LayerKind::SeparableConv2D { kernel, strides, padding, .. } => windowed(*kernel, *strides, *padding),
             LayerKind::MaxPooling2D { pool, strides, padding }
             | LayerKind::AveragePooling2D { pool, strides, padding, .. } => windowed(*pool, *strides, *padding),
             LayerKind::ZeroPadding2D { padding } => {

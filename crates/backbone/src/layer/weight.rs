@@ -8,8 +8,10 @@ use super::LayerKind;
 pub enum Weight {
     /// `kernel` of a `Conv2D` or `Dense`.
     Kernel,
-    /// `depthwise_kernel` of a `DepthwiseConv2D`.
+    /// `depthwise_kernel` of a `DepthwiseConv2D` or `SeparableConv2D`.
     DepthwiseKernel,
+    /// `pointwise_kernel` of a `SeparableConv2D`.
+    PointwiseKernel,
     /// `bias`.
     Bias,
     /// A batch norm's scale, `gamma`.
@@ -29,6 +31,7 @@ impl Weight {
         match self {
             Weight::Kernel => "kernel",
             Weight::DepthwiseKernel => "depthwise_kernel",
+            Weight::PointwiseKernel => "pointwise_kernel",
             Weight::Bias => "bias",
             Weight::Gamma => "gamma",
             Weight::Beta => "beta",
@@ -40,7 +43,7 @@ impl Weight {
     /// torchvision's field name (`weight`, `running_var`).
     pub fn torch_name(self) -> &'static str {
         match self {
-            Weight::Kernel | Weight::DepthwiseKernel | Weight::Gamma => "weight",
+            Weight::Kernel | Weight::DepthwiseKernel | Weight::PointwiseKernel | Weight::Gamma => "weight",
             Weight::Bias | Weight::Beta => "bias",
             Weight::MovingMean => "running_mean",
             Weight::MovingVariance => "running_var",
@@ -64,6 +67,11 @@ impl LayerKind {
         match self {
             LayerKind::Conv2D { use_bias, .. } => with_bias(Weight::Kernel, *use_bias),
             LayerKind::DepthwiseConv2D { use_bias, .. } => with_bias(Weight::DepthwiseKernel, *use_bias),
+            LayerKind::SeparableConv2D { use_bias, .. } => {
+                let mut weights = vec![Weight::DepthwiseKernel];
+                weights.extend(with_bias(Weight::PointwiseKernel, *use_bias));
+                weights
+            }
             LayerKind::BatchNormalization { scale: true, .. } => {
                 vec![Weight::Gamma, Weight::Beta, Weight::MovingMean, Weight::MovingVariance]
             }
@@ -82,13 +90,16 @@ impl LayerKind {
 
     /// The shape of `weight` in Keras' layout, for a layer with `in_channels` inputs and
     /// `out_channels` outputs: conv kernels `(rows, cols, in, out)` (depthwise
-    /// `(rows, cols, channels, 1)`), dense kernels `(in, out)`, vectors `(channels,)`.
+    /// `(rows, cols, channels, 1)`, pointwise `(1, 1, in, out)`), dense kernels `(in, out)`,
+    /// vectors `(channels,)`.
     pub fn keras_shape(&self, weight: Weight, in_channels: usize, out_channels: usize) -> Vec<usize> {
         match (self, weight) {
             (LayerKind::Conv2D { kernel, .. }, Weight::Kernel) => vec![kernel[0], kernel[1], in_channels, out_channels],
-            (LayerKind::DepthwiseConv2D { kernel, .. }, Weight::DepthwiseKernel) => {
-                vec![kernel[0], kernel[1], in_channels, 1]
-            }
+            (
+                LayerKind::DepthwiseConv2D { kernel, .. } | LayerKind::SeparableConv2D { kernel, .. },
+                Weight::DepthwiseKernel,
+            ) => vec![kernel[0], kernel[1], in_channels, 1],
+            (LayerKind::SeparableConv2D { .. }, Weight::PointwiseKernel) => vec![1, 1, in_channels, out_channels],
             (LayerKind::Dense { .. }, Weight::Kernel) => vec![in_channels, out_channels],
             _ => vec![out_channels],
         }
@@ -109,10 +120,12 @@ impl LayerKind {
     }
 
     /// `weight`'s values from a Keras file's layout (`keras`, its shape there) to Burn's:
-    /// conv kernels HWIO to OIHW (depthwise `(rows, cols, channels, 1)` to
+    /// conv and pointwise kernels HWIO to OIHW (depthwise `(rows, cols, channels, 1)` to
     /// `[channels, 1, rows, cols]`); the rest as they are (Burn's `Linear` is `[in, out]`).
     pub fn to_burn_layout(&self, weight: Weight, values: &[f32], keras: &[usize]) -> Vec<f32> {
-        let (&[rows, cols, cin, cout], Weight::Kernel | Weight::DepthwiseKernel) = (keras, weight) else {
+        let (&[rows, cols, cin, cout], Weight::Kernel | Weight::DepthwiseKernel | Weight::PointwiseKernel) =
+            (keras, weight)
+        else {
             return values.to_vec();
         };
         // Depthwise (rows, cols, channels, 1) is HWIO with in = channels, out = 1 read as
@@ -139,7 +152,7 @@ impl LayerKind {
     /// [`LayerKind::to_burn_layout`]).
     pub fn keras_shape_of(&self, weight: Weight, burn: &[usize]) -> Vec<usize> {
         match (weight, burn) {
-            (Weight::Kernel, [o, i, r, c]) => vec![*r, *c, *i, *o],
+            (Weight::Kernel | Weight::PointwiseKernel, [o, i, r, c]) => vec![*r, *c, *i, *o],
             (Weight::DepthwiseKernel, [ch, _, r, c]) => vec![*r, *c, *ch, 1],
             _ => burn.to_vec(),
         }
@@ -186,5 +199,15 @@ mod tests {
         };
         assert_eq!(conv.parameter_counts(3, 64), (9472, 0)); // ResNet50's conv1_conv
         assert_eq!(LayerKind::Dense { units: 10, activation: Activation::Softmax }.parameter_counts(5, 10), (60, 0));
+        let separable = LayerKind::SeparableConv2D {
+            filters: 128,
+            kernel: [3, 3],
+            strides: [1, 1],
+            padding: Padding::Same,
+            use_bias: false,
+        };
+        // Xception's block2_sepconv1: 3 * 3 * 64 + 64 * 128.
+        assert_eq!(separable.parameter_counts(64, 128), (8768, 0));
+        assert_eq!(separable.weights(), vec![Weight::DepthwiseKernel, Weight::PointwiseKernel]);
     }
 }
