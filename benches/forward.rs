@@ -2,7 +2,8 @@
 //! InceptionV3 cut at `mixed7` at 150x150 (the course's feature extractor,
 //! `mixed7_150_b32`), MobileNetV2 to `out_relu` at 160x160 (the TensorFlow tutorial's,
 //! `mobilenet_v2_160_b32`), ResNet50 and VGG16 notop at 224x224 (`resnet50_224_b32`,
-//! `vgg16_224_b32`: Keras' feature-extraction examples) and, with `FORWARD_FULL=1`, the full
+//! `vgg16_224_b32`: Keras' feature-extraction examples), Xception notop at 150x150 (the Keras
+//! transfer-learning guide's, `xception_150_b32`) and, with `FORWARD_FULL=1`, the full
 //! InceptionV3 at 299x299 (`mixed10_299_b32`). Each host backend runs twice: Burn's generic convolutions (`flex`)
 //! and the packed channels-last engine the trainer uses for a frozen base (`flex+packed`).
 //!
@@ -74,10 +75,14 @@ fn forward(c: &mut Criterion) {
             |device: &Device| MobileNetV2Config::new().with_input_size([160, 160]).init(device).expect("model").network;
         bench_forward(c, "mobilenet_v2_160_b32", &mobilenet, 160, 32, &chosen);
     }
-    for (id, model) in [("resnet50_224_b32", "resnet50"), ("vgg16_224_b32", "vgg16")] {
+    for (id, model, size) in
+        [("resnet50_224_b32", "resnet50", 224), ("vgg16_224_b32", "vgg16", 224), ("xception_150_b32", "xception", 150)]
+    {
         if wanted(id) {
-            let build = |device: &Device| BackboneConfig::new(model).and_then(|c| c.init(device)).expect("model");
-            bench_forward(c, id, &build, 224, 32, &chosen);
+            let build = |device: &Device| {
+                BackboneConfig::new(model).and_then(|c| c.with_input_size([size, size]).init(device)).expect("model")
+            };
+            bench_forward(c, id, &build, size, 32, &chosen);
         }
     }
     if std::env::var("FORWARD_FULL").is_ok() && wanted("mixed10_299_b32") {

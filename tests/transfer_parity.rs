@@ -160,3 +160,123 @@ fn fit_bookkeeping_matches_keras_history() {
         assert!((record.val_accuracy.unwrap() - k("val_accuracy")).abs() < 1e-6, "val_accuracy");
     }
 }
+
+/// The photos of the batch-norm mode fixtures: centre crops of 71x71 through Keras' `tf`
+/// preprocessing, NCHW.
+fn mode_batch(device: &Device) -> Tensor<4> {
+    let names = ["chelsea_150x150.png", "coffee_160x160.png", "astronaut_224x224.png", "chelsea_97x131.png"];
+    let mut values = Vec::new();
+    for name in names {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mobilenet").join(name);
+        let image = image::open(path).unwrap().to_rgb8();
+        let (top, left) = ((image.height() - 71) / 2, (image.width() - 71) / 2);
+        let crop = image::imageops::crop_imm(&image, left, top, 71, 71).to_image();
+        values.extend(crop.into_raw().into_iter().map(|v| f32::from(v) / 127.5 - 1.0));
+    }
+    Tensor::<4>::from_data(TensorData::new(values, [4, 71, 71, 3]), device).permute([0, 3, 1, 2])
+}
+
+/// One weight of a trained base layer, in Keras' layout.
+fn keras_layout(network: &backbone::Network, layer: &str, weight: &str) -> Vec<f32> {
+    use backbone::LayerParams;
+    let index = network.architecture().index_of(layer).unwrap();
+    let kind = &network.architecture().layers()[index].kind;
+    let (burn, weight) = match (network.params_of(index).unwrap(), weight) {
+        (LayerParams::Conv(conv), "kernel") => (conv.kernel.val(), backbone::Weight::Kernel),
+        (LayerParams::Separable(sep), "depthwise_kernel") => {
+            (sep.depthwise.kernel.val(), backbone::Weight::DepthwiseKernel)
+        }
+        (LayerParams::Norm(bn), "gamma") => return values(bn.gamma.as_ref().unwrap().val()),
+        (LayerParams::Norm(bn), "beta") => return values(bn.beta.val()),
+        (LayerParams::Norm(bn), "moving_mean") => return values(bn.moving_mean.value()),
+        (LayerParams::Norm(bn), "moving_variance") => return values(bn.moving_variance.value()),
+        _ => panic!("{layer}.{weight}"),
+    };
+    // Keras' layout, element by element: the inverse of `to_burn_layout`.
+    let keras_shape = kind.keras_shape_of(weight, &burn.dims());
+    let count: usize = keras_shape.iter().product();
+    let positions: Vec<f32> = (0..count).map(|i| i as f32).collect();
+    let order = kind.to_burn_layout(weight, &positions, &keras_shape);
+    let burn = values(burn);
+    let mut keras = vec![0.0; count];
+    for (at, &from) in order.iter().enumerate() {
+        keras[from as usize] = burn[at];
+    }
+    keras
+}
+
+/// The whole Xception base trainable (`base.trainable = True`) in Keras' two batch-norm
+/// modes, two Adam steps: `base(x, training=False)` (the Keras guide: moving statistics
+/// used and never updated, gamma and beta trained) and Keras' default `training=True`
+/// (batch statistics, moving ones updated with momentum 0.99). Fixtures:
+/// tests/fixtures/transfer/make_batch_norm_mode_fixtures.py.
+#[test]
+fn trainable_batch_norms_match_keras_in_both_modes() {
+    let device = Device::flex();
+    let keras: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("batch_norm_modes.json")).unwrap()).unwrap();
+    let cut = "block3_sepconv1_act";
+    let weights = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/applications")
+        .join(format!("xception_{cut}_fixture.h5"));
+    let x = mode_batch(&device);
+    for (mode, training) in [("inference", false), ("training", true)] {
+        let keras = &keras[mode];
+        let base = transfer::BaseConfig::new("xception").unwrap().with_input_size([71, 71]).with_cut(Some(cut.into()));
+        let network = base.pretrained(&weights, &device).unwrap();
+        let initial = network.clone();
+        let config = TransferModelConfig::new(base, HeadConfig::global_average(1)).with_input_size([71, 71]);
+        let mut model = config.init_with_base(network, &device).unwrap().unfreeze_base().with_base_training(training);
+        model.head.output = Dense::from_values(
+            detrand::symmetric(16000, 128, (6.0f64 / 129.0).sqrt()),
+            128,
+            1,
+            detrand::symmetric(16001, 1, 0.01),
+            &device,
+        );
+        let summary = model.base.summary([71, 71]).unwrap();
+        let trainable = summary.trainable_params() + 129;
+        assert_eq!(trainable as u64, keras["trainable_params"].as_u64().unwrap(), "{mode}: trainable parameters");
+        let mut trainer = Trainer::new(model, CompileConfig::adam(1e-3), &device).unwrap();
+        for step in 0..2 {
+            let metrics =
+                trainer.train_step(Inputs::Images(x.clone()), targets(&[0.0, 1.0, 1.0, 0.0], &device)).unwrap();
+            let keras_loss = keras["losses"][step].as_f64().unwrap();
+            println!("{mode} step {}: loss {} vs Keras {keras_loss}", step + 1, metrics.loss);
+            assert!((metrics.loss - keras_loss).abs() < 1e-5 * keras_loss.abs().max(1.0), "{mode} step {step}");
+        }
+        let trained = &trainer.model().base;
+        for (key, reference) in keras["weights"].as_object().unwrap() {
+            let reference: Vec<f32> =
+                reference.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            let (layer, weight) = key.split_once('.').unwrap();
+            let ours = match layer {
+                "dense" => match weight {
+                    "kernel" => values(trainer.model().head.output.kernel()),
+                    _ => values(trainer.model().head.output.bias.val()),
+                },
+                _ => keras_layout(trained, layer, weight),
+            };
+            let before = match layer {
+                "dense" => reference.clone(),
+                _ => keras_layout(&initial, layer, weight),
+            };
+            let moved = before.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            let diff = ours.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            let scale = reference.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
+            println!(
+                "{mode} {key}: max |ours - Keras| {diff:.2e}, Keras moved it by {moved:.2e}, max |value| {scale:.3}"
+            );
+            assert!(diff <= 1e-6 * scale.max(1.0), "{mode} {key}: {diff}");
+            if weight.starts_with("moving") && layer != "dense" {
+                assert_eq!(moved == 0.0, !training, "{mode} {key}: moving statistics updated only in training mode");
+            }
+        }
+        // A checkpoint keeps the mode.
+        let path = std::env::temp_dir().join(format!("bn-mode-{mode}-{}.safetensors", std::process::id()));
+        transfer::save_model(&path, trainer.model(), &[]).unwrap();
+        let (loaded, _) = transfer::load_model(&path, &device).unwrap();
+        assert_eq!(loaded.base_training(), training, "{mode}: recorded in the checkpoint");
+        std::fs::remove_file(&path).unwrap();
+    }
+}

@@ -127,9 +127,21 @@ impl BatchNormalization {
         let mean = self.moving_mean.value_sync().to_device(&device);
         let var = self.moving_variance.value_sync().to_device(&device);
         let mean = mean.mul_scalar(keep).add(result.mean.detach().mul_scalar(1.0 - keep));
-        let var = var.mul_scalar(keep).add(result.variance.detach().mul_scalar(1.0 - keep));
+        // The moving variance follows the batch's unbiased variance (TensorFlow's fused batch
+        // norm returns it with Bessel's correction; the output is normalised by the biased one).
+        let [batch, _, rows, cols] = result.output.dims();
+        let count = (batch * rows * cols) as f64;
+        let bessel = match count > 1.0 {
+            true => count / (count - 1.0),
+            false => 1.0,
+        };
+        let var = var.mul_scalar(keep).add(result.variance.detach().mul_scalar((1.0 - keep) * bessel));
         self.moving_mean.update(mean.detach());
         self.moving_variance.update(var.detach());
+        // Committed now: `RunningState` keeps a thread's update aside until its next read on
+        // that thread, so `value()` (inference, packing, checkpoints) would otherwise lag a step.
+        self.moving_mean.value_sync();
+        self.moving_variance.value_sync();
         result.output
     }
 }

@@ -49,9 +49,12 @@ pub enum LayerParams {
 /// its [`Architecture`] and runs on whatever device they live on.
 ///
 /// Each layer has Keras' `trainable` flag: a frozen layer gets no gradient and its batch
-/// norm runs on its moving statistics (Keras `layer.trainable = False`); unfreezing turns
-/// gradients back on but keeps batch norms on their moving statistics, as the TensorFlow
-/// fine-tuning recipe (`base(x, training=False)`) does.
+/// norm runs on its moving statistics (Keras `layer.trainable = False`). What a trainable
+/// batch norm does in a training step is Keras' `training` argument of the call that runs
+/// the network ([`Network::with_batch_norm_training`]): batch statistics with the moving
+/// ones updated (`training=True`, Keras' default inside `fit` and a new network's), or the
+/// moving statistics, never updated, while gamma and beta train (`base(x,
+/// training=False)`, as the Keras guide and TensorFlow's fine-tuning tutorial call it).
 #[derive(Module, Debug)]
 pub struct Network {
     /// One entry per weighted layer, in layer order.
@@ -65,6 +68,9 @@ pub struct Network {
     /// Keras' `trainable` flag of each layer.
     #[module(skip)]
     trainable: Vec<bool>,
+    /// Keras' `training` argument for the trainable batch norms (see [`Network`]).
+    #[module(skip)]
+    batch_norm_training: bool,
 }
 
 impl Network {
@@ -113,7 +119,8 @@ impl Network {
             }));
         }
         let trainable = vec![true; architecture.len()];
-        Self { params, architecture: Arc::new(architecture), slots: Arc::new(slots), trainable }
+        let architecture = Arc::new(architecture);
+        Self { params, architecture, slots: Arc::new(slots), trainable, batch_norm_training: true }
     }
 
     /// The description of the network.
@@ -174,6 +181,29 @@ impl Network {
         Ok(self.with_trainable(|i| (i == index).then_some(trainable)))
     }
 
+    /// Sets Keras' `training` argument for the trainable batch norms in training steps (on an
+    /// autodiff device): `true` (Keras' default inside `fit`, and a new network's) normalises
+    /// with the batch's statistics and updates the moving mean and variance with the layer's
+    /// momentum; `false` (`base(x, training=False)`: the Keras transfer-learning guide and
+    /// TensorFlow's fine-tuning tutorial) normalises with the moving statistics and never
+    /// updates them, while gamma and beta still get gradients. Frozen batch norms always run
+    /// on their moving statistics; layers unfrozen later follow this setting.
+    pub fn with_batch_norm_training(mut self, training: bool) -> Self {
+        self.batch_norm_training = training;
+        for (index, slot) in self.slots.iter().enumerate() {
+            if let Some(LayerParams::Norm(bn)) = slot.map(|slot| &mut self.params[slot]) {
+                bn.training = bn.training.clone().with_value(training && self.trainable[index]);
+            }
+        }
+        self
+    }
+
+    /// Keras' `training` argument for the trainable batch norms (see
+    /// [`Network::with_batch_norm_training`]).
+    pub fn batch_norm_training(&self) -> bool {
+        self.batch_norm_training
+    }
+
     /// Sets the `trainable` flag of every layer for which `trainable(index)` gives one.
     pub fn with_trainable(mut self, trainable: impl Fn(usize) -> Option<bool>) -> Self {
         let mut changes = vec![None; self.params.len()];
@@ -194,7 +224,9 @@ impl Network {
                 None => params,
             })
             .collect();
-        self
+        // Unfrozen batch norms follow the network's `training` setting.
+        let training = self.batch_norm_training;
+        self.with_batch_norm_training(training)
     }
 
     /// Whether every layer is frozen.

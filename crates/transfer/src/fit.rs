@@ -737,6 +737,7 @@ impl Trainer {
         CheckpointMetadata {
             config: model.config(),
             trainable: model.trainable_layers(),
+            base_training: model.base_training(),
             class_names: class_names.to_vec(),
             epochs_trained,
             optimizer: self.compile.optimizer,

@@ -76,7 +76,8 @@ impl TransferModelConfig {
     /// [`ClassifierHead`]; `self.head` is not used), the whole base frozen. The head is built
     /// for [`TransferModelConfig::feature_map`].
     pub fn init_with_head<H: ClassifierHead>(&self, base: impl Into<Network>, head: H) -> Result<TransferModel<H>> {
-        let base = base.into();
+        // `base(x, training=False)` unless the model is told otherwise.
+        let base = base.into().with_batch_norm_training(false);
         self.feature_map(&base)?;
         let model = TransferModel {
             base,
@@ -97,8 +98,9 @@ impl TransferModelConfig {
 
 /// Base + head. The base's frozen layers get no gradient, are never updated and run their
 /// batch norms on the moving statistics (Keras `trainable = False`); unfrozen ones get
-/// gradients but keep their batch norms on the moving statistics, as the TensorFlow
-/// fine-tuning recipe does (`base(x, training=False)`). The head is the built-in [`Head`]
+/// gradients, their batch norms as [`TransferModel::with_base_training`] says (by default
+/// on the moving statistics, as the Keras guide and TensorFlow's fine-tuning tutorial call
+/// the base: `base(x, training=False)`). The head is the built-in [`Head`]
 /// unless the model was built with [`TransferModelConfig::init_with_head`].
 #[derive(Module, Debug)]
 pub struct TransferModel<H: ClassifierHead = Head> {
@@ -154,6 +156,24 @@ impl<H: ClassifierHead> TransferModel<H> {
     pub fn with_trainable(mut self, trainable: impl Fn(usize) -> Option<bool>) -> Self {
         self.base = self.base.with_trainable(trainable);
         self
+    }
+
+    /// Sets Keras' `training` argument of the call that runs the base, for its trainable
+    /// batch norms: `false` (a new model's) is `base(x, training=False)` as the Keras
+    /// transfer-learning guide and TensorFlow's fine-tuning tutorial write it (moving
+    /// statistics, never updated; gamma and beta still train); `true` is Keras' default for
+    /// a base called without it inside `fit` (batch statistics; moving statistics updated
+    /// with each layer's momentum). Frozen batch norms always use their moving statistics.
+    /// Checkpoints record it. See [`backbone::Network::with_batch_norm_training`].
+    pub fn with_base_training(mut self, training: bool) -> Self {
+        self.base = self.base.with_batch_norm_training(training);
+        self
+    }
+
+    /// Whether the base's trainable batch norms train on batch statistics (Keras'
+    /// `training=True`) rather than their moving ones (`training=False`).
+    pub fn base_training(&self) -> bool {
+        self.base.batch_norm_training()
     }
 
     /// Freezes the whole base (the course: `for layer in base.layers: layer.trainable = False`).

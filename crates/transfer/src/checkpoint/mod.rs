@@ -30,6 +30,11 @@ pub struct CheckpointMetadata {
     pub config: TransferModelConfig,
     /// Keras' `trainable` flag of each base layer, by Keras index.
     pub trainable: Vec<bool>,
+    /// Keras' `training` argument of the base's call for its trainable batch norms
+    /// ([`TransferModel::with_base_training`]; `false` in checkpoints written before it was
+    /// recorded, which is what they did).
+    #[serde(default)]
+    pub base_training: bool,
     /// Class names in index order (e.g. `["cats", "dogs"]`).
     pub class_names: Vec<String>,
     /// Epochs trained so far.
@@ -79,6 +84,7 @@ pub fn save_model(path: &Path, model: &TransferModel, class_names: &[String]) ->
     let metadata = CheckpointMetadata {
         config: model.config(),
         trainable: model.trainable_layers(),
+        base_training: model.base_training(),
         class_names: class_names.to_vec(),
         epochs_trained: 0,
         optimizer: KerasOptimizer::default(),
@@ -200,7 +206,7 @@ pub fn load_checkpoint(
         )));
     }
     let trainable = metadata.trainable.clone();
-    model = model.with_trainable(|i| Some(trainable[i]));
+    model = model.with_trainable(|i| Some(trainable[i])).with_base_training(metadata.base_training);
     let optimizer = match header.get(OPTIMIZER_STATE_KEY) {
         Some(state) => {
             let state: optimizer_state::OptimizerStateFile =
