@@ -5,14 +5,19 @@
 //! Then the TF tutorial's model: MobileNetV2 at 160 with `preprocess_input`,
 //! GlobalAveragePooling2D -> Dropout(0.2) -> Dense(1), batch 32, Adam on the head
 //! (`mobilenet_v2_step_b32`), and fine-tuning from layer 100 with RMSprop
-//! (`mobilenet_v2_finetune100_b32`).
+//! (`mobilenet_v2_finetune100_b32`). Then the Keras guide's fine-tuning: Xception at 150x150
+//! with `Rescaling(1/127.5, offset=-1)`, the whole base trainable with its batch norms in
+//! inference mode (`base(x, training=False)`), GlobalAveragePooling2D -> Dropout(0.2) ->
+//! Dense(1), Adam, batch 32 (`xception_finetune_b32`).
 //!
 //! ```text
 //! cargo bench --bench train
 //! TRAIN_ONLY=mobilenet cargo bench --bench train
+//! TRAIN_ONLY=xception cargo bench --bench train
 //! ```
-//! Reports images/s; the TensorFlow side is `benches/reference/train_step_tf.py` (course) and
-//! `benches/reference/train_mobilenet_tf.py` (tutorial).
+//! Reports images/s; the TensorFlow side is `benches/reference/train_step_tf.py` (course),
+//! `benches/reference/train_mobilenet_tf.py` (tutorial) and
+//! `benches/reference/train_xception_tf.py` (guide).
 
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -95,5 +100,28 @@ fn train_mobilenet(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, train, train_mobilenet);
+fn train_xception(c: &mut Criterion) {
+    // As the examples: malloc keeps freed memory (the program's choice, not the library's).
+    inception_transfer::prelude::keep_freed_memory();
+    if !wanted("xception") {
+        return;
+    }
+    let mut group = c.benchmark_group("train");
+    group.throughput(Throughput::Elements(32)).sample_size(10);
+    let device = device();
+    let images = Tensor::<4>::random([32, 3, 150, 150], Distribution::Uniform(0.0, 255.0), &device);
+    let targets = Tensor::<2>::random([32, 1], Distribution::Bernoulli(0.5), &device);
+    let base = transfer::BaseConfig::for_transfer("xception").expect("registered").with_input_size([150, 150]);
+    let config = TransferModelConfig::new(base, HeadConfig::global_average(1).with_dropout(0.2))
+        .with_input_size([150, 150])
+        .with_input_scaling(Some(InputScaling::Scale { scale: 1.0 / 127.5, offset: -1.0 }));
+    let model = config.init(&device).expect("model").unfreeze_base().with_base_training(false);
+    let mut trainer = Trainer::new(model, CompileConfig::adam(1e-5), &device).expect("trainer");
+    group.bench_function("xception_finetune_b32", |b| {
+        b.iter(|| trainer.train_step(Inputs::Images(images.clone()), targets.clone()).expect("step"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, train, train_mobilenet, train_xception);
 criterion_main!(benches);

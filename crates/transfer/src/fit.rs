@@ -40,19 +40,44 @@ pub struct CompileConfig {
     /// The optimizer (the course: RMSprop; the TF tutorial: Adam).
     #[config(default = "KerasOptimizer::default()")]
     pub optimizer: KerasOptimizer,
+    /// The binary accuracy's threshold on the head's logits: 0 (default) counts a probability
+    /// above 0.5 as class 1 (Keras' `accuracy` on a sigmoid output, `BinaryAccuracy(threshold=0)`
+    /// on logits as TensorFlow's tutorial writes it). Keras' `BinaryAccuracy()` on a model
+    /// that outputs logits (the Keras transfer-learning guide) compares the logits with 0.5:
+    /// [`CompileConfig::with_keras_binary_accuracy_on_logits`]. Categorical accuracy ignores it.
+    #[config(default = 0.0)]
+    pub accuracy_threshold: f32,
 }
 
 impl CompileConfig {
     /// The course: `RMSprop(learning_rate=1e-4)`, `binary_crossentropy`, `accuracy`.
     pub fn course() -> Self {
-        Self { learning_rate: 1e-4, optimizer: KerasOptimizer::default(), loss: Loss::BinaryCrossentropy }
+        Self {
+            learning_rate: 1e-4,
+            optimizer: KerasOptimizer::default(),
+            loss: Loss::BinaryCrossentropy,
+            accuracy_threshold: 0.0,
+        }
     }
 
     /// The TF transfer-learning tutorial: `Adam(learning_rate)`,
     /// `BinaryCrossentropy(from_logits=True)`, `BinaryAccuracy(threshold=0)` (the head
     /// gives logits, which is what [`Loss::BinaryCrossentropy`] takes).
     pub fn adam(learning_rate: f64) -> Self {
-        Self { learning_rate, optimizer: crate::optim::KerasAdam::default().into(), loss: Loss::BinaryCrossentropy }
+        Self {
+            learning_rate,
+            optimizer: crate::optim::KerasAdam::default().into(),
+            loss: Loss::BinaryCrossentropy,
+            accuracy_threshold: 0.0,
+        }
+    }
+
+    /// Keras' `BinaryAccuracy()` (threshold 0.5) as the Keras transfer-learning guide uses it
+    /// on a head that outputs logits: a sample counts as class 1 when its logit exceeds 0.5
+    /// (a probability of 0.62), not 0 — Keras' quirk, reproduced so that the accuracies match
+    /// the guide's. [`Trainer::evaluate`] with the default threshold gives the usual one.
+    pub fn with_keras_binary_accuracy_on_logits(self) -> Self {
+        Self { accuracy_threshold: 0.5, ..self }
     }
 }
 
@@ -471,7 +496,11 @@ impl<H: ClassifierHead> Trainer<H> {
             _ => (model.head.forward(features), None),
         };
         let targets = targets.to_device(&self.train_device);
-        let correct = self.compile.loss.correct(logits.clone().without_autodiff(), targets.clone().without_autodiff());
+        let correct = self.compile.loss.correct(
+            logits.clone().without_autodiff(),
+            targets.clone().without_autodiff(),
+            self.compile.accuracy_threshold,
+        );
         let loss = self.compile.loss.forward(logits, targets);
         let loss_value = loss.clone().without_autodiff().into_scalar::<f32>() as f64;
         let mut gradients = loss.backward();
@@ -532,7 +561,7 @@ impl<H: ClassifierHead> Trainer<H> {
     /// Loss and accuracy of a batch's logits (on the plain device) against its targets.
     pub(crate) fn score(&self, logits: Tensor<2>, targets: Tensor<2>, images: usize) -> StepMetrics {
         let targets = targets.without_autodiff().to_device(&self.device);
-        let correct = self.compile.loss.correct(logits.clone(), targets.clone());
+        let correct = self.compile.loss.correct(logits.clone(), targets.clone(), self.compile.accuracy_threshold);
         let loss = self.compile.loss.forward(logits, targets).into_scalar::<f32>() as f64;
         StepMetrics { loss, correct, images }
     }

@@ -34,11 +34,11 @@ impl Loss {
         }
     }
 
-    /// Number of correct predictions in the batch (Keras `accuracy`: sigmoid > 0.5 for
-    /// binary, arg-max for categorical).
-    pub fn correct(self, logits: Tensor<2>, targets: Tensor<2>) -> usize {
+    /// Number of correct predictions in the batch (Keras `accuracy`: a logit above
+    /// `threshold` for binary, 0 being a probability of 0.5; arg-max for categorical).
+    pub fn correct(self, logits: Tensor<2>, targets: Tensor<2>, threshold: f32) -> usize {
         let hits = match self {
-            Loss::BinaryCrossentropy => logits.greater_elem(0.0).float().equal(targets).float().sum(),
+            Loss::BinaryCrossentropy => logits.greater_elem(threshold).float().equal(targets).float().sum(),
             Loss::CategoricalCrossentropy => logits.argmax(1).equal(targets.argmax(1)).float().sum(),
         };
         hits.into_scalar::<f32>() as usize
