@@ -375,6 +375,13 @@ impl PackedConv {
         Self { depthwise: Some(Box::new(depthwise)), ..self.clone() }
     }
 
+    /// This convolution, which computes a depthwise one inside (a separable convolution),
+    /// reading the ReLU of its input (see `PackedDepthwise::after_relu`).
+    pub fn after_relu(&self) -> Self {
+        debug_assert!(self.depthwise.is_some());
+        Self { depthwise: self.depthwise.as_ref().map(|d| Box::new(d.after_relu())), ..self.clone() }
+    }
+
     /// This pointwise convolution reading the output of a 3x3 stride-1 `same` average
     /// pooling of the input (dividing by 9 at the borders too with `counts_padding`),
     /// computed as the pooling of its own output (see [`PackedConv::is_pointwise`]).

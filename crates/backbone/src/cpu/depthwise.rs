@@ -25,6 +25,9 @@ pub(crate) struct PackedDepthwise {
     /// The 1x1 expansion whose output only this convolution reads, computed on the fly
     /// (see `PackedConv::forward_block`).
     expand: Option<Box<PackedConv>>,
+    /// Whether it reads the ReLU of its input (a ReLU that only it reads, applied as each
+    /// value is loaded: Xception's `_sepconv1_act` before its separable convolutions).
+    input_relu: bool,
 }
 
 /// Rows `first_row ..` of image `image` of a `[batch, rows, cols, channels]` batch (or, with
@@ -73,7 +76,13 @@ impl PackedDepthwise {
             weights: Arc::new(weights),
             finish: Finish::with_bias(bias),
             expand: None,
+            input_relu: false,
         })
+    }
+
+    /// The same convolution reading the ReLU of its input.
+    pub fn after_relu(&self) -> Self {
+        Self { input_relu: true, ..self.clone() }
     }
 
     /// The same convolution with `finish` after it and `extra` zero padding before it.
@@ -99,7 +108,8 @@ impl PackedDepthwise {
     /// What it computes, for a profile (`"depthwise 3x3/2 96"`, with the expansion before it).
     pub fn describe(&self) -> String {
         let [kh, kw] = self.window.kernel;
-        let own = format!("depthwise {kh}x{kw}/{} {}", self.window.strides[0], self.channels);
+        let relu = if self.input_relu { " after ReLU" } else { "" };
+        let own = format!("depthwise {kh}x{kw}/{} {}{relu}", self.window.strides[0], self.channels);
         match &self.expand {
             // A 1x1 convolution: described the same on any grid.
             Some(expand) => format!("{own} after {}", expand.describe([0, 0])),
@@ -127,7 +137,10 @@ impl PackedDepthwise {
             let out = PixelsOut { data: row, stride, offset };
             vectorized(
                 #[inline(always)]
-                || self.pixels(&view, row_index * ow, [oh, ow], out),
+                || match self.input_relu {
+                    true => self.pixels::<true>(&view, row_index * ow, [oh, ow], out),
+                    false => self.pixels::<false>(&view, row_index * ow, [oh, ow], out),
+                },
             )
         });
     }
@@ -138,14 +151,18 @@ impl PackedDepthwise {
         let out = PixelsOut { data: out, stride: self.channels, offset: 0 };
         vectorized(
             #[inline(always)]
-            || self.pixels(input, first, output, out),
+            || match self.input_relu {
+                true => self.pixels::<true>(input, first, output, out),
+                false => self.pixels::<false>(input, first, output, out),
+            },
         )
     }
 
     /// Output pixels `first ..` into `out`, a row of the output at a time: the pixels of a
-    /// 3x3 window inside the input by [`interior_run`], the others tap by tap.
+    /// 3x3 window inside the input by [`interior_run`], the others tap by tap; with `RELU`,
+    /// of the ReLU of the input.
     #[inline(always)]
-    fn pixels(&self, input: &RowsView<'_>, first: usize, [oh, ow]: [usize; 2], out: PixelsOut<'_>) {
+    fn pixels<const RELU: bool>(&self, input: &RowsView<'_>, first: usize, [oh, ow]: [usize; 2], out: PixelsOut<'_>) {
         let [_, h, w, c] = input.shape;
         let [top, left] = self.top_left([h, w]);
         let [rows, cols] = self.window.kernel;
@@ -173,13 +190,13 @@ impl PackedDepthwise {
             let at = |column: usize| (index - first + column - ox) * out.stride;
             for column in (ox..lo).chain(hi..end) {
                 let pixel = &mut out.data[at(column) + out.offset..at(column) + out.offset + c];
-                self.pixel(input, (b, oy, column), [top, left], &mut taps, pixel);
+                self.pixel::<RELU>(input, (b, oy, column), [top, left], &mut taps, pixel);
             }
             if lo < hi {
                 let iy = oy * sy - top;
                 let row_offsets = [0, 1, 2].map(|ky| input.offset(b, iy + ky, 0));
                 let run = &mut out.data[at(lo)..at(hi)];
-                interior_run(
+                interior_run::<RELU>(
                     input.data,
                     row_offsets,
                     [(lo * sx - left) * c, sx * c],
@@ -204,7 +221,7 @@ impl PackedDepthwise {
 
     /// One output pixel `(image, row, column)`, tap by tap (windows over the padding).
     #[inline(always)]
-    fn pixel(
+    fn pixel<const RELU: bool>(
         &self,
         input: &RowsView<'_>,
         (b, oy, ox): (usize, usize, usize),
@@ -223,7 +240,7 @@ impl PackedDepthwise {
                 taps.push((input.offset(b, iy, ix), (ky * cols + kx) * c));
             }
         }
-        accumulate(out, taps, input.data, &self.weights);
+        accumulate::<RELU>(out, taps, input.data, &self.weights);
         self.finish.apply(out);
     }
 }
@@ -235,6 +252,12 @@ struct PixelsOut<'a> {
     offset: usize,
 }
 
+/// An input value as read: its ReLU with `RELU` (as `Finish` computes it: NaN kept).
+#[inline(always)]
+fn read<const RELU: bool>(x: f32) -> f32 {
+    if RELU && x < 0.0 { 0.0 } else { x }
+}
+
 /// Pixels per pass of [`interior_run`]: independent sums that share each weight load.
 const RUN: usize = 4;
 
@@ -244,7 +267,7 @@ const RUN: usize = 4;
 /// while `RUN` pixels are summed, taps in the same order as [`accumulate`] (so the same
 /// values). Writes pixel `p` at `out[p * stride + offset ..]`; no finish.
 #[inline(always)]
-fn interior_run(
+fn interior_run<const RELU: bool>(
     input: &[f32],
     row_offsets: [usize; 3],
     [first, step]: [usize; 2],
@@ -271,7 +294,7 @@ fn interior_run(
                     // SAFETY: `tap + q * step + LANES <= end <= input.len()` (asserted above).
                     let x = unsafe { &*input.as_ptr().add(tap + q * step).cast::<[f32; LANES]>() };
                     for lane in 0..LANES {
-                        acc[lane] += x[lane] * weight[lane];
+                        acc[lane] += read::<RELU>(x[lane]) * weight[lane];
                     }
                 }
             }
@@ -287,7 +310,7 @@ fn interior_run(
                 let at = row_offsets[t / 3] + first + p * step + (t % 3) * c + start;
                 let x: &[f32; LANES] = input[at..at + LANES].try_into().expect("a register of inputs");
                 for lane in 0..LANES {
-                    acc[lane] += x[lane] * weight[lane];
+                    acc[lane] += read::<RELU>(x[lane]) * weight[lane];
                 }
             }
             let at = p * stride + offset + start;
@@ -300,7 +323,8 @@ fn interior_run(
         for p in 0..count {
             let mut acc = 0.0f32;
             for t in 0..9 {
-                acc += input[row_offsets[t / 3] + first + p * step + (t % 3) * c + ch] * weights[t * c + ch];
+                acc +=
+                    read::<RELU>(input[row_offsets[t / 3] + first + p * step + (t % 3) * c + ch]) * weights[t * c + ch];
             }
             out[p * stride + offset + ch] = acc;
         }
@@ -313,27 +337,29 @@ const REGISTERS: usize = 4;
 /// `out[ch] = sum over taps of input[pixel + ch] * weights[position + ch]`, taps in order,
 /// `REGISTERS` registers of channels at a time, then one register, then one channel.
 #[inline(always)]
-fn accumulate(out: &mut [f32], taps: &[(usize, usize)], input: &[f32], weights: &[f32]) {
+fn accumulate<const RELU: bool>(out: &mut [f32], taps: &[(usize, usize)], input: &[f32], weights: &[f32]) {
     let c = out.len();
     let mut start = 0;
     while start + REGISTERS * LANES <= c {
-        accumulate_block::<{ REGISTERS * LANES }>(&mut out[start..], taps, input, weights, start);
+        accumulate_block::<{ REGISTERS * LANES }, RELU>(&mut out[start..], taps, input, weights, start);
         start += REGISTERS * LANES;
     }
     while start + LANES <= c {
-        accumulate_block::<LANES>(&mut out[start..], taps, input, weights, start);
+        accumulate_block::<LANES, RELU>(&mut out[start..], taps, input, weights, start);
         start += LANES;
     }
     for ch in start..c {
-        out[ch] =
-            taps.iter().map(|&(pixel, position)| input[pixel + ch] * weights[position + ch]).fold(0.0, |s, v| s + v);
+        out[ch] = taps
+            .iter()
+            .map(|&(pixel, position)| read::<RELU>(input[pixel + ch]) * weights[position + ch])
+            .fold(0.0, |s, v| s + v);
     }
 }
 
 /// Channels `start .. start + N` of [`accumulate`] (`out` starting at `start`), summed in
 /// registers.
 #[inline(always)]
-fn accumulate_block<const N: usize>(
+fn accumulate_block<const N: usize, const RELU: bool>(
     out: &mut [f32],
     taps: &[(usize, usize)],
     input: &[f32],
@@ -345,7 +371,7 @@ fn accumulate_block<const N: usize>(
         let x: &[f32; N] = input[pixel + start..pixel + start + N].try_into().expect("a block of channels");
         let k: &[f32; N] = weights[position + start..position + start + N].try_into().expect("a block of channels");
         for lane in 0..N {
-            sum[lane] += x[lane] * k[lane];
+            sum[lane] += read::<RELU>(x[lane]) * k[lane];
         }
     }
     out[..N].copy_from_slice(&sum);

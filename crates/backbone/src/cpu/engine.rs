@@ -165,6 +165,9 @@ impl CpuInference {
         };
         let mut absorbed = vec![false; layers.len()];
         let mut folded_pad: Vec<Option<(usize, ZeroPadding)>> = vec![None; layers.len()];
+        // A ReLU read only by a separable convolution, applied as that convolution reads
+        // its input: the ReLU's input, by the convolution's index.
+        let mut folded_relu: Vec<Option<usize>> = vec![None; layers.len()];
         let mut steps = Vec::new();
         for i in 0..=last {
             if !needed[i] || absorbed[i] {
@@ -190,8 +193,18 @@ impl CpuInference {
                         None => Op::Pad(*padding),
                     }
                 }
+                (LayerKind::Activation(Activation::Relu) | LayerKind::ReLU(Activation::Relu), _)
+                    if let Some(r) = sole_reader(i)
+                        && matches!(layers[r].kind, LayerKind::SeparableConv2D { .. }) =>
+                {
+                    folded_relu[r] = Some(input);
+                    continue;
+                }
                 (_, Some(Packed::Conv(_) | Packed::Depthwise(_))) => {
-                    let (source, extra) = folded_pad[i].unwrap_or((input, NO_PADDING));
+                    let (source, extra) = match folded_relu[i] {
+                        Some(relu_input) => (relu_input, NO_PADDING),
+                        None => folded_pad[i].unwrap_or((input, NO_PADDING)),
+                    };
                     let mut finish = match &self.packed[i] {
                         Some(Packed::Conv(conv)) => conv.base_finish(),
                         Some(Packed::Depthwise(conv)) => conv.base_finish(),
@@ -220,6 +233,9 @@ impl CpuInference {
                         end = r;
                     }
                     let op = match &self.packed[i] {
+                        Some(Packed::Conv(conv)) if folded_relu[i].is_some() => {
+                            Op::Conv(conv.after_relu().finished(finish, extra))
+                        }
                         Some(Packed::Conv(conv)) => Op::Conv(conv.finished(finish, extra)),
                         Some(Packed::Depthwise(conv)) => Op::Depthwise(conv.finished(finish, extra)),
                         _ => unreachable!(),
