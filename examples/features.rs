@@ -45,7 +45,7 @@ struct Args {
     /// Weight file: Keras .h5, torchvision .pth / .safetensors, or this project's safetensors.
     #[arg(long, required_unless_present = "summary")]
     weights: Option<PathBuf>,
-    /// inception_v3, mobilenet_v2, resnet50 or vgg16 (default: what the weight file holds).
+    /// inception_v3, mobilenet_v2, resnet50, vgg16 or xception (default: what the weight file holds).
     #[arg(long)]
     model: Option<String>,
     /// Any Keras layer name (mixed7, block_13_expand_relu, conv4_block6_out, block5_pool, ...;

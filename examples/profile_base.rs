@@ -30,11 +30,11 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 #[derive(Parser)]
 #[command(about = "Time per layer kind of a frozen base's packed CPU pass")]
 struct Args {
-    /// Any registered backbone: inception_v3, mobilenet_v2, resnet50, vgg16.
+    /// Any registered backbone: inception_v3, mobilenet_v2, resnet50, vgg16, xception.
     #[arg(long, default_value = "inception_v3")]
     model: String,
     /// The Keras layer to cut at (default: the backbone's transfer-learning cut: mixed7,
-    /// out_relu, conv5_block3_out, block5_pool).
+    /// out_relu, conv5_block3_out, block5_pool, block14_sepconv2_act).
     #[arg(long)]
     layer: Option<String>,
     /// Input rows and columns.

@@ -42,8 +42,9 @@ pub struct CourseArgs {
     /// Folder with train/<class>/ and validation/<class>/ (default: the dataset's usual folder).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// The backbone: inception_v3 (the course), mobilenet_v2, resnet50 or vgg16, cut at its
-    /// Keras default for transfer learning (mixed7; out_relu, conv5_block3_out, block5_pool).
+    /// The backbone: inception_v3 (the course), mobilenet_v2, resnet50, vgg16 or xception, cut
+    /// at its Keras default for transfer learning (mixed7; out_relu, conv5_block3_out,
+    /// block5_pool, block14_sepconv2_act).
     #[arg(long, default_value = "inception_v3")]
     pub model: String,
     /// Base weights: Keras notop .h5, torchvision .pth/.safetensors, this crate's safetensors,

@@ -14,7 +14,7 @@ use crate::registry::REGISTRY;
 /// The safetensors header key under which [`BackboneConfig::save`] records the configuration.
 pub const CONFIG_KEY: &str = "backbone.config";
 
-/// A backbone by registry name (`inception_v3`, `mobilenet_v2`, `resnet50`, `vgg16`) with
+/// A backbone by registry name (`inception_v3`, `mobilenet_v2`, `resnet50`, `vgg16`, `xception`) with
 /// Keras' options and an optional cut: serialisable, so checkpoints rebuild it.
 ///
 /// ```
@@ -284,6 +284,6 @@ mod tests {
     fn names_are_forgiving_and_unknown_ones_list_the_registry() {
         assert_eq!(BackboneConfig::new("ResNet-50").unwrap().model, "resnet50");
         let err = BackboneConfig::new("resnet18").unwrap_err().to_string();
-        assert!(err.contains("inception_v3, mobilenet_v2, resnet50, vgg16"), "{err}");
+        assert!(err.contains("inception_v3, mobilenet_v2, resnet50, vgg16, xception"), "{err}");
     }
 }
