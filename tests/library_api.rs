@@ -19,9 +19,19 @@ fn scratch(name: &str) -> std::path::PathBuf {
 fn save_model_and_load_model_round_trip_with_the_class_names() {
     let device = Device::flex();
     let model = tiny(HeadConfig::global_average(3), &device);
-    let path = scratch("save").join("model.safetensors");
+    // A folder that does not exist yet is made (Keras users pass `models/run1/model...`).
+    let path = scratch("save").join("models/run1/model.safetensors");
     let classes: Vec<String> = ["ants", "bees", "wasps"].map(String::from).to_vec();
     save_model(&path, &model, &classes).unwrap();
+    #[cfg(unix)]
+    {
+        // The file gets the mode new files get here, not a private 0o600.
+        use std::os::unix::fs::PermissionsExt;
+        let plain = path.with_file_name("plain");
+        std::fs::File::create(&plain).unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), mode(&plain));
+    }
     let (loaded, names) = load_model(&path, &device).unwrap();
     assert_eq!(names, classes);
     assert_eq!(loaded.config().to_string(), model.config().to_string());

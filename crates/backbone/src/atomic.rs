@@ -6,11 +6,32 @@ use std::path::{Path, PathBuf};
 
 /// Gives `tmp` the permissions of the file it is about to replace at `path`, if any: a
 /// file rewritten in place keeps its mode (a rename would give the new file the default).
+/// A new file gets the mode the process gives new files (on Unix `0o666` less the umask),
+/// whatever mode the writer of `tmp` chose (some create private `0o600` files).
 pub fn keep_permissions(tmp: &Path, path: &Path) -> std::io::Result<()> {
     match std::fs::metadata(path) {
         Ok(old) => std::fs::set_permissions(tmp, old.permissions()),
-        Err(_) => Ok(()),
+        Err(_) => default_permissions(tmp),
     }
+}
+
+/// Sets `file`'s mode to the one new files get (`0o666` less the process's umask, read from
+/// `/proc/self/status`; `0o022` where it cannot be read).
+#[cfg(unix)]
+fn default_permissions(file: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let umask = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| status.lines().find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string())))
+        .and_then(|octal| u32::from_str_radix(&octal, 8).ok())
+        .unwrap_or(0o022);
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o666 & !umask))
+}
+
+/// Elsewhere new files keep the permissions their writer gave them.
+#[cfg(not(unix))]
+fn default_permissions(_file: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// The temporary file [`write_atomically`] writes before renaming it to `path`: in the same
@@ -53,4 +74,32 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         return Err(e);
     }
     persist(&tmp, path)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn a_new_file_gets_the_mode_of_new_files_and_a_replaced_one_keeps_its_own() {
+        let dir = std::env::temp_dir().join(format!("atomic-modes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let plain = dir.join("plain");
+        std::fs::File::create(&plain).unwrap();
+        // A private temporary (as some writers make it) renamed to a new name.
+        let (tmp, target) = (dir.join("t.tmp"), dir.join("t"));
+        std::fs::write(&tmp, b"new").unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).unwrap();
+        persist(&tmp, &target).unwrap();
+        assert_eq!(mode(&target), mode(&plain), "as File::create makes it");
+        // Replacing a file keeps that file's mode.
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomically(&target, b"newer").unwrap();
+        assert_eq!(mode(&target), 0o640);
+        assert_eq!(std::fs::read(&target).unwrap(), b"newer");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -45,12 +45,13 @@ pub struct CheckpointMetadata {
     pub optimizer: KerasOptimizer,
 }
 
-/// Saves `model` with `metadata` and, when given, the optimizer state, as one unit that a
-/// crash cannot tear: the optimizer state goes to a file of its own named after its content
-/// (`<path>.optim-<digest>`), then the weights to a temporary file renamed over `path` last,
-/// recording the state's name and digest; older states beside `path` are removed after
-/// that. Without an optimizer the checkpoint names none, and any
-/// state beside an older checkpoint at `path` is removed.
+/// Saves `model` with `metadata` and, when given, the optimizer state (making the folder
+/// if it is missing), as one unit that a crash cannot tear: the optimizer state goes to a
+/// file of its own named after its content (`<path>.optim-<digest>`), then the weights to a
+/// temporary file renamed over `path` last, recording the state's name and digest; older
+/// states beside `path` are removed after that. Without an optimizer the checkpoint names
+/// none, and any state beside an older checkpoint at `path` is removed. A new file gets the
+/// process's usual mode for new files; a replaced one keeps its own.
 pub fn save_checkpoint(
     path: &Path,
     model: &TransferModel,
@@ -58,6 +59,10 @@ pub fn save_checkpoint(
     optimizer: Option<&ModuleOptimizer>,
 ) -> Result<()> {
     let failed = |reason: String| TransferError::Checkpoint { path: path.to_path_buf(), reason };
+    // Missing folders are made, as the examples' `--output` folders are.
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
+        std::fs::create_dir_all(folder).map_err(|source| TransferError::Io { path: folder.to_path_buf(), source })?;
+    }
     let json = serde_json::to_string(metadata).map_err(|e| failed(e.to_string()))?;
     let ids = serde_json::to_string(&param_ids(model)).map_err(|e| failed(e.to_string()))?;
     let state = optimizer.map(|optimizer| optimizer_state::write(path, optimizer)).transpose()?;
