@@ -5,9 +5,9 @@
 //!   packed CPU engine.
 //! - [`inception`]: InceptionV3 (Keras and torchvision flavours), named layers, weight files.
 //! - [`mobilenet`]: MobileNetV2 (Keras), any width and input size, Keras weight files.
-//! - [`applications`]: ResNet50 and VGG16, and the registry of every backbone
+//! - [`applications`]: ResNet50, VGG16 and Xception, and the registry of every backbone
 //!   ([`applications::BackboneConfig`] selects one by name: `inception_v3`, `mobilenet_v2`,
-//!   `resnet50`, `vgg16`).
+//!   `resnet50`, `vgg16`, `xception`).
 //! - [`augment`]: Keras-exact `ImageDataGenerator` and an image-folder pipeline.
 //! - [`transfer`]: freezing, truncation, heads, Keras RMSprop, `fit` / `evaluate` / `predict`.
 //!
@@ -56,13 +56,17 @@ pub mod backend;
 pub mod npy;
 
 /// What a program usually needs, in one `use inception_transfer::prelude::*;`: the device
-/// and tensors, backend selection, the two backbones and their configurations, the data
-/// pipelines, the transfer model, its trainer and callbacks, optimizers, checkpoints.
+/// and tensors, backend selection, the backbones and their configurations, the data
+/// pipelines and Keras' preprocessing layers, the transfer model, its trainer and callbacks,
+/// optimizers, checkpoints.
 pub mod prelude {
     pub use applications::{BackboneConfig, REGISTRY};
+    pub use augment::layers::{
+        Augmentation, RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom, Rescaling,
+    };
     pub use augment::{
         BadImages, ClassMode, DirectoryIterator, FlowConfig, ImageDataGenerator, ImageDataGeneratorConfig,
-        ImageDataset, ImageDatasetConfig, Interpolation, LabelMode, image_dataset_from_directory,
+        ImageDataset, ImageDatasetConfig, Interpolation, LabelMode, Subset, image_dataset_from_directory,
         image_dataset_from_directory_both, load_img, write_standin_dataset,
     };
     pub use backbone::cpu::host_memory::keep_freed_memory;
