@@ -28,7 +28,7 @@ use clap::Parser;
 use inception_transfer::backend::Backend;
 use mobilenet::MobileNetV2Config;
 use transfer::{
-    BaseConfig, CompileConfig, FitConfig, HeadConfig, History, InputScaling, KerasRmsProp, Trainer, TransferModel,
+    BaseConfig, CompileConfig, FitConfig, HeadConfig, InputScaling, KerasRmsProp, Trainer, TransferModel,
     TransferModelConfig, Verbosity, plot_history_marked, save_checkpoint,
 };
 
@@ -121,29 +121,6 @@ fn tutorial_model(args: &Args, train: &mut ImageDataset, device: &burn::tensor::
     Ok(config.init_with_base(base, device)?)
 }
 
-fn counts(label: &str, model: &TransferModel) -> Result<()> {
-    let summary = model.summary()?;
-    println!(
-        "{label}: Total params: {} / Trainable params: {} / Non-trainable params: {}",
-        backbone::thousands(summary.total_params()),
-        backbone::thousands(summary.trainable_params()),
-        backbone::thousands(summary.non_trainable_params())
-    );
-    Ok(())
-}
-
-fn fit(
-    trainer: &mut Trainer,
-    train: &mut ImageDataset,
-    validation: &mut ImageDataset,
-    config: FitConfig,
-    args: &Args,
-) -> Result<History> {
-    // Fresh callbacks for each phase, as the tutorial would pass to each `fit`.
-    let mut boxed = common::flag_callbacks(args.early_stopping, args.reduce_lr_on_plateau);
-    Ok(trainer.fit(train, config, Some(validation), &mut common::as_callbacks(&mut boxed))?)
-}
-
 fn main() -> Result<()> {
     common::show_warnings();
     // malloc keeps freed memory for reuse: a process-wide setting, so the program's choice.
@@ -174,12 +151,12 @@ fn main() -> Result<()> {
     // The model, frozen, and its counts; then the fine-tuning counts.
     let model = tutorial_model(&args, &mut train, &device)?;
     println!("{}", model.summary()?);
-    counts("Frozen base", &model)?;
+    common::print_counts("Frozen base", &model)?;
     let fine_tune_at = args.fine_tune_at;
     println!("Number of layers in the base model: {}", model.architecture().len());
     if args.summary {
         let fine_tuned = model.unfreeze_base().freeze_first(fine_tune_at)?;
-        counts(&format!("Fine-tuning from layer {fine_tune_at}"), &fine_tuned)?;
+        common::print_counts(&format!("Fine-tuning from layer {fine_tune_at}"), &fine_tuned)?;
         return Ok(());
     }
 
@@ -189,7 +166,14 @@ fn main() -> Result<()> {
     println!("initial loss: {loss0:.2}\ninitial accuracy: {accuracy0:.2}");
     let started = Instant::now();
     let phase = FitConfig { epochs: args.initial_epochs, verbose: Verbosity::Auto, ..FitConfig::default() };
-    let mut history = fit(&mut trainer, &mut train, &mut validation, phase, &args)?;
+    let mut history = common::fit_phase(
+        &mut trainer,
+        &mut train,
+        &mut validation,
+        phase,
+        args.early_stopping,
+        args.reduce_lr_on_plateau,
+    )?;
 
     // Phase 2: the top of the base trainable, RMSprop at a tenth of the rate, the history
     // going on from the last epoch (`initial_epoch=history.epoch[-1]`, as the tutorial).
@@ -200,7 +184,7 @@ fn main() -> Result<()> {
         ..CompileConfig::adam(args.learning_rate)
     };
     trainer.recompile(fine_tune)?;
-    counts(&format!("Fine-tuning from layer {fine_tune_at}"), trainer.model())?;
+    common::print_counts(&format!("Fine-tuning from layer {fine_tune_at}"), trainer.model())?;
     let fine_tune_start = history.epochs.len();
     let last_epoch = history.epochs.last().map_or(0, |e| e.epoch);
     let phase = FitConfig {
@@ -209,7 +193,14 @@ fn main() -> Result<()> {
         verbose: Verbosity::Auto,
         ..FitConfig::default()
     };
-    let fine = fit(&mut trainer, &mut train, &mut validation, phase, &args)?;
+    let fine = common::fit_phase(
+        &mut trainer,
+        &mut train,
+        &mut validation,
+        phase,
+        args.early_stopping,
+        args.reduce_lr_on_plateau,
+    )?;
     history.epochs.extend(fine.epochs);
     let seconds = started.elapsed().as_secs_f64();
 

@@ -38,8 +38,8 @@ use backbone::cpu::host_values;
 use clap::Parser;
 use inception_transfer::backend::Backend;
 use transfer::{
-    BaseConfig, CompileConfig, FitConfig, HeadConfig, History, InputScaling, Trainer, TransferModel,
-    TransferModelConfig, Verbosity, plot_history_marked, save_checkpoint,
+    BaseConfig, CompileConfig, FitConfig, HeadConfig, InputScaling, Trainer, TransferModel, TransferModelConfig,
+    Verbosity, plot_history_marked, save_checkpoint,
 };
 
 const REAL_WEIGHTS: &str = "weights/xception_weights_tf_dim_ordering_tf_kernels_notop.h5";
@@ -165,29 +165,6 @@ fn guide_model(args: &Args, train: &mut ImageDataset, device: &burn::tensor::Dev
     Ok(config.init_with_base(network, device)?.with_base_training(false))
 }
 
-fn counts(label: &str, model: &TransferModel) -> Result<()> {
-    let summary = model.summary()?;
-    println!(
-        "{label}: Total params: {} / Trainable params: {} / Non-trainable params: {}",
-        backbone::thousands(summary.total_params()),
-        backbone::thousands(summary.trainable_params()),
-        backbone::thousands(summary.non_trainable_params())
-    );
-    Ok(())
-}
-
-fn fit(
-    trainer: &mut Trainer,
-    train: &mut ImageDataset,
-    validation: &mut ImageDataset,
-    config: FitConfig,
-    args: &Args,
-) -> Result<History> {
-    // Fresh callbacks for each phase, as the guide would pass to each `fit`.
-    let mut boxed = common::flag_callbacks(args.early_stopping, args.reduce_lr_on_plateau);
-    Ok(trainer.fit(train, config, Some(validation), &mut common::as_callbacks(&mut boxed))?)
-}
-
 /// The guide's compile: `Adam(learning_rate)`, `BinaryCrossentropy(from_logits=True)`,
 /// `BinaryAccuracy()` (on logits: see the module doc).
 fn compile(learning_rate: f64) -> CompileConfig {
@@ -221,9 +198,9 @@ fn main() -> Result<()> {
     // The model, frozen, and its counts; then the fine-tuning counts.
     let model = guide_model(&args, &mut train, &device)?;
     println!("{}", model.summary()?);
-    counts("Frozen base", &model)?;
+    common::print_counts("Frozen base", &model)?;
     if args.summary {
-        counts("base.trainable = True (batch norms in inference mode)", &model.unfreeze_base())?;
+        common::print_counts("base.trainable = True (batch norms in inference mode)", &model.unfreeze_base())?;
         return Ok(());
     }
 
@@ -231,12 +208,19 @@ fn main() -> Result<()> {
     let mut trainer = Trainer::new(model, compile(args.learning_rate), &device)?;
     let started = Instant::now();
     let phase = FitConfig { epochs: args.initial_epochs, verbose: Verbosity::Auto, ..FitConfig::default() };
-    let mut history = fit(&mut trainer, &mut train, &mut validation, phase, &args)?;
+    let mut history = common::fit_phase(
+        &mut trainer,
+        &mut train,
+        &mut validation,
+        phase,
+        args.early_stopping,
+        args.reduce_lr_on_plateau,
+    )?;
 
     // Phase 2: `base.trainable = True`, still `base(x, training=False)`; Adam(1e-5).
     trainer.update_model(|model| Ok(model.unfreeze_base()))?;
     trainer.recompile(compile(args.learning_rate / 100.0))?;
-    counts("base.trainable = True (batch norms in inference mode)", trainer.model())?;
+    common::print_counts("base.trainable = True (batch norms in inference mode)", trainer.model())?;
     let fine_tune_start = history.epochs.len();
     let phase = FitConfig {
         epochs: fine_tune_start + args.fine_tune_epochs,
@@ -244,7 +228,14 @@ fn main() -> Result<()> {
         verbose: Verbosity::Auto,
         ..FitConfig::default()
     };
-    let fine = fit(&mut trainer, &mut train, &mut validation, phase, &args)?;
+    let fine = common::fit_phase(
+        &mut trainer,
+        &mut train,
+        &mut validation,
+        phase,
+        args.early_stopping,
+        args.reduce_lr_on_plateau,
+    )?;
     history.epochs.extend(fine.epochs);
     let seconds = started.elapsed().as_secs_f64();
 

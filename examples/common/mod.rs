@@ -349,6 +349,34 @@ pub const CATS_AND_DOGS: Dataset = Dataset {
     ],
 };
 
+/// Prints Keras' three parameter counts of `model` after `label` (`Total params: ... /
+/// Trainable params: ... / Non-trainable params: ...`).
+pub fn print_counts(label: &str, model: &TransferModel) -> Result<()> {
+    let summary = model.summary()?;
+    println!(
+        "{label}: Total params: {} / Trainable params: {} / Non-trainable params: {}",
+        backbone::thousands(summary.total_params()),
+        backbone::thousands(summary.trainable_params()),
+        backbone::thousands(summary.non_trainable_params())
+    );
+    Ok(())
+}
+
+/// One phase's `fit` on `image_dataset_from_directory` batches, with fresh
+/// `--early-stopping` / `--reduce-lr-on-plateau` callbacks, as a tutorial passes its own to
+/// each `fit` call.
+pub fn fit_phase(
+    trainer: &mut Trainer,
+    train: &mut augment::ImageDataset,
+    validation: &mut augment::ImageDataset,
+    config: transfer::FitConfig,
+    early_stopping: Option<usize>,
+    reduce_lr_on_plateau: bool,
+) -> Result<History> {
+    let mut boxed = flag_callbacks(early_stopping, reduce_lr_on_plateau);
+    Ok(trainer.fit(train, config, Some(validation), &mut as_callbacks(&mut boxed))?)
+}
+
 /// Writes `history.csv` (a resumed run's epochs after the earlier ones, as
 /// `CSVLogger(append=True)`), `accuracy.png`, `loss.png` and `model.safetensors` (with the
 /// optimizer state) to `output`; returns the whole history.
