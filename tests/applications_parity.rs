@@ -1,8 +1,10 @@
-//! ResNet50, VGG16 and Xception against the real Keras 2.15: the layer lists (names, classes,
-//! shapes, parameters, order) and outputs at several layers at 160x160 (Xception: 150x150 and
-//! 299x299) and at an odd, non-square 97x131 (ResNet50 and Xception there with their tops),
-//! through Burn and the packed CPU path, on weights handed over as a Keras weight file.
-//! Fixtures: tests/fixtures/applications/make_keras_fixtures.py and make_xception_fixtures.py.
+//! ResNet50, VGG16, Xception and EfficientNetB0 / B3 against the real Keras 2.15: the layer
+//! lists (names, classes, shapes, parameters, order) and outputs at several layers at 160x160
+//! (Xception: 150x150 and 299x299; EfficientNet: B0 at 224x224, B3 at 300x300) and at an odd,
+//! non-square 97x131 (ResNet50, Xception and EfficientNetB0 there with their tops), through
+//! Burn and the packed CPU path, on weights handed over as a Keras weight file. Fixtures:
+//! tests/fixtures/applications/make_keras_fixtures.py, make_xception_fixtures.py and
+//! make_efficientnet_fixtures.py.
 
 mod common;
 
@@ -31,14 +33,33 @@ fn photo(network: &str, name: &str, device: &Device) -> Tensor<4> {
     photo_at(network, &path, device)
 }
 
-/// The photo at `path` through `network`'s `preprocess_input`, NCHW.
+/// The photo at `path` (an image, or a `.npy` of pixels resized by TF) through `network`'s
+/// `preprocess_input` (raw pixels for a network without one), NCHW.
 fn photo_at(network: &str, path: &Path, device: &Device) -> Tensor<4> {
-    let image = image::open(path).expect("photo").to_rgb8();
-    let (w, h) = (image.width() as usize, image.height() as usize);
-    let values: Vec<f32> = image.into_raw().into_iter().map(f32::from).collect();
+    let (values, h, w) = match path.extension().is_some_and(|e| e == "npy") {
+        true => {
+            let array = read_npy(path).expect("resized photo");
+            (array.values, array.shape[0], array.shape[1])
+        }
+        false => {
+            let image = image::open(path).expect("photo").to_rgb8();
+            let (w, h) = (image.width() as usize, image.height() as usize);
+            (image.into_raw().into_iter().map(f32::from).collect(), h, w)
+        }
+    };
     let pixels = Tensor::<4>::from_data(TensorData::new(values, [1, h, w, 3]), device).permute([0, 3, 1, 2]);
-    let preprocess = BackboneConfig::new(network).unwrap().preprocess().expect("a preprocess_input");
-    preprocess.apply(pixels)
+    match BackboneConfig::new(network).unwrap().preprocess() {
+        Some(preprocess) => preprocess.apply(pixels),
+        None => pixels,
+    }
+}
+
+/// The fixtures' prefix of a network (`efficientnet_b0` for Keras' `efficientnetb0`).
+fn fixture_prefix(model_name: &str) -> String {
+    match model_name.strip_prefix("efficientnet") {
+        Some(member) => format!("efficientnet_{member}"),
+        None => model_name.to_string(),
+    }
 }
 
 /// Keras' own float32 error (against its float64 run) for a network, size and layer.
@@ -55,17 +76,23 @@ fn reference_error(network: &str, size: &str, layer: &str) -> f32 {
 
 /// The fixture weights (see the script) as a Keras weight file with `network`'s layer names.
 fn fixture_weights(network: &Network) -> KerasWeightFile {
-    let statistics = match network.architecture().name() {
-        name @ ("resnet50" | "xception") => Some((
+    let architecture = network.architecture();
+    let prefix = fixture_prefix(architecture.name());
+    let statistics = match prefix.as_str() {
+        "vgg16" => None,
+        name => Some((
             npy(&format!("{name}_bn_moving_mean.npy")).values,
             npy(&format!("{name}_bn_moving_variance.npy")).values,
         )),
-        _ => None,
     };
-    // The last batch norm of each residual branch (ResNet50's, Xception's middle blocks').
-    let residual_end =
-        |name: &str| name.ends_with("_3_bn") || (5..=12).any(|block| name == format!("block{block}_sepconv3_bn"));
-    let architecture = network.architecture();
+    // The last batch norm of each residual branch (ResNet50's, Xception's middle blocks',
+    // EfficientNet's blocks with a shortcut).
+    let has_add = |name: &str| {
+        name.strip_suffix("project_bn").is_some_and(|block| architecture.index_of(&format!("{block}add")).is_ok())
+    };
+    let residual_end = |name: &str| {
+        name.ends_with("_3_bn") || (5..=12).any(|block| name == format!("block{block}_sepconv3_bn")) || has_add(name)
+    };
     let mut offset = 0;
     let mut layers = Vec::new();
     let weighted = architecture.layers().iter().enumerate().filter(|(_, l)| l.kind.has_weights());
@@ -86,6 +113,17 @@ fn fixture_weights(network: &Network) -> KerasWeightFile {
                 }
                 weights
             }
+            LayerKind::DepthwiseConv2D { kernel, .. } => {
+                let taps = kernel[0] * kernel[1];
+                let depthwise = detrand::symmetric(stream, taps * in_channels, (6.0 / taps as f64).sqrt());
+                vec![w("depthwise_kernel", vec![kernel[0], kernel[1], in_channels, 1], depthwise)]
+            }
+            // Keras' official values (the standard deviations as the variance).
+            LayerKind::Normalization => vec![
+                w("mean", vec![3], vec![0.485, 0.456, 0.406]),
+                w("variance", vec![3], vec![0.229, 0.224, 0.225]),
+                w("count", vec![], vec![0.0]),
+            ],
             LayerKind::SeparableConv2D { filters, kernel, .. } => {
                 let taps = kernel[0] * kernel[1];
                 let depthwise = detrand::symmetric(stream, taps * in_channels, (6.0 / taps as f64).sqrt());
@@ -137,6 +175,7 @@ fn fixture_network(model: &str, size: [usize; 2], include_top: bool, device: &De
 /// Compares an output with its reference within 2e-4 plus 1.5x Keras' own float32 error
 /// (a softmax of ~1e-3 values also within 0.1% of its largest value).
 fn assert_matches(network: &str, size: &str, layer: &str, path: &str, output: Tensor<4>) {
+    let network = &fixture_prefix(&network.replace('_', ""));
     let reference = npy(&format!("{network}_{size}_{layer}.npy"));
     let keras_error = reference_error(network, size, layer);
     let (shape, ours) = nhwc(output);
@@ -157,7 +196,7 @@ fn assert_matches(network: &str, size: &str, layer: &str, path: &str, output: Te
 type Case = (&'static str, &'static str, usize, usize, bool, &'static [&'static str]);
 
 /// As the script's CASES.
-const CASES: [Case; 7] = [
+const CASES: [Case; 10] = [
     ("resnet50", "coffee_160x160.png", 160, 160, false, &["conv4_block6_out", "conv5_block3_out"]),
     ("resnet50", "chelsea_97x131.png", 97, 131, true, &["conv3_block4_out", "conv5_block3_out", "predictions"]),
     ("vgg16", "coffee_160x160.png", 160, 160, false, &["block4_pool", "block5_conv3", "block5_pool"]),
@@ -172,6 +211,16 @@ const CASES: [Case; 7] = [
     ),
     ("xception", "astronaut_299x299.png", 299, 299, false, &["block13_pool", "block14_sepconv2_act"]),
     ("xception", "chelsea_97x131.png", 97, 131, true, &["block3_pool", "block14_sepconv2_act", "predictions"]),
+    (
+        "efficientnet_b0",
+        "astronaut_224x224.png",
+        224,
+        224,
+        false,
+        &["block2b_add", "block4a_se_excite", "block6d_add", "top_activation"],
+    ),
+    ("efficientnet_b0", "chelsea_97x131.png", 97, 131, true, &["block3b_add", "top_activation", "predictions"]),
+    ("efficientnet_b3", "astronaut_300x300.npy", 300, 300, false, &["block3c_add", "block6f_add", "top_activation"]),
 ];
 
 #[test]
@@ -195,7 +244,11 @@ fn outputs_match_keras_through_burn_and_the_packed_engine() {
 /// Keras' layer list: every name (but the session-numbered input), class, output shape and
 /// parameter count, in `model.layers` order.
 fn assert_layer_list(config: BackboneConfig, file: &str, layers: usize, total: usize) {
-    let size = if file.ends_with("_299.txt") { [299, 299] } else { [224, 224] };
+    let size = match file.rsplit('_').next() {
+        Some("299.txt") => [299, 299],
+        Some("300.txt") => [300, 300],
+        _ => [224, 224],
+    };
     let summary = Summary::of(&config.architecture().unwrap(), size, &|_| true).unwrap();
     let text = std::fs::read_to_string(fixture(file)).unwrap();
     let keras: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
@@ -222,6 +275,11 @@ fn layer_lists_and_parameter_counts_match_keras() {
     assert_layer_list(xception.clone().with_include_top(true), "xception_top_layers_299.txt", 134, 22_910_480);
     // The Keras guide's base at 150x150: the same parameters.
     assert_eq!(xception.summary([150, 150]).unwrap().total_params(), 20_861_480);
+    let b0 = BackboneConfig::new("efficientnet_b0").unwrap();
+    assert_layer_list(b0.clone(), "efficientnet_b0_layers_224.txt", 238, 4_049_571);
+    assert_layer_list(b0.with_include_top(true), "efficientnet_b0_top_layers_224.txt", 241, 5_330_571);
+    let b3 = BackboneConfig::new("efficientnet_b3").unwrap();
+    assert_layer_list(b3, "efficientnet_b3_layers_300.txt", 385, 10_783_535);
 }
 
 #[test]
@@ -241,6 +299,7 @@ fn keras_written_files_load_and_match() {
         ("resnet50", "conv2_block3_out", "vgg16", "chelsea_48x48.png"),
         ("vgg16", "block2_pool", "resnet50", "chelsea_48x48.png"),
         ("xception", "block3_sepconv1_act", "resnet50", "chelsea_97x131.png"),
+        ("efficientnet_b0", "block2b_add", "resnet50", "chelsea_97x131.png"),
     ];
     for (network, cut, other, crop) in cases {
         let crop = photo(network, crop, &device);
@@ -264,4 +323,15 @@ fn keras_written_files_load_and_match() {
         assert!(matches!(err, backbone::NetworkError::OtherArchitecture { .. }), "{err}");
         assert!(err.to_string().contains("fixture.h5"), "{err}");
     }
+}
+
+/// A Keras file of one EfficientNet loaded into another member is an error naming both.
+#[test]
+fn an_efficientnet_file_of_another_width_names_both() {
+    let path = fixture("efficientnet_b0_block2b_add_fixture.h5");
+    let b3 = BackboneConfig::new("efficientnet_b3").unwrap().with_cut(Some("block2b_add".into()));
+    let err = b3.pretrained(&path, &Device::flex()).unwrap_err();
+    assert!(matches!(err, backbone::NetworkError::OtherArchitecture { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("EfficientNetB0 (width 1, depth 1") && text.contains("not EfficientNetB3"), "{text}");
 }

@@ -11,4 +11,12 @@ pub static REGISTRY: Registry = Registry::new(&[
     &crate::resnet::ResNet50,
     &crate::vgg::Vgg16,
     &crate::xception::Xception,
+    &crate::efficientnet::EfficientNet::B0,
+    &crate::efficientnet::EfficientNet::B1,
+    &crate::efficientnet::EfficientNet::B2,
+    &crate::efficientnet::EfficientNet::B3,
+    &crate::efficientnet::EfficientNet::B4,
+    &crate::efficientnet::EfficientNet::B5,
+    &crate::efficientnet::EfficientNet::B6,
+    &crate::efficientnet::EfficientNet::B7,
 ]);

@@ -254,13 +254,15 @@ impl Architecture {
             let first = layer.inputs.first().map(|&j| shapes[j].clone()).unwrap_or_default();
             let spatial = layer.kind.output_spatial(&first, input).map_err(|error| match error {
                 OutputError::TooSmall => too_small(),
-                OutputError::Flatten { expected, found } => NetworkError::FixedInput {
-                    height: input[0],
-                    width: input[1],
-                    layer: layer.name.clone(),
-                    expected,
-                    found,
-                },
+                OutputError::Flatten { expected, found } | OutputError::Reshape { expected, found } => {
+                    NetworkError::FixedInput {
+                        height: input[0],
+                        width: input[1],
+                        layer: layer.name.clone(),
+                        expected,
+                        found,
+                    }
+                }
             })?;
             shapes.push(match spatial {
                 Some([rows, cols]) => vec![rows, cols, self.channels[i]],

@@ -3,10 +3,10 @@
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
-use burn::tensor::Tensor;
-use burn::tensor::activation::{relu, softmax};
+use burn::tensor::activation::{relu, sigmoid, softmax};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::{ConvOptions, PadMode};
+use burn::tensor::{Distribution, Tensor};
 
 use crate::error::{NetworkError, Result};
 use crate::layer::{Activation, LayerKind, Padding};
@@ -18,7 +18,31 @@ fn activate(x: Tensor<4>, activation: Activation) -> Tensor<4> {
         Activation::Relu => relu(x),
         Activation::Relu6 => x.clamp(0.0, 6.0),
         Activation::Softmax => softmax(x, 1),
+        // TensorFlow's `silu`: `x * sigmoid(x)`.
+        Activation::Swish => x.clone() * sigmoid(x),
+        Activation::Sigmoid => sigmoid(x),
     }
+}
+
+/// `values` (one, or one per channel) as a `[1, channels, 1, 1]` tensor to broadcast.
+fn per_channel(values: Vec<f32>, like: &Tensor<4>) -> Tensor<4> {
+    let n = values.len();
+    Tensor::<1>::from_floats(values.as_slice(), &like.device()).reshape([1, n, 1, 1])
+}
+
+/// Keras' `Dropout` in a training step (see [`LayerKind::Dropout`]).
+fn dropout(x: Tensor<4>, rate: f64, per_image: bool) -> Tensor<4> {
+    if rate <= 0.0 {
+        return x;
+    }
+    let dims = x.dims();
+    let mask_dims = match per_image {
+        true => [dims[0], 1, 1, 1],
+        false => dims,
+    };
+    let keep = 1.0 - rate;
+    let mask = Tensor::<4>::random(mask_dims, Distribution::Bernoulli(keep), &x.device()).div_scalar(keep);
+    x * mask.expand(dims)
 }
 
 /// Pads `x` by `[[top, bottom], [left, right]]` with zeros.
@@ -184,6 +208,15 @@ impl Network {
         match kind {
             LayerKind::Concatenate => return Tensor::cat(inputs, 1),
             LayerKind::Add => return inputs.into_iter().reduce(|sum, y| sum.add(y)).expect("Add has inputs"),
+            LayerKind::Multiply => {
+                return inputs
+                    .into_iter()
+                    .reduce(|product, y| {
+                        let dims = product.dims();
+                        product * y.expand(dims)
+                    })
+                    .expect("Multiply has inputs");
+            }
             _ => {}
         }
         let x = inputs.into_iter().next().expect("every layer but the input has an input");
@@ -236,6 +269,27 @@ impl Network {
                 let units = y.dims()[1];
                 activate(y.reshape([batch, units, 1, 1]), *activation)
             }
+            (LayerKind::Rescaling { scale, offset }, _) => {
+                let scale = per_channel(scale.iter().map(|&s| s as f32).collect(), &x);
+                let dims = x.dims();
+                (x * scale.expand(dims)).add_scalar(*offset as f32)
+            }
+            (LayerKind::Normalization, Some(LayerParams::Normalization(stats))) => {
+                let dims = x.dims();
+                let n = dims[1];
+                let mean = stats.mean.value().reshape([1, n, 1, 1]).expand(dims);
+                let divisor = stats.variance.value().sqrt().clamp_min(1e-7).reshape([1, n, 1, 1]).expand(dims);
+                (x - mean) / divisor
+            }
+            (LayerKind::Reshape { shape: [rows, cols, channels] }, _) => {
+                // Keras reshapes channels-last values in row-major order.
+                let batch = x.dims()[0];
+                x.permute([0, 2, 3, 1]).reshape([batch, *rows, *cols, *channels]).permute([0, 3, 1, 2])
+            }
+            (LayerKind::Dropout { rate, per_image }, _) => match x.device().is_autodiff() {
+                true => dropout(x, *rate, *per_image),
+                false => x,
+            },
             (LayerKind::Input { .. }, _) => x,
             (kind, _) => unreachable!("layer {index} ({}) has no weights of its kind", kind.class_name()),
         }

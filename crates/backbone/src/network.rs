@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use burn::module::{Module, Param};
+use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
@@ -32,6 +32,17 @@ pub struct SeparableParams {
     pub pointwise: ConvParams,
 }
 
+/// The statistics of a Keras `Normalization` layer (never trained).
+#[derive(Module, Debug)]
+pub struct NormalizationParams {
+    /// `mean` per channel.
+    pub mean: RunningState<Tensor<1>>,
+    /// `variance` per channel.
+    pub variance: RunningState<Tensor<1>>,
+    /// `count` of the samples `adapt` saw (Keras' int64 scalar), as one value.
+    pub count: RunningState<Tensor<1>>,
+}
+
 /// The weights of one weighted layer.
 #[derive(Module, Debug)]
 pub enum LayerParams {
@@ -43,6 +54,8 @@ pub enum LayerParams {
     Dense(Linear),
     /// `SeparableConv2D`.
     Separable(SeparableParams),
+    /// `Normalization`.
+    Normalization(NormalizationParams),
 }
 
 /// A described network as a Burn module: it holds the weights of every weighted layer of
@@ -111,6 +124,12 @@ impl Network {
                 LayerKind::Dense { units, .. } => {
                     Some(LayerParams::Dense(LinearConfig::new(in_channels, *units).init(device)))
                 }
+                // Keras' initial values: mean 0, variance 1, count 0.
+                LayerKind::Normalization => Some(LayerParams::Normalization(NormalizationParams {
+                    mean: RunningState::new(Tensor::zeros([in_channels], device)),
+                    variance: RunningState::new(Tensor::ones([in_channels], device)),
+                    count: RunningState::new(Tensor::zeros([1], device)),
+                })),
                 _ => None,
             };
             slots.push(param.map(|p| {
@@ -154,6 +173,9 @@ impl Network {
             (LayerParams::Separable(_), Weight::DepthwiseKernel) => "Separable.depthwise.kernel",
             (LayerParams::Separable(_), Weight::PointwiseKernel) => "Separable.pointwise.kernel",
             (LayerParams::Separable(sep), Weight::Bias) if sep.pointwise.bias.is_some() => "Separable.pointwise.bias",
+            (LayerParams::Normalization(_), Weight::Mean) => "Normalization.mean",
+            (LayerParams::Normalization(_), Weight::Variance) => "Normalization.variance",
+            (LayerParams::Normalization(_), Weight::Count) => "Normalization.count",
             _ => return None,
         };
         Some(format!("params.{slot}.{field}"))

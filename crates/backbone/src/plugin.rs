@@ -90,6 +90,13 @@ pub trait Backbone: Send + Sync + std::fmt::Debug {
     /// Whether a Keras `.h5` file holds this network (by its weighted layers' names).
     fn recognises_keras(&self, file: &KerasWeightFile) -> bool;
 
+    /// Which network of this one's family a Keras file it does not recognise holds
+    /// (`EfficientNetB3 (width 1.2, depth 1.4: 26 blocks)`), for the error that names both;
+    /// `None` (the default) when the family has one member or the file none.
+    fn keras_file_holds(&self, _file: &KerasWeightFile) -> Option<String> {
+        None
+    }
+
     /// Whether a safetensors file of this project recording the model name `model` holds
     /// this network (default: the name of the default description).
     fn recognises_model_name(&self, model: &str) -> bool {
@@ -231,6 +238,9 @@ pub fn load_weights(backbone: &dyn Backbone, network: Network, path: &Path) -> R
         WeightFormat::KerasH5 => {
             let file = KerasWeightFile::read(path)?;
             if !backbone.recognises_keras(&file) {
+                if let Some(held) = backbone.keras_file_holds(&file) {
+                    return Err(other(format!("it holds {held}, not {}", backbone.title())));
+                }
                 let first: Vec<&str> = file.layers.iter().take(3).map(|l| l.name.as_str()).collect();
                 return Err(other(format!("its layers are not {}'s (first: {first:?})", backbone.title())));
             }

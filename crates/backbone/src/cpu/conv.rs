@@ -58,6 +58,18 @@ fn relu6(v: f32) -> f32 {
     v.clamp(0.0, 6.0)
 }
 
+/// The logistic sigmoid, `1 / (1 + exp(-v))`.
+#[inline(always)]
+pub(crate) fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+/// Swish (TensorFlow's `silu`): `v * sigmoid(v)`.
+#[inline(always)]
+pub(crate) fn swish(v: f32) -> f32 {
+    v * sigmoid(v)
+}
+
 impl Finish {
     /// The bias of a convolution, to which a batch norm and an activation may be added.
     pub fn with_bias(bias: Option<Vec<f32>>) -> Self {
@@ -113,6 +125,8 @@ impl Finish {
         match self.activation {
             Some(Activation::Relu) => self.normalize_then(values, first, relu),
             Some(Activation::Relu6) => self.normalize_then(values, first, relu6),
+            Some(Activation::Swish) => self.normalize_then(values, first, swish),
+            Some(Activation::Sigmoid) => self.normalize_then(values, first, sigmoid),
             _ => self.normalize_then(values, first, |v| v),
         }
     }

@@ -64,6 +64,8 @@ impl PackedDense {
                 Activation::Linear => {}
                 Activation::Relu => row.iter_mut().for_each(|v| *v = if *v < 0.0 { 0.0 } else { *v }),
                 Activation::Relu6 => row.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
+                Activation::Swish => row.iter_mut().for_each(|v| *v = super::conv::swish(*v)),
+                Activation::Sigmoid => row.iter_mut().for_each(|v| *v = super::conv::sigmoid(*v)),
                 Activation::Softmax => {
                     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                     row.iter_mut().for_each(|v| *v = (*v - max).exp());

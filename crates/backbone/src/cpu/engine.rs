@@ -11,10 +11,10 @@ use super::buffers::Buffers;
 use super::conv::{ConvAlgorithm, Finish, PackedConv};
 use super::dense::PackedDense;
 use super::depthwise::PackedDepthwise;
-use super::nhwc::NhwcBatch;
+use super::nhwc::{NhwcBatch, host_values};
 use super::pool::MaxPool;
 use super::profile::StepProfile;
-use super::steps::{Op, copy_into, describe, forward, forward_into, multiply_adds_per_output, output_size};
+use super::steps::{ChannelMap, Op, copy_into, describe, forward, forward_into, multiply_adds_per_output, output_size};
 use super::window::NO_PADDING;
 use crate::architecture::Architecture;
 use crate::error::{NetworkError, Result};
@@ -28,6 +28,7 @@ enum Packed {
     Depthwise(PackedDepthwise),
     Norm(Finish),
     Dense(Arc<PackedDense>),
+    Channels(ChannelMap),
 }
 
 /// One step of a run: the layer whose output it gives (after the layers fused into it),
@@ -68,6 +69,25 @@ pub struct CpuInference {
     /// Whether a 1x1 convolution's average-pooled input is pooled after it instead (not
     /// with [`ConvAlgorithm::Direct`], which keeps Burn's order of operations).
     pools_after: bool,
+    /// The layer whose value each layer's is: its own, or for a dropout (the identity at
+    /// inference) its input's.
+    alias: Vec<usize>,
+}
+
+/// Whether the layer at `index` outputs a 1x1 map (or vector) for every input size: a
+/// pooled vector or its 1x1 reshape, and what keeps that size (1x1 stride-1
+/// convolutions, activations, batch norms).
+fn one_pixel_whatever_the_input(architecture: &Architecture, index: usize) -> bool {
+    let layer = &architecture.layers()[index];
+    match layer.kind {
+        LayerKind::Reshape { shape: [1, 1, _] } | LayerKind::GlobalAveragePooling2D | LayerKind::Dense { .. } => true,
+        LayerKind::Conv2D { kernel: [1, 1], strides: [1, 1], .. }
+        | LayerKind::Activation(_)
+        | LayerKind::ReLU(_)
+        | LayerKind::BatchNormalization { .. }
+        | LayerKind::Dropout { .. } => one_pixel_whatever_the_input(architecture, layer.inputs[0]),
+        _ => false,
+    }
 }
 
 fn unsupported(architecture: &Architecture, index: usize, reason: &str) -> NetworkError {
@@ -124,12 +144,37 @@ impl CpuInference {
                 (LayerKind::Activation(Activation::Softmax) | LayerKind::ReLU(Activation::Softmax), _) => {
                     return Err(unsupported(&architecture, i, "softmax only after a dense layer"));
                 }
+                (LayerKind::Rescaling { scale, offset }, _) => Some(Packed::Channels(ChannelMap::Rescale {
+                    scale: scale.iter().map(|&s| s as f32).collect(),
+                    offset: *offset as f32,
+                })),
+                (LayerKind::Normalization, Some(LayerParams::Normalization(stats))) => {
+                    let mean = host_values(stats.mean.value())?;
+                    let divisor = host_values(stats.variance.value())?.iter().map(|v| v.sqrt().max(1e-7)).collect();
+                    Some(Packed::Channels(ChannelMap::Normalize { mean, divisor }))
+                }
+                (LayerKind::Multiply, _) => {
+                    // The gates (every input after the first) must be 1x1 maps.
+                    let gates = &layer.inputs[1..];
+                    if !gates.iter().all(|&j| one_pixel_whatever_the_input(&architecture, j)) {
+                        return Err(unsupported(&architecture, i, "only a map times per-channel 1x1 gates"));
+                    }
+                    None
+                }
                 _ => None,
             };
         }
         let pools_after = algorithm != ConvAlgorithm::Direct;
         let buffers = Buffers::default();
-        let mut inference = Self { architecture, end, packed, plan: Vec::new(), buffers, held: needed, pools_after };
+        let mut alias: Vec<usize> = Vec::with_capacity(architecture.len());
+        for (i, layer) in architecture.layers().iter().enumerate() {
+            alias.push(match layer.kind {
+                LayerKind::Dropout { .. } => alias[layer.inputs[0]],
+                _ => i,
+            });
+        }
+        let plan = Vec::new();
+        let mut inference = Self { architecture, end, packed, plan, buffers, held: needed, pools_after, alias };
         inference.plan = inference.plan_for(&[end]);
         Ok(inference)
     }
@@ -148,19 +193,24 @@ impl CpuInference {
     /// norm and activation that only it feeds (and a zero padding that only feeds it).
     fn plan_for(&self, outputs: &[usize]) -> Vec<Step> {
         let layers = self.architecture.layers();
+        // Dropouts' readers read the dropouts' inputs.
+        let inputs_of: Vec<Vec<usize>> =
+            layers.iter().map(|layer| layer.inputs.iter().map(|&j| self.alias[j]).collect()).collect();
+        let outputs: Vec<usize> = outputs.iter().map(|&o| self.alias[o]).collect();
+        let outputs = outputs.as_slice();
         let needed = self.architecture.ancestors(outputs);
         let last = outputs.iter().copied().max().unwrap_or(0);
         let mut is_output = vec![false; layers.len()];
         outputs.iter().for_each(|&o| is_output[o] = true);
         let mut readers: Vec<Vec<usize>> = vec![Vec::new(); layers.len()];
         for (i, layer) in layers.iter().enumerate().take(last + 1).filter(|(i, _)| needed[*i]) {
-            for &input in &layer.inputs {
-                readers[input].push(i);
+            if !matches!(layer.kind, LayerKind::Dropout { .. }) {
+                inputs_of[i].iter().for_each(|&input| readers[input].push(i));
             }
         }
         // The layer that alone reads `i`'s output, reading nothing else, if `i` is not asked for.
         let sole_reader = |i: usize| match readers[i].as_slice() {
-            [r] if !is_output[i] && layers[*r].inputs == [i] => Some(*r),
+            [r] if !is_output[i] && inputs_of[*r] == [i] => Some(*r),
             _ => None,
         };
         let mut absorbed = vec![false; layers.len()];
@@ -174,9 +224,9 @@ impl CpuInference {
                 continue;
             }
             let layer = &layers[i];
-            let input = layer.inputs.first().copied().unwrap_or(0);
+            let input = inputs_of[i].first().copied().unwrap_or(0);
             let op = match (&layer.kind, &self.packed[i]) {
-                (LayerKind::Input { .. }, _) => continue,
+                (LayerKind::Input { .. } | LayerKind::Dropout { .. }, _) => continue,
                 (LayerKind::ZeroPadding2D { padding }, _) => {
                     // Folded into the convolution (not a separable one) or max pooling that alone
                     // reads it.
@@ -268,15 +318,18 @@ impl CpuInference {
                     if let Some((r, a)) = activation {
                         absorbed[r] = true;
                         let op = Op::Add(Finish::with_bias(None).with_activation(a));
-                        steps.push(Step { layer: r, inputs: layer.inputs.clone(), op, into: None });
+                        steps.push(Step { layer: r, inputs: inputs_of[i].clone(), op, into: None });
                         continue;
                     }
                     Op::Add(Finish::default())
                 }
                 (LayerKind::GlobalAveragePooling2D, _) => Op::GlobalAveragePool,
+                (_, Some(Packed::Channels(map))) => Op::Channels(map.clone()),
+                (LayerKind::Multiply, _) => Op::Multiply,
+                (LayerKind::Reshape { shape }, _) => Op::Reshape(*shape),
                 (kind, _) => unreachable!("layer {i} ({}) is packed or stateless", kind.class_name()),
             };
-            steps.push(Step { layer: i, inputs: layer.inputs.clone(), op, into: None });
+            steps.push(Step { layer: i, inputs: inputs_of[i].clone(), op, into: None });
         }
         // How many steps (and requested outputs) read each layer.
         let mut step_readers: Vec<usize> = is_output.iter().map(|&o| usize::from(o)).collect();
@@ -333,9 +386,9 @@ impl CpuInference {
             let writes_into = matches!(step.op, Op::Conv(_) | Op::Depthwise(_) | Op::MaxPool(_));
             if let ([reader], false, true) = (readers[step.layer].as_slice(), is_output[step.layer], writes_into)
                 && layers[*reader].kind == LayerKind::Concatenate
-                && layers[*reader].inputs.iter().filter(|&&j| j == step.layer).count() == 1
+                && inputs_of[*reader].iter().filter(|&&j| j == step.layer).count() == 1
             {
-                let inputs = &layers[*reader].inputs;
+                let inputs = &inputs_of[*reader];
                 let position = inputs.iter().position(|&j| j == step.layer).expect("reader reads it");
                 let offset = inputs[..position].iter().map(|&j| self.architecture.channels(j)).sum();
                 step.into = Some((*reader, offset));
@@ -352,8 +405,10 @@ impl CpuInference {
     /// - outputs: `[batch, rows', cols', channels]`, vectors as `[batch, 1, 1, features]`
     pub fn forward_nhwc(&self, input: &NhwcBatch, outputs: &[usize]) -> Result<Vec<NhwcBatch>> {
         self.check(input, outputs)?;
+        let outputs: Vec<usize> = outputs.iter().map(|&o| self.alias[o]).collect();
+        let outputs = outputs.as_slice();
         let planned;
-        let plan = match outputs == [self.end] {
+        let plan = match outputs == [self.alias[self.end]] {
             true => &self.plan,
             false => {
                 planned = self.plan_for(outputs);
@@ -404,7 +459,7 @@ impl CpuInference {
     pub fn profile(&self, input: &NhwcBatch) -> Result<Vec<StepProfile>> {
         self.check(input, &[self.end])?;
         let mut profile = Vec::with_capacity(self.plan.len());
-        self.run(&self.plan, &input.data, input.shape, &[self.end], Some(&mut profile));
+        self.run(&self.plan, &input.data, input.shape, &[self.alias[self.end]], Some(&mut profile));
         Ok(profile)
     }
 
@@ -451,7 +506,7 @@ impl CpuInference {
             let value = |j: usize| values[j].as_ref().expect("inputs come first");
             match (&step.op, step.into) {
                 (Op::Concat, _) => {
-                    let inputs = &self.architecture.layers()[step.layer].inputs;
+                    let inputs = &step.inputs;
                     let first = inputs.iter().find_map(|&j| values[j].as_ref()).map(|v| v.shape);
                     let mut buffer = buffers[step.layer].take().unwrap_or_else(|| {
                         let [b, h, w, _] = first.expect("a concatenation of nothing written in place");

@@ -31,6 +31,35 @@ pub(crate) enum Op {
     Add(Finish),
     GlobalAveragePool,
     Dense(Arc<PackedDense>),
+    /// A per-channel map on its own (Keras' `Rescaling`, `Normalization`).
+    Channels(ChannelMap),
+    /// `Multiply` of a map by 1x1 maps (per image and channel).
+    Multiply,
+    /// Keras' `Reshape` to `(rows, cols, channels)`: channels-last values keep their order.
+    Reshape([usize; 3]),
+}
+
+/// A per-channel elementwise map, in the reference's order of operations.
+#[derive(Debug, Clone)]
+pub(crate) enum ChannelMap {
+    /// Keras' `Rescaling`: `x * scale + offset`.
+    Rescale { scale: Vec<f32>, offset: f32 },
+    /// Keras' `Normalization`: `(x - mean) / divisor`, `divisor = max(sqrt(variance), 1e-7)`.
+    Normalize { mean: Vec<f32>, divisor: Vec<f32> },
+}
+
+impl ChannelMap {
+    /// Applies the map to one pixel's channels in place.
+    fn apply(&self, pixel: &mut [f32]) {
+        match self {
+            ChannelMap::Rescale { scale, offset } => {
+                pixel.iter_mut().zip(scale.iter().cycle()).for_each(|(v, s)| *v = *v * s + offset)
+            }
+            ChannelMap::Normalize { mean, divisor } => {
+                pixel.iter_mut().zip(mean).zip(divisor).for_each(|((v, m), d)| *v = (*v - m) / d)
+            }
+        }
+    }
 }
 
 /// What a step computes on an input of `size`, for a profile.
@@ -47,6 +76,10 @@ pub(crate) fn describe(op: &Op, size: [usize; 2]) -> String {
         Op::Add(_) => "add".into(),
         Op::GlobalAveragePool => "global average pool".into(),
         Op::Dense(_) => "dense".into(),
+        Op::Channels(ChannelMap::Rescale { .. }) => "rescaling".into(),
+        Op::Channels(ChannelMap::Normalize { .. }) => "normalization".into(),
+        Op::Multiply => "multiply".into(),
+        Op::Reshape(_) => "reshape".into(),
     }
 }
 
@@ -127,12 +160,37 @@ pub(crate) fn forward(op: &Op, inputs: &[&NhwcBatch], buffers: &Buffers) -> Nhwc
         }
         Op::GlobalAveragePool => {
             let mut output = NhwcBatch::zeros([n, 1, 1, c]);
-            for (b, out) in output.data.chunks_exact_mut(c).enumerate() {
+            // Summed in f64: a float32 running sum over a large map (12544 pixels of
+            // EfficientNet's first squeeze) drifts by ~1e-6 relative, which the gates then
+            // spread over the whole map.
+            output.data.par_chunks_mut(c).enumerate().for_each(|(b, out)| {
+                let mut sums = vec![0f64; c];
                 for pixel in input.data[b * h * w * c..(b + 1) * h * w * c].chunks_exact(c) {
-                    out.iter_mut().zip(pixel).for_each(|(o, v)| *o += v);
+                    sums.iter_mut().zip(pixel).for_each(|(s, &v)| *s += f64::from(v));
                 }
-                out.iter_mut().for_each(|o| *o /= (h * w) as f32);
-            }
+                out.iter_mut().zip(&sums).for_each(|(o, s)| *o = (s / (h * w) as f64) as f32);
+            });
+            output
+        }
+        Op::Channels(map) => {
+            let mut output = input.clone();
+            output.data.par_chunks_mut(c * w.max(1)).for_each(|row| row.chunks_exact_mut(c).for_each(|p| map.apply(p)));
+            output
+        }
+        Op::Multiply => {
+            let mut output = input.clone();
+            let image = h * w * c;
+            output.data.par_chunks_mut(image).enumerate().for_each(|(b, out)| {
+                for gates in &inputs[1..] {
+                    let gates = &gates.data[b * c..(b + 1) * c];
+                    out.chunks_exact_mut(c).for_each(|p| p.iter_mut().zip(gates).for_each(|(v, g)| *v *= g));
+                }
+            });
+            output
+        }
+        Op::Reshape([rows, cols, channels]) => {
+            let mut output = input.clone();
+            output.shape = [n, *rows, *cols, *channels];
             output
         }
         Op::Dense(dense) => dense.forward(input),

@@ -99,6 +99,10 @@ pub enum Activation {
     Relu6,
     /// Softmax over the features (Keras `activation='softmax'`).
     Softmax,
+    /// `x * sigmoid(x)` (Keras `'swish'`, TensorFlow's `tf.nn.silu`; EfficientNet's).
+    Swish,
+    /// `1 / (1 + exp(-x))` (Keras `'sigmoid'`).
+    Sigmoid,
 }
 
 /// What a layer computes, with Keras' parameters.
@@ -213,6 +217,36 @@ pub enum LayerKind {
         /// Activation after it.
         activation: Activation,
     },
+    /// Keras `Rescaling(scale, offset)`: `x * scale + offset`, the scale one value for every
+    /// channel or one per channel (EfficientNet's `Rescaling(1 / sqrt(stddev))`).
+    Rescaling {
+        /// One factor, or one per channel.
+        scale: Vec<f64>,
+        /// Added after scaling.
+        offset: f64,
+    },
+    /// Keras `Normalization(axis=-1)` with its statistics as weights (`mean`, `variance`,
+    /// `count`, non-trainable): `(x - mean) / max(sqrt(variance), 1e-7)`.
+    Normalization,
+    /// Keras `Reshape((rows, cols, channels))` (row-major, channels last, as Keras reads
+    /// its input): EfficientNet's `se_reshape` of a pooled vector to a 1x1 map.
+    Reshape {
+        /// The target `(rows, cols, channels)`.
+        shape: [usize; 3],
+    },
+    /// Keras `Multiply` of its inputs, those after the first broadcast from 1x1 maps
+    /// (EfficientNet's `se_excite`: a feature map times its per-channel gates).
+    Multiply,
+    /// Keras `Dropout(rate)`: the identity at inference; in a training step each value (or,
+    /// with `per_image`, each image's whole input: `noise_shape=(None, 1, 1, 1)`,
+    /// EfficientNet's drop-connect) is zeroed with probability `rate` and the rest scaled
+    /// by `1 / (1 - rate)`.
+    Dropout {
+        /// Fraction dropped, in `[0, 1)`.
+        rate: f64,
+        /// One draw per image (`noise_shape=(None, 1, 1, 1)`) rather than per value.
+        per_image: bool,
+    },
 }
 
 impl LayerKind {
@@ -234,6 +268,11 @@ impl LayerKind {
             LayerKind::GlobalAveragePooling2D => ("GlobalAveragePooling2D", "global_average_pooling2d"),
             LayerKind::Flatten { .. } => ("Flatten", "flatten"),
             LayerKind::Dense { .. } => ("Dense", "dense"),
+            LayerKind::Rescaling { .. } => ("Rescaling", "rescaling"),
+            LayerKind::Normalization => ("Normalization", "normalization"),
+            LayerKind::Reshape { .. } => ("Reshape", "reshape"),
+            LayerKind::Multiply => ("Multiply", "multiply"),
+            LayerKind::Dropout { .. } => ("Dropout", "dropout"),
         }
     }
 
@@ -255,6 +294,7 @@ impl LayerKind {
             LayerKind::Conv2D { filters, .. } | LayerKind::SeparableConv2D { filters, .. } => *filters,
             LayerKind::Dense { units, .. } => *units,
             LayerKind::Flatten { features } => *features,
+            LayerKind::Reshape { shape } => shape[2],
             LayerKind::Concatenate => inputs.iter().sum(),
             _ => inputs.first().copied().unwrap_or(0),
         }

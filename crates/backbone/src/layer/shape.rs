@@ -14,6 +14,13 @@ pub enum OutputError {
         /// Features its input has.
         found: usize,
     },
+    /// A reshaping layer gets another number of values than its target shape holds.
+    Reshape {
+        /// Values of its target shape.
+        expected: usize,
+        /// Values its input has.
+        found: usize,
+    },
 }
 
 impl LayerKind {
@@ -42,6 +49,13 @@ impl LayerKind {
                 match found == *features {
                     true => Ok(None),
                     false => Err(OutputError::Flatten { expected: *features, found }),
+                }
+            }
+            LayerKind::Reshape { shape } => {
+                let (expected, found) = (shape.iter().product(), first.iter().product());
+                match expected == found {
+                    true => Ok(Some([shape[0], shape[1]])),
+                    false => Err(OutputError::Reshape { expected, found }),
                 }
             }
             LayerKind::GlobalAveragePooling2D | LayerKind::Dense { .. } => Ok(None),

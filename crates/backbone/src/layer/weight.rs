@@ -22,6 +22,12 @@ pub enum Weight {
     MovingMean,
     /// A batch norm's `moving_variance`.
     MovingVariance,
+    /// A `Normalization` layer's `mean`.
+    Mean,
+    /// A `Normalization` layer's `variance`.
+    Variance,
+    /// A `Normalization` layer's `count` (of the samples `adapt` saw; a scalar).
+    Count,
 }
 
 impl Weight {
@@ -37,6 +43,9 @@ impl Weight {
             Weight::Beta => "beta",
             Weight::MovingMean => "moving_mean",
             Weight::MovingVariance => "moving_variance",
+            Weight::Mean => "mean",
+            Weight::Variance => "variance",
+            Weight::Count => "count",
         }
     }
 
@@ -47,13 +56,16 @@ impl Weight {
             Weight::Bias | Weight::Beta => "bias",
             Weight::MovingMean => "running_mean",
             Weight::MovingVariance => "running_var",
+            Weight::Mean => "mean",
+            Weight::Variance => "variance",
+            Weight::Count => "count",
         }
     }
 
     /// Whether Keras counts it as non-trainable whatever the layer's flag (moving
-    /// statistics).
+    /// statistics, a `Normalization` layer's statistics).
     pub fn is_statistic(self) -> bool {
-        matches!(self, Weight::MovingMean | Weight::MovingVariance)
+        matches!(self, Weight::MovingMean | Weight::MovingVariance | Weight::Mean | Weight::Variance | Weight::Count)
     }
 }
 
@@ -79,6 +91,7 @@ impl LayerKind {
                 vec![Weight::Beta, Weight::MovingMean, Weight::MovingVariance]
             }
             LayerKind::Dense { .. } => vec![Weight::Kernel, Weight::Bias],
+            LayerKind::Normalization => vec![Weight::Mean, Weight::Variance, Weight::Count],
             _ => Vec::new(),
         }
     }
@@ -91,7 +104,7 @@ impl LayerKind {
     /// The shape of `weight` in Keras' layout, for a layer with `in_channels` inputs and
     /// `out_channels` outputs: conv kernels `(rows, cols, in, out)` (depthwise
     /// `(rows, cols, channels, 1)`, pointwise `(1, 1, in, out)`), dense kernels `(in, out)`,
-    /// vectors `(channels,)`.
+    /// vectors `(channels,)`, a normalization's `count` a scalar `()`.
     pub fn keras_shape(&self, weight: Weight, in_channels: usize, out_channels: usize) -> Vec<usize> {
         match (self, weight) {
             (LayerKind::Conv2D { kernel, .. }, Weight::Kernel) => vec![kernel[0], kernel[1], in_channels, out_channels],
@@ -101,6 +114,7 @@ impl LayerKind {
             ) => vec![kernel[0], kernel[1], in_channels, 1],
             (LayerKind::SeparableConv2D { .. }, Weight::PointwiseKernel) => vec![1, 1, in_channels, out_channels],
             (LayerKind::Dense { .. }, Weight::Kernel) => vec![in_channels, out_channels],
+            (_, Weight::Count) => Vec::new(),
             _ => vec![out_channels],
         }
     }
@@ -154,6 +168,8 @@ impl LayerKind {
         match (weight, burn) {
             (Weight::Kernel | Weight::PointwiseKernel, [o, i, r, c]) => vec![*r, *c, *i, *o],
             (Weight::DepthwiseKernel, [ch, _, r, c]) => vec![*r, *c, *ch, 1],
+            // Keras' scalar, held by Burn as one value.
+            (Weight::Count, [1]) => Vec::new(),
             _ => burn.to_vec(),
         }
     }
