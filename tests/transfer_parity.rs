@@ -280,3 +280,79 @@ fn trainable_batch_norms_match_keras_in_both_modes() {
         std::fs::remove_file(&path).unwrap();
     }
 }
+
+/// keras.io's EfficientNet fine-tuning head (global average pooling -> a trainable batch
+/// norm -> dropout -> Dense(classes, softmax)), two Adam steps with categorical
+/// cross-entropy on fixed features: the losses, the batch norm's gamma, beta and moving
+/// statistics (batch statistics in the step, moving ones updated with momentum 0.99) and the
+/// dense layer as Keras leaves them. Fixture: tests/fixtures/transfer/make_efficientnet_head_fixtures.py.
+#[test]
+fn the_efficientnet_examples_head_trains_as_keras() {
+    let device = Device::flex();
+    let keras: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("efficientnet_head_steps.json")).unwrap()).unwrap();
+    let base = transfer::BaseConfig::new("efficientnet_b0")
+        .unwrap()
+        .with_input_size([32, 32])
+        .with_cut(Some("block1a_project_bn".into()));
+    let head = HeadConfig::global_average(3).with_batch_norm(true).with_dropout(0.0);
+    let config = TransferModelConfig::new(base, head).with_input_size([32, 32]);
+    let mut model = config.init(&device).unwrap();
+    let kernel = detrand::symmetric(17001, 48, (6.0f64 / 19.0).sqrt());
+    model.head.output = Dense::from_values(kernel, 16, 3, vec![0.0; 3], &device);
+    let features = detrand::symmetric(17000, 4 * 3 * 3 * 16, 3.0);
+    let x = Tensor::<4>::from_data(TensorData::new(features, [4, 3, 3, 16]), &device).permute([0, 3, 1, 2]);
+    let mut labels = vec![0.0f32; 12];
+    for (i, class) in [0, 2, 1, 2].into_iter().enumerate() {
+        labels[i * 3 + class] = 1.0;
+    }
+    let y = Tensor::<2>::from_data(TensorData::new(labels, [4, 3]), &device);
+    let compile = CompileConfig { loss: transfer::Loss::CategoricalCrossentropy, ..CompileConfig::adam(1e-2) };
+    let mut trainer = Trainer::new(model, compile, &device).unwrap();
+    for step in 0..2 {
+        let metrics = trainer.train_step(Inputs::Features(x.clone()), y.clone()).unwrap();
+        let keras_loss = keras["losses"][step].as_f64().unwrap();
+        println!("step {}: loss {} vs Keras {keras_loss}", step + 1, metrics.loss);
+        assert!((metrics.loss - keras_loss).abs() < 1e-5 * keras_loss, "step {step}");
+    }
+    let head = &trainer.model().head;
+    let bn = head.batch_norm.as_ref().expect("the head's batch norm");
+    for (key, reference) in keras["weights"].as_object().unwrap() {
+        let reference: Vec<f32> = reference.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let ours = match key.as_str() {
+            "batch_normalization.gamma" => values(bn.gamma.as_ref().unwrap().val()),
+            "batch_normalization.beta" => values(bn.beta.val()),
+            "batch_normalization.moving_mean" => values(bn.moving_mean.value()),
+            "batch_normalization.moving_variance" => values(bn.moving_variance.value()),
+            "pred.kernel" => values(head.output.kernel()),
+            "pred.bias" => values(head.output.bias.val()),
+            other => panic!("unexpected {other}"),
+        };
+        let r = relative(&ours, &reference);
+        println!("{key}: relative {r:.2e}");
+        assert!(r < 1e-5, "{key}: relative difference {r}");
+    }
+}
+
+/// keras.io's EfficientNet example, both phases as Keras counts them: EfficientNetB0 frozen
+/// under the head (Total 4,208,411 / Trainable 156,280 in 242 layers), then "the top 20
+/// layers while leaving BatchNorm layers frozen" (Trainable 1,277,864 / Non-trainable
+/// 2,930,547); unfreezing from the first layer named `block7a` is the same cut.
+#[test]
+fn the_efficientnet_examples_phases_count_as_keras() {
+    let device = Device::flex();
+    let base = transfer::BaseConfig::new("efficientnet_b0").unwrap().with_input_size([224, 224]);
+    let head = HeadConfig::global_average(120).with_batch_norm(true).with_dropout(0.2);
+    let model = TransferModelConfig::new(base, head).with_input_size([224, 224]).init(&device).unwrap();
+    let frozen = model.summary().unwrap();
+    assert_eq!(frozen.rows.len(), 242);
+    assert_eq!((frozen.total_params(), frozen.trainable_params()), (4_208_411, 156_280));
+    let model = model.unfreeze_last(20, transfer::BatchNorms::KeepFrozen);
+    let tuned = model.summary().unwrap();
+    assert_eq!((tuned.trainable_params(), tuned.non_trainable_params()), (1_277_864, 2_930_547));
+    let by_name =
+        model.freeze_base().unfreeze_from_name_containing("block7a", transfer::BatchNorms::KeepFrozen).unwrap();
+    assert_eq!(by_name.summary().unwrap().trainable_params(), 1_277_864);
+    let err = by_name.unfreeze_from_name_containing("block9", transfer::BatchNorms::Unfreeze).unwrap_err();
+    assert!(err.to_string().contains("block9"), "{err}");
+}

@@ -25,6 +25,11 @@ pub struct BatchNormalizationConfig {
     /// [`BatchNormalization::forward_inference`].
     #[config(default = true)]
     pub tensorflow_order: bool,
+    /// Whether the moving variance follows the batch's unbiased variance (default: Keras'
+    /// batch norm of a feature map, TensorFlow's fused kernel, applies Bessel's correction)
+    /// or its biased one (Keras' batch norm of a vector, not fused: a head's).
+    #[config(default = true)]
+    pub unbiased_moving_variance: bool,
 }
 
 /// Batch normalisation with Keras naming: `gamma` (optional), `beta`, `moving_mean`,
@@ -51,6 +56,9 @@ pub struct BatchNormalization {
     pub epsilon: f64,
     /// TensorFlow's order of operations rather than PyTorch's.
     pub tensorflow_order: bool,
+    /// Whether the moving variance follows the unbiased batch variance (see
+    /// [`BatchNormalizationConfig::unbiased_moving_variance`]).
+    pub unbiased_moving_variance: bool,
 }
 
 impl BatchNormalizationConfig {
@@ -66,6 +74,7 @@ impl BatchNormalizationConfig {
             momentum: self.momentum,
             epsilon: self.epsilon,
             tensorflow_order: self.tensorflow_order,
+            unbiased_moving_variance: self.unbiased_moving_variance,
         }
     }
 }
@@ -128,10 +137,11 @@ impl BatchNormalization {
         let var = self.moving_variance.value_sync().to_device(&device);
         let mean = mean.mul_scalar(keep).add(result.mean.detach().mul_scalar(1.0 - keep));
         // The moving variance follows the batch's unbiased variance (TensorFlow's fused batch
-        // norm returns it with Bessel's correction; the output is normalised by the biased one).
+        // norm returns it with Bessel's correction; the output is normalised by the biased one),
+        // unless the layer is Keras' unfused one.
         let [batch, _, rows, cols] = result.output.dims();
         let count = (batch * rows * cols) as f64;
-        let bessel = match count > 1.0 {
+        let bessel = match count > 1.0 && self.unbiased_moving_variance {
             true => count / (count - 1.0),
             false => 1.0,
         };

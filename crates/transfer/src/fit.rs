@@ -365,7 +365,9 @@ impl<H: ClassifierHead> Trainer<H> {
     /// the head.
     fn features(&mut self, inputs: Inputs) -> Result<Tensor<4>> {
         let images = match inputs {
-            Inputs::Features(features) => return Ok(features.to_device(&self.train_device)),
+            // On the autodiff device as the base would give them (a head's batch norm trains
+            // on batch statistics only there).
+            Inputs::Features(features) => return Ok(features.without_autodiff().to_device(&self.device).autodiff()),
             Inputs::Images(images) => images,
         };
         let model = self.model.as_ref().expect("the trainer holds its model between steps");

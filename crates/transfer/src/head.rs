@@ -8,6 +8,8 @@ use burn::tensor::{Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use backbone::batch_norm::{BatchNormalization, BatchNormalizationConfig};
+
 use crate::dense::Dense;
 use crate::error::Result;
 
@@ -20,13 +22,19 @@ pub enum Pooling {
     GlobalAverage,
 }
 
-/// A head: pooling, hidden dense layers with ReLU and dropout, and an output layer
-/// (1 unit + sigmoid for two classes, `classes` units + softmax otherwise).
+/// A head: pooling, optionally a batch norm of the pooled vector, hidden dense layers with
+/// ReLU and dropout, and an output layer (1 unit + sigmoid for two classes, `classes` units +
+/// softmax otherwise).
 #[derive(Config, Debug)]
 pub struct HeadConfig {
     /// Feature map to vector. Default: flatten, as the course.
     #[config(default = "Pooling::Flatten")]
     pub pooling: Pooling,
+    /// A trainable `BatchNormalization()` of the pooled vector (Keras' defaults: gamma,
+    /// epsilon 1e-3, momentum 0.99), as keras.io's EfficientNet fine-tuning example puts
+    /// between its pooling and its dropout. Default: none.
+    #[config(default = false)]
+    pub batch_norm: bool,
     /// Units of each hidden `Dense(relu)` layer. Default: `[1024]`, as the course.
     #[config(default = "vec![1024]")]
     pub hidden: Vec<usize>,
@@ -70,7 +78,19 @@ impl HeadConfig {
             hidden.push(glorot_dense(width, units, &mut rng, device));
             width = units;
         }
+        let channels = self.input_features(feature_map);
+        let batch_norm = self.batch_norm.then(|| {
+            // Keras' batch norm of a vector is not the fused kernel: its moving variance
+            // follows the biased batch variance.
+            BatchNormalizationConfig::new(channels)
+                .with_scale(true)
+                .with_epsilon(1e-3)
+                .with_momentum(0.99)
+                .with_unbiased_moving_variance(false)
+                .init(device)
+        });
         Head {
+            batch_norm,
             hidden,
             dropout: DropoutConfig::new(self.dropout).init(),
             output: glorot_dense(width, self.outputs, &mut rng, device),
@@ -119,6 +139,9 @@ pub trait ClassifierHead: Module + burn::module::ModuleDisplay + core::fmt::Debu
 /// [`Head::probabilities`]).
 #[derive(Module, Debug)]
 pub struct Head {
+    /// The batch norm of the pooled vector, if the head has one (trainable: batch
+    /// statistics in training steps, moving ones otherwise).
+    pub batch_norm: Option<BatchNormalization>,
     /// Hidden dense layers (ReLU).
     pub hidden: Vec<Dense>,
     /// Dropout after the hidden layers (Keras applies it once, before the output layer).
@@ -145,13 +168,21 @@ pub(crate) struct KernelApart {
 }
 
 impl Head {
-    /// The base's feature map as a vector per sample.
+    /// The base's feature map as a vector per sample, through the head's batch norm.
     fn pooled(&self, features: Tensor<4>) -> Tensor<2> {
-        match self.pooling {
+        let x = match self.pooling {
             // Keras flattens NHWC: (row, col, channel) order.
             Pooling::Flatten => features.permute([0, 2, 3, 1]).flatten(1, 3),
             Pooling::GlobalAverage => features.mean_dim(3).mean_dim(2).flatten(1, 3),
-        }
+        };
+        let Some(bn) = &self.batch_norm else { return x };
+        let [batch, channels] = x.dims();
+        let x = x.reshape([batch, channels, 1, 1]);
+        let y = match bn.uses_batch_statistics(&x.device()) {
+            true => bn.forward_batch_statistics(x),
+            false => bn.forward_inference(x),
+        };
+        y.reshape([batch, channels])
     }
 
     /// From the hidden layers after the first on: the rest of the forward pass.

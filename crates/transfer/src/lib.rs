@@ -48,7 +48,7 @@ pub use head::{ClassifierHead, Head, HeadConfig, Pooling};
 pub use history::{EpochRecord, History};
 pub use inference::InferenceModel;
 pub use loss::Loss;
-pub use model::{TransferModel, TransferModelConfig};
+pub use model::{BatchNorms, TransferModel, TransferModelConfig};
 pub use optim::{KerasAdam, KerasAdamState, KerasOptimizer, KerasRmsProp, KerasRmsPropState, StateTensor};
 pub use plot::{plot_history, plot_history_marked};
 pub use scaling::InputScaling;

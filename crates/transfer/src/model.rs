@@ -124,6 +124,7 @@ impl TransferModel {
     pub fn config(&self) -> TransferModelConfig {
         let head = HeadConfig::new()
             .with_pooling(self.head.pooling)
+            .with_batch_norm(self.head.batch_norm.is_some())
             .with_hidden(self.head.hidden.iter().map(|l| l.units()).collect())
             .with_dropout(self.head.dropout.prob)
             .with_outputs(self.head.outputs());
@@ -294,7 +295,62 @@ impl<H: ClassifierHead> TransferModel<H> {
     }
 }
 
+/// Which layers a rule that unfreezes layers leaves alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchNorms {
+    /// Batch norms are unfrozen like the other layers.
+    Unfreeze,
+    /// Batch norms keep their flag (keras.io's EfficientNet example: `if not
+    /// isinstance(layer, layers.BatchNormalization): layer.trainable = True`).
+    KeepFrozen,
+}
+
 impl TransferModel {
+    /// Keras' `for layer in model.layers[-n:]: layer.trainable = True` on the whole model
+    /// (base then head, the head's layers counted as [`TransferModel::summary`] lists them:
+    /// pooling, batch norm, hidden dense layers, dropout, output), leaving the other layers'
+    /// flags as they are; with [`BatchNorms::KeepFrozen`], batch norms keep theirs, as
+    /// keras.io's EfficientNet fine-tuning example unfreezes "the top 20 layers while
+    /// leaving BatchNorm layers frozen". The head is always trainable.
+    pub fn unfreeze_last(self, n: usize, batch_norms: BatchNorms) -> Self {
+        let base = self.architecture().len();
+        let total = base + self.head_layers();
+        let first = total.saturating_sub(n);
+        let layers = self.architecture().layers().to_vec();
+        self.with_trainable(|i| {
+            let batch_norm = matches!(layers[i].kind, LayerKind::BatchNormalization { .. });
+            (i >= first && !(batch_norm && batch_norms == BatchNorms::KeepFrozen)).then_some(true)
+        })
+    }
+
+    /// The Keras idiom that unfreezes from the first layer whose name contains `pattern`
+    /// (`block7`) on: that layer and every later one trainable (batch norms as
+    /// `batch_norms` says), the ones before frozen. Fails naming the pattern when no base
+    /// layer's name contains it.
+    pub fn unfreeze_from_name_containing(self, pattern: &str, batch_norms: BatchNorms) -> Result<Self> {
+        let layers = self.architecture().layers().to_vec();
+        let Some(first) = layers.iter().position(|l| l.name.contains(pattern)) else {
+            return Err(TransferError::Config(format!(
+                "no layer of {} has `{pattern}` in its name",
+                self.architecture().name()
+            )));
+        };
+        Ok(self.with_trainable(|i| {
+            let batch_norm = matches!(layers[i].kind, LayerKind::BatchNormalization { .. });
+            match (i >= first, batch_norm && batch_norms == BatchNorms::KeepFrozen) {
+                (false, _) => Some(false),
+                (true, true) => None,
+                (true, false) => Some(true),
+            }
+        }))
+    }
+
+    /// The head's layers as Keras lists them (see [`TransferModel::summary`]).
+    fn head_layers(&self) -> usize {
+        let dropout = usize::from(self.head.dropout.prob > 0.0);
+        2 + usize::from(self.head.batch_norm.is_some()) + self.head.hidden.len() + dropout
+    }
+
     /// Keras' `model.summary()` of base + head, frozen layers counted as non-trainable.
     pub fn summary(&self) -> Result<Summary> {
         let mut summary = Summary::of(self.architecture(), self.input_size, &|i| self.base.is_trainable(i))?;
@@ -316,6 +372,14 @@ impl TransferModel {
             non_trainable: 0,
         };
         summary.rows.push(row(pool_name.into(), pool_type, width, 0));
+        if self.head.batch_norm.is_some() {
+            // gamma and beta train; the moving statistics do not.
+            let statistics = SummaryRow {
+                non_trainable: 2 * width,
+                ..row("batch_normalization".into(), "BatchNormalization", width, 2 * width)
+            };
+            summary.rows.push(statistics);
+        }
         let mut dense = 0;
         let dense_name = |n: usize| if n == 0 { "dense".to_string() } else { format!("dense_{n}") };
         for layer in &self.head.hidden {

@@ -139,11 +139,12 @@ impl TransferModel {
 fn architecture_of(config: &TransferModelConfig) -> String {
     let head = &config.head;
     format!(
-        "{} at {}x{} with a head {:?} {:?} -> {}",
+        "{} at {}x{} with a head {:?}{} {:?} -> {}",
         serde_json::to_string(&config.base).unwrap_or_default(),
         config.input_size[0],
         config.input_size[1],
         head.pooling,
+        if head.batch_norm { " + batch norm" } else { "" },
         head.hidden,
         head.outputs
     )
