@@ -2,7 +2,9 @@
 batch 32 through a `tf.function`, for InceptionV3 cut at mixed7 at 150x150
 (`mixed7_150_b32`), MobileNetV2 notop at 160x160 (`mobilenet_v2_160_b32`), ResNet50 and VGG16
 notop at 224x224 (`resnet50_224_b32`, `vgg16_224_b32`), Xception notop at 150x150
-(`xception_150_b32`, the Keras transfer-learning guide's base) and, with FULL=1,
+(`xception_150_b32`, the Keras transfer-learning guide's base), EfficientNetB0 notop at
+224x224 (`efficientnet_b0_224_b32`, keras.io's fine-tuning example's base, built as
+`weights="imagenet"` builds it without loading the file) and, with FULL=1,
 the full InceptionV3 notop at 299x299 (`mixed10_299_b32`).
 
     pip install tensorflow-cpu==2.15.1
@@ -46,5 +48,13 @@ if only in "vgg16_224_b32":
     bench("vgg16_224_b32", tf.keras.applications.VGG16(include_top=False, weights=None, input_shape=(224, 224, 3)), 224)
 if only in "xception_150_b32":
     bench("xception_150_b32", tf.keras.applications.Xception(include_top=False, weights=None, input_shape=(150, 150, 3)), 150)
+if only in "efficientnet_b0_224_b32":
+    from keras.src.applications import efficientnet
+    from keras.src.engine import training
+
+    # The `weights="imagenet"` architecture (its extra rescaling) without the download.
+    efficientnet.data_utils.get_file = lambda *args, **kwargs: "unused.h5"
+    training.Model.load_weights = lambda self, *args, **kwargs: None
+    bench("efficientnet_b0_224_b32", tf.keras.applications.EfficientNetB0(include_top=False, input_shape=(224, 224, 3)), 224)
 if os.environ.get("FULL") and only in "mixed10_299_b32":
     bench("mixed10_299_b32", tf.keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(299, 299, 3)), 299)

@@ -131,11 +131,11 @@ pub(crate) fn forward(op: &Op, inputs: &[&NhwcBatch], buffers: &Buffers) -> Nhwc
             output
         }
         Op::Finish(finish) => {
-            let mut output = input.clone();
-            output
-                .data
-                .par_chunks_mut(c * w.max(1))
-                .for_each(|row| row.chunks_exact_mut(c).for_each(|p| finish.apply(p)));
+            let mut output = buffers.take(input.shape);
+            output.data.par_chunks_mut(c * w.max(1)).zip(input.data.par_chunks(c * w.max(1))).for_each(|(row, x)| {
+                row.copy_from_slice(x);
+                row.chunks_exact_mut(c).for_each(|p| finish.apply(p));
+            });
             output
         }
         Op::AvgPool { counts_padding } => {
@@ -173,14 +173,20 @@ pub(crate) fn forward(op: &Op, inputs: &[&NhwcBatch], buffers: &Buffers) -> Nhwc
             output
         }
         Op::Channels(map) => {
-            let mut output = input.clone();
-            output.data.par_chunks_mut(c * w.max(1)).for_each(|row| row.chunks_exact_mut(c).for_each(|p| map.apply(p)));
+            let mut output = buffers.take(input.shape);
+            output.data.par_chunks_mut(c * w.max(1)).zip(input.data.par_chunks(c * w.max(1))).for_each(|(row, x)| {
+                row.copy_from_slice(x);
+                row.chunks_exact_mut(c).for_each(|p| map.apply(p));
+            });
             output
         }
         Op::Multiply => {
-            let mut output = input.clone();
-            let image = h * w * c;
-            output.data.par_chunks_mut(image).enumerate().for_each(|(b, out)| {
+            let mut output = buffers.take(input.shape);
+            let row = c * w.max(1);
+            let rows_per_image = h.max(1);
+            output.data.par_chunks_mut(row).zip(input.data.par_chunks(row)).enumerate().for_each(|(r, (out, x))| {
+                let b = r / rows_per_image;
+                out.copy_from_slice(x);
                 for gates in &inputs[1..] {
                     let gates = &gates.data[b * c..(b + 1) * c];
                     out.chunks_exact_mut(c).for_each(|p| p.iter_mut().zip(gates).for_each(|(v, g)| *v *= g));
