@@ -3,7 +3,9 @@
 //! `mixed7_150_b32`), MobileNetV2 to `out_relu` at 160x160 (the TensorFlow tutorial's,
 //! `mobilenet_v2_160_b32`), ResNet50 and VGG16 notop at 224x224 (`resnet50_224_b32`,
 //! `vgg16_224_b32`: Keras' feature-extraction examples), Xception notop at 150x150 (the Keras
-//! transfer-learning guide's, `xception_150_b32`) and, with `FORWARD_FULL=1`, the full
+//! transfer-learning guide's, `xception_150_b32`), EfficientNetB0 notop at 224x224 on raw
+//! 0..255 pixels (keras.io's fine-tuning example's, `efficientnet_b0_224_b32`) and, with
+//! `FORWARD_FULL=1`, the full
 //! InceptionV3 at 299x299 (`mixed10_299_b32`). Each host backend runs twice: Burn's generic convolutions (`flex`)
 //! and the packed channels-last engine the trainer uses for a frozen base (`flex+packed`).
 //!
@@ -75,9 +77,13 @@ fn forward(c: &mut Criterion) {
             |device: &Device| MobileNetV2Config::new().with_input_size([160, 160]).init(device).expect("model").network;
         bench_forward(c, "mobilenet_v2_160_b32", &mobilenet, 160, 32, &chosen);
     }
-    for (id, model, size) in
-        [("resnet50_224_b32", "resnet50", 224), ("vgg16_224_b32", "vgg16", 224), ("xception_150_b32", "xception", 150)]
-    {
+    let applications = [
+        ("resnet50_224_b32", "resnet50", 224),
+        ("vgg16_224_b32", "vgg16", 224),
+        ("xception_150_b32", "xception", 150),
+        ("efficientnet_b0_224_b32", "efficientnet_b0", 224),
+    ];
+    for (id, model, size) in applications {
         if wanted(id) {
             let build = |device: &Device| {
                 BackboneConfig::new(model).and_then(|c| c.with_input_size([size, size]).init(device)).expect("model")

@@ -8,16 +8,21 @@
 //! (`mobilenet_v2_finetune100_b32`). Then the Keras guide's fine-tuning: Xception at 150x150
 //! with `Rescaling(1/127.5, offset=-1)`, the whole base trainable with its batch norms in
 //! inference mode (`base(x, training=False)`), GlobalAveragePooling2D -> Dropout(0.2) ->
-//! Dense(1), Adam, batch 32 (`xception_finetune_b32`).
+//! Dense(1), Adam, batch 32 (`xception_finetune_b32`). Then keras.io's EfficientNet
+//! fine-tuning: EfficientNetB0 at 224x224 on raw pixels, its last 20 layers but the batch
+//! norms trainable, under GlobalAveragePooling2D -> a trainable BatchNormalization ->
+//! Dropout(0.2) -> Dense(120, softmax), Adam, batch 32 (`efficientnet_b0_finetune20_b32`).
 //!
 //! ```text
 //! cargo bench --bench train
 //! TRAIN_ONLY=mobilenet cargo bench --bench train
 //! TRAIN_ONLY=xception cargo bench --bench train
+//! TRAIN_ONLY=efficientnet cargo bench --bench train
 //! ```
 //! Reports images/s; the TensorFlow side is `benches/reference/train_step_tf.py` (course),
 //! `benches/reference/train_mobilenet_tf.py` (tutorial) and
-//! `benches/reference/train_xception_tf.py` (guide).
+//! `benches/reference/train_xception_tf.py` (guide) and `benches/reference/train_efficientnet_tf.py`
+//! (keras.io's example).
 
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -123,5 +128,29 @@ fn train_xception(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, train, train_mobilenet, train_xception);
+fn train_efficientnet(c: &mut Criterion) {
+    // As the examples: malloc keeps freed memory (the program's choice, not the library's).
+    inception_transfer::prelude::keep_freed_memory();
+    if !wanted("efficientnet") {
+        return;
+    }
+    let mut group = c.benchmark_group("train");
+    group.throughput(Throughput::Elements(32)).sample_size(10);
+    let device = device();
+    let images = Tensor::<4>::random([32, 3, 224, 224], Distribution::Uniform(0.0, 255.0), &device);
+    let classes: Vec<f32> = (0..32 * 120).map(|i| if i % 120 == (i / 120) * 7 % 120 { 1.0 } else { 0.0 }).collect();
+    let targets = Tensor::<2>::from_data(burn::tensor::TensorData::new(classes, [32, 120]), &device);
+    let base = transfer::BaseConfig::for_transfer("efficientnet_b0").expect("registered").with_input_size([224, 224]);
+    let head = HeadConfig::global_average(120).with_batch_norm(true).with_dropout(0.2);
+    let config = TransferModelConfig::new(base, head).with_input_size([224, 224]);
+    let model = config.init(&device).expect("model").unfreeze_last(20, transfer::BatchNorms::KeepFrozen);
+    let compile = CompileConfig { loss: transfer::Loss::CategoricalCrossentropy, ..CompileConfig::adam(1e-5) };
+    let mut trainer = Trainer::new(model, compile, &device).expect("trainer");
+    group.bench_function("efficientnet_b0_finetune20_b32", |b| {
+        b.iter(|| trainer.train_step(Inputs::Images(images.clone()), targets.clone()).expect("step"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, train, train_mobilenet, train_xception, train_efficientnet);
 criterion_main!(benches);

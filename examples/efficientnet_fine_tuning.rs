@@ -24,9 +24,9 @@
 //! and runs on a two-class stand-in set and a random base whose batch norms are calibrated
 //! on a batch.
 //!
-//! One difference from Keras: Keras runs the frozen base's drop-connect layers (`*_drop`) in
-//! training mode during `fit` (a frozen layer still drops); here the frozen part of the base
-//! runs as inference, without them. The trainable part drops as Keras does.
+//! As in Keras, the base's drop-connect layers (`*_drop`) drop in every training step, frozen
+//! or not (Keras' `trainable = False` does not turn a `Dropout` off inside `fit`); validation
+//! and prediction run without them.
 
 mod common;
 

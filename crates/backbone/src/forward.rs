@@ -96,7 +96,16 @@ impl Network {
     pub fn forward_layers(&self, input: Tensor<4>, outputs: &[usize]) -> Result<Vec<Tensor<4>>> {
         self.check_input(&input)?;
         self.check_outputs(outputs)?;
-        Ok(self.run(0, input, outputs))
+        Ok(self.run(0, input, outputs, false))
+    }
+
+    /// [`Network::forward_layers`] as a training step runs layers that do not train: Keras'
+    /// `Dropout` layers drop (in `fit` a frozen layer still drops: EfficientNet's
+    /// drop-connect), on any device; batch norms as their flags say.
+    pub fn forward_layers_dropping(&self, input: Tensor<4>, outputs: &[usize]) -> Result<Vec<Tensor<4>>> {
+        self.check_input(&input)?;
+        self.check_outputs(outputs)?;
+        Ok(self.run(0, input, outputs, true))
     }
 
     /// Continues the network from the output of the layer at `after` (a split point, see
@@ -127,7 +136,7 @@ impl Network {
                 channels,
             });
         }
-        Ok(self.run(after, features, outputs))
+        Ok(self.run(after, features, outputs, false))
     }
 
     /// The vector the network ends in (its classification top): `[batch, features]`. Fails
@@ -161,8 +170,9 @@ impl Network {
         Ok(())
     }
 
-    /// Runs from the layer at `start` (whose output is `seed`) to `outputs`.
-    fn run(&self, start: usize, seed: Tensor<4>, outputs: &[usize]) -> Vec<Tensor<4>> {
+    /// Runs from the layer at `start` (whose output is `seed`) to `outputs`; dropouts drop on
+    /// an autodiff device, or everywhere with `dropping`.
+    fn run(&self, start: usize, seed: Tensor<4>, outputs: &[usize], dropping: bool) -> Vec<Tensor<4>> {
         let architecture = self.architecture();
         let layers = architecture.layers();
         let needed = architecture.ancestors(outputs);
@@ -196,13 +206,13 @@ impl Network {
                     value
                 })
                 .collect();
-            values[i] = Some(self.apply(i, inputs));
+            values[i] = Some(self.apply(i, inputs, dropping));
         }
         outputs.iter().map(|&o| values[o].clone().expect("computed")).collect()
     }
 
     /// The output of the layer at `index` for its `inputs`.
-    fn apply(&self, index: usize, inputs: Vec<Tensor<4>>) -> Tensor<4> {
+    fn apply(&self, index: usize, inputs: Vec<Tensor<4>>, dropping: bool) -> Tensor<4> {
         let kind = &self.architecture().layers()[index].kind;
         let params = self.params_of(index);
         match kind {
@@ -286,7 +296,7 @@ impl Network {
                 let batch = x.dims()[0];
                 x.permute([0, 2, 3, 1]).reshape([batch, *rows, *cols, *channels]).permute([0, 3, 1, 2])
             }
-            (LayerKind::Dropout { rate, per_image }, _) => match x.device().is_autodiff() {
+            (LayerKind::Dropout { rate, per_image }, _) => match dropping || x.device().is_autodiff() {
                 true => dropout(x, *rate, *per_image),
                 false => x,
             },

@@ -93,6 +93,28 @@ impl FrozenBase {
         Ok(self.forward_layers(images, &[self.end])?.remove(0))
     }
 
+    /// Features of the layer it ends at as a training step runs layers that do not train:
+    /// Keras' `Dropout` layers drop (in `fit` a frozen layer still drops: EfficientNet's
+    /// drop-connect), the packed engine's draws made from `seed`, Burn's path's from the
+    /// device's generator. The plain [`FrozenBase::forward`] for a base without dropouts.
+    ///
+    /// # Shapes
+    /// - images: `[batch, 3, rows, cols]`; output: `[batch, channels, rows', cols']`
+    pub fn forward_dropping(&self, images: Tensor<4>, seed: u64) -> Result<Tensor<4>> {
+        match &self.engine {
+            Engine::Packed(base) => base.forward_dropping(images, seed),
+            Engine::Device(base) => Ok(base.forward_layers_dropping(images, &[self.end])?.remove(0)),
+        }
+    }
+
+    /// Whether the layers it runs hold Keras `Dropout` layers (see
+    /// [`FrozenBase::forward_dropping`]).
+    pub fn has_dropouts(&self) -> bool {
+        let architecture = self.architecture();
+        let needed = architecture.ancestors(&[self.end]);
+        architecture.layers().iter().zip(needed).any(|(l, n)| n && matches!(l.kind, crate::LayerKind::Dropout { .. }))
+    }
+
     /// Features of the layers at `layers` (each at most [`FrozenBase::end`]), in one pass.
     ///
     /// # Shapes
@@ -148,5 +170,45 @@ mod tests {
         // The same network with Keras' usual 3x3 pooling runs packed.
         let usual = network([3, 3], &device);
         assert!(FrozenBase::new(&usual, &device).unwrap().is_packed());
+    }
+
+    /// A convolution, then drop-connect (Keras' `Dropout(0.5, noise_shape=(None, 1, 1, 1))`).
+    fn dropping_network(device: &Device) -> Network {
+        let (mut builder, input) = NetworkBuilder::new("drops", 3, 4);
+        let conv = LayerKind::Conv2D {
+            filters: 4,
+            kernel: [1, 1],
+            strides: [1, 1],
+            padding: Padding::Same,
+            use_bias: true,
+            activation: Activation::Linear,
+        };
+        let x = builder.named("conv", conv, &[input]);
+        let x = builder.named("drop", LayerKind::Dropout { rate: 0.5, per_image: true }, &[x]);
+        Network::init(builder.finish(x), device).with_trainable(|_| Some(false))
+    }
+
+    #[test]
+    fn a_training_steps_run_drops_whole_images_as_keras_and_inference_does_not() {
+        let device = Device::flex();
+        let network = dropping_network(&device);
+        let frozen = FrozenBase::new(&network, &device).unwrap();
+        assert!(frozen.is_packed() && frozen.has_dropouts());
+        let images = Tensor::<4>::random([64, 3, 5, 5], Distribution::Uniform(0.5, 1.0), &device);
+        let plain = frozen.forward(images.clone()).unwrap();
+        let conv = network.forward_layers(images.clone(), &[1]).unwrap().remove(0);
+        assert_eq!(plain.clone().into_data(), conv.into_data(), "inference: the identity");
+        let dropped = frozen.forward_dropping(images.clone(), 7).unwrap();
+        assert_eq!(dropped.clone().into_data(), frozen.forward_dropping(images, 7).unwrap().into_data());
+        let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+        let (plain, dropped) = (values(plain), values(dropped));
+        let mut kept = 0;
+        for (p, d) in plain.chunks(100).zip(dropped.chunks(100)) {
+            let scaled = p.iter().zip(d).all(|(p, d)| (d - 2.0 * p).abs() <= 1e-6 * p.abs().max(1.0));
+            let zero = d.iter().all(|&d| d == 0.0);
+            assert!(scaled ^ zero, "each image kept and scaled by 1 / (1 - rate), or dropped whole");
+            kept += usize::from(scaled);
+        }
+        assert!((20..=44).contains(&kept), "about half of 64 images kept: {kept}");
     }
 }

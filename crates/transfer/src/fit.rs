@@ -384,7 +384,13 @@ impl<H: ClassifierHead> Trainer<H> {
             Some(part) if part.end() == end => part,
             _ => FrozenBase::up_to(&model.base, end, &self.device)?,
         };
-        let features = part.forward(images.without_autodiff().to_device(&self.device));
+        let images = images.without_autodiff().to_device(&self.device);
+        // Keras runs a frozen layer's dropout in training mode inside `fit` (EfficientNet's
+        // drop-connect): its draws from the device's generator, as the head's dropout.
+        let features = match part.has_dropouts() {
+            true => part.forward_dropping(images, drop_seed(&self.device)),
+            false => part.forward(images),
+        };
         self.frozen_part = Some(part);
         let features = features?.autodiff();
         match end == cut {
@@ -811,4 +817,12 @@ pub fn predict_files<H: ClassifierHead>(
     let outputs = probabilities.dims()[1];
     let values = host_values(probabilities)?;
     Ok(values.chunks(outputs).map(<[f32]>::to_vec).collect())
+}
+
+/// A seed for a training step's dropouts in a frozen base, drawn from `device`'s generator
+/// (so `device.seed(..)` fixes it, as it fixes the head's dropout masks).
+fn drop_seed(device: &Device) -> u64 {
+    let draws = Tensor::<1>::random([2], burn::tensor::Distribution::Uniform(0.0, 16_777_216.0), device);
+    let values = draws.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
+    values.iter().fold(0u64, |seed, &v| (seed << 24) ^ v as u64)
 }

@@ -14,7 +14,9 @@ use super::depthwise::PackedDepthwise;
 use super::nhwc::{NhwcBatch, host_values};
 use super::pool::MaxPool;
 use super::profile::StepProfile;
-use super::steps::{ChannelMap, Op, copy_into, describe, forward, forward_into, multiply_adds_per_output, output_size};
+use super::steps::{
+    ChannelMap, Op, copy_into, describe, dropped, forward, forward_into, multiply_adds_per_output, output_size,
+};
 use super::window::NO_PADDING;
 use crate::architecture::Architecture;
 use crate::error::{NetworkError, Result};
@@ -62,6 +64,9 @@ pub struct CpuInference {
     packed: Vec<Option<Packed>>,
     /// The run to `end`, planned once.
     plan: Vec<Step>,
+    /// The run to `end` as a training step runs it (dropouts drop), if the network has
+    /// dropouts before `end`.
+    dropping_plan: Option<Vec<Step>>,
     /// Feature-map memory kept between layers and passes.
     buffers: Buffers,
     /// The layers the packed end depends on: the ones a pass can return.
@@ -88,6 +93,11 @@ fn one_pixel_whatever_the_input(architecture: &Architecture, index: usize) -> bo
         | LayerKind::Dropout { .. } => one_pixel_whatever_the_input(architecture, layer.inputs[0]),
         _ => false,
     }
+}
+
+/// Every layer its own value.
+fn identity(layers: usize) -> Vec<usize> {
+    (0..layers).collect()
 }
 
 fn unsupported(architecture: &Architecture, index: usize, reason: &str) -> NetworkError {
@@ -173,9 +183,15 @@ impl CpuInference {
                 _ => i,
             });
         }
-        let plan = Vec::new();
-        let mut inference = Self { architecture, end, packed, plan, buffers, held: needed, pools_after, alias };
+        let has_dropouts =
+            architecture.layers().iter().zip(&needed).any(|(l, &n)| n && matches!(l.kind, LayerKind::Dropout { .. }));
+        let (plan, dropping_plan) = (Vec::new(), None);
+        let held = needed;
+        let mut inference = Self { architecture, end, packed, plan, dropping_plan, buffers, held, pools_after, alias };
         inference.plan = inference.plan_for(&[end]);
+        if has_dropouts {
+            inference.dropping_plan = Some(inference.plan_with(&[end], &identity(inference.architecture.len())));
+        }
         Ok(inference)
     }
 
@@ -192,21 +208,25 @@ impl CpuInference {
     /// The steps that compute the layers `outputs`, fusing each convolution with the batch
     /// norm and activation that only it feeds (and a zero padding that only feeds it).
     fn plan_for(&self, outputs: &[usize]) -> Vec<Step> {
+        self.plan_with(outputs, &self.alias)
+    }
+
+    /// [`CpuInference::plan_for`] with each layer's value that of the layer `alias` gives it:
+    /// dropouts' readers read the dropouts' inputs (inference), or the dropouts themselves
+    /// (the identity: a training step's run).
+    fn plan_with(&self, outputs: &[usize], alias: &[usize]) -> Vec<Step> {
         let layers = self.architecture.layers();
-        // Dropouts' readers read the dropouts' inputs.
         let inputs_of: Vec<Vec<usize>> =
-            layers.iter().map(|layer| layer.inputs.iter().map(|&j| self.alias[j]).collect()).collect();
-        let outputs: Vec<usize> = outputs.iter().map(|&o| self.alias[o]).collect();
+            layers.iter().map(|layer| layer.inputs.iter().map(|&j| alias[j]).collect()).collect();
+        let outputs: Vec<usize> = outputs.iter().map(|&o| alias[o]).collect();
         let outputs = outputs.as_slice();
         let needed = self.architecture.ancestors(outputs);
         let last = outputs.iter().copied().max().unwrap_or(0);
         let mut is_output = vec![false; layers.len()];
         outputs.iter().for_each(|&o| is_output[o] = true);
         let mut readers: Vec<Vec<usize>> = vec![Vec::new(); layers.len()];
-        for (i, layer) in layers.iter().enumerate().take(last + 1).filter(|(i, _)| needed[*i]) {
-            if !matches!(layer.kind, LayerKind::Dropout { .. }) {
-                inputs_of[i].iter().for_each(|&input| readers[input].push(i));
-            }
+        for i in (0..=last.min(layers.len().saturating_sub(1))).filter(|&i| needed[i] && alias[i] == i) {
+            inputs_of[i].iter().for_each(|&input| readers[input].push(i));
         }
         // The layer that alone reads `i`'s output, reading nothing else, if `i` is not asked for.
         let sole_reader = |i: usize| match readers[i].as_slice() {
@@ -226,7 +246,9 @@ impl CpuInference {
             let layer = &layers[i];
             let input = inputs_of[i].first().copied().unwrap_or(0);
             let op = match (&layer.kind, &self.packed[i]) {
-                (LayerKind::Input { .. } | LayerKind::Dropout { .. }, _) => continue,
+                (LayerKind::Input { .. }, _) => continue,
+                (LayerKind::Dropout { .. }, _) if alias[i] != i => continue,
+                (LayerKind::Dropout { rate, per_image }, _) => Op::Drop { rate: *rate as f32, per_image: *per_image },
                 (LayerKind::ZeroPadding2D { padding }, _) => {
                     // Folded into the convolution (not a separable one) or max pooling that alone
                     // reads it.
@@ -415,7 +437,37 @@ impl CpuInference {
                 &planned
             }
         };
-        Ok(self.run_split(plan, input, outputs))
+        Ok(self.run_split(plan, input, outputs, None))
+    }
+
+    /// [`CpuInference::forward_nhwc`] to [`CpuInference::end`] as a training step runs
+    /// layers that do not train: Keras' `Dropout` layers drop (in `fit` a frozen layer still
+    /// drops: EfficientNet's drop-connect), their draws made from `seed` (the same for a
+    /// seed, however the batch is split among threads). The plain forward pass for a network
+    /// without dropouts.
+    pub fn forward_nhwc_dropping(&self, input: &NhwcBatch, seed: u64) -> Result<NhwcBatch> {
+        self.check(input, &[self.end])?;
+        let Some(plan) = &self.dropping_plan else {
+            return Ok(self.run_split(&self.plan, input, &[self.alias[self.end]], None).remove(0));
+        };
+        Ok(self.run_split(plan, input, &[self.end], Some(seed)).remove(0))
+    }
+
+    /// Whether the packed layers hold dropouts (which drop in a training step's run, see
+    /// [`CpuInference::forward_nhwc_dropping`]).
+    pub fn has_dropouts(&self) -> bool {
+        self.dropping_plan.is_some()
+    }
+
+    /// [`CpuInference::forward_nhwc_dropping`] on Burn tensors (see
+    /// [`CpuInference::forward_layers`]).
+    ///
+    /// # Shapes
+    /// - input: `[batch, 3, rows, cols]`; output: `[batch, channels, rows', cols']`
+    pub fn forward_dropping(&self, input: Tensor<4>, seed: u64) -> Result<Tensor<4>> {
+        let device = input.device();
+        let features = self.forward_nhwc_dropping(&NhwcBatch::from_nchw(input)?, seed)?;
+        Ok(features.into_nchw(&device))
     }
 
     /// Runs `plan` with the batch split among the threads, each running its own images
@@ -424,11 +476,11 @@ impl CpuInference {
     /// InceptionV3 at 150x150, batch 32, on 2 cores, 0-16% over four alternated pairs; no
     /// clear difference at 299x299 or on MobileNetV2). Every image's values are computed as in the
     /// whole batch (no kernel mixes images), so the result is the same to the bit.
-    fn run_split(&self, plan: &[Step], input: &NhwcBatch, outputs: &[usize]) -> Vec<NhwcBatch> {
+    fn run_split(&self, plan: &[Step], input: &NhwcBatch, outputs: &[usize], seed: Option<u64>) -> Vec<NhwcBatch> {
         let threads = rayon::current_num_threads();
         let n = input.shape[0];
         if threads < 2 || n < 2 * threads {
-            return self.run(plan, &input.data, input.shape, outputs, None);
+            return self.run(plan, &input.data, input.shape, outputs, seed.map(|s| (s, 0)), None);
         }
         let image = input.data.len() / n;
         let [_, h, w, c] = input.shape;
@@ -438,7 +490,7 @@ impl CpuInference {
             .map(|t| {
                 let (first, last) = (t * n / threads, (t + 1) * n / threads);
                 let part = &input.data[first * image..last * image];
-                self.run(plan, part, [last - first, h, w, c], outputs, None)
+                self.run(plan, part, [last - first, h, w, c], outputs, seed.map(|s| (s, first)), None)
             })
             .collect();
         (0..outputs.len())
@@ -459,7 +511,7 @@ impl CpuInference {
     pub fn profile(&self, input: &NhwcBatch) -> Result<Vec<StepProfile>> {
         self.check(input, &[self.end])?;
         let mut profile = Vec::with_capacity(self.plan.len());
-        self.run(&self.plan, &input.data, input.shape, &[self.alias[self.end]], Some(&mut profile));
+        self.run(&self.plan, &input.data, input.shape, &[self.alias[self.end]], None, Some(&mut profile));
         Ok(profile)
     }
 
@@ -480,13 +532,16 @@ impl CpuInference {
         self.architecture.check_input_size([rows, cols])
     }
 
-    /// Runs `plan` on the `shape` batch `input` (channels last), returning `outputs`.
+    /// Runs `plan` on the `shape` batch `input` (channels last), returning `outputs`; a
+    /// dropping plan's draws come from `drops`: the seed and the index of the batch's first
+    /// image in the whole batch.
     fn run(
         &self,
         plan: &[Step],
         input: &[f32],
         shape: [usize; 4],
         outputs: &[usize],
+        drops: Option<(u64, usize)>,
         mut profile: Option<&mut Vec<StepProfile>>,
     ) -> Vec<NhwcBatch> {
         let n = self.architecture.len();
@@ -505,6 +560,14 @@ impl CpuInference {
             let input_shape = step.inputs.first().and_then(|&j| values[j].as_ref()).map(|v| v.shape);
             let value = |j: usize| values[j].as_ref().expect("inputs come first");
             match (&step.op, step.into) {
+                (Op::Drop { rate, per_image }, _) => {
+                    let (seed, first_image) = drops.expect("a dropping plan runs with a seed");
+                    // Each dropout its own stream.
+                    let seed = seed ^ (step.layer as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+                    let dropped =
+                        dropped(value(step.inputs[0]), (*rate, *per_image), (seed, first_image), &self.buffers);
+                    values[step.layer] = Some(dropped);
+                }
                 (Op::Concat, _) => {
                     let inputs = &step.inputs;
                     let first = inputs.iter().find_map(|&j| values[j].as_ref()).map(|v| v.shape);

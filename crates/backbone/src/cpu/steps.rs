@@ -37,6 +37,11 @@ pub(crate) enum Op {
     Multiply,
     /// Keras' `Reshape` to `(rows, cols, channels)`: channels-last values keep their order.
     Reshape([usize; 3]),
+    /// Keras' `Dropout` in a training step (only in a plan that drops; see [`dropped`]).
+    Drop {
+        rate: f32,
+        per_image: bool,
+    },
 }
 
 /// A per-channel elementwise map, in the reference's order of operations.
@@ -80,6 +85,7 @@ pub(crate) fn describe(op: &Op, size: [usize; 2]) -> String {
         Op::Channels(ChannelMap::Normalize { .. }) => "normalization".into(),
         Op::Multiply => "multiply".into(),
         Op::Reshape(_) => "reshape".into(),
+        Op::Drop { .. } => "dropout".into(),
     }
 }
 
@@ -206,6 +212,7 @@ pub(crate) fn forward(op: &Op, inputs: &[&NhwcBatch], buffers: &Buffers) -> Nhwc
             output
         }
         Op::Concat => unreachable!("concatenations are assembled in `run`"),
+        Op::Drop { .. } => unreachable!("dropouts are drawn in `run`"),
     }
 }
 
@@ -218,4 +225,48 @@ pub(crate) fn copy_into(part: &NhwcBatch, target: &mut ChannelSlice<'_>) {
         .par_chunks_mut(stride)
         .zip(part.data.par_chunks(c))
         .for_each(|(out, pixel)| out[offset..offset + c].copy_from_slice(pixel));
+}
+
+/// A uniform number in `[0, 1)` for `index` of the stream `seed` (splitmix64's top 24 bits):
+/// the same draw whichever thread computes it.
+fn uniform(seed: u64, index: u64) -> f32 {
+    let mut z = seed.wrapping_add(index.wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 40) as f32 / (1u64 << 24) as f32
+}
+
+/// Keras' `Dropout(rate)` in a training step on a batch whose first image is image
+/// `first_image` of the whole batch: each image (`per_image`, EfficientNet's drop-connect:
+/// `noise_shape=(None, 1, 1, 1)`) or each value kept with probability `1 - rate` and scaled by
+/// `1 / (1 - rate)`, zeroed otherwise; the draws come from `seed` and the image's index in the
+/// whole batch, so a batch split among threads drops as the whole would.
+pub(crate) fn dropped(
+    input: &NhwcBatch,
+    (rate, per_image): (f32, bool),
+    (seed, first_image): (u64, usize),
+    buffers: &Buffers,
+) -> NhwcBatch {
+    let mut output = buffers.take(input.shape);
+    let [_, h, w, c] = input.shape;
+    let image = h * w * c;
+    let keep = 1.0 - rate;
+    let scale = 1.0 / keep;
+    output.data.par_chunks_mut(image).zip(input.data.par_chunks(image)).enumerate().for_each(|(b, (out, x))| {
+        let global = (first_image + b) as u64;
+        match per_image {
+            true => {
+                let factor = if uniform(seed, global) < keep { scale } else { 0.0 };
+                out.iter_mut().zip(x).for_each(|(o, v)| *o = v * factor);
+            }
+            false => {
+                for (i, (o, v)) in out.iter_mut().zip(x).enumerate() {
+                    let kept = uniform(seed, global * image as u64 + i as u64) < keep;
+                    *o = if kept { v * scale } else { 0.0 };
+                }
+            }
+        }
+    });
+    output
 }
