@@ -69,7 +69,7 @@ fn exp(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     // Adding 1.5 * 2^23 rounds to the nearest integer, which then sits in the low bits.
     const ROUND: f32 = 12_582_912.0;
-    let x = x.max(-87.3).min(88.3);
+    let x = x.clamp(-87.3, 88.3);
     let t = x * LOG2E + ROUND;
     let n = t - ROUND;
     let two_to_n = f32::from_bits(t.to_bits().wrapping_sub(ROUND.to_bits()).wrapping_add(127) << 23);
@@ -79,7 +79,7 @@ fn exp(x: f32) -> f32 {
     let p = p * r + 8.333_452e-3;
     let p = p * r + 4.166_579_6e-2;
     let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 5.000_000_1e-1;
+    let p = p * r + 0.5;
     let e = p * r * r + r + 1.0;
     e * two_to_n
 }
