@@ -1,4 +1,5 @@
-//! Run any backbone (InceptionV3, MobileNetV2, ResNet50, VGG16) up to a named layer on your
+//! Run any backbone (InceptionV3, MobileNetV2, ResNet50, VGG16, Xception, EfficientNetB0-B7)
+//! up to a named layer on your
 //! weights and save the output: what users run to check their weight file against Keras or
 //! torchvision. `--summary` prints Keras' `base.summary()` instead.
 //!
@@ -14,7 +15,8 @@
 //! `x.npy`: float32 NHWC `[N, H, W, 3]`, used as given (already preprocessed). An image file
 //! (`--input cat.jpg`) is decoded, resized to `--size` (default 150) and preprocessed as the
 //! backbone's Keras `preprocess_input` does (`caffe` for ResNet50 and VGG16, `tf` for
-//! MobileNetV2, torchvision's mean / std for a torchvision MobileNetV2), except InceptionV3,
+//! MobileNetV2 and Xception, torchvision's mean / std for a torchvision MobileNetV2; none for
+//! EfficientNet, which takes raw 0..255 pixels and preprocesses inside), except InceptionV3,
 //! which gets the course's 1/255; `--preprocess tf|torch|caffe|rescale` overrides it.
 //! `y.npy`: float32 NHWC output of the layer, Keras' layout. `--model` defaults to what the
 //! weight file holds; `--layer` to the backbone's transfer-learning cut (`mixed7`,

@@ -5,7 +5,7 @@
 //!   packed CPU engine.
 //! - [`inception`]: InceptionV3 (Keras and torchvision flavours), named layers, weight files.
 //! - [`mobilenet`]: MobileNetV2 (Keras), any width and input size, Keras weight files.
-//! - [`applications`]: ResNet50, VGG16 and Xception, and the registry of every backbone
+//! - [`applications`]: ResNet50, VGG16, Xception and EfficientNetB0-B7, and the registry of every backbone
 //!   ([`applications::BackboneConfig`] selects one by name: `inception_v3`, `mobilenet_v2`,
 //!   `resnet50`, `vgg16`, `xception`).
 //! - [`augment`]: Keras-exact `ImageDataGenerator` and an image-folder pipeline.
