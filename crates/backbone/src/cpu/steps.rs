@@ -166,13 +166,17 @@ pub(crate) fn forward(op: &Op, inputs: &[&NhwcBatch], buffers: &Buffers) -> Nhwc
         }
         Op::GlobalAveragePool => {
             let mut output = NhwcBatch::zeros([n, 1, 1, c]);
-            // Summed in f64: a float32 running sum over a large map (12544 pixels of
-            // EfficientNet's first squeeze) drifts by ~1e-6 relative, which the gates then
-            // spread over the whole map.
+            // Each row summed in f32, the rows in f64: a float32 running sum over a large map
+            // (12544 pixels of EfficientNet's first squeeze) drifts by ~1e-6 relative, which
+            // the gates then spread over the whole map.
             output.data.par_chunks_mut(c).enumerate().for_each(|(b, out)| {
-                let mut sums = vec![0f64; c];
-                for pixel in input.data[b * h * w * c..(b + 1) * h * w * c].chunks_exact(c) {
-                    sums.iter_mut().zip(pixel).for_each(|(s, &v)| *s += f64::from(v));
+                let (mut sums, mut row_sums) = (vec![0f64; c], vec![0f32; c]);
+                for row in input.data[b * h * w * c..(b + 1) * h * w * c].chunks_exact(w * c) {
+                    row_sums.iter_mut().for_each(|s| *s = 0.0);
+                    for pixel in row.chunks_exact(c) {
+                        row_sums.iter_mut().zip(pixel).for_each(|(s, &v)| *s += v);
+                    }
+                    sums.iter_mut().zip(&row_sums).for_each(|(s, &r)| *s += f64::from(r));
                 }
                 out.iter_mut().zip(&sums).for_each(|(o, s)| *o = (s / (h * w) as f64) as f32);
             });
