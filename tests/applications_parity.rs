@@ -335,3 +335,24 @@ fn an_efficientnet_file_of_another_width_names_both() {
     let text = err.to_string();
     assert!(text.contains("EfficientNetB0 (width 1, depth 1") && text.contains("not EfficientNetB3"), "{text}");
 }
+
+/// EfficientNet's weights (the `normalization` layer's statistics and its scalar `count`
+/// among them) survive this project's safetensors: saved and loaded back, the same outputs.
+#[test]
+fn an_efficientnet_saved_and_loaded_gives_the_same_outputs() {
+    let device = Device::flex();
+    let path = fixture("efficientnet_b0_block2b_add_fixture.h5");
+    let config =
+        BackboneConfig::new("efficientnet_b0").unwrap().with_input_size([97, 131]).with_cut(Some("block2b_add".into()));
+    let network = config.pretrained(&path, &device).unwrap();
+    let saved = std::env::temp_dir().join(format!("efficientnet-b0-{}.safetensors", std::process::id()));
+    config.save(&network, &saved).unwrap();
+    let (loaded_config, loaded) = BackboneConfig::load(&saved, &device).unwrap();
+    std::fs::remove_file(&saved).unwrap();
+    assert_eq!(loaded_config, config);
+    let x = photo("efficientnet_b0", "chelsea_97x131.png", &device);
+    let output = network.architecture().output();
+    let expected = network.forward_layers(x.clone(), &[output]).unwrap().remove(0);
+    let got = loaded.forward_layers(x, &[output]).unwrap().remove(0);
+    assert_eq!(got.into_data(), expected.into_data());
+}

@@ -332,6 +332,17 @@ fn the_efficientnet_examples_head_trains_as_keras() {
         println!("{key}: relative {r:.2e}");
         assert!(r < 1e-5, "{key}: relative difference {r}");
     }
+    // A checkpoint keeps the head's batch norm (its moving statistics too) and the base's
+    // Normalization statistics: the loaded model predicts the same.
+    let path = std::env::temp_dir().join(format!("efficientnet-head-{}.safetensors", std::process::id()));
+    transfer::save_model(&path, trainer.model(), &[]).unwrap();
+    let (loaded, _) = transfer::load_model(&path, &device).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(loaded.head.batch_norm.is_some(), "recorded in the checkpoint");
+    let images = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Uniform(0.0, 255.0), &device);
+    let expected = values(trainer.predict(images.clone()).unwrap());
+    let got = values(loaded.head.probabilities(loaded.forward(images).unwrap()));
+    assert!(relative(&got, &expected) < 1e-6, "{got:?} vs {expected:?}");
 }
 
 /// keras.io's EfficientNet example, both phases as Keras counts them: EfficientNetB0 frozen
