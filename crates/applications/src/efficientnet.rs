@@ -110,7 +110,8 @@ impl EfficientNet {
     /// more than 10% down).
     pub fn round_filters(&self, filters: usize) -> usize {
         let filters = filters as f64 * self.width;
-        let mut rounded = DEPTH_DIVISOR.max(((filters + DEPTH_DIVISOR / 2.0) as usize / 8 * 8) as f64);
+        let divisor = DEPTH_DIVISOR as usize;
+        let mut rounded = DEPTH_DIVISOR.max(((filters + DEPTH_DIVISOR / 2.0) as usize / divisor * divisor) as f64);
         if rounded < 0.9 * filters {
             rounded += DEPTH_DIVISOR;
         }
