@@ -110,9 +110,19 @@ impl FrozenBase {
     /// Whether the layers it runs hold Keras `Dropout` layers (see
     /// [`FrozenBase::forward_dropping`]).
     pub fn has_dropouts(&self) -> bool {
-        let architecture = self.architecture();
-        let needed = architecture.ancestors(&[self.end]);
-        architecture.layers().iter().zip(needed).any(|(l, n)| n && matches!(l.kind, crate::LayerKind::Dropout { .. }))
+        match &self.engine {
+            // Known since packing: no walk of the graph in every training step.
+            Engine::Packed(base) => base.has_dropouts(),
+            Engine::Device(base) => {
+                let architecture = base.architecture();
+                let needed = architecture.ancestors(&[self.end]);
+                architecture
+                    .layers()
+                    .iter()
+                    .zip(needed)
+                    .any(|(l, n)| n && matches!(l.kind, crate::LayerKind::Dropout { .. }))
+            }
+        }
     }
 
     /// Features of the layers at `layers` (each at most [`FrozenBase::end`]), in one pass.
