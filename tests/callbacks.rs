@@ -332,7 +332,7 @@ fn a_diverging_loss_ends_fit_with_an_error_naming_the_batch_unless_asked_to_trai
     // step: the second batch's logits are infinite and its loss is not a number.
     let diverging = || tiny_trainer(3e38);
     let config = FitConfig { steps_per_epoch: Some(3), ..quiet(2) };
-    let err = diverging().fit(&mut tiny_features(), config, None, &mut []).unwrap_err();
+    let err = diverging().fit(&mut tiny_features(), config.clone(), None, &mut []).unwrap_err();
     assert!(matches!(err, transfer::TransferError::NonFiniteLoss { epoch: 0, batch: 1, .. }), "{err}");
     assert!(err.to_string().contains("batch 1 of epoch 0") && err.to_string().contains("diverged"), "{err}");
     let config = FitConfig { stop_on_non_finite_loss: false, ..config };

@@ -367,3 +367,83 @@ fn the_efficientnet_examples_phases_count_as_keras() {
     let err = by_name.unfreeze_from_name_containing("block9", transfer::BatchNorms::Unfreeze).unwrap_err();
     assert!(err.to_string().contains("block9"), "{err}");
 }
+
+/// Keras 2.15's `fit(..., class_weight=...)` and `fit(..., sample_weight=...)`: a GAP ->
+/// Dense head on fixed features, one epoch of three batches (4, 4, 2) with Adam(1e-2): the
+/// epoch's loss (each sample's loss times its weight, over the batch size), its accuracy (not
+/// weighted, as Keras' `metrics`) and the dense weights after, for a binary head with given
+/// weights, a 3-class head on int labels with scikit-learn's "balanced" weights, and a
+/// 3-class one-hot head with per-sample weights. Fixture:
+/// tests/fixtures/transfer/make_class_weight_fixtures.py.
+#[test]
+fn class_and_sample_weights_train_as_keras() {
+    use transfer::{ClassWeight, Loss};
+    let device = Device::flex();
+    let keras: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("class_weight_fits.json")).unwrap()).unwrap();
+    let binary = [0, 1, 0, 0, 1, 0, 0, 1, 0, 0];
+    let three = [0, 2, 1, 0, 0, 2, 0, 1, 0, 0];
+    let sample_weight = vec![1.0, 0.5, 2.0, 1.5, 0.25, 1.0, 3.0, 0.75, 1.0, 2.0];
+    let one_hot: Vec<f32> = three.iter().flat_map(|&c| (0..3).map(move |i| if i == c { 1.0 } else { 0.0 })).collect();
+    let cases: [(&str, Loss, usize, Vec<f32>, Option<ClassWeight>, Option<Vec<f32>>); 3] = [
+        (
+            "binary",
+            Loss::BinaryCrossentropy,
+            1,
+            binary.iter().map(|&c| c as f32).collect(),
+            Some("0=1,1=2.5".parse().unwrap()),
+            None,
+        ),
+        (
+            "sparse_balanced",
+            Loss::SparseCategoricalCrossentropy,
+            3,
+            three.iter().map(|&c| c as f32).collect(),
+            Some(ClassWeight::Balanced),
+            None,
+        ),
+        ("categorical_sample_weight", Loss::CategoricalCrossentropy, 3, one_hot, None, Some(sample_weight)),
+    ];
+    // NHWC [10, 2, 2, 8] as Keras holds them, NCHW here.
+    let nhwc = detrand::symmetric(17100, 10 * 2 * 2 * 8, 2.0);
+    let mut features = vec![0.0f32; nhwc.len()];
+    for (i, v) in nhwc.iter().enumerate() {
+        let (n, rest) = (i / 32, i % 32);
+        let (pixel, channel) = (rest / 8, rest % 8);
+        features[n * 32 + channel * 4 + pixel] = *v;
+    }
+    for (name, loss, units, targets, class_weight, sample_weight) in cases {
+        let reference = &keras[name];
+        let base = transfer::BaseConfig::new("efficientnet_b0")
+            .unwrap()
+            .with_input_size([32, 32])
+            .with_cut(Some("block1a_project_bn".into()));
+        let config = TransferModelConfig::new(base, HeadConfig::global_average(units)).with_input_size([32, 32]);
+        let mut model = config.init(&device).unwrap();
+        model.head.output =
+            Dense::from_values(detrand::symmetric(17101, 8 * units, 0.5), 8, units, vec![0.0; units], &device);
+        let columns = loss.target_columns(units);
+        let mut source = InMemoryBatches::features(features.clone(), [8, 2, 2], targets, columns, 4).unwrap();
+        if let Some(weights) = sample_weight {
+            source = source.with_sample_weights(weights).unwrap();
+        }
+        let compile = CompileConfig { loss, ..CompileConfig::adam(1e-2) };
+        let mut trainer = Trainer::new(model, compile, &device).unwrap();
+        let fit = FitConfig::new().with_verbose(Verbosity::Silent).with_class_weight(class_weight);
+        let history = trainer.fit(&mut source, fit, None, &mut []).unwrap();
+        let (loss, accuracy) = (history.epochs[0].loss, history.epochs[0].accuracy);
+        let (keras_loss, keras_accuracy) =
+            (reference["loss"].as_f64().unwrap(), reference["accuracy"].as_f64().unwrap());
+        println!("{name}: loss {loss} vs Keras {keras_loss}, accuracy {accuracy} vs {keras_accuracy}");
+        assert!((loss - keras_loss).abs() < 1e-5 * keras_loss, "{name}: loss");
+        assert!((accuracy - keras_accuracy).abs() < 1e-6, "{name}: accuracy");
+        let head = &trainer.model().head;
+        for (key, ours) in [("kernel", values(head.output.kernel())), ("bias", values(head.output.bias.val()))] {
+            let theirs: Vec<f32> =
+                reference[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            let r = relative(&ours, &theirs);
+            println!("{name} {key}: relative {r:.2e}");
+            assert!(r < 1e-5, "{name} {key}: relative difference {r}");
+        }
+    }
+}

@@ -43,6 +43,19 @@ pub trait BatchSource {
         None
     }
 
+    /// Samples per class index over one pass, where the source knows them (what
+    /// [`ClassWeight::Balanced`](crate::ClassWeight::Balanced) weighs by).
+    fn class_counts(&self) -> Option<Vec<usize>> {
+        None
+    }
+
+    /// The next batch with Keras' `sample_weight` of each sample, when the source has them
+    /// (`InMemoryBatches::with_sample_weights`); `fit` trains on them.
+    fn next_weighted_batch(&mut self, device: &Device) -> Result<(Inputs, Tensor<2>, Option<Vec<f32>>)> {
+        let (inputs, targets) = self.next_batch(device)?;
+        Ok((inputs, targets, None))
+    }
+
     /// The source as a [`RepeatableSource`], when it is one: every sample served the same
     /// inputs each time it comes (no random augmentation). `fit` then keeps the frozen
     /// base's features of its validation samples instead of computing them every epoch.
@@ -97,6 +110,10 @@ impl BatchSource for DirectoryIterator {
         Some(DirectoryIterator::class_names(self))
     }
 
+    fn class_counts(&self) -> Option<Vec<usize>> {
+        Some(count_classes(self.files(), self.class_names().len()))
+    }
+
     fn as_repeatable(&mut self) -> Option<&mut dyn RepeatableSource> {
         match self.generator().augments() {
             true => None,
@@ -138,6 +155,10 @@ impl BatchSource for ImageDataset {
         Some(ImageDataset::class_names(self))
     }
 
+    fn class_counts(&self) -> Option<Vec<usize>> {
+        Some(count_classes(self.files(), self.class_names().len()))
+    }
+
     fn as_repeatable(&mut self) -> Option<&mut dyn RepeatableSource> {
         match self.augments() {
             true => None,
@@ -165,6 +186,17 @@ impl RepeatableSource for ImageDataset {
     }
 }
 
+/// Files per class index.
+fn count_classes(files: &[(std::path::PathBuf, usize)], classes: usize) -> Vec<usize> {
+    let mut counts = vec![0; classes];
+    for (_, class) in files {
+        if let Some(count) = counts.get_mut(*class) {
+            *count += 1;
+        }
+    }
+    counts
+}
+
 /// A loader's batch (some images left out) as a keyed batch: files are the keys; targets
 /// must be there (`missing_targets` says how to get them).
 fn keyed(batch: PartialBatch, missing_targets: &str) -> Result<KeyedBatch> {
@@ -177,6 +209,7 @@ fn keyed(batch: PartialBatch, missing_targets: &str) -> Result<KeyedBatch> {
 pub struct InMemoryBatches {
     samples: Vec<f32>,
     targets: Vec<f32>,
+    sample_weights: Option<Vec<f32>>,
     sample_shape: [usize; 3],
     outputs: usize,
     batch_size: usize,
@@ -242,6 +275,7 @@ impl InMemoryBatches {
         Ok(Self {
             samples,
             targets,
+            sample_weights: None,
             sample_shape,
             outputs,
             batch_size,
@@ -251,6 +285,25 @@ impl InMemoryBatches {
             epoch: 0,
             next: 0,
         })
+    }
+
+    /// Keras' `fit(x, y, sample_weight=w)`: one weight per sample (finite, not negative),
+    /// served with its sample.
+    pub fn with_sample_weights(mut self, weights: Vec<f32>) -> Result<Self> {
+        if weights.len() != self.len() {
+            return Err(TransferError::Config(format!(
+                "in-memory batches: {} sample weights for {} samples",
+                weights.len(),
+                self.len()
+            )));
+        }
+        if let Some(w) = weights.iter().find(|w| !w.is_finite() || **w < 0.0) {
+            return Err(TransferError::Config(format!(
+                "in-memory batches: sample weight {w}: expected a finite weight >= 0"
+            )));
+        }
+        self.sample_weights = Some(weights);
+        Ok(self)
     }
 
     /// Reshuffles the order at the start of every epoch, from `seed`.
@@ -353,6 +406,28 @@ impl BatchSource for InMemoryBatches {
 
     fn batches_per_epoch(&self) -> usize {
         self.len().div_ceil(self.batch_size)
+    }
+
+    /// Counted from the targets: a binary or index target's value, a one-hot row's arg-max.
+    fn class_counts(&self) -> Option<Vec<usize>> {
+        let classes: Vec<usize> = match self.outputs {
+            1 => self.targets.iter().map(|&v| v.max(0.0) as usize).collect(),
+            n => self
+                .targets
+                .chunks(n)
+                .map(|row| row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best }))
+                .collect(),
+        };
+        let mut counts = vec![0; classes.iter().max().map_or(0, |&m| m + 1).max(self.outputs.max(2))];
+        classes.into_iter().for_each(|class| counts[class] += 1);
+        Some(counts)
+    }
+
+    fn next_weighted_batch(&mut self, device: &Device) -> Result<(Inputs, Tensor<2>, Option<Vec<f32>>)> {
+        let samples = self.next_samples()?;
+        let (inputs, targets) = self.assemble(&samples, &samples, device);
+        let weights = self.sample_weights.as_ref().map(|w| samples.iter().map(|&i| w[i]).collect());
+        Ok((inputs.expect("a batch has at least one sample"), targets, weights))
     }
 
     fn as_repeatable(&mut self) -> Option<&mut dyn RepeatableSource> {

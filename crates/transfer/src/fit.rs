@@ -15,6 +15,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::callbacks::{Callback, CallbackList, FitParams, Logs, ProgbarLogger, Verbosity};
 use crate::checkpoint::CheckpointMetadata;
+use crate::class_weight::ClassWeight;
 use crate::data::{BatchSource, InMemoryBatches, Inputs};
 use crate::error::{Result, TransferError};
 use crate::feature_cache::FeatureCache;
@@ -83,7 +84,7 @@ impl CompileConfig {
 
 /// Keras `fit` arguments (`Default`: Keras' `epochs=1`, one pass per epoch, progress bar
 /// on a terminal, stop on a non-finite loss).
-#[derive(Config, Debug, Copy, PartialEq)]
+#[derive(Config, Debug, PartialEq)]
 pub struct FitConfig {
     /// The epoch to end at (Keras: with `initial_epoch`, `epochs` is the final epoch, not a
     /// count).
@@ -114,6 +115,10 @@ pub struct FitConfig {
     /// course's 1000 validation images take 147 MiB. Default: 512.
     #[config(default = 512)]
     pub validation_cache_mib: usize,
+    /// Keras' `class_weight`: each training sample's loss weighted by its class's weight
+    /// (times its own `sample_weight` where the source has one); the accuracy and the
+    /// validation are not weighted, as in Keras. Default: none.
+    pub class_weight: Option<ClassWeight>,
 }
 
 impl Default for FitConfig {
@@ -125,9 +130,11 @@ impl Default for FitConfig {
 /// What one training step measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepMetrics {
-    /// Mean loss of the batch.
+    /// Mean loss of the batch (with sample weights, as Keras weighs it: the sum of each
+    /// sample's loss times its weight, over the batch size).
     pub loss: f64,
-    /// Correct predictions in the batch.
+    /// Correct predictions in the batch (never weighted: Keras weighs only its
+    /// `weighted_metrics`, not `metrics=["accuracy"]`).
     pub correct: usize,
     /// Images in the batch.
     pub images: usize,
@@ -158,6 +165,9 @@ pub struct Trainer<H: ClassifierHead = Head> {
     /// training steps (`set_weights`, `update_model`, `recompile`): features kept for
     /// validation are only reused while it stays the same.
     base_version: u64,
+    /// The class of each target index, from the training data of the last `fit` (or
+    /// [`Trainer::set_class_names`]): what checkpoints record.
+    class_names: Vec<String>,
 }
 
 /// A copy of a model's weights taken by [`Trainer::get_weights`] (Keras' `get_weights`),
@@ -205,15 +215,21 @@ impl<H: ClassifierHead> Trainer<H> {
     /// its start (the examples do): the step then reuses its large buffers instead of
     /// page-faulting them in again.
     pub fn new(model: TransferModel<H>, compile: CompileConfig, device: &Device) -> Result<Self> {
-        let expects = match compile.loss {
-            Loss::BinaryCrossentropy => model.head.outputs() == 1,
-            Loss::CategoricalCrossentropy => model.head.outputs() > 1,
-        };
-        if !expects {
+        let outputs = model.head.outputs();
+        if !compile.loss.fits_outputs(outputs) {
+            let fix = match outputs {
+                1 => {
+                    "a 1-output (sigmoid) head takes Loss::BinaryCrossentropy with binary labels \
+                      (class_mode / label_mode \"binary\")"
+                }
+                _ => {
+                    "a head of one output per class takes Loss::CategoricalCrossentropy (one-hot labels) or \
+                      Loss::SparseCategoricalCrossentropy (int labels, label_mode=\"int\")"
+                }
+            };
             return Err(TransferError::Config(format!(
-                "{:?} does not fit a head with {} outputs",
-                compile.loss,
-                model.head.outputs()
+                "{:?} does not fit a head with {outputs} outputs: {fix}",
+                compile.loss
             )));
         }
         if !compile.learning_rate.is_finite() || compile.learning_rate < 0.0 {
@@ -238,6 +254,7 @@ impl<H: ClassifierHead> Trainer<H> {
             timings: Vec::new(),
             current: EpochTiming::default(),
             base_version: 0,
+            class_names: Vec::new(),
         })
     }
 
@@ -272,6 +289,17 @@ impl<H: ClassifierHead> Trainer<H> {
     /// Whether a stop was requested during the current `fit`.
     pub fn stop_requested(&self) -> bool {
         self.stop_training
+    }
+
+    /// The class of each target index: the training data's classes from the last `fit`
+    /// (folder names), or what [`Trainer::set_class_names`] set; empty when neither told.
+    pub fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+
+    /// Sets the class names checkpoints record (`fit` sets them from its training data).
+    pub fn set_class_names(&mut self, class_names: Vec<String>) {
+        self.class_names = class_names;
     }
 
     /// Images trained on since the trainer was made.
@@ -312,7 +340,9 @@ impl<H: ClassifierHead> Trainer<H> {
     pub fn recompile(&mut self, compile: CompileConfig) -> Result<()> {
         let fresh = Trainer::new(self.model().clone().valid(), compile, &self.device.clone())?;
         let (images_trained, base_version) = (self.images_trained, self.base_version);
+        let class_names = std::mem::take(&mut self.class_names);
         *self = fresh;
+        self.class_names = class_names;
         self.images_trained = images_trained;
         self.base_version = base_version + 1;
         Ok(())
@@ -430,48 +460,36 @@ impl<H: ClassifierHead> Trainer<H> {
 
     /// The targets' part of [`Trainer::check_batch`], for a batch of `samples`.
     pub(crate) fn check_targets(&self, targets: &Tensor<2>, samples: usize) -> Result<()> {
-        let bad = |reason: String| Err(TransferError::Batch(reason));
-        let [rows, columns] = targets.dims();
-        let outputs = self.model().head.outputs();
-        if rows != samples || columns != outputs {
-            return bad(format!(
-                "targets of shape [{rows}, {columns}] for {samples} samples and a head of {outputs} output(s)"
-            ));
-        }
         let values = host_values(targets.clone().without_autodiff())?;
-        match self.compile.loss {
-            Loss::BinaryCrossentropy => {
-                if let Some(v) = values.iter().find(|&&v| !(0.0..=1.0).contains(&v)) {
-                    return bad(format!(
-                        "binary cross-entropy targets must lie in [0, 1], got {v} (class indices of more than \
-                         two classes? use categorical targets and a head of one output per class)"
-                    ));
-                }
-            }
-            Loss::CategoricalCrossentropy => {
-                for row in values.chunks(columns.max(1)) {
-                    let sum: f32 = row.iter().sum();
-                    if row.iter().any(|v| v.is_nan() || *v < 0.0) || (sum - 1.0).abs() > 1e-3 {
-                        return bad(format!(
-                            "categorical targets must be rows of probabilities (one-hot), got {row:?}"
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(())
+        self.compile.loss.check_targets(&values, targets.dims(), samples, self.model().head.outputs())
     }
 
-    /// One training step on a batch: forward, loss, backward, Keras RMSprop update.
+    /// One training step on a batch: forward, loss, backward, optimizer update.
     pub fn train_step(&mut self, inputs: Inputs, targets: Tensor<2>) -> Result<StepMetrics> {
+        self.train_step_weighted(inputs, targets, None)
+    }
+
+    /// [`Trainer::train_step`] with Keras' per-sample weights (`sample_weight`, or the
+    /// class weights of each sample's class): the loss is the sum of each sample's loss times
+    /// its weight over the batch size (the accuracy is not weighted, as Keras' `metrics`). A
+    /// weight per sample, finite and not negative.
+    pub fn train_step_weighted(
+        &mut self,
+        inputs: Inputs,
+        targets: Tensor<2>,
+        sample_weight: Option<&[f32]>,
+    ) -> Result<StepMetrics> {
         self.check_batch(&inputs, &targets)?;
+        if let Some(weights) = sample_weight {
+            check_sample_weights(weights, inputs.len())?;
+        }
         let started = Instant::now();
         let images_count = inputs.len();
         let mut base_time = Duration::ZERO;
         let features = timed(&mut base_time, || self.features(inputs))?;
         self.current.base_forward += base_time;
         let mut model = self.model.take().expect("the trainer holds its model between steps");
-        let (loss, correct, grads) = match self.head_gradients(&mut model, features, targets) {
+        let (metrics, grads) = match self.head_gradients(&mut model, features, targets, sample_weight) {
             Ok(step) => step,
             Err(e) => {
                 self.model = Some(model);
@@ -482,7 +500,7 @@ impl<H: ClassifierHead> Trainer<H> {
         self.model = Some(model);
         self.images_trained += images_count;
         self.current.head_step += started.elapsed().saturating_sub(base_time);
-        Ok(StepMetrics { loss, correct, images: images_count })
+        Ok(metrics)
     }
 
     /// The head's forward and backward pass on a batch's features: its loss, correct
@@ -495,7 +513,8 @@ impl<H: ClassifierHead> Trainer<H> {
         model: &mut TransferModel<H>,
         features: Tensor<4>,
         targets: Tensor<2>,
-    ) -> Result<(f64, usize, GradientsParams)> {
+        sample_weight: Option<&[f32]>,
+    ) -> Result<(StepMetrics, GradientsParams)> {
         // The features need no gradient when the whole base is frozen: only then may the
         // first kernel's product leave the graph.
         let apart = is_host_device(&self.device) && model.base_fully_frozen();
@@ -504,13 +523,17 @@ impl<H: ClassifierHead> Trainer<H> {
             _ => (model.head.forward(features), None),
         };
         let targets = targets.to_device(&self.train_device);
+        let images = targets.dims()[0];
         let correct = self.compile.loss.correct(
             logits.clone().without_autodiff(),
             targets.clone().without_autodiff(),
             self.compile.accuracy_threshold,
         );
-        let loss = self.compile.loss.forward(logits, targets);
+        let weights =
+            sample_weight.map(|w| Tensor::<1>::from_data(TensorData::new(w.to_vec(), [w.len()]), &self.train_device));
+        let loss = self.compile.loss.forward_weighted(logits, targets, weights);
         let loss_value = loss.clone().without_autodiff().into_scalar::<f32>() as f64;
+        let metrics = StepMetrics { loss: loss_value, correct, images };
         let mut gradients = loss.backward();
         let kernel_apart = kernel_apart.map(|apart| (apart.product.grad_remove(&mut gradients), apart));
         let mut grads = GradientsParams::from_grads(gradients, model);
@@ -527,7 +550,7 @@ impl<H: ClassifierHead> Trainer<H> {
         }
         // The graph (dropped here) holds the head's weights: the update can then reuse
         // their buffers.
-        Ok((loss_value, correct, grads))
+        Ok((metrics, grads))
     }
 
     /// The base prepared for inference on the plain device: the one the training steps use
@@ -572,6 +595,31 @@ impl<H: ClassifierHead> Trainer<H> {
         let correct = self.compile.loss.correct(logits.clone(), targets.clone(), self.compile.accuracy_threshold);
         let loss = self.compile.loss.forward(logits, targets).into_scalar::<f32>() as f64;
         StepMetrics { loss, correct, images }
+    }
+
+    /// Each sample's weight: its class's weight (Keras' `class_weight`), times its own
+    /// (`sample_weight`) when the source gives one.
+    fn class_weighted(
+        &self,
+        class_weights: &[f32],
+        targets: &Tensor<2>,
+        sample_weight: Option<Vec<f32>>,
+    ) -> Result<Vec<f32>> {
+        let [rows, columns] = targets.dims();
+        let values = host_values(targets.clone().without_autodiff())?;
+        let classes = self.compile.loss.classes(&values, columns);
+        let mut weights = Vec::with_capacity(rows);
+        for (sample, class) in classes.into_iter().enumerate() {
+            let class_weight = class_weights.get(class).ok_or_else(|| {
+                TransferError::Batch(format!(
+                    "class_weight: a target of class {class}, the weights cover {} classes",
+                    class_weights.len()
+                ))
+            })?;
+            let own = sample_weight.as_ref().and_then(|w| w.get(sample)).copied().unwrap_or(1.0);
+            weights.push(class_weight * own);
+        }
+        Ok(weights)
     }
 
     /// The validation pass of `fit`: [`Trainer::evaluate`], with the frozen base's features
@@ -648,6 +696,17 @@ impl<H: ClassifierHead> Trainer<H> {
                  target indices would mean different classes"
             )));
         }
+        let outputs = self.model().head.outputs();
+        let class_weights = match &config.class_weight {
+            Some(class_weight) => {
+                let counts = train.class_counts();
+                Some(class_weight.resolve(train.class_names(), counts.as_deref(), outputs.max(2))?)
+            }
+            None => None,
+        };
+        if let Some(names) = train.class_names() {
+            self.class_names = names.to_vec();
+        }
         let progbar = (config.verbose != Verbosity::Silent).then(|| ProgbarLogger::new(config.verbose));
         let mut callbacks = CallbackList::new(callbacks, progbar);
         callbacks.set_params(FitParams { epochs: config.epochs, steps });
@@ -663,10 +722,14 @@ impl<H: ClassifierHead> Trainer<H> {
             for step in 0..steps {
                 callbacks.on_train_batch_begin(step, self)?;
                 let mut wait = Duration::ZERO;
-                let (inputs, targets) = timed(&mut wait, || train.next_batch(&self.device))?;
+                let (inputs, targets, sample_weight) = timed(&mut wait, || train.next_weighted_batch(&self.device))?;
                 self.current.data_wait += wait;
                 self.current.steps += 1;
-                let step_metrics = self.train_step(inputs, targets)?;
+                let sample_weight = match &class_weights {
+                    Some(class_weights) => Some(self.class_weighted(class_weights, &targets, sample_weight)?),
+                    None => sample_weight,
+                };
+                let step_metrics = self.train_step_weighted(inputs, targets, sample_weight.as_deref())?;
                 if config.stop_on_non_finite_loss && !step_metrics.loss.is_finite() {
                     return Err(TransferError::NonFiniteLoss { epoch, batch: step, loss: step_metrics.loss });
                 }
@@ -817,6 +880,17 @@ pub fn predict_files<H: ClassifierHead>(
     let outputs = probabilities.dims()[1];
     let values = host_values(probabilities)?;
     Ok(values.chunks(outputs).map(<[f32]>::to_vec).collect())
+}
+
+/// Checks Keras' `sample_weight` of a batch of `samples`: one finite weight >= 0 each.
+fn check_sample_weights(weights: &[f32], samples: usize) -> Result<()> {
+    if weights.len() != samples {
+        return Err(TransferError::Batch(format!("{} sample weights for a batch of {samples}", weights.len())));
+    }
+    match weights.iter().find(|w| !w.is_finite() || **w < 0.0) {
+        Some(w) => Err(TransferError::Batch(format!("sample weight {w}: expected a finite weight >= 0"))),
+        None => Ok(()),
+    }
 }
 
 /// A seed for a training step's dropouts in a frozen base, drawn from `device`'s generator

@@ -16,6 +16,7 @@
 mod base;
 pub mod callbacks;
 mod checkpoint;
+mod class_weight;
 mod data;
 mod dense;
 mod error;
@@ -40,6 +41,7 @@ pub use callbacks::{
     ReduceLROnPlateau, TerminateOnNaN, Verbosity,
 };
 pub use checkpoint::{CheckpointMetadata, is_checkpoint, load_checkpoint, load_model, save_checkpoint, save_model};
+pub use class_weight::ClassWeight;
 pub use data::{BatchSource, InMemoryBatches, Inputs, KeyedBatch, RepeatableSource};
 pub use dense::{Dense, MAX_BLOCK_BYTES};
 pub use error::{Result, TransferError};
