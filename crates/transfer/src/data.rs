@@ -91,6 +91,11 @@ pub trait RepeatableSource {
 
     /// Takes back every [`RepeatableSource::skip_inputs`] hint.
     fn need_all_inputs(&mut self);
+
+    /// The file a sample's key names, where samples are files.
+    fn sample_path(&self, _key: usize) -> Option<std::path::PathBuf> {
+        None
+    }
 }
 
 impl BatchSource for DirectoryIterator {
@@ -135,6 +140,10 @@ impl RepeatableSource for DirectoryIterator {
 
     fn need_all_inputs(&mut self) {
         self.decode_all();
+    }
+
+    fn sample_path(&self, key: usize) -> Option<std::path::PathBuf> {
+        self.files().get(key).map(|(path, _)| path.clone())
     }
 }
 
@@ -183,6 +192,10 @@ impl RepeatableSource for ImageDataset {
 
     fn need_all_inputs(&mut self) {
         self.decode_all();
+    }
+
+    fn sample_path(&self, key: usize) -> Option<std::path::PathBuf> {
+        self.files().get(key).map(|(path, _)| path.clone())
     }
 }
 

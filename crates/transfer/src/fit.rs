@@ -795,6 +795,17 @@ impl<H: ClassifierHead> Trainer<H> {
         Ok(InMemoryBatches::features(features, shape, targets, outputs, batch_size)?.shuffled(seed))
     }
 
+    /// Predictions on `steps` batches of `source` (default: one pass), each sample's
+    /// probabilities with its file and true class (in file order for a source that does not
+    /// augment); [`Predictions::report`](crate::Predictions::report) gives scikit-learn's
+    /// metrics and [`Predictions::write_to`](crate::Predictions::write_to) the evaluation
+    /// files.
+    pub fn predictions(&self, source: &mut dyn BatchSource, steps: Option<usize>) -> Result<crate::Predictions> {
+        let names = (!self.class_names.is_empty()).then_some(self.class_names.as_slice());
+        let check = |inputs: &Inputs, targets: &Tensor<2>| self.check_batch(inputs, targets);
+        crate::evaluation::collect(&self.inference_model()?, source, steps, names, &self.device, &check)
+    }
+
     /// Probabilities for a batch (sigmoid for one output, softmax otherwise).
     pub fn predict(&self, images: Tensor<4>) -> Result<Tensor<2>> {
         self.inference_model()?.probabilities(images.without_autodiff().to_device(&self.device))

@@ -4,7 +4,9 @@
 use backbone::FrozenBase;
 use burn::tensor::{Device, Tensor};
 
+use crate::data::BatchSource;
 use crate::error::Result;
+use crate::evaluation::Predictions;
 use crate::head::{ClassifierHead, Head};
 use crate::model::TransferModel;
 use crate::scaling::InputScaling;
@@ -54,5 +56,20 @@ impl<H: ClassifierHead> InferenceModel<H> {
     /// Probabilities for a batch: sigmoid for one output, softmax otherwise.
     pub fn probabilities(&self, images: Tensor<4>) -> Result<Tensor<2>> {
         Ok(self.head.probabilities(self.forward(images)?))
+    }
+
+    /// Predictions on `steps` batches of `source` (default: one pass): each sample's
+    /// probabilities with its file and true class, in file order for a source that does not
+    /// augment; `class_names` name the classes where the source does not
+    /// ([`Predictions::report`] then gives scikit-learn's metrics). `device`: the one the
+    /// model was prepared on.
+    pub fn predictions(
+        &self,
+        source: &mut dyn BatchSource,
+        steps: Option<usize>,
+        class_names: Option<&[String]>,
+        device: &Device,
+    ) -> Result<Predictions> {
+        crate::evaluation::collect(self, source, steps, class_names, device, &|_, _| Ok(()))
     }
 }

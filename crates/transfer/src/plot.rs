@@ -6,6 +6,7 @@ use std::path::Path;
 use image::{Rgb, RgbImage};
 
 use crate::error::{Result, TransferError};
+use crate::font::{line, text, text_width};
 use crate::history::History;
 
 const WIDTH: u32 = 640;
@@ -19,87 +20,6 @@ const VALIDATION: Rgb<u8> = Rgb([214, 39, 40]);
 const INK: Rgb<u8> = Rgb([40, 40, 40]);
 const GRID: Rgb<u8> = Rgb([225, 225, 225]);
 const MARKER: Rgb<u8> = Rgb([44, 160, 44]);
-
-/// A 5x7 bitmap glyph: one byte per row, the low 5 bits from left (bit 4) to right.
-fn glyph(c: char) -> [u8; 7] {
-    match c {
-        '0' => [14, 17, 19, 21, 25, 17, 14],
-        '1' => [4, 12, 4, 4, 4, 4, 14],
-        '2' => [14, 17, 1, 2, 4, 8, 31],
-        '3' => [31, 2, 4, 2, 1, 17, 14],
-        '4' => [2, 6, 10, 18, 31, 2, 2],
-        '5' => [31, 16, 30, 1, 1, 17, 14],
-        '6' => [6, 8, 16, 30, 17, 17, 14],
-        '7' => [31, 1, 2, 4, 8, 8, 8],
-        '8' => [14, 17, 17, 14, 17, 17, 14],
-        '9' => [14, 17, 17, 15, 1, 2, 12],
-        '.' => [0, 0, 0, 0, 0, 12, 12],
-        '-' => [0, 0, 0, 31, 0, 0, 0],
-        'F' => [31, 16, 16, 30, 16, 16, 16],
-        'S' => [15, 16, 16, 14, 1, 1, 30],
-        'T' => [31, 4, 4, 4, 4, 4, 4],
-        'V' => [17, 17, 17, 17, 17, 10, 4],
-        'a' => [0, 0, 14, 1, 15, 17, 15],
-        'c' => [0, 0, 14, 16, 16, 17, 14],
-        'd' => [1, 1, 13, 19, 17, 17, 15],
-        'e' => [0, 0, 14, 17, 31, 16, 14],
-        'g' => [0, 15, 17, 17, 15, 1, 14],
-        'f' => [6, 9, 8, 28, 8, 8, 8],
-        'h' => [16, 16, 22, 25, 17, 17, 17],
-        'i' => [4, 0, 12, 4, 4, 4, 14],
-        'l' => [12, 4, 4, 4, 4, 4, 14],
-        'n' => [0, 0, 22, 25, 17, 17, 17],
-        'o' => [0, 0, 14, 17, 17, 17, 14],
-        'p' => [0, 0, 30, 17, 30, 16, 16],
-        'r' => [0, 0, 22, 25, 16, 16, 16],
-        's' => [0, 0, 14, 16, 14, 1, 30],
-        't' => [8, 8, 28, 8, 8, 9, 6],
-        'u' => [0, 0, 17, 17, 17, 19, 13],
-        'v' => [0, 0, 17, 17, 17, 10, 4],
-        'y' => [0, 0, 17, 17, 15, 1, 14],
-        _ => [0; 7],
-    }
-}
-
-fn put(img: &mut RgbImage, x: i32, y: i32, color: Rgb<u8>) {
-    if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
-        img.put_pixel(x as u32, y as u32, color);
-    }
-}
-
-/// Draws `text` with its top-left corner at `(x, y)`, each font pixel `scale` pixels wide.
-fn text(img: &mut RgbImage, x: i32, y: i32, s: &str, scale: i32, color: Rgb<u8>) {
-    for (i, c) in s.chars().enumerate() {
-        for (row, bits) in glyph(c).iter().enumerate() {
-            for col in 0..5 {
-                if bits & (1 << (4 - col)) != 0 {
-                    for dy in 0..scale {
-                        for dx in 0..scale {
-                            put(img, x + (i as i32 * 6 + col) * scale + dx, y + row as i32 * scale + dy, color);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn text_width(s: &str, scale: i32) -> i32 {
-    s.chars().count() as i32 * 6 * scale
-}
-
-/// A thick line from `a` to `b`.
-fn line(img: &mut RgbImage, a: (f64, f64), b: (f64, f64), color: Rgb<u8>) {
-    let steps = ((b.0 - a.0).abs().max((b.1 - a.1).abs()) as i32).max(1);
-    for s in 0..=steps {
-        let t = s as f64 / steps as f64;
-        let (x, y) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
-        for d in -1..=1 {
-            put(img, x.round() as i32 + d, y.round() as i32, color);
-            put(img, x.round() as i32, y.round() as i32 + d, color);
-        }
-    }
-}
 
 fn chart(title: &str, train: &[f64], validation: &[f64], marker: Option<usize>) -> RgbImage {
     let mut img = RgbImage::from_pixel(WIDTH, HEIGHT, Rgb([255, 255, 255]));
