@@ -6,6 +6,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
 
 use crate::error::{Result, TransferError};
+use crate::pipeline::InputPipeline;
 
 /// What a batch holds: images for the base, or features the base already computed.
 #[derive(Debug, Clone)]
@@ -40,6 +41,12 @@ pub trait BatchSource {
     /// [`Trainer::fit`](crate::Trainer::fit) refuses a validation source whose classes
     /// differ from the training source's.
     fn class_names(&self) -> Option<&[String]> {
+        None
+    }
+
+    /// How the source turns files into the pixels it serves, where it reads files: what
+    /// checkpoints record so that a loaded model predicts files the same way.
+    fn input_pipeline(&self) -> Option<InputPipeline> {
         None
     }
 
@@ -119,6 +126,11 @@ impl BatchSource for DirectoryIterator {
         Some(count_classes(self.files(), self.class_names().len()))
     }
 
+    fn input_pipeline(&self) -> Option<InputPipeline> {
+        let config = self.config();
+        Some(InputPipeline::pillow(config.target_size, config.interpolation, self.generator().rescale_factor()))
+    }
+
     fn as_repeatable(&mut self) -> Option<&mut dyn RepeatableSource> {
         match self.generator().augments() {
             true => None,
@@ -166,6 +178,11 @@ impl BatchSource for ImageDataset {
 
     fn class_counts(&self) -> Option<Vec<usize>> {
         Some(count_classes(self.files(), self.class_names().len()))
+    }
+
+    fn input_pipeline(&self) -> Option<InputPipeline> {
+        let config = self.config();
+        Some(InputPipeline::tf(config.image_size, config.interpolation, config.crop_to_aspect_ratio))
     }
 
     fn as_repeatable(&mut self) -> Option<&mut dyn RepeatableSource> {

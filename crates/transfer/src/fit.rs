@@ -26,6 +26,7 @@ use crate::loss::Loss;
 use crate::model::TransferModel;
 use crate::optim::KerasOptimizer;
 use crate::optim::factored::FactoredGradient;
+use crate::pipeline::InputPipeline;
 use crate::timing::{EpochTiming, timed};
 use backbone::FrozenBase;
 
@@ -168,6 +169,9 @@ pub struct Trainer<H: ClassifierHead = Head> {
     /// The class of each target index, from the training data of the last `fit` (or
     /// [`Trainer::set_class_names`]): what checkpoints record.
     class_names: Vec<String>,
+    /// How the training data's files became pixels (from the last `fit`'s source, or
+    /// [`Trainer::set_input_pipeline`]): what checkpoints record.
+    input_pipeline: Option<InputPipeline>,
 }
 
 /// A copy of a model's weights taken by [`Trainer::get_weights`] (Keras' `get_weights`),
@@ -255,6 +259,7 @@ impl<H: ClassifierHead> Trainer<H> {
             current: EpochTiming::default(),
             base_version: 0,
             class_names: Vec::new(),
+            input_pipeline: None,
         })
     }
 
@@ -302,6 +307,17 @@ impl<H: ClassifierHead> Trainer<H> {
         self.class_names = class_names;
     }
 
+    /// How the training data's files became pixels: from the last `fit`'s training source
+    /// (a folder reader), or what [`Trainer::set_input_pipeline`] set.
+    pub fn input_pipeline(&self) -> Option<InputPipeline> {
+        self.input_pipeline
+    }
+
+    /// Sets the input pipeline checkpoints record (`fit` sets it from a folder reader).
+    pub fn set_input_pipeline(&mut self, pipeline: Option<InputPipeline>) {
+        self.input_pipeline = pipeline;
+    }
+
     /// Images trained on since the trainer was made.
     pub fn images_trained(&self) -> usize {
         self.images_trained
@@ -340,9 +356,9 @@ impl<H: ClassifierHead> Trainer<H> {
     pub fn recompile(&mut self, compile: CompileConfig) -> Result<()> {
         let fresh = Trainer::new(self.model().clone().valid(), compile, &self.device.clone())?;
         let (images_trained, base_version) = (self.images_trained, self.base_version);
-        let class_names = std::mem::take(&mut self.class_names);
+        let (class_names, input_pipeline) = (std::mem::take(&mut self.class_names), self.input_pipeline);
         *self = fresh;
-        self.class_names = class_names;
+        (self.class_names, self.input_pipeline) = (class_names, input_pipeline);
         self.images_trained = images_trained;
         self.base_version = base_version + 1;
         Ok(())
@@ -707,6 +723,9 @@ impl<H: ClassifierHead> Trainer<H> {
         if let Some(names) = train.class_names() {
             self.class_names = names.to_vec();
         }
+        if let Some(pipeline) = train.input_pipeline() {
+            self.input_pipeline = Some(pipeline);
+        }
         let progbar = (config.verbose != Verbosity::Silent).then(|| ProgbarLogger::new(config.verbose));
         let mut callbacks = CallbackList::new(callbacks, progbar);
         callbacks.set_params(FitParams { epochs: config.epochs, steps });
@@ -842,9 +861,14 @@ impl<H: ClassifierHead> Trainer<H> {
 /// What needs the built-in head's configuration: checkpoints.
 impl Trainer {
     /// What a checkpoint of the model being trained records: its configuration, trainable
-    /// layers and optimizer, with `class_names` and the epochs trained so far.
+    /// layers, optimizer and input pipeline, with `class_names` (empty: the trainer's
+    /// [`Trainer::class_names`]) and the epochs trained so far.
     pub fn checkpoint_metadata(&self, class_names: &[String], epochs_trained: usize) -> CheckpointMetadata {
         let model = self.model();
+        let class_names = match class_names.is_empty() {
+            true => &self.class_names,
+            false => class_names,
+        };
         CheckpointMetadata {
             config: model.config(),
             trainable: model.trainable_layers(),
@@ -852,11 +876,12 @@ impl Trainer {
             class_names: class_names.to_vec(),
             epochs_trained,
             optimizer: self.compile.optimizer,
+            input_pipeline: self.input_pipeline,
         }
     }
 
-    /// Saves the model, its metadata (class names, the epochs trained) and the optimizer
-    /// state, atomically: a checkpoint to resume from ([`load_checkpoint`](crate::load_checkpoint)
+    /// Saves the model, its metadata (class names — empty: the training data's —, the input
+    /// pipeline, the epochs trained) and the optimizer state, atomically: a checkpoint to resume from ([`load_checkpoint`](crate::load_checkpoint)
     /// and [`Trainer::set_optimizer`]) or to load as a model ([`load_model`](crate::load_model)).
     pub fn save(&self, path: &Path, class_names: &[String], epochs_trained: usize) -> Result<()> {
         let metadata = self.checkpoint_metadata(class_names, epochs_trained);

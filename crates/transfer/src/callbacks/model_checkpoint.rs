@@ -83,7 +83,8 @@ impl ModelCheckpoint {
         self
     }
 
-    /// Class names recorded in the checkpoint (as `load_checkpoint` returns them).
+    /// Class names recorded in the checkpoint (as `load_checkpoint` returns them); by
+    /// default the training data's, as `fit` found them.
     pub fn class_names(mut self, names: Vec<String>) -> Self {
         self.class_names = names;
         self

@@ -14,6 +14,7 @@ use crate::error::{Result, TransferError};
 use crate::model::{TransferModel, TransferModelConfig};
 use crate::optim::KerasOptimizer;
 use crate::param_ids::{param_ids, restore_param_ids};
+use crate::pipeline::InputPipeline;
 
 const METADATA_KEY: &str = "transfer.checkpoint";
 /// Header key of the parameter identities (path -> id) the optimizer state is keyed by.
@@ -43,6 +44,10 @@ pub struct CheckpointMetadata {
     /// written before it was recorded).
     #[serde(default)]
     pub optimizer: KerasOptimizer,
+    /// How files became the training pixels (size, resize, rescale), where the training data
+    /// said ([`Classifier`](crate::Classifier) predicts files through it).
+    #[serde(default)]
+    pub input_pipeline: Option<InputPipeline>,
 }
 
 /// Saves `model` with `metadata` and, when given, the optimizer state (making the folder
@@ -93,6 +98,7 @@ pub fn save_model(path: &Path, model: &TransferModel, class_names: &[String]) ->
         class_names: class_names.to_vec(),
         epochs_trained: 0,
         optimizer: KerasOptimizer::default(),
+        input_pipeline: None,
     };
     save_checkpoint(path, model, &metadata, None)
 }
