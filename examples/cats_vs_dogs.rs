@@ -71,6 +71,7 @@ fn main() -> Result<()> {
         steps_per_epoch: Some(steps),
         validation_steps: Some(validation_steps),
         verbose: Verbosity::Auto,
+        class_weight: args.class_weight.clone(),
         ..FitConfig::default()
     };
     let mut flag_callbacks = common::flag_callbacks(args.early_stopping, args.reduce_lr_on_plateau);
@@ -84,5 +85,6 @@ fn main() -> Result<()> {
     if args.timing {
         trainer.epoch_timings().iter().for_each(|timing| println!("{timing}"));
     }
-    common::show_predictions(&trainer.into_model(), &validation, common::pixel_rescale(&args), &device)
+    let rescale = augment::ImageDataGenerator::rescale_only(common::pixel_rescale(&args));
+    common::evaluate_folder(&trainer, &data.join("validation"), rescale, args.batch_size, &output)
 }

@@ -109,6 +109,10 @@ struct Args {
     /// ReduceLROnPlateau(factor=0.1, patience=2) on val_loss (each phase).
     #[arg(long)]
     reduce_lr_on_plateau: bool,
+    /// Keras' class_weight in both phases: `balanced` (scikit-learn's compute_class_weight)
+    /// or `NAME=W,...` with a weight for every class folder.
+    #[arg(long, value_parser = common::class_weight)]
+    class_weight: Option<transfer::ClassWeight>,
 }
 
 fn dataset(dir: &Path, subset: Option<Subset>, size: usize, args: &Args) -> Result<ImageDataset> {
@@ -222,7 +226,12 @@ fn main() -> Result<()> {
     // Phase 1: Adam(1e-2) on the head.
     let mut trainer = Trainer::new(model, compile(args.learning_rate), &device)?;
     let started = Instant::now();
-    let phase = FitConfig { epochs: args.epochs, verbose: Verbosity::Auto, ..FitConfig::default() };
+    let phase = FitConfig {
+        epochs: args.epochs,
+        verbose: Verbosity::Auto,
+        class_weight: args.class_weight.clone(),
+        ..FitConfig::default()
+    };
     let (early_stopping, reduce_lr) = (args.early_stopping, args.reduce_lr_on_plateau);
     let mut history = common::fit_phase(&mut trainer, &mut train, &mut validation, phase, early_stopping, reduce_lr)?;
 
@@ -235,6 +244,7 @@ fn main() -> Result<()> {
         epochs: fine_tune_start + args.fine_tune_epochs,
         initial_epoch: fine_tune_start,
         verbose: Verbosity::Auto,
+        class_weight: args.class_weight.clone(),
         ..FitConfig::default()
     };
     let fine = common::fit_phase(&mut trainer, &mut train, &mut validation, phase, early_stopping, reduce_lr)?;
@@ -247,5 +257,5 @@ fn main() -> Result<()> {
     save_checkpoint(&args.output.join("model.safetensors"), trainer.model(), &metadata, Some(trainer.optimizer()))?;
     common::print_final(&history, seconds);
     println!("Wrote history.csv, accuracy.png, loss.png and model.safetensors to {}.", args.output.display());
-    Ok(())
+    common::evaluate(&trainer, &mut validation, &args.output)
 }

@@ -87,6 +87,7 @@ fn main() -> Result<()> {
         steps_per_epoch: args.steps_per_epoch,
         validation_steps: args.validation_steps,
         verbose: Verbosity::OneLinePerEpoch,
+        class_weight: args.class_weight.clone(),
         ..FitConfig::default()
     };
 
@@ -110,5 +111,6 @@ fn main() -> Result<()> {
     if args.timing {
         trainer.epoch_timings().iter().for_each(|timing| println!("{timing}"));
     }
-    common::show_predictions(&trainer.into_model(), &validation, common::pixel_rescale(&args), &device)
+    let rescale = augment::ImageDataGenerator::rescale_only(common::pixel_rescale(&args));
+    common::evaluate_folder(&trainer, &data.join("validation"), rescale, args.batch_size, &output)
 }

@@ -23,7 +23,6 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use augment::layers::{Augmentation, RandomFlip, RandomRotation};
 use augment::{ImageDataset, ImageDatasetConfig};
-use backbone::cpu::host_values;
 use clap::Parser;
 use inception_transfer::backend::Backend;
 use mobilenet::MobileNetV2Config;
@@ -77,6 +76,10 @@ struct Args {
     /// ReduceLROnPlateau(factor=0.1, patience=2) on val_loss (each phase).
     #[arg(long)]
     reduce_lr_on_plateau: bool,
+    /// Keras' class_weight in both phases: `balanced` (scikit-learn's compute_class_weight)
+    /// or `NAME=W,...` with a weight for every class folder.
+    #[arg(long, value_parser = common::class_weight)]
+    class_weight: Option<transfer::ClassWeight>,
 }
 
 fn dataset(dir: &Path, args: &Args) -> Result<ImageDataset> {
@@ -165,7 +168,12 @@ fn main() -> Result<()> {
     let (loss0, accuracy0) = trainer.evaluate(&mut validation, None)?;
     println!("initial loss: {loss0:.2}\ninitial accuracy: {accuracy0:.2}");
     let started = Instant::now();
-    let phase = FitConfig { epochs: args.initial_epochs, verbose: Verbosity::Auto, ..FitConfig::default() };
+    let phase = FitConfig {
+        epochs: args.initial_epochs,
+        verbose: Verbosity::Auto,
+        class_weight: args.class_weight.clone(),
+        ..FitConfig::default()
+    };
     let mut history = common::fit_phase(
         &mut trainer,
         &mut train,
@@ -191,6 +199,7 @@ fn main() -> Result<()> {
         epochs: args.initial_epochs + args.fine_tune_epochs,
         initial_epoch: last_epoch,
         verbose: Verbosity::Auto,
+        class_weight: args.class_weight.clone(),
         ..FitConfig::default()
     };
     let fine = common::fit_phase(
@@ -218,10 +227,7 @@ fn main() -> Result<()> {
     if let Some(test) = test.as_mut() {
         let (loss, accuracy) = trainer.evaluate(test, None)?;
         println!("Test accuracy : {accuracy:.4} (loss {loss:.4})");
-        let batch = test.next_batch(&device)?;
-        let probabilities = host_values(trainer.predict(batch.images)?)?;
-        let predictions: Vec<usize> = probabilities.iter().map(|&p| (p >= 0.5) as usize).collect();
-        println!("Predictions:\n {predictions:?}\nLabels:\n {:?}", batch.classes);
+        common::evaluate(&trainer, test, &args.output)?;
     }
     Ok(())
 }

@@ -97,6 +97,10 @@ struct Args {
     /// ReduceLROnPlateau(factor=0.1, patience=2) on val_loss (each phase).
     #[arg(long)]
     reduce_lr_on_plateau: bool,
+    /// Keras' class_weight in both phases: `balanced` (scikit-learn's compute_class_weight)
+    /// or `NAME=W,...` with a weight for every class folder.
+    #[arg(long, value_parser = common::class_weight)]
+    class_weight: Option<transfer::ClassWeight>,
 }
 
 fn dataset(dir: &Path, subset: Option<Subset>, args: &Args) -> Result<ImageDataset> {
@@ -207,7 +211,12 @@ fn main() -> Result<()> {
     // Phase 1: Adam on the head.
     let mut trainer = Trainer::new(model, compile(args.learning_rate), &device)?;
     let started = Instant::now();
-    let phase = FitConfig { epochs: args.initial_epochs, verbose: Verbosity::Auto, ..FitConfig::default() };
+    let phase = FitConfig {
+        epochs: args.initial_epochs,
+        verbose: Verbosity::Auto,
+        class_weight: args.class_weight.clone(),
+        ..FitConfig::default()
+    };
     let mut history = common::fit_phase(
         &mut trainer,
         &mut train,
@@ -226,6 +235,7 @@ fn main() -> Result<()> {
         epochs: fine_tune_start + args.fine_tune_epochs,
         initial_epoch: fine_tune_start,
         verbose: Verbosity::Auto,
+        class_weight: args.class_weight.clone(),
         ..FitConfig::default()
     };
     let fine = common::fit_phase(
@@ -260,6 +270,7 @@ fn main() -> Result<()> {
              accuracy {:.4} (probability > 0.5)",
             hits as f64 / probabilities.len().max(1) as f64
         );
+        common::evaluate(&trainer, test, &args.output)?;
     }
     Ok(())
 }

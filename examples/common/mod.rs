@@ -17,8 +17,8 @@ use burn::tensor::Device;
 use inception::{InceptionV3Backbone, InceptionV3Config, LayerName};
 use inception_transfer::backend::Backend;
 use transfer::{
-    BaseConfig, Callback, CompileConfig, EarlyStopping, History, ReduceLROnPlateau, Trainer, TransferModel,
-    TransferModelConfig, is_checkpoint, load_checkpoint, plot_history, predict_files, save_checkpoint,
+    BaseConfig, Callback, ClassWeight, ClassifierHead, CompileConfig, EarlyStopping, History, Loss, ReduceLROnPlateau,
+    Trainer, TransferModel, TransferModelConfig, is_checkpoint, load_checkpoint, plot_history, save_checkpoint,
 };
 
 /// The backbone `--model` names.
@@ -95,6 +95,15 @@ pub struct CourseArgs {
     /// validation).
     #[arg(long)]
     pub timing: bool,
+    /// Keras' class_weight: `balanced` (scikit-learn's compute_class_weight) or
+    /// `NAME=W,NAME=W,...` with a weight for every class folder.
+    #[arg(long, value_parser = class_weight)]
+    pub class_weight: Option<ClassWeight>,
+}
+
+/// A `--class-weight` flag: `balanced` or `NAME=W,...`.
+pub fn class_weight(text: &str) -> Result<ClassWeight, String> {
+    text.parse().map_err(|e: transfer::TransferError| e.to_string())
 }
 
 /// A `--learning-rate`-style flag: a finite number above zero.
@@ -165,18 +174,65 @@ pub fn data_folder(
     Ok((standin, true))
 }
 
-/// `flow_from_directory(dir, target_size=(150, 150), batch_size, class_mode='binary')`.
+/// `flow_from_directory(dir, target_size=(150, 150), batch_size, class_mode=...)`: the
+/// course's `'binary'` for two class folders, `'categorical'` for more (the course's
+/// multi-class exercises, with a softmax head).
 pub fn flow(dir: &Path, generator: ImageDataGenerator, batch_size: usize, seed: u64) -> Result<DirectoryIterator> {
-    let config = FlowConfig {
-        target_size: [150, 150],
-        batch_size,
-        class_mode: ClassMode::Binary,
-        seed,
-        ..FlowConfig::default()
+    let class_mode = match class_folders(dir)? {
+        0..=2 => ClassMode::Binary,
+        _ => ClassMode::Categorical,
     };
+    let config = FlowConfig { target_size: [150, 150], batch_size, class_mode, seed, ..FlowConfig::default() };
     let it = DirectoryIterator::new(dir, generator, config)?;
     println!("{}", it.found_message());
     Ok(it)
+}
+
+/// The class folders in `dir` (hidden ones left out, as Keras does).
+pub fn class_folders(dir: &Path) -> Result<usize> {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    let mut count = 0;
+    for entry in entries {
+        let path = entry.with_context(|| format!("reading {}", dir.display()))?.path();
+        let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        count += (path.is_dir() && !hidden) as usize;
+    }
+    Ok(count)
+}
+
+/// After training: the model's predictions on every validation image (an unshuffled pass of
+/// the validation folder under `generator`), written as `predictions.csv`, `metrics.json`
+/// and `confusion_matrix.png` into `output`, and scikit-learn's report printed.
+pub fn evaluate_folder(
+    trainer: &Trainer,
+    dir: &Path,
+    generator: ImageDataGenerator,
+    batch_size: usize,
+    output: &Path,
+) -> Result<()> {
+    let class_mode = match trainer.model().head.outputs() {
+        1 => ClassMode::Binary,
+        _ => ClassMode::Categorical,
+    };
+    let config = FlowConfig {
+        target_size: trainer.model().input_size,
+        batch_size,
+        class_mode,
+        shuffle: false,
+        ..FlowConfig::default()
+    };
+    let mut source = DirectoryIterator::new(dir, generator, config)?;
+    evaluate(trainer, &mut source, output)
+}
+
+/// [`evaluate_folder`] on any source that serves each image once a pass, unaugmented.
+pub fn evaluate(trainer: &Trainer, source: &mut dyn transfer::BatchSource, output: &Path) -> Result<()> {
+    let predictions = trainer.predictions(source, None)?;
+    if let Some(report) = predictions.write_to(output)? {
+        println!("\nClassification report on {} images:\n{report}", predictions.len());
+    }
+    println!("Wrote predictions.csv, metrics.json and confusion_matrix.png to {}.", output.display());
+    Ok(())
 }
 
 /// The course's two generators: augmentation for training, rescale only for validation.
@@ -237,6 +293,11 @@ pub fn course_model(args: &CourseArgs, data: &Path, device: &Device) -> Result<S
     let default_weights = Path::new("weights").join(official.file);
     let mut config = TransferModelConfig::course();
     config.head.seed = args.seed;
+    // Two classes: one sigmoid output, as the course; more: one softmax output per class.
+    config.head.outputs = match class_folders(&data.join("train"))? {
+        0..=2 => 1,
+        classes => classes,
+    };
     if backbone.name() != InceptionV3Backbone.name() {
         config.base = BaseConfig::for_transfer(backbone.name())?.with_input_size(config.input_size);
         config.input_scaling = backbone.preprocess(Flavor::Keras);
@@ -307,10 +368,15 @@ pub fn output_dir(args: &CourseArgs, default: &str) -> Result<PathBuf> {
     Ok(output)
 }
 
-/// The course's `compile` (RMSprop at `--learning-rate`, binary cross-entropy) around the
-/// start's model, with a resumed checkpoint's optimizer state; also the epochs trained.
+/// The course's `compile` (RMSprop at `--learning-rate`, binary cross-entropy; categorical
+/// for a head of one output per class) around the start's model, with a resumed
+/// checkpoint's optimizer state; also the epochs trained.
 pub fn course_trainer(start: Start, args: &CourseArgs, device: &Device) -> Result<(Trainer, usize)> {
-    let compile = CompileConfig { learning_rate: args.learning_rate, ..CompileConfig::course() };
+    let loss = match start.model.head.outputs() {
+        1 => Loss::BinaryCrossentropy,
+        _ => Loss::CategoricalCrossentropy,
+    };
+    let compile = CompileConfig { learning_rate: args.learning_rate, loss, ..CompileConfig::course() };
     let mut trainer = Trainer::new(start.model, compile, device)?;
     if let Some(state) = start.optimizer {
         trainer.set_optimizer(state); // RMSprop velocities of the previous run
@@ -414,30 +480,6 @@ pub fn print_final(history: &History, seconds: f64) {
             last.epoch + 1
         );
     }
-}
-
-/// Predictions for three validation images of each class, as the course's "predict on an
-/// image" cell.
-pub fn show_predictions(
-    model: &TransferModel,
-    validation: &DirectoryIterator,
-    rescale: f64,
-    device: &Device,
-) -> Result<()> {
-    let samples: Vec<(PathBuf, usize)> =
-        (0..2).flat_map(|class| validation.files().iter().filter(move |(_, c)| *c == class).take(3)).cloned().collect();
-    let paths: Vec<&Path> = samples.iter().map(|(p, _)| p.as_path()).collect();
-    let probabilities = predict_files(model, &paths, rescale, augment::Interpolation::Nearest, device)?;
-    let names = validation.class_names();
-    for ((path, class), p) in samples.iter().zip(probabilities) {
-        let predicted = match p[0] {
-            p if p.is_nan() => "(no prediction: the probability is NaN)",
-            p if p > 0.5 => &names[1],
-            _ => &names[0],
-        };
-        println!("  {} is a {predicted} (p({}) = {:.3}; truly {})", path.display(), names[1], p[0], names[*class]);
-    }
-    Ok(())
 }
 
 /// Prints the library's warnings (the `log` crate's, warning level and above) on stderr, as
