@@ -304,7 +304,7 @@ fn terminate_on_nan_stops_at_the_batch_and_bad_configurations_are_errors() {
     assert!(trainer.stop_requested());
 
     let err = |result: Result<transfer::History>| result.unwrap_err().to_string();
-    let mut reduce = ReduceLROnPlateau::default().factor(1.0);
+    let mut reduce = ReduceLROnPlateau::new("loss").factor(1.0);
     let message = err(trainer.fit(&mut tiny_features(), quiet(1), None, &mut [&mut reduce]));
     assert!(message.contains("does not support a factor >= 1.0. Got 1"), "{message}");
     let mut schedule = LearningRateScheduler::new(|_, _| f64::NAN);
@@ -346,4 +346,25 @@ fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A monitor no one logs (a misspelt `val_acc`, or `val_loss` without validation data) is an
+/// error at the start of `fit` that lists the figures there are; a figure a callback declares
+/// (`ReduceLROnPlateau`'s `lr`) may be monitored by a callback after it.
+#[test]
+fn an_unknown_monitor_is_an_error_at_the_start_of_fit() {
+    let mut validation = tiny_features();
+    let mut stopping = EarlyStopping::new("val_acc");
+    let err = tiny_trainer(1e-3)
+        .fit(&mut tiny_features(), quiet(2), Some(&mut validation), &mut [&mut stopping])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"val_acc\"") && err.contains("loss, accuracy, val_loss, val_accuracy"), "{err}");
+    let mut stopping = EarlyStopping::new("val_loss");
+    let err =
+        tiny_trainer(1e-3).fit(&mut tiny_features(), quiet(2), None, &mut [&mut stopping]).unwrap_err().to_string();
+    assert!(err.contains("no validation data"), "{err}");
+    let (mut reduce, mut on_lr) = (ReduceLROnPlateau::new("loss"), EarlyStopping::new("lr"));
+    let history = tiny_trainer(1e-3).fit(&mut tiny_features(), quiet(1), None, &mut [&mut reduce, &mut on_lr]).unwrap();
+    assert_eq!(history.epochs.len(), 1);
 }

@@ -728,6 +728,7 @@ impl<H: ClassifierHead> Trainer<H> {
         }
         let progbar = (config.verbose != Verbosity::Silent).then(|| ProgbarLogger::new(config.verbose));
         let mut callbacks = CallbackList::new(callbacks, progbar);
+        callbacks.check_monitors(validation.is_some())?;
         callbacks.set_params(FitParams { epochs: config.epochs, steps });
         self.stop_training = false;
         callbacks.on_train_begin(self)?;

@@ -134,6 +134,10 @@ impl EarlyStopping {
 }
 
 impl<H: ClassifierHead> Callback<H> for EarlyStopping {
+    fn monitored(&self) -> Option<&str> {
+        Some(&self.monitor)
+    }
+
     fn on_train_begin(&mut self, _trainer: &mut Trainer<H>) -> Result<()> {
         let best = if self.higher_is_better() { f64::NEG_INFINITY } else { f64::INFINITY };
         self.state = State { wait: 0, stopped_epoch: 0, best, best_epoch: 0, best_weights: None };

@@ -2,7 +2,7 @@
 //! the progress logger.
 
 use crate::callbacks::{Callback, FitParams, Logs, ProgbarLogger};
-use crate::error::Result;
+use crate::error::{Result, TransferError};
 use crate::fit::Trainer;
 use crate::head::ClassifierHead;
 use crate::history::History;
@@ -23,6 +23,32 @@ impl<'a, 'b, H: ClassifierHead> CallbackList<'a, 'b, H> {
     /// The history of the epochs run.
     pub(crate) fn into_history(self) -> History {
         self.history
+    }
+
+    /// Refuses a callback that monitors a figure no one logs: `fit` logs `loss` and
+    /// `accuracy` (with `validating`, also `val_loss` and `val_accuracy`), a callback what it
+    /// declares ([`Callback::logged`]). The error lists the figures there are.
+    pub(crate) fn check_monitors(&self, validating: bool) -> Result<()> {
+        let mut logged: Vec<String> = vec!["loss".into(), "accuracy".into()];
+        if validating {
+            logged.extend(["val_loss".into(), "val_accuracy".into()]);
+        }
+        self.user.iter().for_each(|c| logged.extend(c.logged()));
+        for (index, callback) in self.user.iter().enumerate() {
+            if let Some(monitor) = callback.monitored().filter(|m| !logged.iter().any(|l| l == m)) {
+                let hint = match monitor.strip_prefix("val_").is_some() && !validating {
+                    true => " (no validation data was given)",
+                    false => "",
+                };
+                return Err(TransferError::Config(format!(
+                    "callback {} monitors {monitor:?}, which fit does not log{hint}: the figures are {} (a callback \
+                     that adds its own declares it with Callback::logged)",
+                    index + 1,
+                    logged.join(", ")
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Runs `hook` on every callback in order, stopping at the first error.

@@ -69,6 +69,20 @@ pub struct FitParams {
 pub trait Callback<H: ClassifierHead = Head> {
     /// Called once before training with what `fit` will run.
     fn set_params(&mut self, params: FitParams) {}
+
+    /// The figure this callback reads from the epoch logs (`EarlyStopping`'s `monitor`):
+    /// `fit` refuses to start when neither it nor a callback logs that figure (a misspelt
+    /// `"val_acc"` would otherwise never stop anything).
+    fn monitored(&self) -> Option<&str> {
+        None
+    }
+
+    /// The figures this callback adds to the epoch logs (`ReduceLROnPlateau`'s `lr`), which
+    /// callbacks after it may monitor. A callback that adds its own figure declares it here.
+    fn logged(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Start of `fit`.
     fn on_train_begin(&mut self, trainer: &mut Trainer<H>) -> Result<()> {
         Ok(())

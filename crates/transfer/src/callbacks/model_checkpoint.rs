@@ -124,6 +124,10 @@ impl ModelCheckpoint {
 }
 
 impl Callback for ModelCheckpoint {
+    fn monitored(&self) -> Option<&str> {
+        self.save_best_only.then_some(self.monitor.as_str())
+    }
+
     fn on_train_begin(&mut self, _trainer: &mut Trainer) -> Result<()> {
         let worst = if self.higher_is_better() { f64::NEG_INFINITY } else { f64::INFINITY };
         self.best = self.initial_value_threshold.unwrap_or(worst);

@@ -108,6 +108,14 @@ impl ReduceLROnPlateau {
 }
 
 impl<H: ClassifierHead> Callback<H> for ReduceLROnPlateau {
+    fn monitored(&self) -> Option<&str> {
+        Some(&self.monitor)
+    }
+
+    fn logged(&self) -> Vec<String> {
+        vec!["lr".into()]
+    }
+
     fn on_train_begin(&mut self, _trainer: &mut Trainer<H>) -> Result<()> {
         if self.factor >= 1.0 || self.factor.is_nan() {
             return Err(TransferError::Config(format!(

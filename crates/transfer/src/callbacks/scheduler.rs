@@ -31,6 +31,10 @@ impl<F: FnMut(usize, f64) -> f64> LearningRateScheduler<F> {
 }
 
 impl<H: ClassifierHead, F: FnMut(usize, f64) -> f64> Callback<H> for LearningRateScheduler<F> {
+    fn logged(&self) -> Vec<String> {
+        vec!["lr".into()]
+    }
+
     fn on_epoch_begin(&mut self, epoch: usize, trainer: &mut Trainer<H>) -> Result<()> {
         let lr = (self.schedule)(epoch, trainer.learning_rate());
         if !lr.is_finite() || lr < 0.0 {
