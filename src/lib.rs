@@ -42,14 +42,20 @@
 //! ```
 #![warn(missing_docs)]
 
+#[doc(inline)]
 pub use applications;
+#[doc(inline)]
 pub use augment;
+#[doc(inline)]
 pub use backbone;
 /// Burn, at the version these crates are built with (`Device`, `Tensor`, ...), so a
 /// dependent crate need not pin it itself.
 pub use burn;
+#[doc(inline)]
 pub use inception;
+#[doc(inline)]
 pub use mobilenet;
+#[doc(inline)]
 pub use transfer;
 
 pub mod backend;
@@ -58,7 +64,8 @@ pub mod npy;
 /// What a program usually needs, in one `use inception_transfer::prelude::*;`: the device
 /// and tensors, backend selection, the backbones and their configurations, the data
 /// pipelines and Keras' preprocessing layers, the transfer model, its trainer and callbacks,
-/// optimizers, checkpoints.
+/// optimizers, checkpoints, and what comes after training (evaluation reports, a loaded
+/// `Classifier`).
 pub mod prelude {
     pub use applications::{BackboneConfig, REGISTRY};
     pub use augment::layers::{
@@ -75,11 +82,12 @@ pub mod prelude {
     pub use inception::{InceptionV3, InceptionV3Config, LayerName};
     pub use mobilenet::{MobileNetV2, MobileNetV2Config};
     pub use transfer::{
-        BaseConfig, BatchSource, Callback, CheckpointMetadata, ClassifierHead, CompileConfig, CsvLogger, EarlyStopping,
-        FitConfig, HeadConfig, History, InMemoryBatches, InputScaling, Inputs, KerasAdam, KerasRmsProp, LayerRef,
-        LearningRateScheduler, Loss, ModelCheckpoint, Pooling, ReduceLROnPlateau, TerminateOnNaN, Trainer,
-        TransferError, TransferModel, TransferModelConfig, Verbosity, load_checkpoint, load_model, predict,
-        predict_files, save_model,
+        BaseConfig, BatchSource, Callback, CheckpointMetadata, ClassWeight, ClassificationReport, Classifier,
+        ClassifierHead, CompileConfig, CsvLogger, EarlyStopping, FitConfig, HeadConfig, History, InMemoryBatches,
+        InputPipeline, InputScaling, Inputs, KerasAdam, KerasRmsProp, LayerRef, LearningRateScheduler, Loss,
+        ModelCheckpoint, Pooling, Predictions, ReduceLROnPlateau, TerminateOnNaN, Trainer, TransferError,
+        TransferModel, TransferModelConfig, Verbosity, load_checkpoint, load_model, predict, predict_files,
+        save_model,
     };
 
     pub use crate::backend::Backend;
