@@ -86,8 +86,7 @@ pub mod prelude {
         ClassifierHead, CompileConfig, CsvLogger, EarlyStopping, FitConfig, HeadConfig, History, InMemoryBatches,
         InputPipeline, InputScaling, Inputs, KerasAdam, KerasRmsProp, LayerRef, LearningRateScheduler, Loss,
         ModelCheckpoint, Pooling, Predictions, ReduceLROnPlateau, TerminateOnNaN, Trainer, TransferError,
-        TransferModel, TransferModelConfig, Verbosity, load_checkpoint, load_model, predict, predict_files,
-        save_model,
+        TransferModel, TransferModelConfig, Verbosity, load_checkpoint, load_model, predict, predict_files, save_model,
     };
 
     pub use crate::backend::Backend;

@@ -147,7 +147,7 @@ fn batches_that_do_not_fit_the_model_are_errors() {
 
     let device = Device::flex();
     let base = MobileNetV2Config::new().with_alpha(0.35).with_input_size([32, 32]);
-    let config = TransferModelConfig::new(base.into(), HeadConfig::course()).with_input_size([32, 32]);
+    let config = TransferModelConfig::new(base.clone().into(), HeadConfig::course()).with_input_size([32, 32]);
     let mut trainer = Trainer::new(config.init(&device).unwrap(), CompileConfig::course(), &device).unwrap();
     let images = |size: usize| Inputs::Images(Tensor::<4>::zeros([2, 3, size, size], &device));
     let targets = |values: [f32; 2]| Tensor::<1>::from_floats(values, &device).reshape([2, 1]);
@@ -162,7 +162,41 @@ fn batches_that_do_not_fit_the_model_are_errors() {
     assert!(err.contains("must lie in [0, 1], got 2"), "{err}");
     let wide = Tensor::<2>::zeros([2, 3], &device);
     let err = message(trainer.test_step(images(32), wide));
-    assert!(err.contains("targets of shape [2, 3] for 2 samples and a head of 1 output"), "{err}");
+    assert!(
+        err.contains("one-hot targets of 3 columns into a head of 1 output") && err.contains("class_mode=\"binary\""),
+        "{err}"
+    );
+    // Int labels (image_dataset_from_directory's default) into a softmax head with categorical
+    // cross-entropy, and one-hot ones with the sparse loss: the error names the fix.
+    let softmax =
+        TransferModelConfig::new(base.clone().into(), HeadConfig::global_average(3)).with_input_size([32, 32]);
+    for (loss, targets, fix) in [
+        (
+            transfer::Loss::CategoricalCrossentropy,
+            Tensor::<2>::zeros([2, 1], &device),
+            "Loss::SparseCategoricalCrossentropy",
+        ),
+        (
+            transfer::Loss::SparseCategoricalCrossentropy,
+            Tensor::<2>::zeros([2, 3], &device),
+            "Loss::CategoricalCrossentropy",
+        ),
+    ] {
+        let compile = CompileConfig { loss, ..CompileConfig::adam(1e-3) };
+        let mut trainer = Trainer::new(softmax.init(&device).unwrap(), compile, &device).unwrap();
+        let err = message(trainer.train_step(images(32), targets));
+        assert!(err.contains(fix), "{err}");
+    }
+    let compile = CompileConfig { loss: transfer::Loss::SparseCategoricalCrossentropy, ..CompileConfig::adam(1e-3) };
+    let mut sparse = Trainer::new(softmax.init(&device).unwrap(), compile, &device).unwrap();
+    let err = message(sparse.train_step(images(32), targets([0.0, 3.0])));
+    assert!(err.contains("class indices 0..2, got 3"), "{err}");
+    sparse.train_step(images(32), targets([0.0, 2.0])).expect("int labels of a 3-class head");
+    let Err(err) = Trainer::new(softmax.init(&device).unwrap(), CompileConfig::course(), &device) else {
+        panic!("binary cross-entropy on a 3-output head accepted");
+    };
+    let err = err.to_string();
+    assert!(err.contains("Loss::SparseCategoricalCrossentropy (int labels"), "{err}");
     let grey = Inputs::Images(Tensor::<4>::zeros([2, 1, 32, 32], &device));
     assert!(message(trainer.train_step(grey, targets([0.0, 1.0]))).contains("1 channels"));
     trainer.train_step(images(32), targets([0.0, 1.0])).expect("a batch that fits");

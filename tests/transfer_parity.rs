@@ -385,24 +385,40 @@ fn class_and_sample_weights_train_as_keras() {
     let three = [0, 2, 1, 0, 0, 2, 0, 1, 0, 0];
     let sample_weight = vec![1.0, 0.5, 2.0, 1.5, 0.25, 1.0, 3.0, 0.75, 1.0, 2.0];
     let one_hot: Vec<f32> = three.iter().flat_map(|&c| (0..3).map(move |i| if i == c { 1.0 } else { 0.0 })).collect();
-    let cases: [(&str, Loss, usize, Vec<f32>, Option<ClassWeight>, Option<Vec<f32>>); 3] = [
-        (
-            "binary",
-            Loss::BinaryCrossentropy,
-            1,
-            binary.iter().map(|&c| c as f32).collect(),
-            Some("0=1,1=2.5".parse().unwrap()),
-            None,
-        ),
-        (
-            "sparse_balanced",
-            Loss::SparseCategoricalCrossentropy,
-            3,
-            three.iter().map(|&c| c as f32).collect(),
-            Some(ClassWeight::Balanced),
-            None,
-        ),
-        ("categorical_sample_weight", Loss::CategoricalCrossentropy, 3, one_hot, None, Some(sample_weight)),
+    /// One Keras `fit`: the fixture's key, the loss, head outputs, targets and weights.
+    struct Case {
+        name: &'static str,
+        loss: Loss,
+        units: usize,
+        targets: Vec<f32>,
+        class_weight: Option<ClassWeight>,
+        sample_weight: Option<Vec<f32>>,
+    }
+    let cases = [
+        Case {
+            name: "binary",
+            loss: Loss::BinaryCrossentropy,
+            units: 1,
+            targets: binary.iter().map(|&c| c as f32).collect(),
+            class_weight: Some("0=1,1=2.5".parse().unwrap()),
+            sample_weight: None,
+        },
+        Case {
+            name: "sparse_balanced",
+            loss: Loss::SparseCategoricalCrossentropy,
+            units: 3,
+            targets: three.iter().map(|&c| c as f32).collect(),
+            class_weight: Some(ClassWeight::Balanced),
+            sample_weight: None,
+        },
+        Case {
+            name: "categorical_sample_weight",
+            loss: Loss::CategoricalCrossentropy,
+            units: 3,
+            targets: one_hot,
+            class_weight: None,
+            sample_weight: Some(sample_weight),
+        },
     ];
     // NHWC [10, 2, 2, 8] as Keras holds them, NCHW here.
     let nhwc = detrand::symmetric(17100, 10 * 2 * 2 * 8, 2.0);
@@ -412,7 +428,7 @@ fn class_and_sample_weights_train_as_keras() {
         let (pixel, channel) = (rest / 8, rest % 8);
         features[n * 32 + channel * 4 + pixel] = *v;
     }
-    for (name, loss, units, targets, class_weight, sample_weight) in cases {
+    for Case { name, loss, units, targets, class_weight, sample_weight } in cases {
         let reference = &keras[name];
         let base = transfer::BaseConfig::new("efficientnet_b0")
             .unwrap()

@@ -143,7 +143,7 @@ pub(crate) fn collect<H: ClassifierHead>(
         }
         _ => (0..classes).map(|c| c.to_string()).collect(),
     };
-    let mut rows: Vec<(Option<usize>, Option<PathBuf>, Option<usize>, Vec<f32>)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for _ in 0..steps {
         let (keys, inputs, targets) = match source.as_repeatable() {
             Some(repeatable) => {
@@ -168,32 +168,33 @@ pub(crate) fn collect<H: ClassifierHead>(
         let targets = host_values(targets.without_autodiff())?;
         let true_classes: Vec<usize> = match columns {
             1 => targets.iter().map(|&v| v.round_ties_even().max(0.0) as usize).collect(),
-            _ => targets.chunks(columns).map(|row| most_probable(row)).collect(),
+            _ => targets.chunks(columns).map(most_probable).collect(),
         };
         for (((key, file), class), p) in keys.into_iter().zip(true_classes).zip(probabilities.chunks(outputs)) {
             let row = match outputs {
                 1 => vec![1.0 - p[0], p[0]],
                 _ => p.to_vec(),
             };
-            rows.push((key, file, Some(class), row));
+            rows.push(Row { key, file, class, probabilities: row });
         }
     }
     // File order where the source names its samples (a stable sort keeps repeats together).
-    if rows.iter().all(|(key, ..)| key.is_some()) {
-        rows.sort_by_key(|(key, ..)| *key);
+    if rows.iter().all(|row| row.key.is_some()) {
+        rows.sort_by_key(|row| row.key);
     }
-    let mut predictions = Predictions {
+    Ok(Predictions {
         class_names: names,
-        files: Vec::new(),
-        true_classes: Some(Vec::new()),
-        probabilities: Vec::new(),
-    };
-    for (_, file, class, row) in rows {
-        predictions.files.push(file);
-        if let (Some(all), Some(class)) = (predictions.true_classes.as_mut(), class) {
-            all.push(class);
-        }
-        predictions.probabilities.push(row);
-    }
-    Ok(predictions)
+        files: rows.iter().map(|row| row.file.clone()).collect(),
+        true_classes: Some(rows.iter().map(|row| row.class).collect()),
+        probabilities: rows.into_iter().map(|row| row.probabilities).collect(),
+    })
+}
+
+/// One sample's prediction while they are collected.
+struct Row {
+    /// The sample's key in a repeatable source (its file's index).
+    key: Option<usize>,
+    file: Option<PathBuf>,
+    class: usize,
+    probabilities: Vec<f32>,
 }
