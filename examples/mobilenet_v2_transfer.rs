@@ -227,7 +227,11 @@ fn main() -> Result<()> {
     if let Some(test) = test.as_mut() {
         let (loss, accuracy) = trainer.evaluate(test, None)?;
         println!("Test accuracy : {accuracy:.4} (loss {loss:.4})");
-        common::evaluate(&trainer, test, &args.output)?;
+    }
+    // The report on the test split (the validation batches where there is none).
+    match test.as_mut() {
+        Some(test) => common::evaluate(&trainer, test, &args.output)?,
+        None => common::evaluate(&trainer, &mut validation, &args.output)?,
     }
     Ok(())
 }

@@ -270,7 +270,11 @@ fn main() -> Result<()> {
              accuracy {:.4} (probability > 0.5)",
             hits as f64 / probabilities.len().max(1) as f64
         );
-        common::evaluate(&trainer, test, &args.output)?;
+    }
+    // The report on the test split (the validation batches where there is none).
+    match test.as_mut() {
+        Some(test) => common::evaluate(&trainer, test, &args.output)?,
+        None => common::evaluate(&trainer, &mut validation, &args.output)?,
     }
     Ok(())
 }
