@@ -72,16 +72,11 @@ impl Predictions {
         }
         out.push('\n');
         let predicted = self.predicted_classes();
+        let name = |class: usize| self.class_names.get(class).cloned().unwrap_or_else(|| class.to_string());
         for (i, row) in self.probabilities.iter().enumerate() {
-            let file = self.files[i].as_ref().map(|f| f.display().to_string()).unwrap_or_default();
-            let truth = self.true_classes.as_ref().map(|t| self.class_names[t[i]].clone()).unwrap_or_default();
-            let _ = write!(
-                out,
-                "{},{},{}",
-                csv_field(&file),
-                csv_field(&truth),
-                csv_field(&self.class_names[predicted[i]])
-            );
+            let file = self.files.get(i).and_then(Option::as_ref).map(|f| f.display().to_string()).unwrap_or_default();
+            let truth = self.true_classes.as_ref().and_then(|t| t.get(i)).map(|&c| name(c)).unwrap_or_default();
+            let _ = write!(out, "{},{},{}", csv_field(&file), csv_field(&truth), csv_field(&name(predicted[i])));
             for p in row {
                 let _ = write!(out, ",{p}");
             }
