@@ -895,9 +895,12 @@ pub fn predict<H: ClassifierHead>(model: &TransferModel<H>, images: Tensor<4>) -
     InferenceModel::new(model, &images.device())?.probabilities(images)
 }
 
-/// Keras-style `predict` on image files: each is loaded as `load_img(path, target_size)`,
-/// multiplied by `rescale` (an `f64`, as every `rescale` of these crates: Keras'
-/// `ImageDataGenerator(rescale=...)`) and classified. Returns one probability row per file.
+/// Keras-style `predict` on image files: each is loaded as `load_img(path, target_size)`
+/// (Pillow's resize), multiplied by `rescale` (an `f64`, as every `rescale` of these crates:
+/// Keras' `ImageDataGenerator(rescale=...)`) and classified. Returns one probability row per
+/// file. A model trained through `image_dataset_from_directory` (TF's resize) or saved with
+/// its pipeline is better served by [`Classifier`](crate::Classifier), which loads files as
+/// its training data was loaded.
 pub fn predict_files<H: ClassifierHead>(
     model: &TransferModel<H>,
     paths: &[&Path],
