@@ -86,5 +86,12 @@ fn main() -> Result<()> {
         trainer.epoch_timings().iter().for_each(|timing| println!("{timing}"));
     }
     let rescale = augment::ImageDataGenerator::rescale_only(common::pixel_rescale(&args));
-    common::evaluate_folder(&trainer, &data.join("validation"), rescale, args.batch_size, &output)
+    common::evaluate_folder(
+        &trainer,
+        &data.join("validation"),
+        rescale,
+        args.batch_size,
+        Some(validation_steps),
+        &output,
+    )
 }

@@ -196,7 +196,7 @@ fn main() -> Result<()> {
     let backend = Backend::from_flag(args.backend.as_deref())?;
     let device = backend.device()?;
     device.seed(args.seed as u64);
-    std::fs::create_dir_all(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
+    common::writable_folder(&args.output)?;
     println!("Backend: {backend}");
     let base = BaseConfig::for_transfer(&args.model)?;
     let size = args.image_size.unwrap_or(base.backbone()?.default_input()[0]);
@@ -251,10 +251,11 @@ fn main() -> Result<()> {
     history.epochs.extend(fine.epochs);
     let seconds = started.elapsed().as_secs_f64();
 
-    history.write_csv(&args.output.join("history.csv"))?;
-    plot_history_marked(&history, &args.output, Some(fine_tune_start.saturating_sub(1)))?;
+    // The checkpoint first: a failed save leaves no new history beside the old checkpoint.
     let metadata = trainer.checkpoint_metadata(train.class_names(), history.epochs.len());
     save_checkpoint(&args.output.join("model.safetensors"), trainer.model(), &metadata, Some(trainer.optimizer()))?;
+    history.write_csv(&args.output.join("history.csv"))?;
+    plot_history_marked(&history, &args.output, Some(fine_tune_start.saturating_sub(1)))?;
     common::print_final(&history, seconds);
     println!("Wrote history.csv, accuracy.png, loss.png and model.safetensors to {}.", args.output.display());
     common::evaluate(&trainer, &mut validation, &args.output)

@@ -183,7 +183,7 @@ fn main() -> Result<()> {
     let backend = Backend::from_flag(args.backend.as_deref())?;
     let device = backend.device()?;
     device.seed(args.seed as u64);
-    std::fs::create_dir_all(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
+    common::writable_folder(&args.output)?;
     println!("Backend: {backend}");
 
     // Data: the test batches carved from the validation side (the guide: 10% / 10%).
@@ -249,10 +249,11 @@ fn main() -> Result<()> {
     history.epochs.extend(fine.epochs);
     let seconds = started.elapsed().as_secs_f64();
 
-    history.write_csv(&args.output.join("history.csv"))?;
-    plot_history_marked(&history, &args.output, Some(fine_tune_start.saturating_sub(1)))?;
+    // The checkpoint first: a failed save leaves no new history beside the old checkpoint.
     let metadata = trainer.checkpoint_metadata(train.class_names(), history.epochs.len());
     save_checkpoint(&args.output.join("model.safetensors"), trainer.model(), &metadata, Some(trainer.optimizer()))?;
+    history.write_csv(&args.output.join("history.csv"))?;
+    plot_history_marked(&history, &args.output, Some(fine_tune_start.saturating_sub(1)))?;
     println!(
         "Trained {} epochs in {seconds:.0} s; wrote history.csv, accuracy.png, loss.png and model.safetensors to {}.",
         history.epochs.len(),

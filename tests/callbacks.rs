@@ -368,3 +368,35 @@ fn an_unknown_monitor_is_an_error_at_the_start_of_fit() {
     let history = tiny_trainer(1e-3).fit(&mut tiny_features(), quiet(1), None, &mut [&mut reduce, &mut on_lr]).unwrap();
     assert_eq!(history.epochs.len(), 1);
 }
+
+/// Honest results: zero validation steps are refused like zero training steps, and a
+/// non-finite validation loss ends `fit` before the epoch's callbacks, so `ModelCheckpoint`
+/// never saves the diverged weights; a failed save leaves no new optimizer state beside the
+/// old checkpoint.
+#[test]
+fn fake_or_diverged_validation_figures_end_fit_before_any_save() {
+    let mut validation = tiny_features();
+    let config = FitConfig { validation_steps: Some(0), ..quiet(1) };
+    let err = tiny_trainer(1e-3).fit(&mut tiny_features(), config, Some(&mut validation), &mut []).unwrap_err();
+    assert!(err.to_string().contains("zero validation steps"), "{err}");
+
+    let dir = temp_dir("diverged-validation");
+    let mut checkpoint = ModelCheckpoint::new(dir.join("model.safetensors").to_string_lossy().into_owned());
+    // One step at a rate near f32's largest: the batch's loss is finite (computed before the
+    // update), the validation loss after it is not.
+    let config = FitConfig { steps_per_epoch: Some(1), ..quiet(2) };
+    let err = tiny_trainer(3e38)
+        .fit(&mut tiny_features(), config, Some(&mut validation), &mut [&mut checkpoint])
+        .unwrap_err();
+    assert!(matches!(err, transfer::TransferError::NonFiniteValidationLoss { epoch: 0, .. }), "{err}");
+    assert!(checkpoint.saved().is_empty() && !dir.join("model.safetensors").exists(), "nothing saved");
+
+    // A save that fails (the checkpoint's path is a folder) removes the state it wrote first.
+    let trainer = tiny_trainer(1e-3);
+    let blocked = dir.join("blocked.safetensors");
+    std::fs::create_dir_all(&blocked).unwrap();
+    assert!(trainer.save(&blocked, &[], 1).is_err());
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("blocked.safetensors")], "only the folder that blocked it");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -200,34 +200,47 @@ pub fn class_folders(dir: &Path) -> Result<usize> {
     Ok(count)
 }
 
-/// After training: the model's predictions on every validation image (an unshuffled pass of
-/// the validation folder under `generator`), written as `predictions.csv`, `metrics.json`
+/// After training: the model's predictions on the validation images (an unshuffled pass of
+/// the validation folder under `generator`; with `steps` fewer than a pass, that many batches
+/// of a seeded shuffle, as `fit` validated), written as `predictions.csv`, `metrics.json`
 /// and `confusion_matrix.png` into `output`, and scikit-learn's report printed.
 pub fn evaluate_folder(
     trainer: &Trainer,
     dir: &Path,
     generator: ImageDataGenerator,
     batch_size: usize,
+    steps: Option<usize>,
     output: &Path,
 ) -> Result<()> {
     let class_mode = match trainer.model().head.outputs() {
         1 => ClassMode::Binary,
         _ => ClassMode::Categorical,
     };
-    let config = FlowConfig {
-        target_size: trainer.model().input_size,
-        batch_size,
-        class_mode,
-        shuffle: false,
-        ..FlowConfig::default()
-    };
-    let mut source = DirectoryIterator::new(dir, generator, config)?;
-    evaluate(trainer, &mut source, output)
+    let config =
+        FlowConfig { target_size: trainer.model().input_size, batch_size, class_mode, ..FlowConfig::default() };
+    let mut whole = DirectoryIterator::new(dir, generator.clone(), FlowConfig { shuffle: false, ..config.clone() })?;
+    match steps.filter(|&steps| steps < whole.batches_per_epoch()) {
+        None => evaluate(trainer, &mut whole, output),
+        Some(steps) => {
+            println!(
+                "The report covers {} of the {} validation images (--validation-steps).",
+                (steps * batch_size).min(whole.samples()),
+                whole.samples()
+            );
+            let mut sample = DirectoryIterator::new(dir, generator, FlowConfig { shuffle: true, seed: 1, ..config })?;
+            let predictions = trainer.predictions(&mut sample, Some(steps))?;
+            write_evaluation(&predictions, output)
+        }
+    }
 }
 
 /// [`evaluate_folder`] on any source that serves each image once a pass, unaugmented.
 pub fn evaluate(trainer: &Trainer, source: &mut dyn transfer::BatchSource, output: &Path) -> Result<()> {
-    let predictions = trainer.predictions(source, None)?;
+    write_evaluation(&trainer.predictions(source, None)?, output)
+}
+
+/// Writes the evaluation files of `predictions` and prints the report.
+fn write_evaluation(predictions: &transfer::Predictions, output: &Path) -> Result<()> {
     if let Some(report) = predictions.write_to(output)? {
         println!("\nClassification report on {} images:\n{report}", predictions.len());
     }
@@ -364,8 +377,18 @@ pub fn course_model(args: &CourseArgs, data: &Path, device: &Device) -> Result<S
 /// `--output`, or `default`, created.
 pub fn output_dir(args: &CourseArgs, default: &str) -> Result<PathBuf> {
     let output = args.output.clone().unwrap_or_else(|| PathBuf::from(default));
-    std::fs::create_dir_all(&output).with_context(|| format!("creating {}", output.display()))?;
+    writable_folder(&output)?;
     Ok(output)
+}
+
+/// Makes `folder` if missing and checks that files can be written in it, before any
+/// training: a run that could not save its results fails at once, naming the folder.
+pub fn writable_folder(folder: &Path) -> Result<()> {
+    std::fs::create_dir_all(folder).with_context(|| format!("creating the output folder {}", folder.display()))?;
+    let probe = folder.join(format!(".write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").with_context(|| format!("the output folder {} is not writable", folder.display()))?;
+    std::fs::remove_file(&probe).with_context(|| format!("cleaning {}", probe.display()))?;
+    Ok(())
 }
 
 /// The course's `compile` (RMSprop at `--learning-rate`, binary cross-entropy; categorical
@@ -460,10 +483,11 @@ pub fn write_outputs(
     };
     let epochs_run = new_epochs.epochs.len();
     history.epochs.extend(new_epochs.epochs);
-    history.write_csv(&history_path)?;
-    plot_history(&history, output)?;
+    // The checkpoint first: a failed save leaves the old history beside the old checkpoint.
     let metadata = trainer.checkpoint_metadata(class_names, epochs_trained_before + epochs_run);
     save_checkpoint(&output.join("model.safetensors"), trainer.model(), &metadata, Some(trainer.optimizer()))?;
+    history.write_csv(&history_path)?;
+    plot_history(&history, output)?;
     println!("Wrote history.csv, accuracy.png, loss.png and model.safetensors to {}.", output.display());
     Ok(history)
 }

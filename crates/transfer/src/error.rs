@@ -58,6 +58,18 @@ pub enum TransferError {
         /// The loss.
         loss: f64,
     },
+    /// Training diverged, seen at validation: an epoch's validation loss was NaN or infinite
+    /// (ended before any callback, so no checkpoint is written from those weights).
+    #[error(
+        "the validation loss of epoch {epoch} is {loss}: the model diverged (try a lower learning rate); \
+         earlier checkpoints are untouched"
+    )]
+    NonFiniteValidationLoss {
+        /// Epoch (from 0).
+        epoch: usize,
+        /// The validation loss.
+        loss: f64,
+    },
     /// A batch that does not fit the model or the loss (image size, channels, target shape
     /// or values), found before it reaches the model.
     #[error("a batch that does not fit the model: {0}")]

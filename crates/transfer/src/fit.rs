@@ -103,8 +103,10 @@ pub struct FitConfig {
     #[config(default = "Verbosity::Auto")]
     pub verbose: Verbosity,
     /// End `fit` with [`TransferError::NonFiniteLoss`] as soon as a batch's loss is NaN or
-    /// infinite (the default: what Keras' `TerminateOnNaN` does, as an error, so no later
-    /// checkpoint is written from diverged weights). `false` trains on, as Keras without it.
+    /// infinite, and with [`TransferError::NonFiniteValidationLoss`] when an epoch's
+    /// validation loss is, before the epoch's callbacks (the default: what Keras'
+    /// `TerminateOnNaN` does, as an error, so no later checkpoint is written from diverged
+    /// weights). `false` trains on, as Keras without it.
     #[config(default = true)]
     pub stop_on_non_finite_loss: bool,
     /// Memory for the frozen base's features of validation samples, kept across epochs
@@ -697,6 +699,13 @@ impl<H: ClassifierHead> Trainer<H> {
         if steps == 0 {
             return Err(TransferError::Config("fit: zero training steps per epoch (an empty source?)".into()));
         }
+        if validation.is_some() && config.validation_steps == Some(0) {
+            return Err(TransferError::Config(
+                "fit: zero validation steps (validation_steps = 0) would record a validation loss and accuracy \
+                 of no batch: give at least one, or no validation data"
+                    .into(),
+            ));
+        }
         if config.initial_epoch > config.epochs {
             return Err(TransferError::Config(format!(
                 "fit: initial_epoch {} is past epochs {} (epochs is the epoch to end at, as in Keras)",
@@ -767,6 +776,9 @@ impl<H: ClassifierHead> Trainer<H> {
                     self.validate(source, config.validation_steps, &mut validation_cache)
                 })?;
                 self.current.validation += validation_time;
+                if config.stop_on_non_finite_loss && !loss.is_finite() {
+                    return Err(TransferError::NonFiniteValidationLoss { epoch, loss });
+                }
                 let test_logs = Logs::from_pairs([("loss", loss), ("accuracy", accuracy)]);
                 callbacks.on_test_end(&test_logs, self)?;
                 logs.extend(&test_logs.prefixed_val());

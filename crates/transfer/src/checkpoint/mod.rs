@@ -70,19 +70,42 @@ pub fn save_checkpoint(
     }
     let json = serde_json::to_string(metadata).map_err(|e| failed(e.to_string()))?;
     let ids = serde_json::to_string(&param_ids(model)).map_err(|e| failed(e.to_string()))?;
+    // The state the checkpoint there now names: a failed save leaves it and nothing new.
+    let named_before = backbone::weights::safetensors_metadata(path)
+        .ok()
+        .and_then(|header| header.get(OPTIMIZER_STATE_KEY).cloned())
+        .and_then(|json| serde_json::from_str::<optimizer_state::OptimizerStateFile>(&json).ok())
+        .map(|state| state.file);
     let state = optimizer.map(|optimizer| optimizer_state::write(path, optimizer)).transpose()?;
+    let saved = write_weights(path, model, json, ids, state.as_ref());
+    if let (Err(_), Some(state)) = (&saved, &state) {
+        optimizer_state::remove_unsaved(path, state, named_before.as_deref());
+    }
+    saved?;
+    optimizer_state::remove_others(path, state.as_ref())
+}
+
+/// The weights with the metadata `json`, the parameter ids and the state's record, to a
+/// temporary file renamed over `path`.
+fn write_weights(
+    path: &Path,
+    model: &TransferModel,
+    json: String,
+    ids: String,
+    state: Option<&optimizer_state::OptimizerStateFile>,
+) -> Result<()> {
+    let failed = |reason: String| TransferError::Checkpoint { path: path.to_path_buf(), reason };
     let tmp = backbone::internal::temporary_path(path);
     let mut store =
         SafetensorsStore::from_file(&tmp).overwrite(true).metadata(METADATA_KEY, json).metadata(PARAM_IDS_KEY, ids);
-    if let Some(state) = &state {
+    if let Some(state) = state {
         store = store.metadata(OPTIMIZER_STATE_KEY, serde_json::to_string(state).map_err(|e| failed(e.to_string()))?);
     }
     if let Err(e) = model.save_into(&mut store) {
         let _ = std::fs::remove_file(&tmp);
         return Err(failed(format!("writing weights: {e}")));
     }
-    backbone::internal::persist(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
-    optimizer_state::remove_others(path, state.as_ref())
+    backbone::internal::persist(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })
 }
 
 /// Keras' `model.save(path)` in one call: the weights, the configuration the model holds

@@ -72,6 +72,14 @@ pub(super) fn write(checkpoint: &Path, optimizer: &ModuleOptimizer) -> Result<Op
     Ok(OptimizerStateFile { file, digest, bytes: bytes.len() as u64 })
 }
 
+/// Removes a state [`write`] just made for a save that then failed, unless the checkpoint
+/// already at `checkpoint` names that same file (the same state saved again).
+pub(super) fn remove_unsaved(checkpoint: &Path, written: &OptimizerStateFile, named_before: Option<&str>) {
+    if named_before != Some(written.file.as_str()) {
+        let _ = std::fs::remove_file(sibling(checkpoint, &written.file));
+    }
+}
+
 /// Removes the optimizer states beside `checkpoint` other than `keep` (older generations,
 /// the legacy `<path>.optim`, temporary files of an interrupted save). Called once the
 /// checkpoint naming `keep` is in place.
@@ -100,8 +108,25 @@ pub(super) fn read(
     recorded: &OptimizerStateFile,
     optimizer: ModuleOptimizer,
 ) -> Result<ModuleOptimizer> {
-    let path = sibling(checkpoint, &recorded.file);
     let failed = |reason: String| TransferError::Checkpoint { path: checkpoint.to_path_buf(), reason };
+    // A bare name of a file beside the checkpoint (`<checkpoint name>.optim-<digest>`, under the
+    // name it was saved with), never a path elsewhere.
+    let bare = Path::new(&recorded.file).components().count() == 1
+        && matches!(Path::new(&recorded.file).components().next(), Some(std::path::Component::Normal(_)));
+    if !bare || !recorded.file.contains(".optim-") {
+        return Err(failed(format!(
+            "it names {:?} as its optimizer state: expected the bare name of a file beside it, <name>.optim-<digest>",
+            recorded.file
+        )));
+    }
+    let path = sibling(checkpoint, &recorded.file);
+    // A FIFO or a device would block or stream forever: only a regular file is read.
+    match std::fs::metadata(&path) {
+        Ok(metadata) if !metadata.is_file() => {
+            return Err(failed(format!("its optimizer state {} is not a regular file", path.display())));
+        }
+        _ => {}
+    }
     let bytes = std::fs::read(&path).map_err(|e| {
         failed(format!("the optimizer state it was saved with, {}, cannot be read: {e}", path.display()))
     })?;
@@ -133,5 +158,34 @@ mod tests {
         assert_ne!(digest(&a), digest(&a[..1000]), "the length counts");
         assert_eq!(digest(&a), digest(&a.clone()));
         assert_eq!(digest(&a).len(), 16);
+    }
+}
+
+#[cfg(test)]
+mod recorded_names {
+    use super::{OptimizerStateFile, read};
+    use crate::optim::KerasOptimizer;
+
+    #[test]
+    fn a_recorded_state_is_a_bare_name_of_a_regular_file() {
+        let dir = std::env::temp_dir().join(format!("optimizer-state-names-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let checkpoint = dir.join("model.safetensors");
+        let recorded = |file: &str| OptimizerStateFile { file: file.into(), digest: "0".repeat(16), bytes: 0 };
+        let error = |file: &str| match read(&checkpoint, &recorded(file), KerasOptimizer::default().init()) {
+            Ok(_) => panic!("{file}: read"),
+            Err(e) => e.to_string(),
+        };
+        for name in ["../model.safetensors.optim-0", "/etc/passwd", "sub/model.safetensors.optim-1", "passwd", ".."] {
+            let err = error(name);
+            assert!(err.contains("bare name"), "{name}: {err}");
+        }
+        // A FIFO would block the read forever: refused as not a regular file.
+        let fifo = dir.join("model.safetensors.optim-fifo");
+        if std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
+            let err = error("model.safetensors.optim-fifo");
+            assert!(err.contains("not a regular file"), "{err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
