@@ -18,7 +18,7 @@ use clap::Parser;
 use inception_transfer::npy::{read_npy, write_npy};
 
 #[derive(Parser)]
-#[command(about = "Keras ImageDataGenerator.apply_transform on an .npy image")]
+#[command(allow_negative_numbers = true, about = "Keras ImageDataGenerator.apply_transform on an .npy image")]
 struct Args {
     /// float32 HWC image, 0..255.
     #[arg(long)]

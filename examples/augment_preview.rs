@@ -15,7 +15,7 @@ use clap::Parser;
 use image::{Rgb, RgbImage};
 
 #[derive(Parser)]
-#[command(about = "Preview random ImageDataGenerator augmentations of one image")]
+#[command(allow_negative_numbers = true, about = "Preview random ImageDataGenerator augmentations of one image")]
 struct Args {
     /// Image file (JPEG, PNG, BMP, GIF).
     #[arg(long)]

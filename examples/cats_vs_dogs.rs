@@ -23,7 +23,10 @@ use common::{CATS_AND_DOGS, CourseArgs};
 use transfer::{FitConfig, Verbosity};
 
 #[derive(Parser)]
-#[command(about = "Transfer learning with InceptionV3 on cats vs dogs, as the Keras course does it")]
+#[command(
+    allow_negative_numbers = true,
+    about = "Transfer learning with InceptionV3 on cats vs dogs, as the Keras course does it"
+)]
 struct Args {
     #[command(flatten)]
     course: CourseArgs,

@@ -56,6 +56,7 @@ const STANFORD_DOGS: common::Dataset = common::Dataset {
 
 #[derive(Parser)]
 #[command(
+    allow_negative_numbers = true,
     about = "keras.io's EfficientNet fine-tuning: EfficientNetB0 frozen under a new head, then its top 20 layers"
 )]
 struct Args {
@@ -169,7 +170,7 @@ fn build_model(
         base.pretrained(&weights, device)?
     } else {
         if args.weights.is_some() {
-            anyhow::bail!("{}: no such weight file", weights.display());
+            return Err(common::not_a_weight_file(&weights));
         }
         println!(
             "No weights at {}: using a RANDOMLY INITIALISED base (batch norms calibrated on a batch).",

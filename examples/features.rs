@@ -42,7 +42,10 @@ use inception_transfer::backend::Backend;
 use inception_transfer::npy::{read_npy, write_npy};
 
 #[derive(Parser)]
-#[command(about = "Any backbone's features at a named layer, from Keras or torchvision weights, or its summary")]
+#[command(
+    allow_negative_numbers = true,
+    about = "Any backbone's features at a named layer, from Keras or torchvision weights, or its summary"
+)]
 struct Args {
     /// Weight file: Keras .h5, torchvision .pth / .safetensors, or this project's safetensors.
     #[arg(long, required_unless_present = "summary")]

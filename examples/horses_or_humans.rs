@@ -41,7 +41,10 @@ const HORSES_OR_HUMANS: Dataset = Dataset {
 };
 
 #[derive(Parser)]
-#[command(about = "Exercise 7: InceptionV3 transfer learning on horses or humans, stopping at a target accuracy")]
+#[command(
+    allow_negative_numbers = true,
+    about = "Exercise 7: InceptionV3 transfer learning on horses or humans, stopping at a target accuracy"
+)]
 struct Args {
     #[command(flatten)]
     course: CourseArgs,

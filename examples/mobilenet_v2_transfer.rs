@@ -35,7 +35,10 @@ const REAL_WEIGHTS: &str = "weights/mobilenet_v2_weights_tf_dim_ordering_tf_kern
 const IMG_SIZE: [usize; 2] = [160, 160];
 
 #[derive(Parser)]
-#[command(about = "The TF transfer-learning tutorial: MobileNetV2 on cats vs dogs, then fine-tuning")]
+#[command(
+    allow_negative_numbers = true,
+    about = "The TF transfer-learning tutorial: MobileNetV2 on cats vs dogs, then fine-tuning"
+)]
 struct Args {
     /// Folder with train/{cats,dogs} and validation/{cats,dogs} (default: data/cats_and_dogs_filtered).
     #[arg(long)]
@@ -107,7 +110,7 @@ fn tutorial_model(args: &Args, train: &mut ImageDataset, device: &burn::tensor::
         config.base.pretrained(&weights, device)?
     } else {
         if args.weights.is_some() {
-            anyhow::bail!("{}: no such weight file", weights.display());
+            return Err(common::not_a_weight_file(&weights));
         }
         println!(
             "No weights at {REAL_WEIGHTS}: using a RANDOMLY INITIALISED base (batch norms calibrated on a batch)."

@@ -28,7 +28,7 @@ use clap::Parser;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 #[derive(Parser)]
-#[command(about = "Time per layer kind of a frozen base's packed CPU pass")]
+#[command(allow_negative_numbers = true, about = "Time per layer kind of a frozen base's packed CPU pass")]
 struct Args {
     /// Any registered backbone: inception_v3, mobilenet_v2, resnet50, vgg16, xception.
     #[arg(long, default_value = "inception_v3")]

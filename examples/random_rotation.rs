@@ -19,7 +19,10 @@ use clap::Parser;
 use inception_transfer::npy::{read_npy, write_npy};
 
 #[derive(Parser)]
-#[command(about = "Rotate an image as Keras' RandomRotation does once it has drawn the angle")]
+#[command(
+    allow_negative_numbers = true,
+    about = "Rotate an image as Keras' RandomRotation does once it has drawn the angle"
+)]
 struct Args {
     /// Input: float32 (rows, cols, channels) .npy, values 0..255.
     #[arg(long)]

@@ -58,7 +58,10 @@ const PET_IMAGES: common::Dataset = common::Dataset {
 };
 
 #[derive(Parser)]
-#[command(about = "The Keras transfer-learning guide: Xception on cats vs dogs, then fine-tuning the whole base")]
+#[command(
+    allow_negative_numbers = true,
+    about = "The Keras transfer-learning guide: Xception on cats vs dogs, then fine-tuning the whole base"
+)]
 struct Args {
     /// A folder of class folders (split 80/20 as Keras' validation_split), or one with
     /// train/ and validation/ (default: data/PetImages).
@@ -155,7 +158,7 @@ fn guide_model(args: &Args, train: &mut ImageDataset, device: &burn::tensor::Dev
         base.pretrained(&weights, device)?
     } else {
         if args.weights.is_some() {
-            anyhow::bail!("{}: no such weight file", weights.display());
+            return Err(common::not_a_weight_file(&weights));
         }
         println!(
             "No weights at {REAL_WEIGHTS}: using a RANDOMLY INITIALISED base (batch norms calibrated on a batch)."

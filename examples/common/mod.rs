@@ -101,6 +101,15 @@ pub struct CourseArgs {
     pub class_weight: Option<ClassWeight>,
 }
 
+/// The error for a `--weights` path that is not a file: a folder is named as one (the file
+/// inside is wanted), anything else as missing.
+pub fn not_a_weight_file(path: &Path) -> anyhow::Error {
+    match path.is_dir() {
+        true => anyhow::anyhow!("{}: a folder, not a weight file (--weights takes the file itself)", path.display()),
+        false => anyhow::anyhow!("{}: no such weight file", path.display()),
+    }
+}
+
 /// A `--class-weight` flag: `balanced` or `NAME=W,...`.
 pub fn class_weight(text: &str) -> Result<ClassWeight, String> {
     text.parse().map_err(|e: transfer::TransferError| e.to_string())
@@ -343,7 +352,7 @@ pub fn course_model(args: &CourseArgs, data: &Path, device: &Device) -> Result<S
         Start { model: config.init_with_base(base, device)?, epochs_trained: 0, optimizer: None, resumed_classes: None }
     } else {
         if args.weights.is_some() {
-            anyhow::bail!("{}: no such weight file", weights.display());
+            return Err(not_a_weight_file(&weights));
         }
         println!(
             "No weights at {}: using a RANDOMLY INITIALISED base (batch norms calibrated on a batch).",
