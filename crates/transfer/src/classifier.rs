@@ -113,8 +113,10 @@ impl Classifier {
             let path = path.to_path_buf();
             move |source| TransferError::Io { path, source }
         };
+        // Hidden folders (`.ipynb_checkpoints`) are not classes, as Keras lists them.
+        let hidden = |p: &PathBuf| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
         let subfolders: Vec<PathBuf> =
-            sorted_entries(dir).map_err(io(dir))?.into_iter().filter(|p| p.is_dir()).collect();
+            sorted_entries(dir).map_err(io(dir))?.into_iter().filter(|p| p.is_dir() && !hidden(p)).collect();
         let class_of = |folder: &PathBuf| {
             let name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             self.class_names.iter().position(|c| *c == name)
