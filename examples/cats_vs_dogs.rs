@@ -88,13 +88,5 @@ fn main() -> Result<()> {
     if args.timing {
         trainer.epoch_timings().iter().for_each(|timing| println!("{timing}"));
     }
-    let rescale = augment::ImageDataGenerator::rescale_only(common::pixel_rescale(&args));
-    common::evaluate_folder(
-        &trainer,
-        &data.join("validation"),
-        rescale,
-        args.batch_size,
-        Some(validation_steps),
-        &output,
-    )
+    common::evaluate_folder(&trainer, &data, &args, Some(validation_steps), &output)
 }

@@ -114,13 +114,5 @@ fn main() -> Result<()> {
     if args.timing {
         trainer.epoch_timings().iter().for_each(|timing| println!("{timing}"));
     }
-    let rescale = augment::ImageDataGenerator::rescale_only(common::pixel_rescale(&args));
-    common::evaluate_folder(
-        &trainer,
-        &data.join("validation"),
-        rescale,
-        args.batch_size,
-        args.validation_steps,
-        &output,
-    )
+    common::evaluate_folder(&trainer, &data, &args, args.validation_steps, &output)
 }

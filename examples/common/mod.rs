@@ -210,14 +210,13 @@ pub fn class_folders(dir: &Path) -> Result<usize> {
 }
 
 /// After training: the model's predictions on the validation images (an unshuffled pass of
-/// the validation folder under `generator`; with `steps` fewer than a pass, that many batches
+/// `data/validation` under the course's validation generator (rescale only); with `steps` fewer than a pass, that many batches
 /// of a seeded shuffle, as `fit` validated), written as `predictions.csv`, `metrics.json`
 /// and `confusion_matrix.png` into `output`, and scikit-learn's report printed.
 pub fn evaluate_folder(
     trainer: &Trainer,
-    dir: &Path,
-    generator: ImageDataGenerator,
-    batch_size: usize,
+    data: &Path,
+    args: &CourseArgs,
     steps: Option<usize>,
     output: &Path,
 ) -> Result<()> {
@@ -225,9 +224,11 @@ pub fn evaluate_folder(
         1 => ClassMode::Binary,
         _ => ClassMode::Categorical,
     };
+    let (dir, batch_size) = (data.join("validation"), args.batch_size);
+    let generator = ImageDataGenerator::rescale_only(pixel_rescale(args));
     let config =
         FlowConfig { target_size: trainer.model().input_size, batch_size, class_mode, ..FlowConfig::default() };
-    let mut whole = DirectoryIterator::new(dir, generator.clone(), FlowConfig { shuffle: false, ..config.clone() })?;
+    let mut whole = DirectoryIterator::new(&dir, generator.clone(), FlowConfig { shuffle: false, ..config.clone() })?;
     match steps.filter(|&steps| steps < whole.batches_per_epoch()) {
         None => evaluate(trainer, &mut whole, output),
         Some(steps) => {
@@ -236,7 +237,7 @@ pub fn evaluate_folder(
                 (steps * batch_size).min(whole.samples()),
                 whole.samples()
             );
-            let mut sample = DirectoryIterator::new(dir, generator, FlowConfig { shuffle: true, seed: 1, ..config })?;
+            let mut sample = DirectoryIterator::new(&dir, generator, FlowConfig { shuffle: true, seed: 1, ..config })?;
             let predictions = trainer.predictions(&mut sample, Some(steps))?;
             write_evaluation(&predictions, output)
         }

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use augment::dataset::keras_image_files;
 use backbone::cpu::host_values;
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -16,8 +17,6 @@ use crate::pipeline::InputPipeline;
 
 /// Images per forward pass when predicting files.
 const BATCH: usize = 32;
-/// Image files Keras' folder readers take (`ALLOWLIST_FORMATS`), compared case-insensitively.
-const FORMATS: [&str; 5] = ["bmp", "gif", "jpeg", "jpg", "png"];
 
 /// A trained model for inference with what it was trained on: its class names and the
 /// pipeline that turned files into its training pixels ([`Classifier::load`] reads both from
@@ -127,17 +126,16 @@ impl Classifier {
         match labelled {
             true => {
                 for folder in &subfolders {
-                    let found = images_under(folder).map_err(io(folder))?;
+                    let found = keras_image_files(folder)?;
                     classes.extend(std::iter::repeat_n(class_of(folder).unwrap_or(0), found.len()));
                     files.extend(found);
                 }
             }
-            false => files = images_under(dir).map_err(io(dir))?,
+            false => files = keras_image_files(dir)?,
         }
         if files.is_empty() {
             return Err(TransferError::Config(format!(
-                "no image files ({}) under {}",
-                FORMATS.join(", "),
+                "no image files (bmp, gif, jpeg, jpg, png) under {}",
                 dir.display()
             )));
         }
@@ -157,25 +155,4 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut entries = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<Vec<_>>>()?;
     entries.sort();
     Ok(entries)
-}
-
-/// The image files under `dir`, walked in sorted order (files of a folder, then its
-/// sub-folders), as Keras lists a class folder; linked folders are not followed.
-fn images_under(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut images = Vec::new();
-    let mut folders = Vec::new();
-    for entry in sorted_entries(dir)? {
-        let metadata = std::fs::symlink_metadata(&entry)?;
-        if metadata.is_dir() {
-            folders.push(entry);
-        } else if entry.is_file()
-            && entry.extension().is_some_and(|e| FORMATS.contains(&e.to_string_lossy().to_lowercase().as_str()))
-        {
-            images.push(entry);
-        }
-    }
-    for folder in folders {
-        images.extend(images_under(&folder)?);
-    }
-    Ok(images)
 }

@@ -438,16 +438,9 @@ impl BatchSource for InMemoryBatches {
         self.len().div_ceil(self.batch_size)
     }
 
-    /// Counted from the targets: a binary or index target's value, a one-hot row's arg-max.
+    /// Counted from the targets, each read as `class_weight` reads it.
     fn class_counts(&self) -> Option<Vec<usize>> {
-        let classes: Vec<usize> = match self.outputs {
-            1 => self.targets.iter().map(|&v| v.max(0.0) as usize).collect(),
-            n => self
-                .targets
-                .chunks(n)
-                .map(|row| row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best }))
-                .collect(),
-        };
+        let classes = crate::loss::target_classes(&self.targets, self.outputs);
         let mut counts = vec![0; classes.iter().max().map_or(0, |&m| m + 1).max(self.outputs.max(2))];
         classes.into_iter().for_each(|class| counts[class] += 1);
         Some(counts)

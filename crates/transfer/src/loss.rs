@@ -125,12 +125,7 @@ impl Loss {
     /// Keras reads classes for `class_weight`: the value of a binary or sparse target
     /// rounded (half to even, as `tf.round`), the arg-max of a one-hot row.
     pub fn classes(self, targets: &[f32], columns: usize) -> Vec<usize> {
-        match self {
-            Loss::BinaryCrossentropy | Loss::SparseCategoricalCrossentropy => {
-                targets.iter().map(|&v| v.round_ties_even().max(0.0) as usize).collect()
-            }
-            Loss::CategoricalCrossentropy => targets.chunks(columns.max(1)).map(arg_max).collect(),
-        }
+        target_classes(targets, columns)
     }
 
     /// Checks a batch's targets (host values `[samples, columns]`) against this loss and a
@@ -204,7 +199,17 @@ impl Loss {
     }
 }
 
-/// The index of the largest value (the first of equal ones, as `argmax`).
-fn arg_max(row: &[f32]) -> usize {
+/// The class of each target row (`[rows, columns]` flattened), as Keras reads it: a one-column
+/// target's value (binary or a class index) rounded half to even as `tf.round`, the arg-max
+/// of a wider row.
+pub(crate) fn target_classes(targets: &[f32], columns: usize) -> Vec<usize> {
+    match columns {
+        0 | 1 => targets.iter().map(|&v| v.round_ties_even().max(0.0) as usize).collect(),
+        _ => targets.chunks(columns).map(arg_max).collect(),
+    }
+}
+
+/// The index of the largest value (the first of equal ones, as NumPy's `argmax`).
+pub(crate) fn arg_max(row: &[f32]) -> usize {
     row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
 }

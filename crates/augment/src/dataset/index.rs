@@ -95,6 +95,12 @@ pub(crate) fn image_files(dir: &Path, follow_links: bool, formats: &[&str]) -> R
     Ok((images, others))
 }
 
+/// Every image file under `dir` in Keras' order (`labels=None`: the folder walked as
+/// `index_directory` walks a class folder, links not followed).
+pub fn keras_image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    Ok(image_files(dir, false, &FORMATS)?.0)
+}
+
 /// Files with their class index, and the class names, as `index_directory` gives them.
 pub(crate) struct Index {
     pub(crate) files: Vec<(PathBuf, usize)>,

@@ -11,6 +11,7 @@ mod loader;
 mod numpy_shuffle;
 mod tf_resize;
 
+pub use index::keras_image_files;
 pub use loader::{ImageDataset, decode_for_dataset, load_for_dataset};
 pub use numpy_shuffle::RandomState;
 pub use tf_resize::{TfResize, crop_to_aspect_ratio, tf_resize};

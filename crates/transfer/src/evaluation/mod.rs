@@ -18,7 +18,7 @@ use crate::error::{Result, TransferError};
 use crate::head::ClassifierHead;
 use crate::history::write_atomically;
 use crate::inference::InferenceModel;
-use report::most_probable;
+use crate::loss::{arg_max, target_classes};
 
 /// A model's predictions on samples: each sample's file (where the source reads files), its
 /// true class (where the source has labels) and one probability per class (a 1-output head's
@@ -49,7 +49,7 @@ impl Predictions {
 
     /// Each sample's predicted class: the most probable one (a 1-output head's `p > 0.5`).
     pub fn predicted_classes(&self) -> Vec<usize> {
-        self.probabilities.iter().map(|row| most_probable(row)).collect()
+        self.probabilities.iter().map(|row| arg_max(row)).collect()
     }
 
     /// scikit-learn's metrics of these predictions; an error when the source had no labels.
@@ -161,10 +161,7 @@ pub(crate) fn collect<H: ClassifierHead>(
         let probabilities = host_values(model.head.probabilities(logits))?;
         let [_, columns] = targets.dims();
         let targets = host_values(targets.without_autodiff())?;
-        let true_classes: Vec<usize> = match columns {
-            1 => targets.iter().map(|&v| v.round_ties_even().max(0.0) as usize).collect(),
-            _ => targets.chunks(columns).map(most_probable).collect(),
-        };
+        let true_classes = target_classes(&targets, columns);
         for (((key, file), class), p) in keys.into_iter().zip(true_classes).zip(probabilities.chunks(outputs)) {
             let row = match outputs {
                 1 => vec![1.0 - p[0], p[0]],

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use crate::error::{Result, TransferError};
+use crate::loss::arg_max;
 
 /// Precision, recall, F1 and support of one class, or their average over classes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,7 +66,7 @@ impl ClassificationReport {
         if let Some(&class) = true_classes.iter().find(|&&c| c >= n) {
             return bad(format!("true class {class} outside the {n} classes"));
         }
-        let predicted: Vec<usize> = probabilities.iter().map(|row| most_probable(row)).collect();
+        let predicted: Vec<usize> = probabilities.iter().map(|row| arg_max(row)).collect();
         let mut confusion_matrix = vec![vec![0usize; n]; n];
         for (&t, &p) in true_classes.iter().zip(&predicted) {
             confusion_matrix[t][p] += 1;
@@ -192,11 +193,6 @@ impl fmt::Display for ClassificationReport {
         row(f, "macro avg", &self.macro_avg)?;
         row(f, "weighted avg", &self.weighted_avg)
     }
-}
-
-/// The index of the largest value (the first of equal ones, as NumPy's `argmax`).
-pub(crate) fn most_probable(row: &[f32]) -> usize {
-    row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
 }
 
 /// `num / den`, or 0 where `den` is 0 (scikit-learn's `zero_division` default).
