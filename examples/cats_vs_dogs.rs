@@ -37,7 +37,7 @@ fn main() -> Result<()> {
     // malloc keeps freed memory for reuse: a process-wide setting, so the program's choice.
     inception_transfer::prelude::keep_freed_memory();
     let args = Args::parse().course;
-    let output = common::output_dir(&args, "output/cats_vs_dogs")?;
+    let (output, _lock) = common::output_dir(&args, "output/cats_vs_dogs")?;
     let device = common::device(&args)?;
 
     // Data, as the course: augmentation for training, rescale only for validation.

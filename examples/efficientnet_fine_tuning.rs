@@ -197,7 +197,7 @@ fn main() -> Result<()> {
     let backend = Backend::from_flag(args.backend.as_deref())?;
     let device = backend.device()?;
     device.seed(args.seed as u64);
-    common::writable_folder(&args.output)?;
+    let _lock = common::writable_folder(&args.output)?;
     println!("Backend: {backend}");
     let base = BaseConfig::for_transfer(&args.model)?;
     let size = args.image_size.unwrap_or(base.backbone()?.default_input()[0]);

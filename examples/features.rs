@@ -143,6 +143,19 @@ fn read_folder(folder: &Path, size: usize) -> Result<FolderImages> {
     Ok(FolderImages { shape: vec![classes.len(), size, size, 3], pixels, classes, names: flow.class_names().to_vec() })
 }
 
+/// An input of `[rows, cols]` from `source` (a flag, a file), checked before a network is
+/// built for it: at least one pixel, at most augment's pixel limit (what images may have).
+fn check_input_size(source: &str, [rows, cols]: [usize; 2]) -> Result<()> {
+    let pixels = (rows as u64).saturating_mul(cols as u64);
+    if pixels == 0 {
+        bail!("{source}: an input of {rows}x{cols} has no pixels");
+    }
+    if let Some(limit) = augment::max_image_pixels().filter(|&limit| pixels > limit) {
+        bail!("{source}: an input of {rows}x{cols} is over the pixel limit of {limit} (as images are)");
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     // malloc keeps freed memory for reuse: a process-wide setting, so the program's choice.
     inception_transfer::prelude::keep_freed_memory();
@@ -159,6 +172,7 @@ fn main() -> Result<()> {
     };
     let layer = keras_layer(backbone, args.layer.as_deref().unwrap_or(backbone.transfer_cut()));
     let config = BackboneConfig::of(backbone).with_flavor(flavor);
+    check_input_size("--size", [args.size, args.size])?;
     if args.summary {
         let config = config.with_input_size([args.size, args.size]);
         let config = match &args.layer {
@@ -185,9 +199,10 @@ fn main() -> Result<()> {
     let mut labels = None;
     let (shape, values) = if is_npy {
         let array = read_npy(input)?;
-        if array.shape.len() != 4 || array.shape[3] != 3 {
-            bail!("{}: expected float32 NHWC [N, H, W, 3], got shape {:?}", input.display(), array.shape);
+        if array.shape.len() != 4 || array.shape[3] != 3 || array.shape[0] == 0 {
+            bail!("{}: expected float32 NHWC [N, H, W, 3] with N >= 1, got shape {:?}", input.display(), array.shape);
         }
+        check_input_size(&input.display().to_string(), [array.shape[1], array.shape[2]])?;
         (array.shape, array.values)
     } else if input.is_dir() {
         let folder = read_folder(input, args.size)?;

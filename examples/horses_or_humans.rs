@@ -70,7 +70,7 @@ fn main() -> Result<()> {
     // malloc keeps freed memory for reuse: a process-wide setting, so the program's choice.
     inception_transfer::prelude::keep_freed_memory();
     let Args { course: args, target_accuracy, monitor } = Args::parse();
-    let output = common::output_dir(&args, "output/horses_or_humans")?;
+    let (output, _lock) = common::output_dir(&args, "output/horses_or_humans")?;
     let device = common::device(&args)?;
 
     let (data, _standin) = common::data_folder(args.data.as_deref(), &HORSES_OR_HUMANS, &output, [100, 50], args.seed)?;

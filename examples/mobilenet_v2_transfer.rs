@@ -135,7 +135,7 @@ fn main() -> Result<()> {
     let backend = Backend::from_flag(args.backend.as_deref())?;
     let device = backend.device()?;
     device.seed(args.seed as u64);
-    common::writable_folder(&args.output)?;
+    let _lock = common::writable_folder(&args.output)?;
     println!("Backend: {backend}");
 
     // Data: train and validation folders, the test split carved from validation.
@@ -145,6 +145,7 @@ fn main() -> Result<()> {
     let mut train = dataset(&data.join("train"), &args)?.with_augmentation(augmentation);
     let validation_all = dataset(&data.join("validation"), &args)?;
     common::same_classes(train.class_names(), validation_all.class_names(), &data)?;
+    common::two_classes(train.class_names(), &data.join("train"))?;
     let val_batches = validation_all.len();
     println!("Number of validation batches: {}", val_batches - val_batches / 5);
     println!("Number of test batches: {}", val_batches / 5);

@@ -186,12 +186,13 @@ fn main() -> Result<()> {
     let backend = Backend::from_flag(args.backend.as_deref())?;
     let device = backend.device()?;
     device.seed(args.seed as u64);
-    common::writable_folder(&args.output)?;
+    let _lock = common::writable_folder(&args.output)?;
     println!("Backend: {backend}");
 
     // Data: the test batches carved from the validation side (the guide: 10% / 10%).
     let (train, validation_all) = datasets(&args)?;
     common::same_classes(train.class_names(), validation_all.class_names(), Path::new("the data folder"))?;
+    common::two_classes(train.class_names(), args.data.as_deref().unwrap_or(Path::new("the stand-in data")))?;
     let augmentation = Augmentation::new().then(RandomFlip::new("horizontal")?).then(RandomRotation::new(0.1)?);
     let mut train = train.with_augmentation(augmentation);
     let val_batches = validation_all.len();

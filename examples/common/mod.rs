@@ -17,8 +17,9 @@ use burn::tensor::Device;
 use inception::{InceptionV3Backbone, InceptionV3Config, LayerName};
 use inception_transfer::backend::Backend;
 use transfer::{
-    BaseConfig, Callback, ClassWeight, ClassifierHead, CompileConfig, EarlyStopping, History, Loss, ReduceLROnPlateau,
-    Trainer, TransferModel, TransferModelConfig, is_checkpoint, load_checkpoint, plot_history, save_checkpoint,
+    BaseConfig, Callback, ClassWeight, ClassifierHead, CompileConfig, EarlyStopping, History, Loss, OutputLock,
+    ReduceLROnPlateau, Trainer, TransferModel, TransferModelConfig, is_checkpoint, load_checkpoint, plot_history,
+    save_checkpoint,
 };
 
 /// The backbone `--model` names.
@@ -281,6 +282,20 @@ pub fn same_classes(train: &[String], validation: &[String], data: &Path) -> Res
     Ok(())
 }
 
+/// The class folders of a binary recipe (one logit, as the TF tutorial and the Keras guide
+/// build their heads): exactly two, or an error naming the folder and the classes found.
+pub fn two_classes(classes: &[String], folder: &Path) -> Result<()> {
+    if classes.len() != 2 {
+        anyhow::bail!(
+            "{}: this recipe's head is one logit for two classes, but the folder has {} class folders {classes:?}; \
+             for more classes use efficientnet_fine_tuning (a softmax over every class) or cats_vs_dogs",
+            folder.display(),
+            classes.len()
+        );
+    }
+    Ok(())
+}
+
 /// The model to train and where it starts.
 pub struct Start {
     /// The model: base cut at `mixed7`, frozen, course head.
@@ -384,21 +399,23 @@ pub fn course_model(args: &CourseArgs, data: &Path, device: &Device) -> Result<S
     Ok(start)
 }
 
-/// `--output`, or `default`, created.
-pub fn output_dir(args: &CourseArgs, default: &str) -> Result<PathBuf> {
+/// `--output`, or `default`, created and locked for this run ([`writable_folder`]).
+pub fn output_dir(args: &CourseArgs, default: &str) -> Result<(PathBuf, OutputLock)> {
     let output = args.output.clone().unwrap_or_else(|| PathBuf::from(default));
-    writable_folder(&output)?;
-    Ok(output)
+    let lock = writable_folder(&output)?;
+    Ok((output, lock))
 }
 
-/// Makes `folder` if missing and checks that files can be written in it, before any
-/// training: a run that could not save its results fails at once, naming the folder.
-pub fn writable_folder(folder: &Path) -> Result<()> {
+/// Makes `folder` if missing, checks that files can be written in it and takes its lock
+/// ([`OutputLock`]: a second run on the same folder fails at once, naming the holder),
+/// before any training: a run that could not save its results fails at once, naming the
+/// folder. Keep the lock until the run ends.
+pub fn writable_folder(folder: &Path) -> Result<OutputLock> {
     std::fs::create_dir_all(folder).with_context(|| format!("creating the output folder {}", folder.display()))?;
     let probe = folder.join(format!(".write-test-{}", std::process::id()));
     std::fs::write(&probe, b"").with_context(|| format!("the output folder {} is not writable", folder.display()))?;
     std::fs::remove_file(&probe).with_context(|| format!("cleaning {}", probe.display()))?;
-    Ok(())
+    Ok(OutputLock::acquire(folder)?)
 }
 
 /// The course's `compile` (RMSprop at `--learning-rate`, binary cross-entropy; categorical

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::error::{AugmentError, Result};
 use crate::image::Image;
+use crate::integrity::{container_problem, is_truncated_jpeg};
 use crate::text_enum::text_enum;
 
 /// Resampling filter: of the resize to `target_size` (Keras `interpolation`), and of
@@ -64,6 +65,16 @@ pub fn set_max_image_pixels(limit: Option<u64>) {
     MAX_IMAGE_PIXELS.store(limit.unwrap_or(0), Ordering::Relaxed);
 }
 
+/// The largest image, in pixels, that is decoded: twice [`set_max_image_pixels`]'s limit, as
+/// Pillow refuses images of more than twice `MAX_IMAGE_PIXELS`; `None` when lifted. Sizes
+/// read from flags and files (a `--size`, a checkpoint's input size) are held to it too.
+pub fn max_image_pixels() -> Option<u64> {
+    match MAX_IMAGE_PIXELS.load(Ordering::Relaxed) {
+        0 => None,
+        limit => Some(2 * limit),
+    }
+}
+
 /// Opens and decodes an image file, its format guessed from its bytes; unreadable files,
 /// files that are not regular files, corrupt or truncated ones (see
 /// [`set_load_truncated_images`]), images of more than twice [`set_max_image_pixels`]'s
@@ -84,7 +95,8 @@ pub(crate) fn open_image(path: &Path) -> Result<image::DynamicImage> {
 /// Checks an image file as far as can be done without decoding its pixels (cheap: what a
 /// folder scan runs on every file): a regular file, a known format with a readable header,
 /// not over the pixel limit ([`set_max_image_pixels`]), not a truncated JPEG (unless
-/// [`set_load_truncated_images`]). Returns its `[width, height]`.
+/// [`set_load_truncated_images`]), a PNG whole up to its `IEND` with every chunk's CRC
+/// right, a BMP holding the pixel rows its header declares. Returns its `[width, height]`.
 pub fn check_image(path: &Path) -> Result<[u32; 2]> {
     Ok(read_checked(path)?.1)
 }
@@ -113,13 +125,17 @@ fn read_checked(path: &Path) -> Result<(Vec<u8>, [u32; 2])> {
             ),
         ));
     }
-    if is_truncated_jpeg(&bytes) && !LOAD_TRUNCATED_IMAGES.load(Ordering::Relaxed) {
-        return Err(corrupt(
-            path,
-            "image file is truncated (no end-of-image marker after the last scan); accept such files \
-             with augment::set_load_truncated_images(true), as Pillow's LOAD_TRUNCATED_IMAGES"
-                .into(),
-        ));
+    if is_truncated_jpeg(&bytes) {
+        if !LOAD_TRUNCATED_IMAGES.load(Ordering::Relaxed) {
+            return Err(corrupt(
+                path,
+                "image file is truncated (no end-of-image marker after the last scan); accept such files \
+                 with augment::set_load_truncated_images(true), as Pillow's LOAD_TRUNCATED_IMAGES"
+                    .into(),
+            ));
+        }
+    } else if let Some(problem) = container_problem(&bytes) {
+        return Err(corrupt(path, problem));
     }
     Ok((bytes, [width, height]))
 }
@@ -131,28 +147,41 @@ fn image_reader<'a>(path: &Path, bytes: &'a [u8]) -> Result<image::ImageReader<C
         .map_err(|source| AugmentError::Io { path: path.to_path_buf(), source })
 }
 
-/// A JPEG (`FF D8` first) without an end-of-image marker (`FF D9`) after its last
-/// start-of-scan (`FF DA`): cut short. (Inside a scan a data `FF` is always followed by
-/// `00` or a restart marker, so `FF D9` there can only be the real end; data after it is
-/// allowed, as decoders ignore it.)
-fn is_truncated_jpeg(bytes: &[u8]) -> bool {
-    if !bytes.starts_with(&[0xFF, 0xD8]) {
-        return false;
-    }
-    let marker = |code: u8| bytes.windows(2).rposition(|w| w == [0xFF, code]);
-    match marker(0xDA) {
-        Some(scan) => !bytes[scan..].windows(2).any(|w| w == [0xFF, 0xD9]),
-        None => true,
-    }
-}
-
 /// Decodes an image file (JPEG, PNG, BMP, GIF; grayscale, RGBA and 16-bit converted to
 /// 8-bit RGB as Pillow's `convert('RGB')`) into an `Image` of values 0..255.
 pub fn decode_image(path: &Path) -> Result<Image> {
-    let rgb = to_rgb_as_pillow(open_image(path)?);
+    let (image, _permit) = decode_rgb8(path)?;
+    Ok(image.to_f32())
+}
+
+/// Decodes an image file to its 8-bit RGB samples, as [`decode_image`] does, with the
+/// [`LargeDecode`] permit of a large image (hold it until the full-size samples are gone).
+pub(crate) fn decode_rgb8(path: &Path) -> Result<(Image<u8>, Option<LargeDecode>)> {
+    let (decoded, permit) = open_image_bounded(path)?;
+    let rgb = to_rgb_as_pillow(decoded);
     let (width, height) = (rgb.width() as usize, rgb.height() as usize);
-    let data = rgb.into_raw().into_iter().map(f32::from).collect();
-    Ok(Image { height, width, channels: 3, data })
+    Ok((Image { height, width, channels: 3, data: rgb.into_raw() }, permit))
+}
+
+/// Images of more pixels than this decode one at a time across the process (a 169-megapixel
+/// PNG needs ~0.5 GB per 8-bit copy; one per decoding thread would take gigabytes).
+const LARGE_IMAGE_PIXELS: u64 = 16 << 20;
+
+/// The process's one permit for a large decode: held from the decode of an image over
+/// [`LARGE_IMAGE_PIXELS`] until its full-size samples are dropped.
+pub(crate) struct LargeDecode {
+    _held: std::sync::MutexGuard<'static, ()>,
+}
+
+static LARGE_DECODES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// [`open_image`], waiting first for the large-decode permit when the header declares a
+/// large image.
+pub(crate) fn open_image_bounded(path: &Path) -> Result<(image::DynamicImage, Option<LargeDecode>)> {
+    let [width, height] = check_image(path)?;
+    let permit = (u64::from(width) * u64::from(height) > LARGE_IMAGE_PIXELS)
+        .then(|| LargeDecode { _held: LARGE_DECODES.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) });
+    Ok((open_image(path)?, permit))
 }
 
 /// 8-bit RGB as Pillow's `Image.open(f).convert('RGB')` makes it. Pillow reads 16-bit
@@ -187,31 +216,42 @@ fn to_rgb_as_pillow(image: image::DynamicImage) -> image::RgbImage {
 }
 
 /// Keras `load_img(path, target_size=(rows, cols), interpolation=...)` + `img_to_array`.
+/// The resize reads the decoder's 8-bit samples (as Pillow resizes an 8-bit image), so
+/// floats exist only at the target size.
 pub fn load_img(path: &Path, target_size: Option<[usize; 2]>, interpolation: Interpolation) -> Result<Image> {
-    let image = decode_image(path)?;
+    let (image, _permit) = decode_rgb8(path)?;
     Ok(match target_size {
         Some(size) => resize(&image, size, interpolation),
-        None => image,
+        None => image.to_f32(),
     })
 }
 
-/// Resizes to `[rows, cols]` as Pillow's `Image.resize` on an 8-bit image.
-pub fn resize(image: &Image, [height, width]: [usize; 2], interpolation: Interpolation) -> Image {
+/// Resizes to `[rows, cols]` as Pillow's `Image.resize` on an 8-bit image (of 8-bit samples,
+/// or floats holding 0..255 values).
+pub fn resize<T: Copy + Into<f32>>(
+    image: &Image<T>,
+    [height, width]: [usize; 2],
+    interpolation: Interpolation,
+) -> Image {
     if image.height == height && image.width == width {
-        return image.clone();
+        return image.to_f32();
     }
     match interpolation {
         Interpolation::Nearest => resize_nearest(image, height, width),
         Interpolation::Bilinear => {
-            let pass = |image: &Image, horizontal: bool| match horizontal {
-                true if image.width != width => resample_axis(image, width, true),
-                false if image.height != height => resample_axis(image, height, false),
-                _ => image.clone(),
-            };
             // Pillow (13) resamples rows first when it widens and shortens the image,
             // columns first otherwise; the 8-bit rounding between passes makes it matter.
             let vertical_first = width > image.width && height < image.height;
-            pass(&pass(image, !vertical_first), vertical_first)
+            let first = match vertical_first {
+                true if image.height != height => resample_axis(image, height, false),
+                false if image.width != width => resample_axis(image, width, true),
+                _ => image.to_f32(),
+            };
+            match vertical_first {
+                true if first.width != width => resample_axis(&first, width, true),
+                false if first.height != height => resample_axis(&first, height, false),
+                _ => first,
+            }
         }
     }
 }
@@ -229,7 +269,7 @@ fn nearest_indices(input: usize, out: usize) -> Vec<usize> {
         .collect()
 }
 
-fn resize_nearest(image: &Image, height: usize, width: usize) -> Image {
+fn resize_nearest<T: Copy + Into<f32>>(image: &Image<T>, height: usize, width: usize) -> Image {
     let ch = image.channels;
     let cols = nearest_indices(image.width, width);
     let rows = nearest_indices(image.height, height);
@@ -237,7 +277,7 @@ fn resize_nearest(image: &Image, height: usize, width: usize) -> Image {
     for &r in &rows {
         let row = &image.data[r * image.width * ch..(r + 1) * image.width * ch];
         for &c in &cols {
-            data.extend_from_slice(&row[c * ch..(c + 1) * ch]);
+            data.extend(row[c * ch..(c + 1) * ch].iter().map(|&v| v.into()));
         }
     }
     Image { height, width, channels: ch, data }
@@ -278,7 +318,7 @@ fn bilinear_coefficients(input: usize, out: usize) -> Vec<(usize, Vec<i64>)> {
 }
 
 /// One Pillow resampling pass along columns (`horizontal`) or rows, with 8-bit rounding.
-fn resample_axis(image: &Image, out: usize, horizontal: bool) -> Image {
+fn resample_axis<T: Copy + Into<f32>>(image: &Image<T>, out: usize, horizontal: bool) -> Image {
     let ch = image.channels;
     let (h, w) = (image.height, image.width);
     let coefficients = bilinear_coefficients(if horizontal { w } else { h }, out);
@@ -292,7 +332,7 @@ fn resample_axis(image: &Image, out: usize, horizontal: bool) -> Image {
                 let mut acc: i64 = 1 << (PRECISION_BITS - 1);
                 for (i, weight) in weights.iter().enumerate() {
                     let (sr, sc) = if horizontal { (r, start + i) } else { (start + i, c) };
-                    acc += image.data[(sr * w + sc) * ch + k] as i64 * weight;
+                    acc += image.data[(sr * w + sc) * ch + k].into() as i64 * weight;
                 }
                 data[(r * ow + c) * ch + k] = clip8(acc);
             }

@@ -16,7 +16,7 @@ use crate::decode::{Interpolation, load_img};
 use crate::error::{AugmentError, Result};
 use crate::generator::ImageDataGenerator;
 use crate::partial::{SkipHints, kept_images};
-use crate::scan::{BadImages, keep_readable};
+use crate::scan::{BadImages, drop_undecodable, keep_readable};
 use crate::seeding::{epoch_rng, image_rng};
 use crate::text_enum::text_enum;
 
@@ -279,6 +279,7 @@ impl DirectoryIterator {
     fn start(&mut self) -> &Receiver<Result<HostBatch>> {
         let (sender, receiver) = sync_channel(self.config.prefetch.max(1));
         let producer = Producer {
+            directory: self.directory.clone(),
             files: Arc::clone(&self.files),
             generator: Arc::clone(&self.generator),
             config: self.config.clone(),
@@ -386,6 +387,7 @@ pub(crate) fn class_targets(classes: &[usize], one_hot_classes: Option<usize>, d
 
 /// The worker side: computes batches in order and sends them until the iterator is dropped.
 struct Producer {
+    directory: PathBuf,
     files: Arc<Vec<(PathBuf, usize)>>,
     generator: Arc<ImageDataGenerator>,
     config: FlowConfig,
@@ -435,18 +437,21 @@ impl Producer {
         let [h, w] = self.config.target_size;
         let files: Vec<usize> = positions.iter().map(|&p| order[p]).collect();
         let decoded: Vec<bool> = files.iter().map(|&file| !self.skip_hints.skipped(file)).collect();
-        let images: Vec<Vec<f32>> = positions
+        let results = positions
             .par_iter()
             .zip(&files)
             .zip(&decoded)
-            .filter(|(_, decoded)| **decoded)
-            .map(|((&position, &file), _)| {
-                prepare_image(&self.files, &self.generator, &self.config, epoch, position, file)
+            .map(|((&position, &file), &decoded)| {
+                decoded.then(|| prepare_image(&self.files, &self.generator, &self.config, epoch, position, file))
             })
-            .collect::<Result<_>>()?;
+            .collect();
+        let (kept, images) = drop_undecodable(&self.directory, results, self.config.bad_images)?;
+        let positions: Vec<usize> = kept.iter().map(|&sample| positions[sample]).collect();
+        let files: Vec<usize> = kept.iter().map(|&sample| files[sample]).collect();
+        let decoded: Vec<bool> = kept.iter().map(|&sample| decoded[sample]).collect();
         let mut pixels = Vec::with_capacity(images.len() * h * w * 3);
         images.into_iter().for_each(|image| pixels.extend(image));
         let (paths, classes) = files.iter().map(|&f| (self.files[f].0.clone(), self.files[f].1)).unzip();
-        Ok(HostBatch { pixels, decoded, epoch, positions: positions.to_vec(), files, classes, paths })
+        Ok(HostBatch { pixels, decoded, epoch, positions, files, classes, paths })
     }
 }

@@ -19,6 +19,7 @@ mod directory;
 mod error;
 mod generator;
 mod image;
+mod integrity;
 pub mod layers;
 mod params;
 mod partial;
@@ -34,7 +35,8 @@ pub use dataset::{
     image_dataset_from_directory_both,
 };
 pub use decode::{
-    Interpolation, check_image, decode_image, load_img, resize, set_load_truncated_images, set_max_image_pixels,
+    Interpolation, check_image, decode_image, load_img, max_image_pixels, resize, set_load_truncated_images,
+    set_max_image_pixels,
 };
 pub use directory::{Batch, ClassMode, DirectoryIterator, FlowConfig, PartialBatch};
 pub use error::{AugmentError, Result};

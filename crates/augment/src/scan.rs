@@ -61,3 +61,37 @@ pub(crate) fn keep_readable<T: Send>(
     }
     Ok((good, bad))
 }
+
+/// A batch's samples after its workers decoded them: `results[i]` is sample `i`'s image
+/// (`None`: not decoded ahead, kept). A file that fails to decode now (changed since the
+/// scan, or damaged in a way the scan cannot see) is the batch's error under
+/// [`BadImages::Error`]; under [`BadImages::Skip`] that sample leaves the batch, with a
+/// warning naming the file. Returns the kept samples' indices and the decoded images among
+/// them, in order; a batch left with no sample is an error.
+pub(crate) fn drop_undecodable<T>(
+    directory: &Path,
+    results: Vec<Option<Result<T>>>,
+    policy: BadImages,
+) -> Result<(Vec<usize>, Vec<T>)> {
+    let (mut kept, mut images) = (Vec::with_capacity(results.len()), Vec::with_capacity(results.len()));
+    for (sample, result) in results.into_iter().enumerate() {
+        match (result, policy) {
+            (None, _) => kept.push(sample),
+            (Some(Ok(image)), _) => {
+                kept.push(sample);
+                images.push(image);
+            }
+            (Some(Err(e)), BadImages::Error) => return Err(e),
+            (Some(Err(e)), BadImages::Skip) => {
+                log::warn!("{}: skipped an image that does not decode: {e}", directory.display())
+            }
+        }
+    }
+    if kept.is_empty() {
+        return Err(AugmentError::EmptyDirectory {
+            path: directory.to_path_buf(),
+            reason: "no image of a batch could be decoded (files changed or damaged since the scan?)".into(),
+        });
+    }
+    Ok((kept, images))
+}

@@ -60,7 +60,7 @@ pub use summary::{Summary, SummaryRow, thousands};
 /// the loaders reach it too.
 #[doc(hidden)]
 pub mod internal {
-    pub use crate::atomic::{keep_permissions, persist, temporary_path, write_atomically};
+    pub use crate::atomic::{destination, keep_permissions, persist, temporary_path, write_atomically};
     #[cfg(target_arch = "x86_64")]
     pub use crate::cpu::vector::{Vector, Ymm, Zmm};
     pub use crate::files::regular_file;

@@ -16,7 +16,7 @@ use crate::error::{NetworkError, Result};
 use crate::flavor::Flavor;
 use crate::network::Network;
 use crate::preprocess::Preprocess;
-use crate::weights::keras_h5::{KerasWeightFile, keras_tensors};
+use crate::weights::keras_h5::{KerasWeightFile, load_keras_file};
 use crate::weights::named::apply_named;
 use crate::weights::native::{NETWORK_KEY, native_tensors, safetensors_metadata, save_network};
 use crate::weights::torch::{read_state_dict, torch_tensors};
@@ -170,7 +170,7 @@ impl Registry {
         };
         match detect_format(path)? {
             WeightFormat::KerasH5 => {
-                let file = KerasWeightFile::read(path)?;
+                let file = KerasWeightFile::read_declared(path)?;
                 self.backbones.iter().copied().find(|b| b.recognises_keras(&file)).ok_or_else(|| {
                     let first: Vec<&str> = file.layers.iter().take(3).map(|l| l.name.as_str()).collect();
                     unknown(format!("no backbone has the layers of this Keras file (first: {first:?})"))
@@ -235,17 +235,16 @@ pub fn load_weights(backbone: &dyn Backbone, network: Network, path: &Path) -> R
         reason,
     };
     let tensors = match detect_format(path)? {
-        WeightFormat::KerasH5 => {
-            let file = KerasWeightFile::read(path)?;
-            if !backbone.recognises_keras(&file) {
-                if let Some(held) = backbone.keras_file_holds(&file) {
-                    return Err(other(format!("it holds {held}, not {}", backbone.title())));
-                }
-                let first: Vec<&str> = file.layers.iter().take(3).map(|l| l.name.as_str()).collect();
-                return Err(other(format!("its layers are not {}'s (first: {first:?})", backbone.title())));
+        WeightFormat::KerasH5 => load_keras_file(&network, path, |file| {
+            if backbone.recognises_keras(file) {
+                return Ok(());
             }
-            keras_tensors(&network, &file, path)?
-        }
+            if let Some(held) = backbone.keras_file_holds(file) {
+                return Err(other(format!("it holds {held}, not {}", backbone.title())));
+            }
+            let first: Vec<&str> = file.layers.iter().take(3).map(|l| l.name.as_str()).collect();
+            Err(other(format!("its layers are not {}'s (first: {first:?})", backbone.title())))
+        })?,
         WeightFormat::Torchvision => {
             let Some(keys) = backbone.torch_keys() else {
                 return Err(other(format!(

@@ -41,7 +41,7 @@ pub fn native_config(path: &Path) -> Result<Option<MobileNetV2Config>> {
 /// inputs of `input_size`: the width from `block_16_project`'s filters, the top from a
 /// `predictions` layer. Fails on a file of another network.
 pub fn keras_file_config(path: &Path, input_size: [usize; 2]) -> Result<MobileNetV2Config> {
-    let file = KerasWeightFile::read(path)?;
+    let file = KerasWeightFile::read_declared(path)?;
     let other = |reason: String| NetworkError::OtherArchitecture {
         path: path.to_path_buf(),
         network: "MobileNetV2".into(),

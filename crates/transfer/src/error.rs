@@ -19,6 +19,15 @@ pub enum TransferError {
         /// What the system said.
         source: std::io::Error,
     },
+    /// An output folder another run (or another lock of this process) is writing
+    /// ([`OutputLock`](crate::OutputLock)).
+    #[error("{folder}: the output folder is in use by {holder}; wait for that run to end or choose another --output")]
+    OutputLocked {
+        /// The folder.
+        folder: PathBuf,
+        /// Who holds it, as its lock file says.
+        holder: String,
+    },
     /// A checkpoint that cannot be read or does not fit.
     #[error("{path}: {reason}")]
     Checkpoint {

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use backbone::batch_norm::{BatchNormalization, BatchNormalizationConfig};
 
 use crate::dense::Dense;
-use crate::error::Result;
+use crate::error::{Result, TransferError};
 
 /// How the base's feature map becomes a vector.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -66,6 +66,40 @@ impl HeadConfig {
             Pooling::Flatten => rows * cols * channels,
             Pooling::GlobalAverage => channels,
         }
+    }
+
+    /// Checks the configuration before anything is allocated (dropout in Keras' `[0, 1)`, at
+    /// least one output, no hidden layer of zero units) and returns the number of weights
+    /// the head has on a `[rows, cols, channels]` feature map (an error where it overflows).
+    pub fn check(&self, [rows, cols, channels]: [usize; 3]) -> Result<u64> {
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(TransferError::Config(format!("head dropout {} is not in [0, 1)", self.dropout)));
+        }
+        if self.outputs == 0 || self.hidden.contains(&0) {
+            return Err(TransferError::Config(format!(
+                "a head layer of zero units (hidden {:?}, outputs {})",
+                self.hidden, self.outputs
+            )));
+        }
+        let too_big = || {
+            TransferError::Config(format!(
+                "a head of hidden {:?} on a {rows}x{cols}x{channels} feature map has more weights than memory holds",
+                self.hidden
+            ))
+        };
+        let features = match self.pooling {
+            Pooling::Flatten => (rows as u64).checked_mul(cols as u64).and_then(|n| n.checked_mul(channels as u64)),
+            Pooling::GlobalAverage => Some(channels as u64),
+        }
+        .ok_or_else(too_big)?;
+        let mut weights = if self.batch_norm { features.checked_mul(4).ok_or_else(too_big)? } else { 0 };
+        let mut width = features;
+        for &units in self.hidden.iter().chain([&self.outputs]) {
+            let layer = width.checked_add(1).and_then(|w| w.checked_mul(units as u64)).ok_or_else(too_big)?;
+            weights = weights.checked_add(layer).ok_or_else(too_big)?;
+            width = units as u64;
+        }
+        Ok(weights)
     }
 
     /// Creates the head for a `[rows, cols, channels]` feature map, with Keras' `Dense`

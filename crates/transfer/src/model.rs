@@ -44,9 +44,29 @@ impl TransferModelConfig {
         )
     }
 
+    /// Checks the configuration before any weight is allocated: the input size (at least
+    /// the base's smallest, at most [`augment::max_image_pixels`] pixels) and the head
+    /// ([`HeadConfig::check`]). Returns the head's number of weights.
+    pub fn check(&self) -> Result<u64> {
+        let [rows, cols] = self.input_size;
+        if let Some(limit) = augment::max_image_pixels()
+            && (rows as u64).saturating_mul(cols as u64) > limit
+        {
+            return Err(TransferError::Config(format!(
+                "an input of {rows}x{cols} is over the pixel limit of {limit} (augment::set_max_image_pixels)"
+            )));
+        }
+        let architecture = self.base.architecture()?;
+        match architecture.output_shape(architecture.output(), self.input_size)?.as_slice() {
+            &[rows, cols, channels] => self.head.check([rows, cols, channels]),
+            other => Err(TransferError::Config(format!("the base ends in a vector {other:?}, not a feature map"))),
+        }
+    }
+
     /// Builds the model around `base` (already loaded, built with `self.base`), with the
     /// whole base frozen (Keras `layer.trainable = False` for every base layer).
     pub fn init_with_base(&self, base: impl Into<Network>, device: &Device) -> Result<TransferModel> {
+        self.check()?;
         let base = base.into();
         let feature_map = self.feature_map(&base)?;
         self.init_with_head(base, self.head.init(feature_map, device))

@@ -57,7 +57,9 @@ fn folders_with_images(
     for entry in sorted_entries(dir)? {
         match descend_into(&entry, follow_links, ancestors)? {
             Some(canonical) => subfolders.push((entry, canonical)),
-            None if entry.is_file() => {
+            // Anything but a folder: a FIFO, device or dangling link named like an image is
+            // listed, so the scan reports it as a bad image instead of passing over it.
+            None if !entry.is_dir() => {
                 let name = entry.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
                 match formats.iter().any(|format| name.ends_with(format)) {
                     true => images.push(entry),
@@ -115,13 +117,16 @@ pub(crate) fn index_directory(
     seed: u32,
     follow_links: bool,
 ) -> Result<Index> {
-    let mut folders = Vec::new();
+    // Class folders by name, each with its path as the system gave it (a name that is not
+    // UTF-8 is shown lossily but its folder is still the one read).
+    let mut paths = Vec::new();
     for entry in sorted_entries(directory)? {
         let name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if entry.is_dir() && !name.starts_with('.') {
-            folders.push(name);
+            paths.push((name, entry));
         }
     }
+    let folders: Vec<String> = paths.iter().map(|(name, _)| name.clone()).collect();
     let class_names: Vec<String> = match class_names {
         None => folders,
         Some(given) => {
@@ -147,7 +152,9 @@ pub(crate) fn index_directory(
     }
     let mut files = Vec::new();
     for (class, name) in class_names.iter().enumerate() {
-        let (found, _) = image_files(&directory.join(name), follow_links, &FORMATS)?;
+        let folder =
+            paths.iter().find(|(folder, _)| folder == name).map_or_else(|| directory.join(name), |p| p.1.clone());
+        let (found, _) = image_files(&folder, follow_links, &FORMATS)?;
         files.extend(found.into_iter().map(|path| (path, class)));
     }
     if shuffle {

@@ -12,19 +12,25 @@ use rayon::prelude::*;
 
 use crate::dataset::tf_resize::{crop_to_aspect_ratio, tf_resize};
 use crate::dataset::{ColorMode, ImageDatasetConfig, LabelMode};
+use crate::decode::LargeDecode;
 use crate::directory::{Batch, PartialBatch, class_targets};
 use crate::error::{AugmentError, Result};
 use crate::image::Image;
 use crate::layers::{Augmentation, PreprocessingLayer};
 use crate::partial::{SkipHints, kept_images};
-use crate::scan::keep_readable;
+use crate::scan::{drop_undecodable, keep_readable};
 use crate::seeding::{epoch_rng, image_rng};
 
 /// Decodes an image file into `color_mode`'s channels, as TF's `decode_image(channels=...)`:
 /// RGBA to RGB drops alpha, gray to RGB repeats it, RGB to RGBA adds alpha 255, colour to
 /// grey takes libpng's BT.601 weights (TF's JPEG decoder reads the luma plane instead).
 pub fn decode_for_dataset(path: &Path, color_mode: ColorMode) -> Result<Image> {
-    let decoded = crate::decode::open_image(path)?;
+    Ok(decode_samples(path, color_mode)?.0.to_f32())
+}
+
+/// [`decode_for_dataset`]'s 8-bit samples, with the permit of a large decode.
+fn decode_samples(path: &Path, color_mode: ColorMode) -> Result<(Image<u8>, Option<LargeDecode>)> {
+    let (decoded, permit) = crate::decode::open_image_bounded(path)?;
     let (width, height) = (decoded.width() as usize, decoded.height() as usize);
     let bytes = match color_mode {
         ColorMode::Rgb => decoded.to_rgb8().into_raw(),
@@ -38,13 +44,14 @@ pub fn decode_for_dataset(path: &Path, color_mode: ColorMode) -> Result<Image> {
             .map(|p| ((9797 * p[0] as u32 + 19234 * p[1] as u32 + 3737 * p[2] as u32) >> 15) as u8)
             .collect(),
     };
-    Image::new(height, width, color_mode.channels(), bytes.into_iter().map(f32::from).collect())
+    Ok((Image { height, width, channels: color_mode.channels(), data: bytes }, permit))
 }
 
 /// One image as the dataset loads it: decoded, cropped to the aspect ratio if asked, and
-/// resized with `tf.image.resize` (values 0..255 as floats, not rounded).
+/// resized with `tf.image.resize` (values 0..255 as floats, not rounded; floats only at the
+/// target size).
 pub fn load_for_dataset(path: &Path, config: &ImageDatasetConfig) -> Result<Image> {
-    let image = decode_for_dataset(path, config.color_mode)?;
+    let (image, _permit) = decode_samples(path, config.color_mode)?;
     let image = match config.crop_to_aspect_ratio {
         true => crop_to_aspect_ratio(&image, config.image_size),
         false => image,
@@ -184,6 +191,7 @@ impl ImageDataset {
     fn start(&mut self) -> &Receiver<Result<HostBatch>> {
         let (sender, receiver) = sync_channel(self.config.prefetch.max(1));
         let producer = Producer {
+            directory: self.directory.clone(),
             files: Arc::clone(&self.files),
             config: Arc::clone(&self.config),
             seed: self.seed,
@@ -260,6 +268,7 @@ impl ImageDataset {
 
 /// The worker side: computes the window's batches in order, epoch after epoch.
 struct Producer {
+    directory: PathBuf,
     files: Arc<Vec<(PathBuf, usize)>>,
     config: Arc<ImageDatasetConfig>,
     seed: u32,
@@ -323,12 +332,14 @@ impl Producer {
         // Hints are followed only without augmentation (its layers draw per batch).
         let decoded: Vec<bool> =
             files.iter().map(|&file| self.augmentation.is_some() || !self.skip_hints.skipped(file)).collect();
-        let mut images: Vec<Image> = files
+        let results = files
             .par_iter()
             .zip(&decoded)
-            .filter(|(_, decoded)| **decoded)
-            .map(|(&file, _)| load_for_dataset(&self.files[file].0, &self.config))
-            .collect::<Result<_>>()?;
+            .map(|(&file, &decoded)| decoded.then(|| load_for_dataset(&self.files[file].0, &self.config)))
+            .collect();
+        let (kept, mut images) = drop_undecodable(&self.directory, results, self.config.bad_images)?;
+        let files: Vec<usize> = kept.iter().map(|&sample| files[sample]).collect();
+        let decoded: Vec<bool> = kept.iter().map(|&sample| decoded[sample]).collect();
         if let Some(augmentation) = &self.augmentation {
             let mut rng = image_rng(self.seed as u64 ^ 0x4155_4721, epoch, batch_index as u64);
             augmentation.apply(&mut images, &mut rng)?;
@@ -338,9 +349,9 @@ impl Producer {
         Ok(HostBatch {
             pixels,
             decoded,
-            files: files.to_vec(),
             classes: files.iter().map(|&i| self.files[i].1).collect(),
             paths: files.iter().map(|&i| self.files[i].0.clone()).collect(),
+            files,
         })
     }
 }

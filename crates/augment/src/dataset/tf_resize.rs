@@ -53,10 +53,11 @@ impl fmt::Display for TfResize {
     }
 }
 
-/// `tf.image.resize(image, [rows, cols], method)` of a float image.
-pub fn tf_resize(image: &Image, [rows, cols]: [usize; 2], method: TfResize) -> Image {
+/// `tf.image.resize(image, [rows, cols], method)` of a float image (or of 8-bit samples,
+/// read as the floats they are).
+pub fn tf_resize<T: Copy + Into<f32>>(image: &Image<T>, [rows, cols]: [usize; 2], method: TfResize) -> Image {
     if (rows, cols) == (image.height, image.width) && method != TfResize::Area {
-        return image.clone();
+        return image.to_f32();
     }
     match method {
         TfResize::Bilinear => bilinear(image, rows, cols),
@@ -93,14 +94,14 @@ fn linear_axis(input: usize, output: usize) -> Vec<Linear> {
         .collect()
 }
 
-fn bilinear(image: &Image, rows: usize, cols: usize) -> Image {
+fn bilinear<T: Copy + Into<f32>>(image: &Image<T>, rows: usize, cols: usize) -> Image {
     let (ys, xs) = (linear_axis(image.height, rows), linear_axis(image.width, cols));
     let ch = image.channels;
     let mut out = Vec::with_capacity(rows * cols * ch);
     for y in &ys {
         for x in &xs {
             for c in 0..ch {
-                let at = |row: usize, col: usize| image.data[(row * image.width + col) * ch + c];
+                let at = |row: usize, col: usize| image.data[(row * image.width + col) * ch + c].into();
                 let (top_left, top_right) = (at(y.lower, x.lower), at(y.lower, x.upper));
                 let (bottom_left, bottom_right) = (at(y.upper, x.lower), at(y.upper, x.upper));
                 let top = top_left + (top_right - top_left) * x.lerp;
@@ -112,7 +113,7 @@ fn bilinear(image: &Image, rows: usize, cols: usize) -> Image {
     Image { height: rows, width: cols, channels: ch, data: out }
 }
 
-fn nearest(image: &Image, rows: usize, cols: usize) -> Image {
+fn nearest<T: Copy + Into<f32>>(image: &Image<T>, rows: usize, cols: usize) -> Image {
     let axis = |input: usize, output: usize| -> Vec<usize> {
         let s = scale(input, output);
         (0..output).map(|i| (((i as f32 + 0.5) * s).floor() as usize).min(input - 1)).collect()
@@ -122,7 +123,7 @@ fn nearest(image: &Image, rows: usize, cols: usize) -> Image {
     let mut out = Vec::with_capacity(rows * cols * ch);
     for &y in &ys {
         for &x in &xs {
-            out.extend_from_slice(image.pixel(y, x));
+            out.extend(image.pixel(y, x).iter().map(|&v| v.into()));
         }
     }
     Image { height: rows, width: cols, channels: ch, data: out }
@@ -168,7 +169,7 @@ fn cubic_axis(input: usize, output: usize) -> Vec<([usize; 4], [f32; 4])> {
         .collect()
 }
 
-fn bicubic(image: &Image, rows: usize, cols: usize) -> Image {
+fn bicubic<T: Copy + Into<f32>>(image: &Image<T>, rows: usize, cols: usize) -> Image {
     let (ys, xs) = (cubic_axis(image.height, rows), cubic_axis(image.width, cols));
     let ch = image.channels;
     let mut out = Vec::with_capacity(rows * cols * ch);
@@ -176,7 +177,9 @@ fn bicubic(image: &Image, rows: usize, cols: usize) -> Image {
         for (x_index, x_weight) in &xs {
             for c in 0..ch {
                 let row_value = |row: usize| {
-                    (0..4).map(|k| x_weight[k] * image.data[(row * image.width + x_index[k]) * ch + c]).sum::<f32>()
+                    (0..4)
+                        .map(|k| x_weight[k] * image.data[(row * image.width + x_index[k]) * ch + c].into())
+                        .sum::<f32>()
                 };
                 out.push((0..4).map(|k| y_weight[k] * row_value(y_index[k])).sum());
             }
@@ -187,7 +190,7 @@ fn bicubic(image: &Image, rows: usize, cols: usize) -> Image {
 
 /// TF's `ResizeArea`: each output pixel is the mean of the input it covers, input pixels
 /// cut at the covered fraction.
-fn area(image: &Image, rows: usize, cols: usize) -> Image {
+fn area<T: Copy + Into<f32>>(image: &Image<T>, rows: usize, cols: usize) -> Image {
     let (height_scale, width_scale) = (scale(image.height, rows), scale(image.width, cols));
     // For each output row/column: (source index, weight) pairs, with TF's weights: the
     // covered part of the first and last cell (the whole scale when one cell covers all).
@@ -221,7 +224,7 @@ fn area(image: &Image, rows: usize, cols: usize) -> Image {
                 for &(y, wy) in y_span {
                     let mut row = 0.0f32;
                     for &(x, wx) in x_span {
-                        row += image.data[(y * image.width + x) * ch + c] * wx;
+                        row += image.data[(y * image.width + x) * ch + c].into() * wx;
                     }
                     sum += row * wy;
                 }
@@ -234,7 +237,7 @@ fn area(image: &Image, rows: usize, cols: usize) -> Image {
 
 /// Keras' `smart_resize` crop (`crop_to_aspect_ratio=True`): the largest centred window of
 /// the target's aspect ratio, computed in `f32` and truncated as Keras does.
-pub fn crop_to_aspect_ratio(image: &Image, [rows, cols]: [usize; 2]) -> Image {
+pub fn crop_to_aspect_ratio<T: Copy>(image: &Image<T>, [rows, cols]: [usize; 2]) -> Image<T> {
     let (height, width) = (image.height, image.width);
     let crop_height = (((width * rows) as f32 / cols as f32) as usize).min(height);
     let crop_width = (((height * cols) as f32 / rows as f32) as usize).min(width);

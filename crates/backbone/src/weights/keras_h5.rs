@@ -8,6 +8,7 @@
 //! TF2 session from `conv2d`, a second model in the same session from `conv2d_94`. Those
 //! match by the **rank** of their counter, which is the order of the Keras source.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -70,12 +71,24 @@ fn string_list(attrs: &HashMap<String, AttrValue>, key: &str) -> Option<Vec<Stri
     Some(all)
 }
 
-impl KerasWeightFile {
-    /// Reads every weighted layer of a Keras weight file.
-    ///
-    /// Fails with a typed error on a file that is not HDF5, is truncated, lacks the Keras
-    /// `layer_names` / `weight_names` attributes, or has an unreadable dataset.
-    pub fn read(path: &Path) -> Result<Self> {
+/// A Keras weight file opened and its layers, weight names and declared shapes read, but
+/// no values: what is checked (against a network, against the file's size) before anything
+/// of the size a file declares is allocated.
+struct DeclaredFile {
+    file: File,
+    /// The layers with each weight's name and shape (values empty).
+    contents: KerasWeightFile,
+    /// Each layer's weights' dataset paths (`layer/weight_name`), in `contents`' order.
+    datasets: HashMap<String, Vec<String>>,
+    /// The file's length in bytes.
+    size: u64,
+}
+
+impl DeclaredFile {
+    /// Opens `path` and reads what it declares: fails with a typed error on a file that is
+    /// not HDF5, is truncated, lacks the Keras `layer_names` / `weight_names` attributes,
+    /// or has an unreadable dataset header.
+    fn open(path: &Path) -> Result<Self> {
         let io = |source| NetworkError::Io { path: path.to_path_buf(), source };
         crate::files::regular_file(path).map_err(io)?;
         let size = std::fs::metadata(path).map_err(io)?.len();
@@ -89,7 +102,7 @@ impl KerasWeightFile {
         let names = string_list(&attrs, "layer_names").ok_or_else(|| {
             bad(path, "no `layer_names` attribute: not a Keras weight file (model.save_weights writes one)")
         })?;
-        let mut layers = Vec::new();
+        let (mut layers, mut datasets) = (Vec::new(), HashMap::new());
         for name in names {
             let group = file
                 .group(&name)
@@ -102,25 +115,111 @@ impl KerasWeightFile {
                 continue;
             }
             let mut weights = Vec::with_capacity(weight_names.len());
+            let mut paths = Vec::with_capacity(weight_names.len());
             for weight_name in weight_names {
+                let dataset_path = format!("{name}/{weight_name}");
                 let dataset = file
-                    .dataset(&format!("{name}/{weight_name}"))
+                    .dataset(&dataset_path)
                     .map_err(|e| bad(path, format!("layer `{name}`: weight `{weight_name}` unreadable: {e}")))?;
                 let shape = dataset
                     .shape()
                     .map_err(|e| bad(path, format!("layer `{name}`: weight `{weight_name}`: {e}")))?
                     .into_iter()
-                    .map(|d| d as usize)
+                    .map(|d| usize::try_from(d).unwrap_or(usize::MAX))
                     .collect();
-                let values = dataset
-                    .read_f32()
-                    .map_err(|e| bad(path, format!("layer `{name}`: weight `{weight_name}`: {e}")))?;
-                weights.push(KerasWeight { name: short_weight_name(&weight_name), shape, values });
+                weights.push(KerasWeight { name: short_weight_name(&weight_name), shape, values: Vec::new() });
+                paths.push(dataset_path);
             }
+            datasets.insert(name.clone(), paths);
             layers.push(KerasLayer { name, weights });
+        }
+        Ok(Self { file, contents: KerasWeightFile { layers }, datasets, size })
+    }
+
+    /// The values of weight `weight` of `layer`, as Keras reads them into a float32 model:
+    /// float32 as they are, float16 and float64 converted; other types are errors naming
+    /// the weight. Stored bytes beyond the file's length (a dataset declared but never
+    /// written, or one claiming more than the file holds) are refused before any
+    /// allocation.
+    fn values(&self, path: &Path, layer: &KerasLayer, weight: usize) -> Result<Vec<f32>> {
+        let name = &layer.name;
+        let dataset_path = &self.datasets[name][weight];
+        let weight_name = &layer.weights[weight].name;
+        let fail = |reason: String| bad(path, format!("layer `{name}`: weight `{weight_name}`: {reason}"));
+        let dataset = self.file.dataset(dataset_path).map_err(|e| fail(e.to_string()))?;
+        let datatype = dataset.datatype().map_err(|e| fail(e.to_string()))?;
+        let element = match &datatype {
+            hdf5_pure::Datatype::FloatingPoint { size: size @ (2 | 4 | 8), .. } => u64::from(*size),
+            _ => {
+                let stored = dataset.dtype().map_or_else(|e| e.to_string(), |t| format!("{t:?}"));
+                return Err(fail(format!("stored as {stored}, not floating-point weights")));
+            }
+        };
+        let count = layer.weights[weight].shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64));
+        let bytes = count.and_then(|n| n.checked_mul(element));
+        if bytes.is_none_or(|bytes| bytes > self.size) {
+            return Err(fail(format!(
+                "its declared shape {:?} needs more bytes than the whole file holds ({}): \
+                 a dataset declared but not written, or a corrupt header",
+                layer.weights[weight].shape, self.size
+            )));
+        }
+        match datatype {
+            hdf5_pure::Datatype::FloatingPoint { size: 2, byte_order, .. } => {
+                let raw = dataset.read_raw().map_err(|e| fail(e.to_string()))?;
+                let big = matches!(byte_order, hdf5_pure::DatatypeByteOrder::BigEndian);
+                Ok(raw
+                    .chunks_exact(2)
+                    .map(|b| [b[0], b[1]])
+                    .map(|b| if big { half::f16::from_be_bytes(b) } else { half::f16::from_le_bytes(b) })
+                    .map(f32::from)
+                    .collect())
+            }
+            _ => dataset.read_f32().map_err(|e| fail(e.to_string())),
+        }
+    }
+}
+
+impl KerasWeightFile {
+    /// Reads every weighted layer of a Keras weight file, with its values (float16 and
+    /// float64 weights converted to float32, as Keras loads them into a float32 model).
+    ///
+    /// Fails with a typed error on a file that is not HDF5, is truncated, lacks the Keras
+    /// `layer_names` / `weight_names` attributes, has an unreadable dataset, or declares a
+    /// weight larger than the file (checked before it is read).
+    pub fn read(path: &Path) -> Result<Self> {
+        let declared = DeclaredFile::open(path)?;
+        let mut layers = declared.contents.layers.clone();
+        for layer in &mut layers {
+            for weight in 0..layer.weights.len() {
+                layer.weights[weight].values = declared.values(path, layer, weight)?;
+            }
         }
         Ok(Self { layers })
     }
+
+    /// Reads a Keras weight file's layers, weight names and shapes without any value (each
+    /// weight's `values` empty): what telling a file's network and width needs, at the cost
+    /// of its headers only.
+    pub fn read_declared(path: &Path) -> Result<Self> {
+        Ok(DeclaredFile::open(path)?.contents)
+    }
+}
+
+/// Maps the Keras weight file at `path` onto `network`'s parameters, reading each value
+/// only after its declared shape matched the network's (a file declaring huge datasets is
+/// an error before anything of that size is allocated). `accept` sees the declared layers
+/// first (to refuse another network's file by its layer names).
+pub(crate) fn load_keras_file(
+    network: &Network,
+    path: &Path,
+    accept: impl FnOnce(&KerasWeightFile) -> Result<()>,
+) -> Result<Vec<NamedTensor>> {
+    let declared = DeclaredFile::open(path)?;
+    accept(&declared.contents)?;
+    paired_tensors(network, &declared.contents, path, |layer, weight| {
+        declared.values(path, layer, weight).map(Cow::Owned)
+    })
 }
 
 /// `conv2d_5/kernel:0` -> `kernel`.
@@ -212,7 +311,19 @@ fn pair_layers<'f>(
 /// A file of the whole network loads into a model cut anywhere (the layers after the cut
 /// are skipped); a file saved from a cut model loads into a model cut at the same layer.
 pub fn keras_tensors(network: &Network, file: &KerasWeightFile, path: &Path) -> Result<Vec<NamedTensor>> {
-    let mut tensors = Vec::new();
+    paired_tensors(network, file, path, |layer, weight| Ok(Cow::Borrowed(layer.weights[weight].values.as_slice())))
+}
+
+/// [`keras_tensors`] with each weight's values from `values(layer, weight index)`, asked for
+/// only once every weight of the file has matched the network in name and shape.
+fn paired_tensors<'f>(
+    network: &Network,
+    file: &'f KerasWeightFile,
+    path: &Path,
+    values: impl Fn(&'f KerasLayer, usize) -> Result<Cow<'f, [f32]>>,
+) -> Result<Vec<NamedTensor>> {
+    // Names and shapes first: (layer, weight index, our layer, our weight, key, Burn shape).
+    let mut matched = Vec::new();
     for (layer, index) in pair_layers(network, file, path)? {
         let Some(index) = index else { continue };
         let weights = network.weights(index);
@@ -232,7 +343,7 @@ pub fn keras_tensors(network: &Network, file: &KerasWeightFile, path: &Path) -> 
         }
         for ours_weight in weights {
             let name = ours_weight.keras_name();
-            let weight = layer.weights.iter().find(|w| w.name == name).ok_or_else(|| {
+            let position = layer.weights.iter().position(|w| w.name == name).ok_or_else(|| {
                 other(
                     path,
                     network,
@@ -244,6 +355,7 @@ pub fn keras_tensors(network: &Network, file: &KerasWeightFile, path: &Path) -> 
                     ),
                 )
             })?;
+            let weight = &layer.weights[position];
             let key = network.param_path(index, ours_weight).expect("a weight the layer holds");
             let burn_shape = super::named::parameter_shape(network, &key);
             let expected = ours.kind.keras_shape_of(ours_weight, &burn_shape);
@@ -256,9 +368,15 @@ pub fn keras_tensors(network: &Network, file: &KerasWeightFile, path: &Path) -> 
                     found: weight.shape.clone(),
                 });
             }
-            let values = ours.kind.to_burn_layout(ours_weight, &weight.values, &weight.shape);
-            tensors.push(NamedTensor::new(key, &layer.name, burn_shape, values));
+            matched.push((layer, position, ours, ours_weight, key, burn_shape));
         }
+    }
+    let mut tensors = Vec::with_capacity(matched.len());
+    for (layer, position, ours, ours_weight, key, burn_shape) in matched {
+        let weight = &layer.weights[position];
+        let values = values(layer, position)?;
+        let values = ours.kind.to_burn_layout(ours_weight, &values, &weight.shape);
+        tensors.push(NamedTensor::new(key, &layer.name, burn_shape, values));
     }
     Ok(tensors)
 }

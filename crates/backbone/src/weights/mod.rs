@@ -7,7 +7,7 @@ pub(crate) mod native;
 pub(crate) mod torch;
 
 pub use keras_h5::{KerasLayer, KerasWeight, KerasWeightFile};
-pub use native::{NETWORK_KEY, safetensors_metadata};
+pub use native::{NETWORK_KEY, SafetensorsFile, read_safetensors, safetensors_metadata};
 
 use crate::files::regular_file;
 

@@ -19,24 +19,89 @@ pub const NETWORK_KEY: &str = "backbone.network";
 
 /// Reads the `__metadata__` map of a safetensors file's header (empty if there is none).
 pub fn safetensors_metadata(path: &Path) -> Result<HashMap<String, String>> {
-    let bad = |reason: String| NetworkError::BadWeightFile { path: path.to_path_buf(), reason };
     let io = |source| NetworkError::Io { path: path.to_path_buf(), source };
     crate::files::regular_file(path).map_err(io)?;
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut len = [0u8; 8];
-    file.read_exact(&mut len).map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+    file.read_exact(&mut len).map_err(|e| bad_file(path, format!("not a safetensors file: {e}")))?;
+    let len = header_length(path, len)?;
+    let mut header = vec![0u8; len];
+    file.read_exact(&mut header).map_err(|e| bad_file(path, format!("truncated safetensors header: {e}")))?;
+    Ok(parse_header(path, &header)?.0)
+}
+
+/// A safetensors file read whole into memory (so that a file changed or cut while it loads
+/// is an error naming it, never a signal from a mapping): its bytes, the `__metadata__` map
+/// and the number of values its tensors declare (checked against the file's length).
+#[derive(Debug, Clone)]
+pub struct SafetensorsFile {
+    /// The whole file.
+    pub bytes: Vec<u8>,
+    /// The header's `__metadata__` map.
+    pub metadata: HashMap<String, String>,
+    /// The values of all its tensors together (products of their shapes).
+    pub values: u64,
+}
+
+/// Reads a safetensors file ([`SafetensorsFile`]); a folder, FIFO or device, a header that
+/// is not the format's, and tensors declaring more bytes than the file holds are errors
+/// naming the file.
+pub fn read_safetensors(path: &Path) -> Result<SafetensorsFile> {
+    let io = |source| NetworkError::Io { path: path.to_path_buf(), source };
+    crate::files::regular_file(path).map_err(io)?;
+    let bytes = std::fs::read(path).map_err(io)?;
+    let len = bytes.get(..8).ok_or_else(|| bad_file(path, "not a safetensors file: shorter than 8 bytes".into()))?;
+    let len = header_length(path, len.try_into().unwrap_or_default())?;
+    let header = bytes.get(8..8 + len).ok_or_else(|| bad_file(path, "truncated safetensors header".into()))?;
+    let (metadata, values, data_bytes) = parse_header(path, header)?;
+    if data_bytes > (bytes.len() - 8 - len) as u64 {
+        return Err(bad_file(
+            path,
+            format!("its tensors declare {data_bytes} bytes but it holds {} (truncated?)", bytes.len() - 8 - len),
+        ));
+    }
+    Ok(SafetensorsFile { bytes, metadata, values })
+}
+
+fn bad_file(path: &Path, reason: String) -> NetworkError {
+    NetworkError::BadWeightFile { path: path.to_path_buf(), reason }
+}
+
+/// The header length a file's first 8 bytes give, refused over 100 MB (not a header).
+fn header_length(path: &Path, len: [u8; 8]) -> Result<usize> {
     let len = u64::from_le_bytes(len);
     if len > 100 << 20 {
-        return Err(bad(format!("not a safetensors file: header of {len} bytes")));
+        return Err(bad_file(path, format!("not a safetensors file: header of {len} bytes")));
     }
-    let mut header = vec![0u8; len as usize];
-    file.read_exact(&mut header).map_err(|e| bad(format!("truncated safetensors header: {e}")))?;
+    Ok(len as usize)
+}
+
+/// A header's `__metadata__`, the values its tensors declare and the end of their data.
+fn parse_header(path: &Path, header: &[u8]) -> Result<(HashMap<String, String>, u64, u64)> {
     let header: serde_json::Value =
-        serde_json::from_slice(&header).map_err(|e| bad(format!("safetensors header is not JSON: {e}")))?;
-    let metadata = header.get("__metadata__").and_then(|m| m.as_object());
-    Ok(metadata
+        serde_json::from_slice(header).map_err(|e| bad_file(path, format!("safetensors header is not JSON: {e}")))?;
+    let object = header.as_object().ok_or_else(|| bad_file(path, "safetensors header is not a JSON object".into()))?;
+    let metadata = object
+        .get("__metadata__")
+        .and_then(|m| m.as_object())
         .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
-        .unwrap_or_default())
+        .unwrap_or_default();
+    let (mut values, mut end) = (0u64, 0u64);
+    for (name, tensor) in object.iter().filter(|(name, _)| *name != "__metadata__") {
+        let numbers = |key: &str| -> Option<Vec<u64>> {
+            tensor.get(key)?.as_array()?.iter().map(|v| v.as_u64()).collect::<Option<Vec<u64>>>()
+        };
+        let shape = numbers("shape").ok_or_else(|| bad_file(path, format!("tensor {name:?}: no shape")))?;
+        let count = shape
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| bad_file(path, format!("tensor {name:?}: shape {shape:?} overflows")))?;
+        values = values.saturating_add(count);
+        if let Some(&[_, stop]) = numbers("data_offsets").as_deref() {
+            end = end.max(stop);
+        }
+    }
+    Ok((metadata, values, end))
 }
 
 /// The `layer.weight` key of every parameter of `network`, with its module path.

@@ -26,7 +26,8 @@ pub fn read_state_dict(path: &Path) -> Result<StateDict> {
     crate::files::regular_file(path).map_err(|source| NetworkError::Io { path: path.to_path_buf(), source })?;
     let is_safetensors = path.extension().is_some_and(|e| e == "safetensors");
     let tensors = if is_safetensors {
-        let mut store = SafetensorsStore::from_file(path);
+        // Read into memory: a file changed while it loads is an error, never a SIGBUS.
+        let mut store = SafetensorsStore::from_bytes(Some(super::native::read_safetensors(path)?.bytes));
         store.get_all_tensors().map_err(|e| bad(format!("unreadable safetensors: {e}")))?.clone()
     } else {
         // Keys as torchvision wrote them: `classifier.1` stays `classifier.1` (Burn would

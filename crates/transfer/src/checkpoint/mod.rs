@@ -53,10 +53,14 @@ pub struct CheckpointMetadata {
 /// Saves `model` with `metadata` and, when given, the optimizer state (making the folder
 /// if it is missing), as one unit that a crash cannot tear: the optimizer state goes to a
 /// file of its own named after its content (`<path>.optim-<digest>`), then the weights to a
-/// temporary file renamed over `path` last, recording the state's name and digest; older
-/// states beside `path` are removed after that. Without an optimizer the checkpoint names
-/// none, and any state beside an older checkpoint at `path` is removed. A new file gets the
-/// process's usual mode for new files; a replaced one keeps its own.
+/// temporary file of this process renamed over `path` last, recording the state's name and
+/// digest. After that the state the replaced checkpoint named is removed (and, where this
+/// process holds the folder's [`OutputLock`](crate::OutputLock), every other state of
+/// `path`: leftovers of killed saves; without the lock another run's may be in the making).
+/// Without an optimizer the checkpoint names none. A symbolic link at `path` stays a link
+/// (its target is written); a path that is not a regular file (FIFO, device, folder) is an
+/// error. A new file gets the process's usual mode for new files; a replaced one keeps its
+/// own.
 pub fn save_checkpoint(
     path: &Path,
     model: &TransferModel,
@@ -68,6 +72,9 @@ pub fn save_checkpoint(
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
         std::fs::create_dir_all(folder).map_err(|source| TransferError::Io { path: folder.to_path_buf(), source })?;
     }
+    // A link's target is the checkpoint (its states go beside it); a FIFO or device is refused.
+    let path = &backbone::internal::destination(path)
+        .map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
     let json = serde_json::to_string(metadata).map_err(|e| failed(e.to_string()))?;
     let ids = serde_json::to_string(&param_ids(model)).map_err(|e| failed(e.to_string()))?;
     // The state the checkpoint there now names: a failed save leaves it and nothing new.
@@ -82,7 +89,7 @@ pub fn save_checkpoint(
         optimizer_state::remove_unsaved(path, state, named_before.as_deref());
     }
     saved?;
-    optimizer_state::remove_others(path, state.as_ref())
+    optimizer_state::remove_replaced(path, state.as_ref(), named_before.as_deref())
 }
 
 /// The weights with the metadata `json`, the parameter ids and the state's record, to a
@@ -96,6 +103,7 @@ fn write_weights(
 ) -> Result<()> {
     let failed = |reason: String| TransferError::Checkpoint { path: path.to_path_buf(), reason };
     let tmp = backbone::internal::temporary_path(path);
+    let _ = std::fs::remove_file(&tmp); // a leftover of this process id is never a live write
     let mut store =
         SafetensorsStore::from_file(&tmp).overwrite(true).metadata(METADATA_KEY, json).metadata(PARAM_IDS_KEY, ids);
     if let Some(state) = state {
@@ -140,8 +148,9 @@ impl TransferModel {
     /// model's, as in Keras. Another architecture is an error naming both.
     pub fn load_weights(mut self, path: &Path) -> Result<TransferModel> {
         let failed = |reason: String| TransferError::Checkpoint { path: path.to_path_buf(), reason };
-        let header = backbone::weights::safetensors_metadata(path)?;
-        let json = header.get(METADATA_KEY).ok_or_else(|| {
+        // Read whole into memory: a file changed during the load is an error, not a SIGBUS.
+        let file = backbone::weights::read_safetensors(path)?;
+        let json = file.metadata.get(METADATA_KEY).ok_or_else(|| {
             failed(
                 "not a transfer checkpoint: base weight files (Keras .h5, torchvision .pth) load with \
                  BaseConfig::pretrained"
@@ -154,7 +163,7 @@ impl TransferModel {
         if ours != theirs {
             return Err(failed(format!("the checkpoint holds {theirs}, this model is {ours}")));
         }
-        let mut store = SafetensorsStore::from_file(path);
+        let mut store = SafetensorsStore::from_bytes(Some(file.bytes));
         let result = self.load_from(&mut store).map_err(|e| failed(format!("reading weights: {e}")))?;
         if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
             return Err(failed(format!("weights do not fit the model: {result}")));
@@ -217,13 +226,24 @@ pub fn load_checkpoint(
     device: &Device,
 ) -> Result<(TransferModel, CheckpointMetadata, Option<ModuleOptimizer>)> {
     let failed = |reason: String| TransferError::Checkpoint { path: path.to_path_buf(), reason };
-    let header = backbone::weights::safetensors_metadata(path)?;
+    // Read whole into memory: a file changed during the load is an error, not a SIGBUS.
+    let file = backbone::weights::read_safetensors(path)?;
+    let path = &backbone::internal::destination(path).unwrap_or_else(|_| path.to_path_buf());
+    let header = &file.metadata;
     let json = header
         .get(METADATA_KEY)
         .ok_or_else(|| failed("not a transfer checkpoint (no transfer.checkpoint metadata)".into()))?;
     let metadata: CheckpointMetadata = serde_json::from_str(json).map_err(|e| failed(format!("bad metadata: {e}")))?;
+    // The recorded configuration against the tensors listed, before anything is allocated.
+    let head_values = metadata.config.check().map_err(|e| failed(format!("its recorded configuration: {e}")))?;
+    if head_values > file.values {
+        return Err(failed(format!(
+            "its recorded configuration has a head of {head_values} weights, but the file holds {} in all",
+            file.values
+        )));
+    }
     let mut model = metadata.config.init(device)?;
-    let mut store = SafetensorsStore::from_file(path);
+    let mut store = SafetensorsStore::from_bytes(Some(file.bytes));
     let result = model.load_from(&mut store).map_err(|e| failed(format!("reading weights: {e}")))?;
     if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
         return Err(failed(format!("weights do not fit the recorded configuration: {result}")));

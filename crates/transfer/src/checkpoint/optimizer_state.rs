@@ -80,20 +80,28 @@ pub(super) fn remove_unsaved(checkpoint: &Path, written: &OptimizerStateFile, na
     }
 }
 
-/// Removes the optimizer states beside `checkpoint` other than `keep` (older generations,
-/// the legacy `<path>.optim`, temporary files of an interrupted save). Called once the
-/// checkpoint naming `keep` is in place.
-pub(super) fn remove_others(checkpoint: &Path, keep: Option<&OptimizerStateFile>) -> Result<()> {
+/// Removes, once the checkpoint naming `keep` is in place, the state the checkpoint it
+/// replaced named (`named_before`) and the legacy `<path>.optim`. Where this process holds
+/// the folder's output lock, every other state of `checkpoint` goes too (leftovers of saves
+/// killed between their two renames): no other writer can be making one there. Without the
+/// lock, states this save did not replace are left alone, as they may be another run's.
+pub(super) fn remove_replaced(
+    checkpoint: &Path,
+    keep: Option<&OptimizerStateFile>,
+    named_before: Option<&str>,
+) -> Result<()> {
     let prefix = format!("{}.optim", file_name(checkpoint));
     let folder = match checkpoint.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(folder) => folder.to_path_buf(),
         None => PathBuf::from("."),
     };
+    let sole_writer = crate::output_lock::held(&folder);
     let entries = std::fs::read_dir(&folder).map_err(|source| TransferError::Io { path: folder.clone(), source })?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = name == prefix || name.starts_with(&format!("{prefix}-"));
-        if ours && keep.is_none_or(|keep| keep.file != name) {
+        let replaced = name == prefix || Some(name.as_str()) == named_before;
+        let ours = sole_writer && name.starts_with(&format!("{prefix}-"));
+        if (replaced || ours) && keep.is_none_or(|keep| keep.file != name) && entry.path().is_file() {
             let path = entry.path();
             std::fs::remove_file(&path).map_err(|source| TransferError::Io { path, source })?;
         }
