@@ -131,8 +131,8 @@ fn same_seed_same_batches_whatever_the_thread_count() {
 }
 
 /// A bad file is found when the folder is scanned, before any training: an error listing
-/// it by default, left out with `BadImages::Skip`; one that goes bad after the scan is
-/// still an error naming it.
+/// it by default, left out with `BadImages::Skip`; one that goes bad after the scan is an
+/// error naming it by default, and left out of its batch with `BadImages::Skip`.
 #[test]
 fn a_corrupt_image_is_reported_by_path() {
     let dir = scratch("corrupt");
@@ -150,9 +150,16 @@ fn a_corrupt_image_is_reported_by_path() {
     assert!(it.skipped().iter().any(|p| p.ends_with("cats/broken.jpg")));
     it.next_batch(&Device::flex()).unwrap();
 
+    std::fs::remove_file(dir.join("cats/broken.jpg")).unwrap();
+    std::fs::remove_file(dir.join("dogs/empty.png")).unwrap();
     let mut it = DirectoryIterator::new(&dir, course().build().unwrap(), skip).unwrap();
+    let strict = FlowConfig { bad_images: augment::BadImages::Error, ..it.config().clone() };
+    let mut strict = DirectoryIterator::new(&dir, course().build().unwrap(), strict).unwrap();
     std::fs::write(dir.join("cats/rgb.png"), b"gone bad").unwrap();
-    let err = it.next_batch(&Device::flex()).unwrap_err();
+    let batch = it.next_batch(&Device::flex()).unwrap();
+    assert_eq!(batch.paths.len(), 4, "left out of its batch");
+    assert!(!batch.paths.iter().any(|p| p.ends_with("cats/rgb.png")));
+    let err = strict.next_batch(&Device::flex()).unwrap_err();
     assert!(matches!(err, AugmentError::CorruptImage { .. }), "{err}");
     assert!(err.to_string().contains("rgb.png"), "{err}");
 }

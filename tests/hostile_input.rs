@@ -169,13 +169,14 @@ fn outputs_that_are_not_regular_files_are_never_replaced() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
-/// A checkpoint file with its header's recorded configuration replaced by `edit`.
-fn with_recorded_config(bytes: &[u8], edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+/// A checkpoint file with the field at `pointer` (a JSON pointer into its recorded model
+/// configuration) set to `value`.
+fn with_recorded_config(bytes: &[u8], pointer: &str, value: serde_json::Value) -> Vec<u8> {
     let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
     let recorded = header["__metadata__"]["transfer.checkpoint"].as_str().unwrap();
     let mut metadata: serde_json::Value = serde_json::from_str(recorded).unwrap();
-    edit(&mut metadata["config"]);
+    *metadata["config"].pointer_mut(pointer).unwrap() = value;
     header["__metadata__"]["transfer.checkpoint"] = serde_json::Value::String(metadata.to_string());
     let header = serde_json::to_vec(&header).unwrap();
     let mut out = (header.len() as u64).to_le_bytes().to_vec();
@@ -195,14 +196,14 @@ fn checkpoints_are_checked_before_they_are_built_and_read_into_memory() {
     save_model(&path, &tiny_model(), &classes()).unwrap();
     let good = std::fs::read(&path).unwrap();
     let device = Device::flex();
-    let cases: [(&str, Box<dyn Fn(&mut serde_json::Value)>, &str); 3] = [
-        ("input", Box::new(|c| c["input_size"] = serde_json::json!([1 << 20, 1 << 20])), "pixel limit"),
-        ("hidden", Box::new(|c| c["head"]["hidden"] = serde_json::json!([1u64 << 40])), "head of"),
-        ("dropout", Box::new(|c| c["head"]["dropout"] = serde_json::json!(1.5)), "dropout 1.5"),
+    let cases = [
+        ("input", "/input_size", serde_json::json!([1 << 20, 1 << 20]), "pixel limit"),
+        ("hidden", "/head/hidden", serde_json::json!([1u64 << 40]), "head of"),
+        ("dropout", "/head/dropout", serde_json::json!(1.5), "dropout 1.5"),
     ];
-    for (name, edit, expected) in cases {
+    for (name, pointer, value, expected) in cases {
         let edited = dir.join(format!("{name}.safetensors"));
-        std::fs::write(&edited, with_recorded_config(&good, edit)).unwrap();
+        std::fs::write(&edited, with_recorded_config(&good, pointer, value)).unwrap();
         let err = load_model(&edited, &device).err().unwrap().to_string();
         assert!(err.contains(&format!("{name}.safetensors")) && err.contains(expected), "{name}: {err}");
     }

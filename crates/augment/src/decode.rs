@@ -211,7 +211,7 @@ fn to_rgb_as_pillow(image: image::DynamicImage) -> image::RgbImage {
                 deep.into_raw().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]].map(|v| (v >> 8) as u8)).collect();
             image::RgbImage::from_raw(width, height, rgb).expect("three samples per pixel")
         }
-        other => other.to_rgb8(),
+        other => other.into_rgb8(), // no copy when the decoder gave 8-bit RGB
     }
 }
 

@@ -33,8 +33,8 @@ fn decode_samples(path: &Path, color_mode: ColorMode) -> Result<(Image<u8>, Opti
     let (decoded, permit) = crate::decode::open_image_bounded(path)?;
     let (width, height) = (decoded.width() as usize, decoded.height() as usize);
     let bytes = match color_mode {
-        ColorMode::Rgb => decoded.to_rgb8().into_raw(),
-        ColorMode::Rgba => decoded.to_rgba8().into_raw(),
+        ColorMode::Rgb => decoded.into_rgb8().into_raw(),
+        ColorMode::Rgba => decoded.into_rgba8().into_raw(),
         ColorMode::Grayscale if !decoded.color().has_color() => decoded.to_luma8().into_raw(),
         // TF asks libpng for grey with BT.601 weights (`png_set_rgb_to_gray(1, 0.299, 0.587)`):
         // 15-bit fixed-point coefficients, the sum truncated, as libpng computes it.

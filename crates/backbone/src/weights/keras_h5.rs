@@ -137,8 +137,8 @@ impl DeclaredFile {
     }
 
     /// The values of weight `weight` of `layer`, as Keras reads them into a float32 model:
-    /// float32 as they are, float16 and float64 converted; other types are errors naming
-    /// the weight. Stored bytes beyond the file's length (a dataset declared but never
+    /// float32 as they are, float16, float64 and integers converted; other types (strings,
+    /// records) are errors naming the weight. Stored bytes beyond the file's length (a dataset declared but never
     /// written, or one claiming more than the file holds) are refused before any
     /// allocation.
     fn values(&self, path: &Path, layer: &KerasLayer, weight: usize) -> Result<Vec<f32>> {
@@ -148,11 +148,13 @@ impl DeclaredFile {
         let fail = |reason: String| bad(path, format!("layer `{name}`: weight `{weight_name}`: {reason}"));
         let dataset = self.file.dataset(dataset_path).map_err(|e| fail(e.to_string()))?;
         let datatype = dataset.datatype().map_err(|e| fail(e.to_string()))?;
+        // Numbers only (integers too: `Normalization`'s `count` is an int64 scalar).
         let element = match &datatype {
             hdf5_pure::Datatype::FloatingPoint { size: size @ (2 | 4 | 8), .. } => u64::from(*size),
+            hdf5_pure::Datatype::FixedPoint { size, .. } => u64::from(*size),
             _ => {
                 let stored = dataset.dtype().map_or_else(|e| e.to_string(), |t| format!("{t:?}"));
-                return Err(fail(format!("stored as {stored}, not floating-point weights")));
+                return Err(fail(format!("stored as {stored}, not numbers")));
             }
         };
         let count = layer.weights[weight].shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64));
