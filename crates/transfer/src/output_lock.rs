@@ -40,6 +40,18 @@ impl OutputLock {
         std::fs::create_dir_all(folder).map_err(io(folder))?;
         let canonical = folder.canonicalize().map_err(io(folder))?;
         let path = canonical.join(LOCK_FILE);
+        // A link planted under the lock's name would make the write below truncate its target.
+        if let Ok(meta) = std::fs::symlink_metadata(&path)
+            && !meta.is_file()
+        {
+            return Err(TransferError::Io {
+                path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "the lock file is not a regular file (a link, FIFO or folder): remove it",
+                ),
+            });
+        }
         let mut file =
             OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io(&path))?;
         let holder = |file: &mut File| {

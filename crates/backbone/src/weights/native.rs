@@ -49,16 +49,27 @@ pub struct SafetensorsFile {
 pub fn read_safetensors(path: &Path) -> Result<SafetensorsFile> {
     let io = |source| NetworkError::Io { path: path.to_path_buf(), source };
     crate::files::regular_file(path).map_err(io)?;
-    let bytes = std::fs::read(path).map_err(io)?;
-    let len = bytes.get(..8).ok_or_else(|| bad_file(path, "not a safetensors file: shorter than 8 bytes".into()))?;
-    let len = header_length(path, len.try_into().unwrap_or_default())?;
-    let header = bytes.get(8..8 + len).ok_or_else(|| bad_file(path, "truncated safetensors header".into()))?;
-    let (metadata, values, data_bytes) = parse_header(path, header)?;
-    if data_bytes > (bytes.len() - 8 - len) as u64 {
-        return Err(bad_file(
-            path,
-            format!("its tensors declare {data_bytes} bytes but it holds {} (truncated?)", bytes.len() - 8 - len),
-        ));
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    // The header first: a file that is not one, or whose tensors need more bytes than it
+    // has, is refused before the rest is read.
+    let mut bytes = vec![0u8; 8];
+    file.read_exact(&mut bytes).map_err(|e| bad_file(path, format!("not a safetensors file: {e}")))?;
+    let len = header_length(path, bytes[..8].try_into().unwrap_or_default())?;
+    bytes.resize(8 + len, 0);
+    file.read_exact(&mut bytes[8..]).map_err(|e| bad_file(path, format!("truncated safetensors header: {e}")))?;
+    let (metadata, values, data_bytes) = parse_header(path, &bytes[8..])?;
+    let truncated =
+        |held: u64| bad_file(path, format!("its tensors declare {data_bytes} bytes but it holds {held} (truncated?)"));
+    let held = file.metadata().map_err(io)?.len().saturating_sub(8 + len as u64);
+    if data_bytes > held {
+        return Err(truncated(held));
+    }
+    // No more than its length now (a file growing while it is read cannot grow the read).
+    file.take(held).read_to_end(&mut bytes).map_err(io)?;
+    // Cut while it was read: the same error as a file cut before.
+    let held = (bytes.len() - 8 - len) as u64;
+    if data_bytes > held {
+        return Err(truncated(held));
     }
     Ok(SafetensorsFile { bytes, metadata, values })
 }
