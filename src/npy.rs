@@ -46,7 +46,7 @@ pub fn read_npy(path: &Path) -> Result<NpyArray, NpyError> {
     let name = path.display().to_string();
     let bad = |reason: String| NpyError::Format { path: name.clone(), reason };
     let mut bytes = Vec::new();
-    backbone::internal::regular_file(path)
+    backbone::files::regular_file(path)
         .and_then(|()| std::fs::File::open(path))
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(|source| NpyError::Io { path: name.clone(), source })?;
@@ -139,7 +139,7 @@ pub fn write_npy(path: &Path, shape: &[usize], values: &[f32]) -> Result<(), Npy
         npyz::WriteOptions::<f32>::new().default_dtype().shape(&shape).writer(&mut bytes).begin_nd().map_err(io)?;
     writer.extend(values.iter().copied()).map_err(io)?;
     writer.finish().map_err(io)?;
-    backbone::internal::write_atomically(path, &bytes).map_err(io)
+    backbone::atomic::write_atomically(path, &bytes).map_err(io)
 }
 
 #[cfg(test)]

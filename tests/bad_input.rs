@@ -61,7 +61,7 @@ fn a_fifo_is_not_read_as_a_file() {
     let not_regular = |e: String| assert!(e.contains("not a regular file") && e.contains("weights.h5"), "{e}");
     not_regular(backbone::weights::detect_format(&fifo).unwrap_err().to_string());
     not_regular(backbone::weights::KerasWeightFile::read(&fifo).unwrap_err().to_string());
-    not_regular(backbone::internal::read_state_dict(&fifo).unwrap_err().to_string());
+    not_regular(backbone::weights::read_state_dict(&fifo).unwrap_err().to_string());
     not_regular(backbone::weights::safetensors_metadata(&fifo).unwrap_err().to_string());
     not_regular(read_npy(&fifo).unwrap_err().to_string());
     not_regular(augment::decode_image(&fifo).unwrap_err().to_string());
@@ -271,7 +271,7 @@ fn an_integer_tensor_is_named_not_reported_missing() {
     bytes.extend([0u8; 8]);
     let path = dir.join("ints.safetensors");
     std::fs::write(&path, bytes).unwrap();
-    let err = backbone::internal::read_state_dict(&path).unwrap_err().to_string();
+    let err = backbone::weights::read_state_dict(&path).unwrap_err().to_string();
     assert!(err.contains("ints.safetensors") && err.contains("`conv.weight`") && err.contains("I32"), "{err}");
 }
 

@@ -9,7 +9,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use backbone::internal::read_state_dict;
+use backbone::weights::read_state_dict;
 use backbone::weights::{KerasWeightFile, detect_format, safetensors_metadata};
 use inception_transfer::npy::read_npy;
 

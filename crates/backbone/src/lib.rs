@@ -20,13 +20,13 @@
 #![warn(missing_docs)]
 
 mod architecture;
-mod atomic;
+pub mod atomic;
 pub mod batch_norm;
 mod builder;
 mod calibrate;
 pub mod cpu;
 mod error;
-mod files;
+pub mod files;
 mod flavor;
 mod forward;
 mod frozen;
@@ -51,21 +51,3 @@ pub use plugin::{
 };
 pub use preprocess::{CAFFE_MEAN_BGR, IMAGENET_MEAN, IMAGENET_STD, Preprocess};
 pub use summary::{Summary, SummaryRow, thousands};
-
-/// Internals shared by this workspace's crates: the mapping of weight files onto a
-/// network's parameters that the network crates build their loading on, the crash-safe
-/// file writes of `transfer`, the regular-file check of every reader, the vector operations
-/// of the register-tiled kernels (`transfer`'s head product and gradient). Not part of the
-/// public API: hidden from the documentation and free to change in any release. Tests of
-/// the loaders reach it too.
-#[doc(hidden)]
-pub mod internal {
-    pub use crate::atomic::{destination, keep_permissions, persist, temporary_path, write_atomically};
-    #[cfg(target_arch = "x86_64")]
-    pub use crate::cpu::vector::{Vector, Ymm, Zmm};
-    pub use crate::files::regular_file;
-    pub use crate::weights::keras_h5::keras_tensors;
-    pub use crate::weights::named::{NamedTensor, apply_named};
-    pub use crate::weights::native::{native_tensors, save_network};
-    pub use crate::weights::torch::{StateDict, read_state_dict, torch_tensors};
-}

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use backbone::internal as files;
 use backbone::{NetworkError, Result};
 use burn::tensor::Device;
 
@@ -89,7 +88,7 @@ impl InceptionV3 {
     /// Saves the weights (and the configuration, as metadata) as safetensors, replacing
     /// `path` atomically: a crash leaves the old file or the new one, never half of one.
     pub fn save_safetensors(&self, path: &Path) -> Result<()> {
-        files::save_network(&self.network, path, &self.metadata())
+        backbone::weights::save_network(&self.network, path, &self.metadata())
     }
 
     /// Loads a model saved by [`InceptionV3::save_safetensors`], rebuilding its configuration.

@@ -6,8 +6,9 @@
 
 use std::path::Path;
 
-use backbone::internal::{self as files, StateDict, read_state_dict};
-use backbone::weights::{KerasWeightFile, WeightFormat, detect_format, safetensors_metadata};
+use backbone::weights::{
+    KerasWeightFile, StateDict, WeightFormat, detect_format, read_state_dict, safetensors_metadata,
+};
 use backbone::{Flavor, NetworkError, Result};
 use burn::tensor::Device;
 
@@ -157,7 +158,7 @@ impl MobileNetV2 {
     /// Saves the weights and the configuration as safetensors, atomically.
     pub fn save_safetensors(&self, path: &Path) -> Result<()> {
         let config = serde_json::to_string(&self.config).map_err(|e| NetworkError::BadConfig(e.to_string()))?;
-        files::save_network(&self.network, path, &[(CONFIG_KEY, config)])
+        backbone::weights::save_network(&self.network, path, &[(CONFIG_KEY, config)])
     }
 
     /// Loads a model saved by [`MobileNetV2::save_safetensors`], rebuilding its configuration.

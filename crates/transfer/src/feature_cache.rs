@@ -15,9 +15,9 @@ use burn::tensor::{Tensor, TensorData};
 
 use crate::data::{Inputs, KeyedBatch, RepeatableSource};
 use crate::error::{Result, TransferError};
-use crate::fit::{StepMetrics, Trainer};
 use crate::head::ClassifierHead;
 use crate::inference::InferenceModel;
+use crate::trainer::{StepMetrics, Trainer};
 
 /// Features by sample key, within a memory budget.
 pub(crate) struct FeatureCache {

@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use backbone::SummaryRow;
 use backbone::batch_norm::{BatchNormalization, BatchNormalizationConfig};
 
 use crate::dense::Dense;
@@ -145,8 +146,9 @@ fn glorot_dense(input: usize, units: usize, rng: &mut ChaCha8Rng, device: &Devic
 /// built-in one; a head of one's own (attention pooling, a different stack) implements this
 /// and goes into [`TransferModelConfig::init_with_head`](crate::TransferModelConfig::init_with_head),
 /// then trains, evaluates and predicts through the same [`Trainer`](crate::Trainer) and
-/// callbacks. (Checkpoints, `config()` and `summary()` record the built-in head's
-/// configuration, so they are for [`Head`]; save a head of one's own with Burn's stores.)
+/// callbacks; `summary()` lists the rows it reports ([`ClassifierHead::summary_rows`]).
+/// (Checkpoints and `config()` record the built-in head's configuration, so they are for
+/// [`Head`]; save a head of one's own with Burn's stores.)
 pub trait ClassifierHead: Module + burn::module::ModuleDisplay + core::fmt::Debug + 'static {
     /// Logits `[batch, outputs]` from the base's features `[batch, channels, rows, cols]`.
     fn forward(&self, features: Tensor<4>) -> Tensor<2>;
@@ -158,6 +160,29 @@ pub trait ClassifierHead: Module + burn::module::ModuleDisplay + core::fmt::Debu
     /// `Flatten` head); batches of other image sizes are then refused before the base runs.
     fn needs_input_size(&self) -> bool {
         false
+    }
+
+    /// Its rows of Keras' `model.summary()` on a `[rows, cols, channels]` feature map. By
+    /// default one row, `head`, of the head's type, its output units and every parameter
+    /// counted as trainable; a head of one's own overrides it for Keras' rows.
+    fn summary_rows(&self, feature_map: [usize; 3]) -> Vec<SummaryRow> {
+        let _ = feature_map;
+        let type_name = std::any::type_name::<Self>();
+        let short = type_name.split('<').next().unwrap_or(type_name).rsplit("::").next().unwrap_or(type_name);
+        vec![SummaryRow {
+            name: "head".into(),
+            layer_type: short.into(),
+            output_shape: vec![self.outputs()],
+            trainable: Module::num_params(self),
+            non_trainable: 0,
+        }]
+    }
+
+    /// This head as the built-in [`Head`], if it is one: on a host device the trainer then
+    /// computes the gradient of its first kernel by factors (the same values, a few rows at
+    /// a time). Heads of one's own keep the default, `None`.
+    fn as_builtin_mut(&mut self) -> Option<&mut Head> {
+        None
     }
 
     /// Logits to probabilities: sigmoid for one output, softmax otherwise.
@@ -264,6 +289,50 @@ impl ClassifierHead for Head {
 
     fn needs_input_size(&self) -> bool {
         self.pooling == Pooling::Flatten
+    }
+
+    fn as_builtin_mut(&mut self) -> Option<&mut Head> {
+        Some(self)
+    }
+
+    /// Keras' rows: the pooling, the batch norm (gamma and beta trainable, the moving
+    /// statistics not), each hidden `Dense`, the dropout, the output `Dense`.
+    fn summary_rows(&self, [rows, cols, channels]: [usize; 3]) -> Vec<SummaryRow> {
+        let mut width = match self.pooling {
+            Pooling::Flatten => rows * cols * channels,
+            Pooling::GlobalAverage => channels,
+        };
+        let (pool_name, pool_type) = match self.pooling {
+            Pooling::Flatten => ("flatten", "Flatten"),
+            Pooling::GlobalAverage => ("global_average_pooling2d", "GlobalAveragePooling2D"),
+        };
+        let row = |name: String, layer_type: &str, shape: usize, params: usize| SummaryRow {
+            name,
+            layer_type: layer_type.into(),
+            output_shape: vec![shape],
+            trainable: params,
+            non_trainable: 0,
+        };
+        let mut rows = vec![row(pool_name.into(), pool_type, width, 0)];
+        if self.batch_norm.is_some() {
+            let statistics = SummaryRow {
+                non_trainable: 2 * width,
+                ..row("batch_normalization".into(), "BatchNormalization", width, 2 * width)
+            };
+            rows.push(statistics);
+        }
+        let dense_name = |n: usize| if n == 0 { "dense".to_string() } else { format!("dense_{n}") };
+        for (dense, layer) in self.hidden.iter().enumerate() {
+            let units = layer.units();
+            rows.push(row(dense_name(dense), "Dense", units, width * units + units));
+            width = units;
+        }
+        if self.dropout.prob > 0.0 {
+            rows.push(row("dropout".into(), "Dropout", width, 0));
+        }
+        let outputs = self.outputs();
+        rows.push(row(dense_name(self.hidden.len()), "Dense", outputs, width * outputs + outputs));
+        rows
     }
 }
 

@@ -112,7 +112,7 @@ impl History {
 /// Writes `bytes` to `path` through a temporary file and a rename, so a crash leaves the old
 /// file or the new one, never a torn one.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    backbone::internal::write_atomically(path, bytes)
+    backbone::atomic::write_atomically(path, bytes)
         .map_err(|source| TransferError::Io { path: path.to_path_buf(), source })
 }
 

@@ -8,7 +8,7 @@
 use std::ops::Range;
 
 #[cfg(target_arch = "x86_64")]
-use backbone::internal::{Vector, Ymm, Zmm};
+use backbone::cpu::vector::{Vector, Ymm, Zmm};
 use rayon::prelude::*;
 
 /// Parts the sum over the kernel's rows is split into (fixed, so that the order of the

@@ -23,7 +23,6 @@ mod dense;
 mod error;
 mod evaluation;
 mod feature_cache;
-mod fit;
 mod font;
 mod head;
 mod history;
@@ -38,6 +37,7 @@ mod pipeline;
 mod plot;
 mod scaling;
 mod timing;
+mod trainer;
 
 pub use backbone::{FrozenBase, Preprocess};
 pub use base::{BaseConfig, LayerRef};
@@ -52,7 +52,6 @@ pub use data::{BatchSource, InMemoryBatches, Inputs, KeyedBatch, RepeatableSourc
 pub use dense::{Dense, MAX_BLOCK_BYTES};
 pub use error::{Result, TransferError};
 pub use evaluation::{ClassificationReport, Predictions, Scores};
-pub use fit::{CompileConfig, FitConfig, StepMetrics, Trainer, Weights, predict, predict_files};
 pub use head::{ClassifierHead, Head, HeadConfig, Pooling};
 pub use history::{EpochRecord, History};
 pub use inference::InferenceModel;
@@ -64,3 +63,4 @@ pub use pipeline::{InputPipeline, Resize};
 pub use plot::{plot_history, plot_history_marked};
 pub use scaling::InputScaling;
 pub use timing::EpochTiming;
+pub use trainer::{CompileConfig, FitConfig, StepMetrics, Trainer, Weights, predict, predict_files};

@@ -1,7 +1,7 @@
 //! The transfer model: a base network cut at a named layer, a head, and which layers of the
 //! base are trainable (Keras' `layer.trainable`).
 
-use backbone::{Architecture, LayerKind, Network, Summary, SummaryRow};
+use backbone::{Architecture, LayerKind, Network, Summary};
 
 /// Whether a layer joins branches (`Add`, `Concatenate`): where a block of the base ends.
 fn is_merge(kind: &LayerKind) -> bool {
@@ -14,7 +14,7 @@ use inception::{InceptionV3Config, LayerName};
 
 use crate::base::{BaseConfig, LayerRef};
 use crate::error::{Result, TransferError};
-use crate::head::{ClassifierHead, Head, HeadConfig, Pooling};
+use crate::head::{ClassifierHead, Head, HeadConfig};
 use crate::scaling::InputScaling;
 
 /// Configuration of a [`TransferModel`].
@@ -364,55 +364,26 @@ impl TransferModel {
             }
         }))
     }
+}
 
-    /// The head's layers as Keras lists them (see [`TransferModel::summary`]).
+impl<H: ClassifierHead> TransferModel<H> {
+    /// The head's layers as Keras lists them (see [`TransferModel::summary`]; their number
+    /// does not depend on the feature map).
     fn head_layers(&self) -> usize {
-        let dropout = usize::from(self.head.dropout.prob > 0.0);
-        2 + usize::from(self.head.batch_norm.is_some()) + self.head.hidden.len() + dropout
+        self.head.summary_rows([1, 1, 1]).len()
     }
 
-    /// Keras' `model.summary()` of base + head, frozen layers counted as non-trainable.
+    /// Keras' `model.summary()` of base + head, frozen layers counted as non-trainable; the
+    /// head's rows as it reports them ([`ClassifierHead::summary_rows`]).
     pub fn summary(&self) -> Result<Summary> {
         let mut summary = Summary::of(self.architecture(), self.input_size, &|i| self.base.is_trainable(i))?;
         summary.model_name = "model".into();
-        let shape = self.architecture().output_shape(self.architecture().output(), self.input_size)?;
-        let mut width = match self.head.pooling {
-            Pooling::Flatten => shape.iter().product(),
-            Pooling::GlobalAverage => shape[shape.len() - 1],
+        let feature_map = match self.architecture().output_shape(self.architecture().output(), self.input_size)?[..] {
+            [rows, cols, channels] => [rows, cols, channels],
+            [features] => [1, 1, features],
+            _ => return Err(TransferError::Config("the base's output is neither a feature map nor a vector".into())),
         };
-        let (pool_name, pool_type) = match self.head.pooling {
-            Pooling::Flatten => ("flatten", "Flatten"),
-            Pooling::GlobalAverage => ("global_average_pooling2d", "GlobalAveragePooling2D"),
-        };
-        let row = |name: String, layer_type: &str, shape: usize, params: usize| SummaryRow {
-            name,
-            layer_type: layer_type.into(),
-            output_shape: vec![shape],
-            trainable: params,
-            non_trainable: 0,
-        };
-        summary.rows.push(row(pool_name.into(), pool_type, width, 0));
-        if self.head.batch_norm.is_some() {
-            // gamma and beta train; the moving statistics do not.
-            let statistics = SummaryRow {
-                non_trainable: 2 * width,
-                ..row("batch_normalization".into(), "BatchNormalization", width, 2 * width)
-            };
-            summary.rows.push(statistics);
-        }
-        let mut dense = 0;
-        let dense_name = |n: usize| if n == 0 { "dense".to_string() } else { format!("dense_{n}") };
-        for layer in &self.head.hidden {
-            let units = layer.units();
-            summary.rows.push(row(dense_name(dense), "Dense", units, width * units + units));
-            width = units;
-            dense += 1;
-        }
-        if self.head.dropout.prob > 0.0 {
-            summary.rows.push(row("dropout".into(), "Dropout", width, 0));
-        }
-        let outputs = self.head.outputs();
-        summary.rows.push(row(dense_name(dense), "Dense", outputs, width * outputs + outputs));
+        summary.rows.extend(self.head.summary_rows(feature_map));
         Ok(summary)
     }
 }

@@ -27,7 +27,7 @@ mod pool;
 mod profile;
 mod simd;
 mod steps;
-pub(crate) mod vector;
+pub mod vector;
 mod window;
 mod window_classes;
 mod winograd;

@@ -6,8 +6,11 @@ pub(crate) mod named;
 pub(crate) mod native;
 pub(crate) mod torch;
 
+pub use keras_h5::keras_tensors;
 pub use keras_h5::{KerasLayer, KerasWeight, KerasWeightFile};
-pub use native::{NETWORK_KEY, SafetensorsFile, read_safetensors, safetensors_metadata};
+pub use named::{NamedTensor, apply_named};
+pub use native::{NETWORK_KEY, SafetensorsFile, native_tensors, read_safetensors, safetensors_metadata, save_network};
+pub use torch::{StateDict, read_state_dict, torch_tensors};
 
 use crate::files::regular_file;
 

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use crate::callbacks::{Callback, Logs, python_repr};
 use crate::error::{Result, TransferError};
-use crate::fit::Trainer;
 use crate::head::ClassifierHead;
 use crate::history::write_atomically;
+use crate::trainer::Trainer;
 
 /// Keras' `CSVLogger(filename, separator=",", append=False)`: a header `epoch` + the
 /// epoch's log names sorted (with `val_` copies when the first epoch had no validation),

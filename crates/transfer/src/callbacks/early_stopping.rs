@@ -3,8 +3,8 @@
 use crate::callbacks::monitor::warn_missing;
 use crate::callbacks::{Callback, Logs, Mode};
 use crate::error::Result;
-use crate::fit::{Trainer, Weights};
 use crate::head::ClassifierHead;
+use crate::trainer::{Trainer, Weights};
 
 /// Keras 2.15's `EarlyStopping(monitor="val_loss", min_delta=0, patience=0, verbose=0,
 /// mode="auto", baseline=None, restore_best_weights=False, start_from_epoch=0)`, with the

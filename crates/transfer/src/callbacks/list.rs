@@ -3,9 +3,9 @@
 
 use crate::callbacks::{Callback, FitParams, Logs, ProgbarLogger};
 use crate::error::{Result, TransferError};
-use crate::fit::Trainer;
 use crate::head::ClassifierHead;
 use crate::history::History;
+use crate::trainer::Trainer;
 
 /// Every callback of a `fit` call, called hook by hook in order.
 pub(crate) struct CallbackList<'a, 'b, H: ClassifierHead> {

@@ -50,8 +50,8 @@ pub use scheduler::LearningRateScheduler;
 pub use terminate_on_nan::TerminateOnNaN;
 
 use crate::error::Result;
-use crate::fit::Trainer;
 use crate::head::{ClassifierHead, Head};
+use crate::trainer::Trainer;
 
 /// What `fit` tells its callbacks before training (Keras' `callback.params`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use crate::callbacks::monitor::warn_missing;
 use crate::callbacks::{Callback, Logs, Mode, fill_template};
 use crate::checkpoint::save_checkpoint;
 use crate::error::{Result, TransferError};
-use crate::fit::Trainer;
+use crate::trainer::Trainer;
 
 /// Keras 2.15's `ModelCheckpoint(filepath, monitor="val_loss", verbose=0,
 /// save_best_only=False, save_weights_only=False, mode="auto",

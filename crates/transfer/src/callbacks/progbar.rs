@@ -12,8 +12,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::callbacks::{Callback, FitParams, Logs, python_format};
 use crate::error::Result;
-use crate::fit::Trainer;
 use crate::head::ClassifierHead;
+use crate::trainer::Trainer;
 
 /// How much `fit` prints (Keras' `verbose` 0, 1, 2 and `"auto"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

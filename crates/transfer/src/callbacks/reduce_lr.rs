@@ -3,8 +3,8 @@
 use crate::callbacks::monitor::warn_missing;
 use crate::callbacks::{Callback, Logs, Mode};
 use crate::error::{Result, TransferError};
-use crate::fit::Trainer;
 use crate::head::ClassifierHead;
+use crate::trainer::Trainer;
 
 /// Keras 2.15's `ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=10, verbose=0,
 /// mode="auto", min_delta=1e-4, cooldown=0, min_lr=0)`, with the same rules: `auto` is

@@ -2,8 +2,8 @@
 
 use crate::callbacks::{Callback, Logs};
 use crate::error::{Result, TransferError};
-use crate::fit::Trainer;
 use crate::head::ClassifierHead;
+use crate::trainer::Trainer;
 
 /// Keras' `LearningRateScheduler(schedule, verbose=0)`: at the start of each epoch the
 /// rate becomes `schedule(epoch, current_rate)`; `lr` is logged at its end.

@@ -2,8 +2,8 @@
 
 use crate::callbacks::{Callback, Logs};
 use crate::error::Result;
-use crate::fit::Trainer;
 use crate::head::ClassifierHead;
+use crate::trainer::Trainer;
 
 /// Keras' `TerminateOnNaN()`: when a batch ends with a NaN or infinite `loss`, prints
 /// `Batch N: Invalid loss, terminating training` and stops training (the epoch still ends

@@ -73,7 +73,7 @@ pub fn save_checkpoint(
         std::fs::create_dir_all(folder).map_err(|source| TransferError::Io { path: folder.to_path_buf(), source })?;
     }
     // A link's target is the checkpoint (its states go beside it); a FIFO or device is refused.
-    let path = &backbone::internal::destination(path)
+    let path = &backbone::atomic::destination(path)
         .map_err(|source| TransferError::Io { path: path.to_path_buf(), source })?;
     let json = serde_json::to_string(metadata).map_err(|e| failed(e.to_string()))?;
     let ids = serde_json::to_string(&param_ids(model)).map_err(|e| failed(e.to_string()))?;
@@ -102,7 +102,7 @@ fn write_weights(
     state: Option<&optimizer_state::OptimizerStateFile>,
 ) -> Result<()> {
     let failed = |reason: String| TransferError::Checkpoint { path: path.to_path_buf(), reason };
-    let tmp = backbone::internal::temporary_path(path);
+    let tmp = backbone::atomic::temporary_path(path);
     let _ = std::fs::remove_file(&tmp); // a leftover of this process id is never a live write
     let mut store =
         SafetensorsStore::from_file(&tmp).overwrite(true).metadata(METADATA_KEY, json).metadata(PARAM_IDS_KEY, ids);
@@ -113,7 +113,7 @@ fn write_weights(
         let _ = std::fs::remove_file(&tmp);
         return Err(failed(format!("writing weights: {e}")));
     }
-    backbone::internal::persist(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })
+    backbone::atomic::persist(&tmp, path).map_err(|source| TransferError::Io { path: path.to_path_buf(), source })
 }
 
 /// Keras' `model.save(path)` in one call: the weights, the configuration the model holds
@@ -228,7 +228,7 @@ pub fn load_checkpoint(
     let failed = |reason: String| TransferError::Checkpoint { path: path.to_path_buf(), reason };
     // Read whole into memory: a file changed during the load is an error, not a SIGBUS.
     let file = backbone::weights::read_safetensors(path)?;
-    let path = &backbone::internal::destination(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = &backbone::atomic::destination(path).unwrap_or_else(|_| path.to_path_buf());
     let header = &file.metadata;
     let json = header
         .get(METADATA_KEY)

@@ -68,7 +68,7 @@ pub(super) fn write(checkpoint: &Path, optimizer: &ModuleOptimizer) -> Result<Op
     let digest = digest(&bytes);
     let file = format!("{}.optim-{digest}", file_name(checkpoint));
     let path = sibling(checkpoint, &file);
-    backbone::internal::write_atomically(&path, &bytes).map_err(|source| TransferError::Io { path, source })?;
+    backbone::atomic::write_atomically(&path, &bytes).map_err(|source| TransferError::Io { path, source })?;
     Ok(OptimizerStateFile { file, digest, bytes: bytes.len() as u64 })
 }
 

@@ -14,7 +14,7 @@
 //! gradient agree to the bit.
 
 #[cfg(target_arch = "x86_64")]
-use backbone::internal::{Vector, Ymm, Zmm};
+use backbone::cpu::vector::{Vector, Ymm, Zmm};
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
