@@ -46,7 +46,6 @@ fn main() -> Result<()> {
 
     // The model: pretrained base cut at mixed7, frozen, course head.
     let start = common::course_model(&args, &data, &device)?;
-    start.check_classes(train.class_names())?;
     println!("{}", start.model.summary()?);
     if args.summary {
         return Ok(());

@@ -76,7 +76,6 @@ fn main() -> Result<()> {
     let (data, _standin) = common::data_folder(args.data.as_deref(), &HORSES_OR_HUMANS, &output, [100, 50], args.seed)?;
     let (mut train, mut validation) = common::course_flows(&data, &args)?;
     let start = common::course_model(&args, &data, &device)?;
-    start.check_classes(train.class_names())?;
     println!("{}", start.model.summary()?);
     if args.summary {
         return Ok(());

@@ -181,6 +181,14 @@ impl<H: ClassifierHead> Trainer<H> {
             None => None,
         };
         if let Some(names) = train.class_names() {
+            if !self.class_names.is_empty() && self.class_names != names {
+                return Err(TransferError::Config(format!(
+                    "fit: the model was trained on the classes {:?} (a resumed checkpoint or an earlier fit), the \
+                     training data has {names:?}: its outputs would mean other classes \
+                     (Trainer::set_class_names(vec![]) first to train it on these anew)",
+                    self.class_names
+                )));
+            }
             self.class_names = names.to_vec();
         }
         if let Some(pipeline) = train.input_pipeline() {

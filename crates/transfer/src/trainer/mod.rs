@@ -11,7 +11,7 @@ use burn::store::ModuleSnapshot;
 use burn::store::bridge::{from_data, to_data};
 use burn::tensor::{Device, TensorData};
 
-use crate::checkpoint::CheckpointMetadata;
+use crate::checkpoint::{CheckpointMetadata, load_checkpoint};
 use crate::error::{Result, TransferError};
 use crate::head::{ClassifierHead, Head};
 use crate::model::TransferModel;
@@ -159,7 +159,8 @@ impl<H: ClassifierHead> Trainer<H> {
         &self.class_names
     }
 
-    /// Sets the class names checkpoints record (`fit` sets them from its training data).
+    /// Sets the class names checkpoints record (`fit` sets them from its training data, and
+    /// refuses training data of other classes once they are set; empty: any).
     pub fn set_class_names(&mut self, class_names: Vec<String>) {
         self.class_names = class_names;
     }
@@ -284,9 +285,42 @@ impl Trainer {
         }
     }
 
+    /// Keras' `load_model` to go on training, from a checkpoint ([`Trainer::save`],
+    /// `ModelCheckpoint`): [`Trainer::resume_from`] on what [`load_checkpoint`] reads.
+    pub fn resume(path: &Path, compile: CompileConfig, device: &Device) -> Result<(Trainer, CheckpointMetadata)> {
+        Trainer::resume_from(load_checkpoint(path, device)?, compile, device)
+    }
+
+    /// A trainer going on from a loaded checkpoint (`load_checkpoint`'s model, metadata and
+    /// optimizer state): the model compiled with `compile`; the checkpoint's class names and
+    /// input pipeline, so that a `fit` on data of other classes is refused (its outputs mean
+    /// the checkpoint's classes); its optimizer state when `compile` uses the optimizer it
+    /// was saved with (another one starts afresh, as a recompile does in Keras). Returns the
+    /// metadata too: its `epochs_trained` is the next `fit`'s `initial_epoch`.
+    pub fn resume_from(
+        (model, metadata, optimizer): (TransferModel, CheckpointMetadata, Option<ModuleOptimizer>),
+        compile: CompileConfig,
+        device: &Device,
+    ) -> Result<(Trainer, CheckpointMetadata)> {
+        let same_optimizer = std::mem::discriminant(&compile.optimizer) == std::mem::discriminant(&metadata.optimizer);
+        let mut trainer = Trainer::new(model, compile, device)?;
+        match optimizer {
+            Some(state) if same_optimizer => trainer.set_optimizer(state),
+            Some(_) => log::warn!(
+                "the checkpoint's optimizer state is {:?}'s, the trainer compiles {:?}: it starts afresh",
+                metadata.optimizer,
+                trainer.compile.optimizer
+            ),
+            None => {}
+        }
+        trainer.set_class_names(metadata.class_names.clone());
+        trainer.set_input_pipeline(metadata.input_pipeline);
+        Ok((trainer, metadata))
+    }
+
     /// Saves the model, its metadata (class names — empty: the training data's —, the input
-    /// pipeline, the epochs trained) and the optimizer state, atomically: a checkpoint to resume from ([`load_checkpoint`](crate::load_checkpoint)
-    /// and [`Trainer::set_optimizer`]) or to load as a model ([`load_model`](crate::load_model)).
+    /// pipeline, the epochs trained) and the optimizer state, atomically: a checkpoint to
+    /// resume from ([`Trainer::resume`]) or to load as a model ([`load_model`](crate::load_model)).
     pub fn save(&self, path: &Path, class_names: &[String], epochs_trained: usize) -> Result<()> {
         let metadata = self.checkpoint_metadata(class_names, epochs_trained);
         crate::save_checkpoint(path, self.model(), &metadata, Some(&self.optimizer))
