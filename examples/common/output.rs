@@ -29,9 +29,10 @@ pub fn writable_folder(folder: &Path) -> Result<OutputLock> {
 }
 
 /// After training: the model's predictions on the validation images (an unshuffled pass of
-/// `data/validation` under the course's validation generator (rescale only); with `steps` fewer than a pass, that many batches
-/// of a seeded shuffle, as `fit` validated), written as `predictions.csv`, `metrics.json`
-/// and `confusion_matrix.png` into `output`, and scikit-learn's report printed.
+/// `data/validation` under the course's validation generator, rescale only; with `steps`
+/// fewer than a pass, that many batches of a seeded shuffle, as `fit` validated), written as
+/// `predictions.csv`, `metrics.json` and `confusion_matrix.png` into `output`, and
+/// scikit-learn's report printed.
 pub fn evaluate_folder(
     trainer: &Trainer,
     data: &Path,
