@@ -1,12 +1,13 @@
-//! Keras' Adam against real Keras 2.15 steps (tests/fixtures/optimizers, made by the script
+//! Keras' Adam against real Keras 2.15 steps (tests/fixtures/optimizers here, made by the script
 //! beside them): the TF tutorial's head trained with `BinaryCrossentropy(from_logits=True)`,
 //! plain and AMSGrad, and its state through a checkpoint.
 
-mod common;
+#[allow(dead_code)] // each test uses its own part
+#[path = "../../../tests/common/detrand.rs"]
+mod detrand;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
-use common::detrand;
 use mobilenet::MobileNetV2Config;
 use transfer::{
     CompileConfig, Dense, HeadConfig, Inputs, KerasAdam, KerasOptimizer, Trainer, TransferModel, TransferModelConfig,
@@ -19,7 +20,11 @@ const BATCH: usize = 6;
 const SCALES: [f32; 5] = [4.0, 0.3, 4.0, 0.1, 0.05];
 
 fn fixture() -> serde_json::Value {
-    let text = std::fs::read_to_string("tests/fixtures/optimizers/keras_adam_steps.json").expect("committed fixture");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/optimizers/keras_adam_steps.json"
+    ))
+    .expect("committed fixture");
     serde_json::from_str(&text).expect("JSON")
 }
 

@@ -13,7 +13,7 @@ use transfer::{
     Weights, load_checkpoint,
 };
 
-const FIXTURE: &str = "tests/fixtures/callbacks/keras_callback_replays.json";
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/callbacks/keras_callback_replays.json");
 
 /// A trainer of a 1-unit head on MobileNetV2 (alpha 0.35, 32x32) features: quick to build
 /// and to step, with the real optimizer, weights and checkpoints.

@@ -2,7 +2,9 @@
 //! and optimizer state) in a loop and is killed with SIGKILL at several moments; each time the
 //! checkpoint left behind loads whole, with the optimizer state it was saved with.
 
-mod common;
+#[allow(dead_code)] // each test uses its own part
+#[path = "../../../tests/common/detrand.rs"]
+mod detrand;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -40,7 +42,7 @@ fn checkpoint_writer() {
     let first =
         load_checkpoint(&checkpoint(Path::new(&dir)), &device).map_or(0, |(_, metadata, _)| metadata.epochs_trained);
     for generation in first + 1.. {
-        let features = common::detrand::uniform(generation as u64, 4 * 256 * 7 * 7);
+        let features = detrand::uniform(generation as u64, 4 * 256 * 7 * 7);
         let features = Inputs::Features(Tensor::from_data(TensorData::new(features, [4, 256, 7, 7]), &device));
         trainer.train_step(features, targets.clone()).unwrap();
         let metadata = trainer.checkpoint_metadata(&["cats".into(), "dogs".into()], generation);
