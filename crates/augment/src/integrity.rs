@@ -78,8 +78,9 @@ fn bmp_problem(bytes: &[u8]) -> Option<String> {
         return None; // run-length encoded: its length is not fixed by the header
     }
     let (width, height) = (u64::from((width as i32).unsigned_abs()), u64::from((height as i32).unsigned_abs()));
-    let stride = (width * u64::from(bits)).div_ceil(32) * 4;
-    let needed = u64::from(offset) + stride * height;
+    // Saturating: a header declaring absurd sizes is simply more than any file holds.
+    let stride = width.saturating_mul(u64::from(bits)).div_ceil(32).saturating_mul(4);
+    let needed = u64::from(offset).saturating_add(stride.saturating_mul(height));
     let held = bytes.len() as u64;
     (held < needed)
         .then(|| format!("BMP pixel data cut short: the header declares {needed} bytes, the file has {held}"))

@@ -138,9 +138,9 @@ impl DeclaredFile {
 
     /// The values of weight `weight` of `layer`, as Keras reads them into a float32 model:
     /// float32 as they are, float16, float64 and integers converted; other types (strings,
-    /// records) are errors naming the weight. Stored bytes beyond the file's length (a dataset declared but never
-    /// written, or one claiming more than the file holds) are refused before any
-    /// allocation.
+    /// records) are errors naming the weight. Stored bytes beyond the file's length (a
+    /// dataset declared but never written, or one claiming more than the file holds) are
+    /// refused before any allocation.
     fn values(&self, path: &Path, layer: &KerasLayer, weight: usize) -> Result<Vec<f32>> {
         let name = &layer.name;
         let dataset_path = &self.datasets[name][weight];
