@@ -55,7 +55,7 @@ impl CompileConfig {
     /// Keras' `BinaryAccuracy()` (threshold 0.5) as the Keras transfer-learning guide uses it
     /// on a head that outputs logits: a sample counts as class 1 when its logit exceeds 0.5
     /// (a probability of 0.62), not 0 — Keras' quirk, reproduced so that the accuracies match
-    /// the guide's. [`Trainer::evaluate`] with the default threshold gives the usual one.
+    /// the guide's. [`Trainer::evaluate`](crate::Trainer::evaluate) with the default threshold gives the usual one.
     pub fn with_keras_binary_accuracy_on_logits(self) -> Self {
         Self { accuracy_threshold: 0.5, ..self }
     }
@@ -80,8 +80,8 @@ pub struct FitConfig {
     /// What to print (Keras' `verbose`).
     #[config(default = "Verbosity::Auto")]
     pub verbose: Verbosity,
-    /// End `fit` with [`TransferError::NonFiniteLoss`] as soon as a batch's loss is NaN or
-    /// infinite, and with [`TransferError::NonFiniteValidationLoss`] when an epoch's
+    /// End `fit` with [`TransferError::NonFiniteLoss`](crate::TransferError::NonFiniteLoss) as soon as a batch's loss is NaN or
+    /// infinite, and with [`TransferError::NonFiniteValidationLoss`](crate::TransferError::NonFiniteValidationLoss) when an epoch's
     /// validation loss is, before the epoch's callbacks (the default: what Keras'
     /// `TerminateOnNaN` does, as an error, so no later checkpoint is written from diverged
     /// weights). `false` trains on, as Keras without it.
@@ -89,7 +89,7 @@ pub struct FitConfig {
     pub stop_on_non_finite_loss: bool,
     /// Memory for the frozen base's features of validation samples, kept across epochs
     /// (MiB; 0: none). With the whole base frozen and a validation source that does not
-    /// augment ([`BatchSource::as_repeatable`]: a folder under a generator that only
+    /// augment ([`BatchSource::as_repeatable`](crate::BatchSource::as_repeatable): a folder under a generator that only
     /// rescales, a dataset without augmentation), each validation image goes through the base
     /// once, in the epoch it first comes; later epochs run only the head on its kept
     /// features: the same `val_loss` and `val_accuracy`, to the bit on CPU devices. The
