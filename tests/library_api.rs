@@ -81,13 +81,28 @@ fn predict_a_folder_and_read_cached_features() {
         shuffle: false,
         ..FlowConfig::default()
     };
-    let mut folder =
-        DirectoryIterator::new(&dir.join("train"), ImageDataGenerator::rescale_only(1.0 / 255.0), config).unwrap();
+    let flow = || {
+        DirectoryIterator::new(&dir.join("train"), ImageDataGenerator::rescale_only(1.0 / 255.0), config.clone())
+            .unwrap()
+    };
+    let mut folder = flow();
     let trainer = Trainer::new(tiny(HeadConfig::course(), &device), CompileConfig::course(), &device).unwrap();
     let (probabilities, targets) = trainer.predict_source(&mut folder, Some(2)).unwrap();
     assert_eq!((probabilities.dims(), targets.dims()), ([6, 1], [6, 1]), "6 images: batches of 4 and 2");
     let values = probabilities.into_data().try_into_vec::<f32>().unwrap();
-    assert!(values.iter().all(|p| (0.0..=1.0).contains(p)), "{values:?}");
+    // The same as `predict` on the folder's batches, with the folder's labels in order.
+    let (mut expected, mut labels) = (Vec::new(), Vec::new());
+    let mut again = flow();
+    for _ in 0..2 {
+        let batch = again.next_batch(&device).unwrap();
+        expected.extend(trainer.predict(batch.images).unwrap().into_data().try_into_vec::<f32>().unwrap());
+        labels.extend(batch.classes.iter().map(|&c| c as f32));
+    }
+    for (got, want) in values.iter().zip(&expected) {
+        assert!((got - want).abs() <= 1e-6, "{values:?} vs predict's {expected:?}");
+    }
+    assert_eq!(targets.into_data().try_into_vec::<f32>().unwrap(), labels);
+    assert_eq!(labels, [0.0, 0.0, 0.0, 1.0, 1.0, 1.0], "unshuffled: the folders in order");
 
     let cached = trainer.cache_features(&mut folder, 2, 0).unwrap();
     assert_eq!((cached.len(), cached.outputs()), (6, 1));
@@ -141,6 +156,11 @@ fn a_head_of_ones_own_trains_through_the_trainer_and_callbacks() {
         MaxPoolHead { dense: transfer::Dense::from_values(vec![0.0; channels], channels, 1, vec![0.0], &device) };
     let model = config.init_with_head(base, head).unwrap();
     assert!(model.base_fully_frozen());
+    // Its summary: the base's rows, then the head's own default row.
+    let summary = model.summary().unwrap();
+    let last = summary.rows.last().unwrap();
+    assert_eq!((last.name.as_str(), last.layer_type.as_str()), ("head", "MaxPoolHead"));
+    assert_eq!((last.output_shape.as_slice(), last.trainable), (&[1][..], channels + 1));
 
     // Features whose channel 0 peaks above 1 exactly for the positive samples.
     let n = 16;
