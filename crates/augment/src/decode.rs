@@ -125,16 +125,15 @@ fn read_checked(path: &Path) -> Result<(Vec<u8>, [u32; 2])> {
             ),
         ));
     }
-    if is_truncated_jpeg(&bytes) {
-        if !LOAD_TRUNCATED_IMAGES.load(Ordering::Relaxed) {
-            return Err(corrupt(
-                path,
-                "image file is truncated (no end-of-image marker after the last scan); accept such files \
-                 with augment::set_load_truncated_images(true), as Pillow's LOAD_TRUNCATED_IMAGES"
-                    .into(),
-            ));
-        }
-    } else if let Some(problem) = container_problem(&bytes) {
+    if is_truncated_jpeg(&bytes) && !LOAD_TRUNCATED_IMAGES.load(Ordering::Relaxed) {
+        return Err(corrupt(
+            path,
+            "image file is truncated (no end-of-image marker after the last scan); accept such files \
+             with augment::set_load_truncated_images(true), as Pillow's LOAD_TRUNCATED_IMAGES"
+                .into(),
+        ));
+    }
+    if let Some(problem) = container_problem(&bytes) {
         return Err(corrupt(path, problem));
     }
     Ok((bytes, [width, height]))

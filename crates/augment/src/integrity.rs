@@ -3,13 +3,10 @@
 //! short, a PNG cut inside its pixel data or with a damaged chunk, a BMP shorter than its
 //! header says).
 
-/// What is wrong with `bytes` as a JPEG, PNG or BMP file (`None`: nothing found; other
-/// formats are not checked here).
+/// What is wrong with `bytes` as a PNG or BMP file (`None`: nothing found; a JPEG's
+/// truncation is [`is_truncated_jpeg`], which Pillow's `LOAD_TRUNCATED_IMAGES` may accept;
+/// other formats are left to the decoder).
 pub(crate) fn container_problem(bytes: &[u8]) -> Option<String> {
-    if bytes.starts_with(&[0xFF, 0xD8]) {
-        return is_truncated_jpeg(bytes)
-            .then(|| "image file is truncated (no end-of-image marker after the last scan)".to_string());
-    }
     if bytes.starts_with(PNG_SIGNATURE) {
         return png_problem(bytes);
     }
