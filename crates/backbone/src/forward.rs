@@ -9,12 +9,16 @@ use burn::tensor::ops::{ConvOptions, PadMode};
 use burn::tensor::{Distribution, Tensor};
 
 use crate::error::{NetworkError, Result};
+use crate::host_train;
 use crate::layer::{Activation, LayerKind, Padding};
 use crate::network::{ConvParams, LayerParams, Network};
 
 fn activate(x: Tensor<4>, activation: Activation) -> Tensor<4> {
     match activation {
         Activation::Linear => x,
+        Activation::Relu | Activation::Relu6 if host_train::applies(&x) => {
+            host_train::relu_clamp(x, if activation == Activation::Relu6 { 6.0 } else { f32::INFINITY })
+        }
         Activation::Relu => relu(x),
         Activation::Relu6 => x.clamp(0.0, 6.0),
         Activation::Softmax => softmax(x, 1),
@@ -57,6 +61,24 @@ fn convolve(x: Tensor<4>, conv: &ConvParams, strides: [usize; 2], padding: Paddi
     let [_, _, h, w] = x.dims();
     let [_, _, kh, kw] = conv.kernel.dims();
     let pad = padding.explicit([h, w], [kh, kw], strides).unwrap_or([[0, 0], [0, 0]]);
+    // The Flex backend's own operations where they apply (`host_train`), Burn's otherwise.
+    let own = match groups {
+        1 if strides == [1, 1] && pad == [[0, 0], [0, 0]] && [kh, kw] == [1, 1] && host_train::applies(&x) => {
+            Some(host_train::pointwise_conv2d(x.clone(), conv.kernel.val()))
+        }
+        1 => None,
+        _ => host_train::depthwise_window(&x, &conv.kernel.val(), strides, pad)
+            .map(|window| host_train::depthwise_conv2d(x.clone(), conv.kernel.val(), window)),
+    };
+    if let Some(y) = own {
+        return match &conv.bias {
+            Some(bias) => {
+                let filters = y.dims()[1];
+                y.add(bias.val().reshape([1, filters, 1, 1]))
+            }
+            None => y,
+        };
+    }
     let symmetric = pad[0][0] == pad[0][1] && pad[1][0] == pad[1][1];
     let (x, pad) = match symmetric {
         true => (x, [pad[0][0], pad[1][0]]),

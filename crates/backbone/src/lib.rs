@@ -30,6 +30,7 @@ pub mod files;
 mod flavor;
 mod forward;
 mod frozen;
+mod host_train;
 mod layer;
 mod network;
 mod plugin;

@@ -25,7 +25,7 @@ pub mod host_memory;
 mod nhwc;
 mod pool;
 mod profile;
-mod simd;
+pub(crate) mod simd;
 mod steps;
 pub mod vector;
 mod window;
