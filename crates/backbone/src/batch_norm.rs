@@ -4,6 +4,8 @@ use burn::config::Config;
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::tensor::{Device, Tensor};
 
+use crate::host_train;
+
 /// Configuration of a [`BatchNormalization`] layer.
 ///
 /// Keras' InceptionV3 builds every batch norm with `scale=False` (no `gamma`), torchvision's
@@ -110,6 +112,15 @@ impl BatchNormalization {
             None => inv_std,
             Some(gamma) => gamma.val().mul(inv_std),
         };
+        if host_train::applies(&input) {
+            return match self.tensorflow_order {
+                true => host_train::channel_affine(input, mean, factor, self.beta.val()),
+                false => {
+                    let shift = self.beta.val().sub(mean.clone().mul(factor.clone()));
+                    host_train::channel_affine(input, mean.zeros_like(), factor, shift)
+                }
+            };
+        }
         match self.tensorflow_order {
             true => input.sub(per_channel(mean)).mul(per_channel(factor)).add(per_channel(self.beta.val())),
             false => {

@@ -1,11 +1,13 @@
 //! Layers whose Burn path is slow on the CPU in a training step, as backend operations of
 //! their own on the Flex backend with a hand-written backward pass: [`depthwise_conv2d`]
 //! (Burn's grouped convolution computes a depthwise layer's gradients one channel at a
-//! time) and [`relu_clamp`] (Burn's clamp is four masked passes each way); and
-//! [`pointwise_conv2d`], a 1x1 convolution as a matrix product, whose gradients are matrix
-//! products too. Elsewhere (other backends, other float types) the layers keep Burn's
+//! time), [`relu_clamp`] (Burn's clamp is four masked passes each way) and
+//! [`channel_affine`] (a batch norm in inference mode, three broadcast passes in Burn), and
+//! [`pointwise_conv2d`] (a 1x1 convolution, whose gradients Burn computes as general
+//! convolutions). Elsewhere (other backends, other float types) the layers keep Burn's
 //! operations.
 
+mod affine_op;
 mod clamp_op;
 // Without the Flex backend nothing calls the kernels but their tests.
 #[cfg_attr(not(feature = "flex"), allow(dead_code))]
@@ -15,13 +17,16 @@ mod depthwise_op;
 mod depthwise_runs;
 #[cfg(feature = "flex")]
 mod host;
+mod pointwise_op;
 
 use burn::backend::Dispatch;
 use burn::tensor::{DType, Tensor};
 
+use affine_op::ChannelAffineOps;
 use clamp_op::ClampOps;
 pub use depthwise_kernels::PlaneWindow;
 use depthwise_op::DepthwiseOps;
+use pointwise_op::PointwiseOps;
 
 /// Whether the Flex backend's own operations take `x`: on Flex (with or without
 /// autodiff), in `f32`. Elsewhere the layers keep Burn's operations.
@@ -62,16 +67,23 @@ pub(crate) fn relu_clamp(x: Tensor<4>, ceiling: f32) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as ClampOps>::relu_clamp(x.into_dispatch(), ceiling))
 }
 
-/// A 1x1 convolution at stride 1 without padding of `x` `[batch, in, rows, cols]` by
-/// `kernel` `[out, in, 1, 1]` as one batched matrix product (`kernel · x` per image), whose
-/// backward pass is two matrix products. (Burn's convolution computes a 1x1 layer's
-/// gradients on Flex as a transposed convolution and as a convolution with the output as
-/// its window.)
+/// A batch norm in inference mode on `x` (on which [`applies`] holds): `(x - mean) *
+/// factor + beta` with `[channels]` vectors, in TensorFlow's order of operations, on the
+/// Flex backend's own operation (gradients for `x`, `mean`, `factor` and `beta`).
+pub(crate) fn channel_affine(x: Tensor<4>, mean: Tensor<1>, factor: Tensor<1>, beta: Tensor<1>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as ChannelAffineOps>::channel_affine(
+        x.into_dispatch(),
+        mean.into_dispatch(),
+        factor.into_dispatch(),
+        beta.into_dispatch(),
+    ))
+}
+
+/// A 1x1 convolution at stride 1 without padding (no bias) of `x` `[batch, in, rows,
+/// cols]` (on which [`applies`] holds) by `kernel` `[out, in, 1, 1]`, on the Flex backend's
+/// own operation: a matrix product per image each way.
 pub(crate) fn pointwise_conv2d(x: Tensor<4>, kernel: Tensor<4>) -> Tensor<4> {
-    let [batch, channels, rows, cols] = x.dims();
-    let filters = kernel.dims()[0];
-    let products = kernel.reshape([1, filters, channels]).matmul(x.reshape([batch, channels, rows * cols]));
-    products.reshape([batch, filters, rows, cols])
+    Tensor::from_dispatch(<Dispatch as PointwiseOps>::pointwise_conv2d(x.into_dispatch(), kernel.into_dispatch()))
 }
 
 #[cfg(all(test, feature = "flex"))]
@@ -180,6 +192,40 @@ mod tests {
         let ours = run(pointwise_conv2d, &x, &kernel, &weights);
         let burn = run(|x, k| conv2d(x, k, None, ConvOptions::new([1, 1], [0, 0], [1, 1], 1)), &x, &kernel, &weights);
         for (what, (ours, burn)) in ["output", "input gradient", "kernel gradient"].iter().zip(ours.iter().zip(&burn)) {
+            for (a, b) in ours.iter().zip(burn) {
+                assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{what}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn batch_norm_in_inference_mode_trains_as_burns_operations() {
+        let device = Device::flex().autodiff();
+        let x = Tensor::<4>::random([3, 4, 5, 6], Distribution::Normal(0.0, 2.0), &device);
+        let weights = Tensor::<4>::random([3, 4, 5, 6], Distribution::Normal(0.0, 1.0), &device);
+        let vector = || Tensor::<1>::random([4], Distribution::Normal(0.0, 1.0), &device).require_grad();
+        let (mean, factor, beta) = (vector(), vector(), vector());
+        let gradients = |own: bool| {
+            let x = x.clone().require_grad();
+            let y = match own {
+                true => super::channel_affine(x.clone(), mean.clone(), factor.clone(), beta.clone()),
+                false => {
+                    let per_channel = |t: &Tensor<1>| t.clone().reshape([1, 4, 1, 1]);
+                    x.clone().sub(per_channel(&mean)).mul(per_channel(&factor)).add(per_channel(&beta))
+                }
+            };
+            let grads = (y.clone() * weights.clone()).sum().backward();
+            let values = |t: burn::tensor::TensorData| t.try_into_vec::<f32>().expect("f32");
+            [
+                values(y.without_autodiff().into_data()),
+                values(x.grad(&grads).expect("x").into_data()),
+                values(mean.grad(&grads).expect("mean").into_data()),
+                values(factor.grad(&grads).expect("factor").into_data()),
+                values(beta.grad(&grads).expect("beta").into_data()),
+            ]
+        };
+        let (ours, burn) = (gradients(true), gradients(false));
+        for (what, (ours, burn)) in ["output", "x", "mean", "factor", "beta"].iter().zip(ours.iter().zip(&burn)) {
             for (a, b) in ours.iter().zip(burn) {
                 assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{what}: {a} vs {b}");
             }
