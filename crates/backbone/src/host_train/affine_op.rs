@@ -35,7 +35,7 @@ mod flex {
 
     use super::ChannelAffineOps;
     use crate::cpu::simd::vectorized;
-    use crate::host_train::host::{tensor, values};
+    use crate::host_train::host::{tensor, values, written};
 
     impl ChannelAffineOps for Flex {
         fn channel_affine(
@@ -48,12 +48,16 @@ mod flex {
             let (x, mean, factor, beta) = (values(&x), values(&mean), values(&factor), values(&beta));
             let channels = mean.len();
             let plane = shape[2] * shape[3];
-            let mut y = vec![0.0f32; x.len()];
-            y.par_chunks_mut(plane).zip(x.par_chunks(plane)).enumerate().for_each(|(i, (y, x))| {
+            let y = written(x.len(), plane, |i, y| {
+                let x = &x[i * plane..][..plane];
                 let (m, f, b) = (mean[i % channels], factor[i % channels], beta[i % channels]);
                 vectorized(
                     #[inline(always)]
-                    || y.iter_mut().zip(x).for_each(|(y, &x)| *y = (x - m) * f + b),
+                    || {
+                        y.iter_mut().zip(x).for_each(|(y, &x)| {
+                            y.write((x - m) * f + b);
+                        })
+                    },
                 )
             });
             tensor(y, shape)
@@ -75,12 +79,15 @@ mod flex {
             let channels = mean.len();
             let plane = shape[2] * shape[3];
             if let Some(node) = x_node {
-                let mut dx = vec![0.0f32; grad.len()];
-                dx.par_chunks_mut(plane).zip(grad.par_chunks(plane)).enumerate().for_each(|(i, (dx, grad))| {
-                    let f = factor[i % channels];
+                let dx = written(grad.len(), plane, |i, dx| {
+                    let (grad, f) = (&grad[i * plane..][..plane], factor[i % channels]);
                     vectorized(
                         #[inline(always)]
-                        || dx.iter_mut().zip(grad).for_each(|(d, &g)| *d = g * f),
+                        || {
+                            dx.iter_mut().zip(grad).for_each(|(d, &g)| {
+                                d.write(g * f);
+                            })
+                        },
                     )
                 });
                 grads.register::<Flex>(node.id, tensor(dx, shape.clone()));

@@ -29,27 +29,26 @@ mod flex {
     use burn::backend::flex::FlexTensor;
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{Autodiff, Flex, TensorMetadata};
-    use rayon::prelude::*;
 
     use super::{CHUNK, ClampOps};
     use crate::cpu::simd::vectorized;
-    use crate::host_train::host::{tensor, values};
-
-    fn map(x: &FlexTensor, f: impl Fn(&mut [f32], &[f32]) + Sync) -> FlexTensor {
-        let input = values(x);
-        let mut out = vec![0.0f32; input.len()];
-        out.par_chunks_mut(CHUNK).zip(input.par_chunks(CHUNK)).for_each(|(out, input)| f(out, input));
-        tensor(out, x.shape())
-    }
+    use crate::host_train::host::{tensor, values, written};
 
     impl ClampOps for Flex {
         fn relu_clamp(x: FloatTensor<Self>, ceiling: f32) -> FloatTensor<Self> {
-            map(&x, |out, input| {
+            let input = values(&x);
+            let out = written(input.len(), CHUNK, |i, out| {
+                let input = &input[i * CHUNK..][..out.len()];
                 vectorized(
                     #[inline(always)]
-                    || out.iter_mut().zip(input).for_each(|(o, &x)| *o = x.max(0.0).min(ceiling)),
+                    || {
+                        out.iter_mut().zip(input).for_each(|(o, &x)| {
+                            o.write(x.max(0.0).min(ceiling));
+                        })
+                    },
                 )
-            })
+            });
+            tensor(out, x.shape())
         }
     }
 
@@ -67,19 +66,17 @@ mod flex {
             let Some(node) = x_node else { return };
             let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
             let (x, grad_values) = (values(&x), values(&grad));
-            let mut dx = vec![0.0f32; x.len()];
-            dx.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK).zip(grad_values.par_chunks(CHUNK))).for_each(
-                |(dx, (x, grad))| {
-                    vectorized(
-                        #[inline(always)]
-                        || {
-                            dx.iter_mut().zip(x.iter().zip(grad)).for_each(|(d, (&x, &g))| {
-                                *d = if x > 0.0 && x < ceiling { g } else { 0.0 };
-                            })
-                        },
-                    )
-                },
-            );
+            let dx = written(x.len(), CHUNK, |i, dx| {
+                let (x, grad) = (&x[i * CHUNK..][..dx.len()], &grad_values[i * CHUNK..][..dx.len()]);
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        dx.iter_mut().zip(x.iter().zip(grad)).for_each(|(d, (&x, &g))| {
+                            d.write(if x > 0.0 && x < ceiling { g } else { 0.0 });
+                        })
+                    },
+                )
+            });
             grads.register::<Flex>(node.id, tensor(dx, grad.shape()));
         }
     }

@@ -26,11 +26,13 @@ mod flex {
     use burn::backend::flex::FlexTensor;
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{Autodiff, Flex, TensorMetadata};
+    use std::mem::MaybeUninit;
+
     use gemm::Parallelism;
     use rayon::prelude::*;
 
     use super::PointwiseOps;
-    use crate::host_train::host::{tensor, values};
+    use crate::host_train::host::{tensor, values, written};
 
     /// A row-major `rows x cols` matrix, or its transpose, at `values`.
     #[derive(Clone, Copy)]
@@ -50,17 +52,19 @@ mod flex {
         }
     }
 
-    /// `out (m x n, row-major) = [out +] lhs (m x k) · rhs (k x n)`, on this thread.
-    fn product(out: &mut [f32], [m, n, k]: [usize; 3], lhs: Matrix, rhs: Matrix, accumulate: bool) {
+    /// `out (m x n, row-major) = [out +] lhs (m x k) · rhs (k x n)`, on this thread; without
+    /// `accumulate`, `out` is only written (it may be uninitialised).
+    fn product(out: &mut [MaybeUninit<f32>], [m, n, k]: [usize; 3], lhs: Matrix, rhs: Matrix, accumulate: bool) {
         assert!(out.len() >= m * n && lhs.values.len() >= m * k && rhs.values.len() >= k * n);
         // SAFETY: the three matrices lie inside their slices (the extents checked above for
-        // the layouts built by `Matrix`), and `out` is borrowed mutably.
+        // the layouts built by `Matrix`), `out` is borrowed mutably, and gemm reads it only
+        // with `accumulate` (where the callers pass initialised values).
         unsafe {
             gemm::gemm(
                 m,
                 n,
                 k,
-                out.as_mut_ptr(),
+                out.as_mut_ptr().cast::<f32>(),
                 1,
                 n as isize,
                 accumulate,
@@ -80,6 +84,12 @@ mod flex {
         }
     }
 
+    /// Initialised values, to be accumulated into by [`product`].
+    fn initialised(values: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+        // SAFETY: `MaybeUninit<f32>` has `f32`'s layout, and `product` writes only values.
+        unsafe { &mut *(values as *mut [f32] as *mut [MaybeUninit<f32>]) }
+    }
+
     /// `[batch, channels, pixels]` and `filters` of a 1x1 convolution.
     fn sizes(x: &FlexTensor, kernel: &FlexTensor) -> ([usize; 3], usize) {
         let (x, kernel) = (x.shape(), kernel.shape());
@@ -91,8 +101,8 @@ mod flex {
             let ([batch, channels, pixels], filters) = sizes(&x, &kernel);
             let shape = x.shape();
             let (x, kernel) = (values(&x), values(&kernel));
-            let mut y = vec![0.0f32; batch * filters * pixels];
-            y.par_chunks_mut(filters * pixels).zip(x.par_chunks(channels * pixels)).for_each(|(y, x)| {
+            let y = written(batch * filters * pixels, filters * pixels, |n, y| {
+                let x = &x[n * channels * pixels..][..channels * pixels];
                 let (w, x) = (Matrix::rows(&kernel, channels), Matrix::rows(x, pixels));
                 product(y, [filters, pixels, channels], w, x, false)
             });
@@ -117,8 +127,8 @@ mod flex {
             let grad = values(&grad);
             if let Some(node) = x_node {
                 let kernel = values(&kernel);
-                let mut dx = vec![0.0f32; batch * channels * pixels];
-                dx.par_chunks_mut(channels * pixels).zip(grad.par_chunks(filters * pixels)).for_each(|(dx, grad)| {
+                let dx = written(batch * channels * pixels, channels * pixels, |n, dx| {
+                    let grad = &grad[n * filters * pixels..][..filters * pixels];
                     let (w_t, grad) = (Matrix::transposed(&kernel, channels), Matrix::rows(grad, pixels));
                     product(dx, [channels, pixels, filters], w_t, grad, false)
                 });
@@ -133,7 +143,7 @@ mod flex {
                         || vec![0.0f32; filters * channels],
                         |mut dw, (grad, x)| {
                             let (grad, x_t) = (Matrix::rows(grad, pixels), Matrix::transposed(x, pixels));
-                            product(&mut dw, [filters, channels, pixels], grad, x_t, true);
+                            product(initialised(&mut dw), [filters, channels, pixels], grad, x_t, true);
                             dw
                         },
                     )
