@@ -72,6 +72,11 @@ impl PlaneWindow {
     }
 }
 
+/// Planes a parallel task handles at least.
+fn min_planes(window: &PlaneWindow) -> usize {
+    super::MIN_TASK.div_ceil(window.input_len().max(window.output_len()).max(1))
+}
+
 /// `out[plane] = window(x[plane]) · weights[channel]` for every plane of `x` (`planes x
 /// input` values, channels-first, `channels` planes per image); `weights` holds one window
 /// per channel (`channels x rows x cols`).
@@ -80,17 +85,20 @@ pub fn forward(x: &[f32], weights: &[f32], channels: usize, window: &PlaneWindow
     let planes = x.len() / window.input_len();
     let runs = runs::applies(window);
     let mut out = vec![0.0f32; planes * window.output_len()];
-    out.par_chunks_mut(window.output_len()).enumerate().for_each_init(Scratch::default, |scratch, (plane, out)| {
-        let input = &x[plane * window.input_len()..][..window.input_len()];
-        let weights = &weights[(plane % channels) * taps..][..taps];
-        vectorized(
-            #[inline(always)]
-            || match runs {
-                true => runs::forward_plane(input, weights, out, window, scratch),
-                false => forward_plane(input, weights, out, window),
-            },
-        )
-    });
+    out.par_chunks_mut(window.output_len()).with_min_len(min_planes(window)).enumerate().for_each_init(
+        Scratch::default,
+        |scratch, (plane, out)| {
+            let input = &x[plane * window.input_len()..][..window.input_len()];
+            let weights = &weights[(plane % channels) * taps..][..taps];
+            vectorized(
+                #[inline(always)]
+                || match runs {
+                    true => runs::forward_plane(input, weights, out, window, scratch),
+                    false => forward_plane(input, weights, out, window),
+                },
+            )
+        },
+    );
     out
 }
 
@@ -100,17 +108,20 @@ pub fn input_gradient(grad: &[f32], weights: &[f32], channels: usize, window: &P
     let planes = grad.len() / window.output_len();
     let runs = runs::applies(window);
     let mut dx = vec![0.0f32; planes * window.input_len()];
-    dx.par_chunks_mut(window.input_len()).enumerate().for_each_init(Scratch::default, |scratch, (plane, dx)| {
-        let grad = &grad[plane * window.output_len()..][..window.output_len()];
-        let weights = &weights[(plane % channels) * taps..][..taps];
-        vectorized(
-            #[inline(always)]
-            || match runs {
-                true => runs::input_gradient_plane(grad, weights, dx, window, scratch),
-                false => input_gradient_plane(grad, weights, dx, window),
-            },
-        )
-    });
+    dx.par_chunks_mut(window.input_len()).with_min_len(min_planes(window)).enumerate().for_each_init(
+        Scratch::default,
+        |scratch, (plane, dx)| {
+            let grad = &grad[plane * window.output_len()..][..window.output_len()];
+            let weights = &weights[(plane % channels) * taps..][..taps];
+            vectorized(
+                #[inline(always)]
+                || match runs {
+                    true => runs::input_gradient_plane(grad, weights, dx, window, scratch),
+                    false => input_gradient_plane(grad, weights, dx, window),
+                },
+            )
+        },
+    );
     dx
 }
 

@@ -26,7 +26,12 @@ pub(super) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
 /// cleared once for nothing: a tenth of a fine-tuning step.)
 pub(super) fn written(len: usize, chunk: usize, fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync) -> Vec<f32> {
     let mut values = Vec::with_capacity(len);
-    values.spare_capacity_mut()[..len].par_chunks_mut(chunk.max(1)).enumerate().for_each(|(i, chunk)| fill(i, chunk));
+    let chunk = chunk.max(1);
+    values.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk)
+        .with_min_len(super::MIN_TASK.div_ceil(chunk))
+        .enumerate()
+        .for_each(|(i, chunk)| fill(i, chunk));
     // SAFETY: `fill` wrote every value of every chunk (its contract), and the chunks cover
     // the first `len` values.
     unsafe { values.set_len(len) };

@@ -19,6 +19,9 @@ mod depthwise_runs;
 mod host;
 mod pointwise_op;
 
+/// Values a parallel task handles at least (a map's planes are as small as 25 values).
+const MIN_TASK: usize = 1 << 14;
+
 use burn::backend::Dispatch;
 use burn::tensor::{DType, Tensor};
 
