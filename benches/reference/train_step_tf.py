@@ -1,6 +1,10 @@
 """TensorFlow 2.15 reference for `cargo bench --bench train` and `--bench forward`: the course
 model (InceptionV3 to mixed7 at 150x150, frozen, Flatten-Dense(1024)-Dropout-Dense(1)), one
-`fit` step of batch 20 without augmentation, and the frozen base's inference at batch 32.
+`fit` step of batch 20 without augmentation; the same step fine-tuning the mixed7 block (its
+layers after `mixed6` trainable, RMSprop(1e-5); Keras runs their batch norms on batch
+statistics, as the course model calls the base without `training=False`, where the Rust bench
+keeps them in inference mode: a per-channel mean and variance more here); and the frozen
+base's inference at batch 32.
 
     pip install tensorflow-cpu==2.15.1
     python benches/reference/train_step_tf.py
@@ -37,6 +41,22 @@ for _ in range(5):
     model.fit(images, labels, batch_size=20, epochs=1, verbose=0, shuffle=False)
     rates.append(20 * steps / (time.perf_counter() - start))
 print(f"train/course_step_b20 (TF fit): {statistics.median(rates):.1f} img/s (runs: {', '.join(f'{r:.1f}' for r in rates)})")
+
+mixed6 = [layer.name for layer in base.layers].index("mixed6")
+mixed7 = [layer.name for layer in base.layers].index("mixed7")
+for layer in base.layers[mixed6 + 1 : mixed7 + 1]:
+    layer.trainable = True
+model.compile(optimizer=tf.keras.optimizers.RMSprop(learning_rate=1e-5), loss="binary_crossentropy", metrics=["accuracy"])
+model.fit(images[:40], labels[:40], batch_size=20, epochs=1, verbose=0)  # trace + warm up
+rates = []
+for _ in range(5):
+    start = time.perf_counter()
+    model.fit(images, labels, batch_size=20, epochs=1, verbose=0, shuffle=False)
+    rates.append(20 * steps / (time.perf_counter() - start))
+print(
+    f"train/course_finetune_mixed7_b20 (TF fit): {statistics.median(rates):.1f} img/s (best {max(rates):.1f}; "
+    f"runs: {', '.join(f'{r:.1f}' for r in rates)})"
+)
 
 features = tf.keras.Model(base.input, cut)
 forward = tf.function(lambda x: features(x, training=False))

@@ -66,7 +66,8 @@ fn convolve(x: Tensor<4>, conv: &ConvParams, strides: [usize; 2], padding: Paddi
         1 if strides == [1, 1] && pad == [[0, 0], [0, 0]] && [kh, kw] == [1, 1] && host_train::applies(&x) => {
             Some(host_train::pointwise_conv2d(x.clone(), conv.kernel.val()))
         }
-        1 => None,
+        1 => host_train::conv_window(&x, &conv.kernel.val(), strides, pad)
+            .map(|window| host_train::conv2d(x.clone(), conv.kernel.val(), window)),
         _ => host_train::depthwise_window(&x, &conv.kernel.val(), strides, pad)
             .map(|window| host_train::depthwise_conv2d(x.clone(), conv.kernel.val(), window)),
     };

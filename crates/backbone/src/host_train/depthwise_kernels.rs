@@ -44,20 +44,20 @@ impl PlaneWindow {
         self.input[0] * self.input[1]
     }
 
-    fn output_len(&self) -> usize {
+    pub(super) fn output_len(&self) -> usize {
         self.output[0] * self.output[1]
     }
 
     /// The input row that output row `out_row` reads at window row `k`, if inside the plane.
     #[inline(always)]
-    fn input_row(&self, out_row: usize, k: usize) -> Option<usize> {
+    pub(super) fn input_row(&self, out_row: usize, k: usize) -> Option<usize> {
         (out_row * self.strides[0] + k).checked_sub(self.pad_begin[0]).filter(|&row| row < self.input[0])
     }
 
     /// The output columns whose window column `k` falls inside the plane, and the input
     /// column the first of them reads.
     #[inline(always)]
-    fn columns(&self, k: usize) -> (Range<usize>, usize) {
+    pub(super) fn columns(&self, k: usize) -> (Range<usize>, usize) {
         let [stride, pad, width, out] = [self.strides[1], self.pad_begin[1], self.input[1], self.output[1]];
         let first = match pad > k {
             true => (pad - k).div_ceil(stride),

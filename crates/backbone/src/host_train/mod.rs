@@ -3,12 +3,15 @@
 //! (Burn's grouped convolution computes a depthwise layer's gradients one channel at a
 //! time), [`relu_clamp`] (Burn's clamp is four masked passes each way) and
 //! [`channel_affine`] (a batch norm in inference mode, three broadcast passes in Burn), and
-//! [`pointwise_conv2d`] (a 1x1 convolution, whose gradients Burn computes as general
-//! convolutions). Elsewhere (other backends, other float types) the layers keep Burn's
+//! [`pointwise_conv2d`] and [`conv2d`] (convolutions, whose gradients Burn computes as a
+//! transposed convolution and a convolution with the output as its window). Elsewhere (other backends, other float types) the layers keep Burn's
 //! operations.
 
 mod affine_op;
 mod clamp_op;
+#[cfg_attr(not(feature = "flex"), allow(dead_code))]
+mod conv_columns;
+mod conv_op;
 // Without the Flex backend nothing calls the kernels but their tests.
 #[cfg_attr(not(feature = "flex"), allow(dead_code))]
 mod depthwise_kernels;
@@ -18,6 +21,8 @@ mod depthwise_runs;
 #[cfg(feature = "flex")]
 mod host;
 mod pointwise_op;
+#[cfg(feature = "flex")]
+mod products;
 
 /// Values a parallel task handles at least (a map's planes are as small as 25 values).
 const MIN_TASK: usize = 1 << 14;
@@ -27,6 +32,7 @@ use burn::tensor::{DType, Tensor};
 
 use affine_op::ChannelAffineOps;
 use clamp_op::ClampOps;
+use conv_op::ConvOps;
 pub use depthwise_kernels::PlaneWindow;
 use depthwise_op::DepthwiseOps;
 use pointwise_op::PointwiseOps;
@@ -61,6 +67,28 @@ pub(crate) fn depthwise_conv2d(x: Tensor<4>, kernel: Tensor<4>, window: PlaneWin
         kernel.into_dispatch(),
         window,
     ))
+}
+
+/// Where a convolution's window sits on each plane, if [`conv2d`] takes it: `x` `[batch,
+/// channels, rows, cols]` on which [`applies`] holds, `kernel` `[filters, channels, k_rows,
+/// k_cols]` in `f32` (groups 1), padded by `[[top, bottom], [left, right]]`.
+pub(crate) fn conv_window(
+    x: &Tensor<4>,
+    kernel: &Tensor<4>,
+    strides: [usize; 2],
+    pad: [[usize; 2]; 2],
+) -> Option<PlaneWindow> {
+    let [_, channels, rows, cols] = x.dims();
+    let [_, kernel_channels, k_rows, k_cols] = kernel.dims();
+    let takes = applies(x) && kernel.dtype() == DType::F32 && kernel_channels == channels;
+    takes.then(|| PlaneWindow::new([k_rows, k_cols], strides, pad, [rows, cols])).flatten()
+}
+
+/// A convolution (groups 1, no bias) of `x` by `kernel` at `window` (from
+/// [`conv_window`]) on the Flex backend's own operation: a matrix product of each image's
+/// patches each way.
+pub(crate) fn conv2d(x: Tensor<4>, kernel: Tensor<4>, window: PlaneWindow) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as ConvOps>::conv2d_columns(x.into_dispatch(), kernel.into_dispatch(), window))
 }
 
 /// `x` (on which [`applies`] holds) clamped to `[0, ceiling]` (ReLU with an infinite
@@ -231,6 +259,50 @@ mod tests {
         for (what, (ours, burn)) in ["output", "x", "mean", "factor", "beta"].iter().zip(ours.iter().zip(&burn)) {
             for (a, b) in ours.iter().zip(burn) {
                 assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{what}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn convolution_trains_as_burns() {
+        let device = Device::flex().autodiff();
+        // (window, strides, padding, input): Xception's stem, InceptionV3's 1x7 "same", a
+        // 1x1 shortcut at stride 2.
+        type Case = ([usize; 2], [usize; 2], [[usize; 2]; 2], [usize; 2]);
+        let cases: [Case; 3] = [
+            ([3, 3], [2, 2], [[0, 0], [0, 0]], [11, 12]),
+            ([1, 7], [1, 1], [[0, 0], [3, 3]], [7, 9]),
+            ([1, 1], [2, 2], [[0, 0], [0, 0]], [9, 9]),
+        ];
+        for (window, strides, pad, [rows, cols]) in cases {
+            let x = Tensor::<4>::random([2, 5, rows, cols], Distribution::Normal(0.0, 1.0), &device);
+            let kernel = Tensor::<4>::random([4, 5, window[0], window[1]], Distribution::Normal(0.0, 1.0), &device);
+            let reference = |x: Tensor<4>, k: Tensor<4>| {
+                let x = x.pad((pad[1][0], pad[1][1], pad[0][0], pad[0][1]), PadMode::Constant(0.0));
+                conv2d(x, k, None, ConvOptions::new(strides, [0, 0], [1, 1], 1))
+            };
+            let weights = Tensor::<4>::random(
+                reference(x.clone(), kernel.clone()).dims(),
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            );
+            let ours = run(
+                |x, k| {
+                    let window = super::conv_window(&x, &k, strides, pad).expect("applies on Flex");
+                    super::conv2d(x, k, window)
+                },
+                &x,
+                &kernel,
+                &weights,
+            );
+            let burn = run(reference, &x, &kernel, &weights);
+            for (what, (ours, burn)) in
+                ["output", "input gradient", "kernel gradient"].iter().zip(ours.iter().zip(&burn))
+            {
+                assert_eq!(ours.len(), burn.len(), "{what} at {window:?}/{strides:?}");
+                for (a, b) in ours.iter().zip(burn) {
+                    assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{what} at {window:?}/{strides:?}: {a} vs {b}");
+                }
             }
         }
     }
