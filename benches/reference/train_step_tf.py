@@ -34,12 +34,20 @@ rng = np.random.default_rng(0)
 steps = 10
 images = rng.random((20 * steps, 150, 150, 3), dtype=np.float32)
 labels = rng.integers(0, 2, (20 * steps, 1)).astype(np.float32)
-model.fit(images[:40], labels[:40], batch_size=20, epochs=1, verbose=0)  # trace + warm up
-rates = []
-for _ in range(5):
-    start = time.perf_counter()
-    model.fit(images, labels, batch_size=20, epochs=1, verbose=0, shuffle=False)
-    rates.append(20 * steps / (time.perf_counter() - start))
+
+
+def fit_rates():
+    """Images/s of five `fit` epochs of `steps` batches of 20, after a traced warm-up."""
+    model.fit(images[:40], labels[:40], batch_size=20, epochs=1, verbose=0)  # trace + warm up
+    rates = []
+    for _ in range(5):
+        start = time.perf_counter()
+        model.fit(images, labels, batch_size=20, epochs=1, verbose=0, shuffle=False)
+        rates.append(20 * steps / (time.perf_counter() - start))
+    return rates
+
+
+rates = fit_rates()
 print(f"train/course_step_b20 (TF fit): {statistics.median(rates):.1f} img/s (runs: {', '.join(f'{r:.1f}' for r in rates)})")
 
 mixed6 = [layer.name for layer in base.layers].index("mixed6")
@@ -47,12 +55,7 @@ mixed7 = [layer.name for layer in base.layers].index("mixed7")
 for layer in base.layers[mixed6 + 1 : mixed7 + 1]:
     layer.trainable = True
 model.compile(optimizer=tf.keras.optimizers.RMSprop(learning_rate=1e-5), loss="binary_crossentropy", metrics=["accuracy"])
-model.fit(images[:40], labels[:40], batch_size=20, epochs=1, verbose=0)  # trace + warm up
-rates = []
-for _ in range(5):
-    start = time.perf_counter()
-    model.fit(images, labels, batch_size=20, epochs=1, verbose=0, shuffle=False)
-    rates.append(20 * steps / (time.perf_counter() - start))
+rates = fit_rates()
 print(
     f"train/course_finetune_mixed7_b20 (TF fit): {statistics.median(rates):.1f} img/s (best {max(rates):.1f}; "
     f"runs: {', '.join(f'{r:.1f}' for r in rates)})"
