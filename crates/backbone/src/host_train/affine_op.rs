@@ -48,18 +48,21 @@ mod flex {
             let (x, mean, factor, beta) = (values(&x), values(&mean), values(&factor), values(&beta));
             let channels = mean.len();
             let plane = shape[2] * shape[3];
-            let y = written(x.len(), plane, |i, y| {
-                let x = &x[i * plane..][..plane];
-                let (m, f, b) = (mean[i % channels], factor[i % channels], beta[i % channels]);
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        y.iter_mut().zip(x).for_each(|(y, &x)| {
-                            y.write((x - m) * f + b);
-                        })
-                    },
-                )
-            });
+            // SAFETY: the closure writes every value of its plane.
+            let y = unsafe {
+                written(x.len(), plane, |i, y| {
+                    let x = &x[i * plane..][..plane];
+                    let (m, f, b) = (mean[i % channels], factor[i % channels], beta[i % channels]);
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            y.iter_mut().zip(x).for_each(|(y, &x)| {
+                                y.write((x - m) * f + b);
+                            })
+                        },
+                    )
+                })
+            };
             tensor(y, shape)
         }
     }
@@ -79,17 +82,20 @@ mod flex {
             let channels = mean.len();
             let plane = shape[2] * shape[3];
             if let Some(node) = x_node {
-                let dx = written(grad.len(), plane, |i, dx| {
-                    let (grad, f) = (&grad[i * plane..][..plane], factor[i % channels]);
-                    vectorized(
-                        #[inline(always)]
-                        || {
-                            dx.iter_mut().zip(grad).for_each(|(d, &g)| {
-                                d.write(g * f);
-                            })
-                        },
-                    )
-                });
+                // SAFETY: the closure writes every value of its plane.
+                let dx = unsafe {
+                    written(grad.len(), plane, |i, dx| {
+                        let (grad, f) = (&grad[i * plane..][..plane], factor[i % channels]);
+                        vectorized(
+                            #[inline(always)]
+                            || {
+                                dx.iter_mut().zip(grad).for_each(|(d, &g)| {
+                                    d.write(g * f);
+                                })
+                            },
+                        )
+                    })
+                };
                 grads.register::<Flex>(node.id, tensor(dx, shape.clone()));
             }
             if mean_node.is_none() && factor_node.is_none() && beta_node.is_none() {

@@ -15,10 +15,6 @@ pub trait ClampOps: Backend {
     fn relu_clamp(x: FloatTensor<Self>, ceiling: f32) -> FloatTensor<Self>;
 }
 
-/// Values per parallel task.
-#[cfg(feature = "flex")]
-const CHUNK: usize = 1 << 14;
-
 #[cfg(feature = "flex")]
 mod flex {
     use burn::backend::autodiff::NodeId;
@@ -30,24 +26,28 @@ mod flex {
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{Autodiff, Flex, TensorMetadata};
 
-    use super::{CHUNK, ClampOps};
+    use super::ClampOps;
     use crate::cpu::simd::vectorized;
+    use crate::host_train::MIN_TASK as CHUNK;
     use crate::host_train::host::{tensor, values, written};
 
     impl ClampOps for Flex {
         fn relu_clamp(x: FloatTensor<Self>, ceiling: f32) -> FloatTensor<Self> {
             let input = values(&x);
-            let out = written(input.len(), CHUNK, |i, out| {
-                let input = &input[i * CHUNK..][..out.len()];
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        out.iter_mut().zip(input).for_each(|(o, &x)| {
-                            o.write(x.max(0.0).min(ceiling));
-                        })
-                    },
-                )
-            });
+            // SAFETY: the closure writes every value of its chunk.
+            let out = unsafe {
+                written(input.len(), CHUNK, |i, out| {
+                    let input = &input[i * CHUNK..][..out.len()];
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            out.iter_mut().zip(input).for_each(|(o, &x)| {
+                                o.write(x.max(0.0).min(ceiling));
+                            })
+                        },
+                    )
+                })
+            };
             tensor(out, x.shape())
         }
     }
@@ -66,17 +66,20 @@ mod flex {
             let Some(node) = x_node else { return };
             let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
             let (x, grad_values) = (values(&x), values(&grad));
-            let dx = written(x.len(), CHUNK, |i, dx| {
-                let (x, grad) = (&x[i * CHUNK..][..dx.len()], &grad_values[i * CHUNK..][..dx.len()]);
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        dx.iter_mut().zip(x.iter().zip(grad)).for_each(|(d, (&x, &g))| {
-                            d.write(if x > 0.0 && x < ceiling { g } else { 0.0 });
-                        })
-                    },
-                )
-            });
+            // SAFETY: the closure writes every value of its chunk.
+            let dx = unsafe {
+                written(x.len(), CHUNK, |i, dx| {
+                    let (x, grad) = (&x[i * CHUNK..][..dx.len()], &grad_values[i * CHUNK..][..dx.len()]);
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            dx.iter_mut().zip(x.iter().zip(grad)).for_each(|(d, (&x, &g))| {
+                                d.write(if x > 0.0 && x < ceiling { g } else { 0.0 });
+                            })
+                        },
+                    )
+                })
+            };
             grads.register::<Flex>(node.id, tensor(dx, grad.shape()));
         }
     }

@@ -30,12 +30,15 @@ pub struct PlaneWindow {
 
 impl PlaneWindow {
     /// The window of `kernel` and `strides` on an `input` plane padded by `[[top, bottom],
-    /// [left, right]]`; `None` where no output would remain.
+    /// [left, right]]`; `None` on an empty plane or where no output would remain.
     pub fn new(kernel: [usize; 2], strides: [usize; 2], pad: [[usize; 2]; 2], input: [usize; 2]) -> Option<Self> {
         let size = |axis: usize| {
             let padded = input[axis] + pad[axis][0] + pad[axis][1];
             (strides[axis] > 0 && padded >= kernel[axis]).then(|| (padded - kernel[axis]) / strides[axis] + 1)
         };
+        if input.contains(&0) || kernel.contains(&0) {
+            return None;
+        }
         let output = [size(0)?, size(1)?];
         Some(Self { kernel, strides, pad_begin: [pad[0][0], pad[1][0]], input, output })
     }
@@ -129,7 +132,7 @@ pub fn input_gradient(grad: &[f32], weights: &[f32], channels: usize, window: &P
 /// its output's gradient `grad`, summed over the images.
 pub fn weight_gradient(x: &[f32], grad: &[f32], channels: usize, window: &PlaneWindow) -> Vec<f32> {
     let taps = window.kernel[0] * window.kernel[1];
-    let images = x.len() / window.input_len() / channels;
+    let images = x.len() / window.input_len() / channels.max(1);
     let runs = runs::applies(window);
     let mut dw = vec![0.0f32; channels * taps];
     dw.par_chunks_mut(taps).enumerate().for_each_init(Scratch::default, |scratch, (channel, dw)| {

@@ -21,10 +21,17 @@ pub(super) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
 }
 
 /// `len` values written chunk by chunk (`chunk` values each, the last shorter) by `fill`,
-/// in parallel, without zeroing them first: `fill(index, chunk)` must write every value of
-/// its chunk. (Memory the allocator kept, as `keep_freed_memory` asks, would otherwise be
-/// cleared once for nothing: a tenth of a fine-tuning step.)
-pub(super) fn written(len: usize, chunk: usize, fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync) -> Vec<f32> {
+/// in parallel, without zeroing them first. (Memory the allocator kept, as
+/// `keep_freed_memory` asks, would otherwise be cleared once for nothing: a tenth of a
+/// fine-tuning step.)
+///
+/// # Safety
+/// `fill(index, chunk)` writes every value of its chunk.
+pub(super) unsafe fn written(
+    len: usize,
+    chunk: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
+) -> Vec<f32> {
     let mut values = Vec::with_capacity(len);
     let chunk = chunk.max(1);
     values.spare_capacity_mut()[..len]
@@ -32,8 +39,8 @@ pub(super) fn written(len: usize, chunk: usize, fill: impl Fn(usize, &mut [Maybe
         .with_min_len(super::MIN_TASK.div_ceil(chunk))
         .enumerate()
         .for_each(|(i, chunk)| fill(i, chunk));
-    // SAFETY: `fill` wrote every value of every chunk (its contract), and the chunks cover
-    // the first `len` values.
+    // SAFETY: `fill` wrote every value of every chunk (the caller's contract), and the
+    // chunks cover the first `len` values.
     unsafe { values.set_len(len) };
     values
 }

@@ -4,8 +4,9 @@
 //! time), [`relu_clamp`] (Burn's clamp is four masked passes each way) and
 //! [`channel_affine`] (a batch norm in inference mode, three broadcast passes in Burn), and
 //! [`pointwise_conv2d`] and [`conv2d`] (convolutions, whose gradients Burn computes as a
-//! transposed convolution and a convolution with the output as its window). Elsewhere (other backends, other float types) the layers keep Burn's
-//! operations.
+//! transposed convolution and a convolution with the output as its window). Elsewhere
+//! (other backends, other float types, inference without autodiff) the layers keep
+//! Burn's operations.
 
 mod affine_op;
 mod clamp_op;

@@ -43,11 +43,14 @@ mod flex {
             let ([batch, channels, pixels], filters) = sizes(&x, &kernel);
             let shape = x.shape();
             let (x, kernel) = (values(&x), values(&kernel));
-            let y = written(batch * filters * pixels, filters * pixels, |n, y| {
-                let x = &x[n * channels * pixels..][..channels * pixels];
-                let (w, x) = (Matrix::rows(&kernel, channels), Matrix::rows(x, pixels));
-                product(y, [filters, pixels, channels], w, x, false)
-            });
+            // SAFETY: the product writes every value of its image's output (`accumulate` off).
+            let y = unsafe {
+                written(batch * filters * pixels, filters * pixels, |n, y| {
+                    let x = &x[n * channels * pixels..][..channels * pixels];
+                    let (w, x) = (Matrix::rows(&kernel, channels), Matrix::rows(x, pixels));
+                    product(y, [filters, pixels, channels], w, x, false)
+                })
+            };
             tensor(y, [batch, filters, shape[2], shape[3]])
         }
     }
@@ -69,11 +72,14 @@ mod flex {
             let grad = values(&grad);
             if let Some(node) = x_node {
                 let kernel = values(&kernel);
-                let dx = written(batch * channels * pixels, channels * pixels, |n, dx| {
-                    let grad = &grad[n * filters * pixels..][..filters * pixels];
-                    let (w_t, grad) = (Matrix::transposed(&kernel, channels), Matrix::rows(grad, pixels));
-                    product(dx, [channels, pixels, filters], w_t, grad, false)
-                });
+                // SAFETY: the product writes every value of its image's output (`accumulate` off).
+                let dx = unsafe {
+                    written(batch * channels * pixels, channels * pixels, |n, dx| {
+                        let grad = &grad[n * filters * pixels..][..filters * pixels];
+                        let (w_t, grad) = (Matrix::transposed(&kernel, channels), Matrix::rows(grad, pixels));
+                        product(dx, [channels, pixels, filters], w_t, grad, false)
+                    })
+                };
                 grads.register::<Flex>(node.id, tensor(dx, x_shape));
             }
             if let Some(node) = kernel_node {
