@@ -62,14 +62,15 @@ fn convolve(x: Tensor<4>, conv: &ConvParams, strides: [usize; 2], padding: Paddi
     let [_, _, kh, kw] = conv.kernel.dims();
     let pad = padding.explicit([h, w], [kh, kw], strides).unwrap_or([[0, 0], [0, 0]]);
     // The Flex backend's own operations where they apply (`host_train`), Burn's otherwise.
+    let kernel = conv.kernel.val();
     let own = match groups {
         1 if strides == [1, 1] && pad == [[0, 0], [0, 0]] && [kh, kw] == [1, 1] && host_train::applies(&x) => {
-            Some(host_train::pointwise_conv2d(x.clone(), conv.kernel.val()))
+            Some(host_train::pointwise_conv2d(x.clone(), kernel.clone()))
         }
-        1 => host_train::conv_window(&x, &conv.kernel.val(), strides, pad)
-            .map(|window| host_train::conv2d(x.clone(), conv.kernel.val(), window)),
-        _ => host_train::depthwise_window(&x, &conv.kernel.val(), strides, pad)
-            .map(|window| host_train::depthwise_conv2d(x.clone(), conv.kernel.val(), window)),
+        1 => host_train::conv_window(&x, &kernel, strides, pad)
+            .map(|window| host_train::conv2d(x.clone(), kernel.clone(), window)),
+        _ => host_train::depthwise_window(&x, &kernel, strides, pad)
+            .map(|window| host_train::depthwise_conv2d(x.clone(), kernel.clone(), window)),
     };
     if let Some(y) = own {
         return match &conv.bias {
@@ -86,7 +87,7 @@ fn convolve(x: Tensor<4>, conv: &ConvParams, strides: [usize; 2], padding: Paddi
         false => (zero_pad(x, pad), [0, 0]),
     };
     let options = ConvOptions::new(strides, pad, [1, 1], groups);
-    conv2d(x, conv.kernel.val(), conv.bias.as_ref().map(|b| b.val()), options)
+    conv2d(x, kernel, conv.bias.as_ref().map(|b| b.val()), options)
 }
 
 fn explicit(padding: Padding, x: &Tensor<4>, pool: [usize; 2], strides: [usize; 2]) -> PaddingConfig2d {

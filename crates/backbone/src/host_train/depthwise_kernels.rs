@@ -80,52 +80,59 @@ fn min_planes(window: &PlaneWindow) -> usize {
     super::MIN_TASK.div_ceil(window.input_len().max(window.output_len()).max(1))
 }
 
-/// `out[plane] = window(x[plane]) · weights[channel]` for every plane of `x` (`planes x
-/// input` values, channels-first, `channels` planes per image); `weights` holds one window
-/// per channel (`channels x rows x cols`).
-pub fn forward(x: &[f32], weights: &[f32], channels: usize, window: &PlaneWindow) -> Vec<f32> {
+/// Runs `plane_work(source plane, its channel's window taps, output plane, scratch)` for
+/// every plane of `source` (`source_len` values each) into a new buffer of output planes
+/// (`out_len` values each), the planes split among the threads.
+fn per_plane(
+    source: &[f32],
+    [source_len, out_len]: [usize; 2],
+    weights: &[f32],
+    channels: usize,
+    window: &PlaneWindow,
+    plane_work: impl Fn(&[f32], &[f32], &mut [f32], &mut Scratch) + Sync,
+) -> Vec<f32> {
     let taps = window.kernel[0] * window.kernel[1];
-    let planes = x.len() / window.input_len();
-    let runs = runs::applies(window);
-    let mut out = vec![0.0f32; planes * window.output_len()];
-    out.par_chunks_mut(window.output_len()).with_min_len(min_planes(window)).enumerate().for_each_init(
+    let mut out = vec![0.0f32; source.len() / source_len * out_len];
+    out.par_chunks_mut(out_len).with_min_len(min_planes(window)).enumerate().for_each_init(
         Scratch::default,
         |scratch, (plane, out)| {
-            let input = &x[plane * window.input_len()..][..window.input_len()];
-            let weights = &weights[(plane % channels) * taps..][..taps];
-            vectorized(
-                #[inline(always)]
-                || match runs {
-                    true => runs::forward_plane(input, weights, out, window, scratch),
-                    false => forward_plane(input, weights, out, window),
-                },
-            )
+            let source = &source[plane * source_len..][..source_len];
+            plane_work(source, &weights[(plane % channels) * taps..][..taps], out, scratch)
         },
     );
     out
 }
 
+/// `out[plane] = window(x[plane]) · weights[channel]` for every plane of `x` (`planes x
+/// input` values, channels-first, `channels` planes per image); `weights` holds one window
+/// per channel (`channels x rows x cols`).
+pub fn forward(x: &[f32], weights: &[f32], channels: usize, window: &PlaneWindow) -> Vec<f32> {
+    let runs = runs::applies(window);
+    let sizes = [window.input_len(), window.output_len()];
+    per_plane(x, sizes, weights, channels, window, |input, weights, out, scratch| {
+        vectorized(
+            #[inline(always)]
+            || match runs {
+                true => runs::forward_plane(input, weights, out, window, scratch),
+                false => forward_plane(input, weights, out, window),
+            },
+        )
+    })
+}
+
 /// The gradient of [`forward`]'s input from its output's gradient `grad`.
 pub fn input_gradient(grad: &[f32], weights: &[f32], channels: usize, window: &PlaneWindow) -> Vec<f32> {
-    let taps = window.kernel[0] * window.kernel[1];
-    let planes = grad.len() / window.output_len();
     let runs = runs::applies(window);
-    let mut dx = vec![0.0f32; planes * window.input_len()];
-    dx.par_chunks_mut(window.input_len()).with_min_len(min_planes(window)).enumerate().for_each_init(
-        Scratch::default,
-        |scratch, (plane, dx)| {
-            let grad = &grad[plane * window.output_len()..][..window.output_len()];
-            let weights = &weights[(plane % channels) * taps..][..taps];
-            vectorized(
-                #[inline(always)]
-                || match runs {
-                    true => runs::input_gradient_plane(grad, weights, dx, window, scratch),
-                    false => input_gradient_plane(grad, weights, dx, window),
-                },
-            )
-        },
-    );
-    dx
+    let sizes = [window.output_len(), window.input_len()];
+    per_plane(grad, sizes, weights, channels, window, |grad, weights, dx, scratch| {
+        vectorized(
+            #[inline(always)]
+            || match runs {
+                true => runs::input_gradient_plane(grad, weights, dx, window, scratch),
+                false => input_gradient_plane(grad, weights, dx, window),
+            },
+        )
+    })
 }
 
 /// The gradient of [`forward`]'s weights (`channels x rows x cols`) from its input `x` and
