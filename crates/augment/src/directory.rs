@@ -3,20 +3,18 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use burn::config::Config;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use rand::seq::SliceRandom;
-use rayon::prelude::*;
 
 use crate::dataset::index::image_files;
 use crate::decode::{Interpolation, load_img};
 use crate::error::{AugmentError, Result};
 use crate::generator::ImageDataGenerator;
-use crate::partial::{SkipHints, kept_images};
-use crate::scan::{BadImages, drop_undecodable, keep_readable};
+use crate::image::Image;
+use crate::prefetch::{BatchRecipe, Layout, Prefetch, Targets};
+use crate::scan::{BadImages, keep_readable};
 use crate::seeding::{epoch_rng, image_rng};
 use crate::text_enum::text_enum;
 
@@ -111,20 +109,6 @@ pub struct PartialBatch {
     pub paths: Vec<PathBuf>,
 }
 
-/// A batch on the host, before it becomes tensors.
-struct HostBatch {
-    /// The decoded images, in batch order.
-    pixels: Vec<f32>,
-    /// Whether each sample was decoded ahead (a file skipped by a hint was not).
-    decoded: Vec<bool>,
-    /// The epoch and position in it of each sample (what its random transform is drawn from).
-    epoch: u64,
-    positions: Vec<usize>,
-    files: Vec<usize>,
-    classes: Vec<usize>,
-    paths: Vec<PathBuf>,
-}
-
 text_enum!(ClassMode, "class_mode", "must be one of categorical, binary, sparse or none",
     "categorical" => ClassMode::Categorical, "binary" => ClassMode::Binary, "sparse" => ClassMode::Sparse,
     "none" => ClassMode::None);
@@ -142,14 +126,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AugmentError + '_ {
 pub struct DirectoryIterator {
     directory: PathBuf,
     class_names: Vec<String>,
-    files: Arc<Vec<(PathBuf, usize)>>,
     skipped: Vec<PathBuf>,
-    config: FlowConfig,
-    generator: Arc<ImageDataGenerator>,
-    /// Per file: whether the workers may skip decoding it (a hint from the consumer).
-    skip_hints: SkipHints,
-    receiver: Option<Receiver<Result<HostBatch>>>,
-    batches_served: usize,
+    batches: Prefetch<FlowRecipe>,
 }
 
 impl DirectoryIterator {
@@ -213,22 +191,29 @@ impl DirectoryIterator {
                 ),
             });
         }
+        let layout = Layout {
+            batch_size: config.batch_size,
+            image: [config.target_size[0], config.target_size[1], 3],
+            targets: match config.class_mode {
+                ClassMode::None => Targets::None,
+                ClassMode::Binary | ClassMode::Sparse => Targets::Indices,
+                ClassMode::Categorical => Targets::OneHot(class_names.len()),
+            },
+            prefetch: config.prefetch,
+            workers: Some(config.workers),
+            bad_images: config.bad_images,
+        };
         Ok(Self {
             directory: directory.to_path_buf(),
             class_names,
-            skip_hints: SkipHints::new(files.len()),
-            files: Arc::new(files),
             skipped,
-            config,
-            generator: Arc::new(generator),
-            receiver: None,
-            batches_served: 0,
+            batches: Prefetch::new(directory, files, FlowRecipe { generator, config }, layout),
         })
     }
 
     /// Keras' message: `Found 2000 images belonging to 2 classes.`
     pub fn found_message(&self) -> String {
-        format!("Found {} images belonging to {} classes.", self.files.len(), self.class_names.len())
+        format!("Found {} images belonging to {} classes.", self.batches.files().len(), self.class_names.len())
     }
 
     /// The folder read.
@@ -238,7 +223,7 @@ impl DirectoryIterator {
 
     /// Number of images.
     pub fn samples(&self) -> usize {
-        self.files.len()
+        self.files().len()
     }
 
     /// Class names in index order (Keras `class_indices`, inverted).
@@ -253,7 +238,7 @@ impl DirectoryIterator {
 
     /// Every image file and its class, in Keras' order (`filenames`, `classes`).
     pub fn files(&self) -> &[(PathBuf, usize)] {
-        &self.files
+        self.batches.files()
     }
 
     /// Files that were not images and were left out.
@@ -263,41 +248,28 @@ impl DirectoryIterator {
 
     /// The configuration.
     pub fn config(&self) -> &FlowConfig {
-        &self.config
+        &self.batches.recipe().config
     }
 
     /// The generator applied to every image.
     pub fn generator(&self) -> &ImageDataGenerator {
-        &self.generator
+        &self.batches.recipe().generator
+    }
+
+    /// Whether the generator draws random transforms (then a file's pixels differ from
+    /// one epoch to the next).
+    pub fn augments(&self) -> bool {
+        self.generator().augments()
     }
 
     /// Batches in one pass over the images (the last may be smaller).
     pub fn batches_per_epoch(&self) -> usize {
-        self.files.len().div_ceil(self.config.batch_size)
-    }
-
-    fn start(&mut self) -> &Receiver<Result<HostBatch>> {
-        let (sender, receiver) = sync_channel(self.config.prefetch.max(1));
-        let producer = Producer {
-            directory: self.directory.clone(),
-            files: Arc::clone(&self.files),
-            generator: Arc::clone(&self.generator),
-            config: self.config.clone(),
-            skip_hints: self.skip_hints.clone(),
-            first_batch: self.batches_served,
-        };
-        std::thread::spawn(move || producer.run(sender));
-        self.receiver.insert(receiver)
+        self.batches.batches_per_epoch()
     }
 
     /// The next batch, on `device`. Decoding errors name the file.
     pub fn next_batch(&mut self, device: &Device) -> Result<Batch> {
-        let batch = self.next_batch_without(device, &|_| false)?;
-        let images = batch.images.unwrap_or_else(|| {
-            let [h, w] = self.config.target_size;
-            Tensor::from_data(TensorData::new(Vec::<f32>::new(), [0, 3, h, w]), device)
-        });
-        Ok(Batch { images, targets: batch.targets, classes: batch.classes, paths: batch.paths })
+        self.batches.next_batch(device)
     }
 
     /// The next batch without the images of the files `leave_out` names (by their index in
@@ -307,34 +279,7 @@ impl DirectoryIterator {
     /// [`DirectoryIterator::skip_decoding`] are not decoded ahead; one of them that
     /// `leave_out` does not name is decoded on the spot (with its own random transform).
     pub fn next_batch_without(&mut self, device: &Device, leave_out: &dyn Fn(usize) -> bool) -> Result<PartialBatch> {
-        let receiver = match &self.receiver {
-            Some(r) => r,
-            None => self.start(),
-        };
-        let host = receiver.recv().map_err(|_| AugmentError::LoaderStopped { path: self.directory.clone() })?;
-        self.batches_served += 1;
-        let host = match host {
-            Ok(host) => host,
-            Err(e) => {
-                self.receiver = None; // restart after the failed batch on the next call
-                return Err(e);
-            }
-        };
-        let [h, w] = self.config.target_size;
-        let per_image = h * w * 3;
-        let (pixels, decoded) =
-            kept_images(&host.files, &host.decoded, host.pixels, per_image, leave_out, |sample, file| {
-                prepare_image(&self.files, &self.generator, &self.config, host.epoch, host.positions[sample], file)
-            })?;
-        let n = pixels.len() / per_image.max(1);
-        let images = (n > 0)
-            .then(|| Tensor::<4>::from_data(TensorData::new(pixels, [n, h, w, 3]), device).permute([0, 3, 1, 2]));
-        let targets = match self.config.class_mode {
-            ClassMode::None => None,
-            ClassMode::Binary | ClassMode::Sparse => Some(class_targets(&host.classes, None, device)),
-            ClassMode::Categorical => Some(class_targets(&host.classes, Some(self.class_names.len()), device)),
-        };
-        Ok(PartialBatch { images, targets, files: host.files, decoded, classes: host.classes, paths: host.paths })
+        self.batches.next_batch_without(device, leave_out)
     }
 
     /// A hint that the images of `files` (indices in [`DirectoryIterator::files`]) will be
@@ -343,115 +288,36 @@ impl DirectoryIterator {
     /// [`DirectoryIterator::decode_all`] takes the hints back. An index past the files is
     /// an error.
     pub fn skip_decoding(&self, files: &[usize]) -> Result<()> {
-        self.skip_hints.skip(files)
+        self.batches.skip_decoding(files)
     }
 
     /// Takes back every [`DirectoryIterator::skip_decoding`] hint: the workers decode every
     /// file ahead again.
     pub fn decode_all(&self) {
-        self.skip_hints.clear();
+        self.batches.decode_all();
     }
 }
 
-/// One image as a batch serves it: loaded, resized, augmented with the random transform of
-/// its position in its epoch, rescaled; `[rows, cols, 3]` values.
-fn prepare_image(
-    files: &[(PathBuf, usize)],
-    generator: &ImageDataGenerator,
-    config: &FlowConfig,
-    epoch: u64,
-    position: usize,
-    file: usize,
-) -> Result<Vec<f32>> {
-    let image = load_img(&files[file].0, Some(config.target_size), config.interpolation)?;
-    let mut rng = image_rng(config.seed, epoch, position as u64);
-    Ok(generator.augment(&image, &mut rng).data)
-}
-
-/// A batch's targets from its class indices: `[n, 1]` indices as floats, or one-hot
-/// `[n, classes]` when `one_hot_classes` is given.
-pub(crate) fn class_targets(classes: &[usize], one_hot_classes: Option<usize>, device: &Device) -> Tensor<2> {
-    let n = classes.len();
-    match one_hot_classes {
-        None => {
-            let values: Vec<f32> = classes.iter().map(|&c| c as f32).collect();
-            Tensor::from_data(TensorData::new(values, [n, 1]), device)
-        }
-        Some(k) => {
-            let mut one_hot = vec![0.0f32; n * k];
-            classes.iter().enumerate().for_each(|(i, &c)| one_hot[i * k + c] = 1.0);
-            Tensor::from_data(TensorData::new(one_hot, [n, k]), device)
-        }
-    }
-}
-
-/// The worker side: computes batches in order and sends them until the iterator is dropped.
-struct Producer {
-    directory: PathBuf,
-    files: Arc<Vec<(PathBuf, usize)>>,
-    generator: Arc<ImageDataGenerator>,
+/// `flow_from_directory`'s images: each file loaded with Pillow's resize, then the
+/// generator's random transform of its position in its epoch; the order reshuffled every
+/// epoch.
+struct FlowRecipe {
+    generator: ImageDataGenerator,
     config: FlowConfig,
-    skip_hints: SkipHints,
-    first_batch: usize,
 }
 
-impl Producer {
-    fn epoch_order(&self, epoch: u64) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.files.len()).collect();
+impl BatchRecipe for FlowRecipe {
+    fn epoch_order(&self, files: usize, epoch: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..files).collect();
         if self.config.shuffle {
             order.shuffle(&mut epoch_rng(self.config.seed, epoch));
         }
         order
     }
 
-    fn run(self, sender: SyncSender<Result<HostBatch>>) {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(self.config.workers).build();
-        match pool {
-            Ok(pool) => pool.install(|| self.produce(sender)),
-            Err(_) => self.produce(sender),
-        }
-    }
-
-    fn produce(&self, sender: SyncSender<Result<HostBatch>>) {
-        let per_epoch = self.files.len().div_ceil(self.config.batch_size);
-        let mut batch_index = self.first_batch;
-        let mut order_epoch = (batch_index / per_epoch) as u64;
-        let mut order = self.epoch_order(order_epoch);
-        loop {
-            let epoch = (batch_index / per_epoch) as u64;
-            let within = batch_index % per_epoch;
-            if epoch != order_epoch {
-                (order_epoch, order) = (epoch, self.epoch_order(epoch));
-            }
-            let start = within * self.config.batch_size;
-            let positions: Vec<usize> = (start..(start + self.config.batch_size).min(order.len())).collect();
-            let batch = self.make_batch(epoch, &positions, &order);
-            if sender.send(batch).is_err() {
-                return;
-            }
-            batch_index += 1;
-        }
-    }
-
-    fn make_batch(&self, epoch: u64, positions: &[usize], order: &[usize]) -> Result<HostBatch> {
-        let [h, w] = self.config.target_size;
-        let files: Vec<usize> = positions.iter().map(|&p| order[p]).collect();
-        let decoded: Vec<bool> = files.iter().map(|&file| !self.skip_hints.skipped(file)).collect();
-        let results = positions
-            .par_iter()
-            .zip(&files)
-            .zip(&decoded)
-            .map(|((&position, &file), &decoded)| {
-                decoded.then(|| prepare_image(&self.files, &self.generator, &self.config, epoch, position, file))
-            })
-            .collect();
-        let (kept, images) = drop_undecodable(&self.directory, results, self.config.bad_images)?;
-        let positions: Vec<usize> = kept.iter().map(|&sample| positions[sample]).collect();
-        let files: Vec<usize> = kept.iter().map(|&sample| files[sample]).collect();
-        let decoded: Vec<bool> = kept.iter().map(|&sample| decoded[sample]).collect();
-        let mut pixels = Vec::with_capacity(images.len() * h * w * 3);
-        images.into_iter().for_each(|image| pixels.extend(image));
-        let (paths, classes) = files.iter().map(|&f| (self.files[f].0.clone(), self.files[f].1)).unzip();
-        Ok(HostBatch { pixels, decoded, epoch, positions, files, classes, paths })
+    fn image(&self, path: &Path, epoch: u64, position: usize) -> Result<Image> {
+        let image = load_img(path, Some(self.config.target_size), self.config.interpolation)?;
+        let mut rng = image_rng(self.config.seed, epoch, position as u64);
+        Ok(self.generator.augment(&image, &mut rng))
     }
 }

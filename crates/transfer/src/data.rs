@@ -1,7 +1,9 @@
 //! Where training batches come from: an image folder (augment's `DirectoryIterator`),
 //! arrays in memory (Keras `fit(x, y, batch_size=...)`), or base features cached once.
 
-use augment::{DirectoryIterator, ImageDataset, PartialBatch, epoch_rng};
+#[cfg(doc)]
+use augment::{DirectoryIterator, ImageDataset};
+use augment::{FolderBatches, epoch_rng};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
 
@@ -105,84 +107,33 @@ pub trait RepeatableSource {
     }
 }
 
-impl BatchSource for DirectoryIterator {
+/// Either folder reader of `augment` ([`DirectoryIterator`], [`ImageDataset`]): a checkpoint
+/// records how it reads a file ([`InputPipeline`]).
+impl<F> BatchSource for F
+where
+    F: FolderBatches,
+    for<'a> InputPipeline: From<&'a F>,
+{
     fn next_batch(&mut self, device: &Device) -> Result<(Inputs, Tensor<2>)> {
-        let batch = DirectoryIterator::next_batch(self, device)?;
-        let targets = batch.targets.ok_or_else(|| {
-            TransferError::Config("training needs targets: use class_mode binary or categorical".into())
-        })?;
+        let batch = FolderBatches::next_batch(self, device)?;
+        let targets = batch.targets.ok_or_else(|| missing_targets(self))?;
         Ok((Inputs::Images(batch.images), targets))
     }
 
     fn batches_per_epoch(&self) -> usize {
-        DirectoryIterator::batches_per_epoch(self)
+        FolderBatches::batches_per_epoch(self)
     }
 
     fn class_names(&self) -> Option<&[String]> {
-        Some(DirectoryIterator::class_names(self))
+        Some(FolderBatches::class_names(self))
     }
 
     fn class_counts(&self) -> Option<Vec<usize>> {
-        Some(count_classes(self.files(), self.class_names().len()))
+        Some(count_classes(self.files(), FolderBatches::class_names(self).len()))
     }
 
     fn input_pipeline(&self) -> Option<InputPipeline> {
-        let config = self.config();
-        Some(InputPipeline::pillow(config.target_size, config.interpolation, self.generator().rescale_factor()))
-    }
-
-    fn as_repeatable(&mut self) -> Option<&mut dyn RepeatableSource> {
-        match self.generator().augments() {
-            true => None,
-            false => Some(self),
-        }
-    }
-}
-
-/// A folder whose generator does not augment: each file, named by its index in
-/// [`DirectoryIterator::files`], gives the same pixels every epoch.
-impl RepeatableSource for DirectoryIterator {
-    fn next_keyed_batch(&mut self, device: &Device, known: &dyn Fn(usize) -> bool) -> Result<KeyedBatch> {
-        keyed(self.next_batch_without(device, known)?, "training needs targets: use class_mode binary or categorical")
-    }
-
-    fn skip_inputs(&mut self, keys: &[usize]) -> Result<()> {
-        Ok(self.skip_decoding(keys)?)
-    }
-
-    fn need_all_inputs(&mut self) {
-        self.decode_all();
-    }
-
-    fn sample_path(&self, key: usize) -> Option<std::path::PathBuf> {
-        self.files().get(key).map(|(path, _)| path.clone())
-    }
-}
-
-impl BatchSource for ImageDataset {
-    fn next_batch(&mut self, device: &Device) -> Result<(Inputs, Tensor<2>)> {
-        let batch = ImageDataset::next_batch(self, device)?;
-        let targets = batch.targets.ok_or_else(|| {
-            TransferError::Config("training needs labels: use label_mode int, binary or categorical".into())
-        })?;
-        Ok((Inputs::Images(batch.images), targets))
-    }
-
-    fn batches_per_epoch(&self) -> usize {
-        ImageDataset::len(self)
-    }
-
-    fn class_names(&self) -> Option<&[String]> {
-        Some(ImageDataset::class_names(self))
-    }
-
-    fn class_counts(&self) -> Option<Vec<usize>> {
-        Some(count_classes(self.files(), self.class_names().len()))
-    }
-
-    fn input_pipeline(&self) -> Option<InputPipeline> {
-        let config = self.config();
-        Some(InputPipeline::tf(config.image_size, config.interpolation, config.crop_to_aspect_ratio))
+        Some(InputPipeline::from(self))
     }
 
     fn as_repeatable(&mut self) -> Option<&mut dyn RepeatableSource> {
@@ -193,14 +144,13 @@ impl BatchSource for ImageDataset {
     }
 }
 
-/// A dataset without augmentation: each file, named by its index in
-/// [`ImageDataset::files`], gives the same pixels every epoch.
-impl RepeatableSource for ImageDataset {
+/// A folder reader that does not augment: each file, named by its index in the reader's
+/// `files()`, gives the same pixels every epoch.
+impl<F: FolderBatches> RepeatableSource for F {
     fn next_keyed_batch(&mut self, device: &Device, known: &dyn Fn(usize) -> bool) -> Result<KeyedBatch> {
-        keyed(
-            self.next_batch_without(device, known)?,
-            "training needs labels: use label_mode int, binary or categorical",
-        )
+        let batch = self.next_batch_without(device, known)?;
+        let targets = batch.targets.ok_or_else(|| missing_targets(self))?;
+        Ok(KeyedBatch { keys: batch.files, inputs: batch.images.map(Inputs::Images), targets })
     }
 
     fn skip_inputs(&mut self, keys: &[usize]) -> Result<()> {
@@ -214,6 +164,11 @@ impl RepeatableSource for ImageDataset {
     fn sample_path(&self, key: usize) -> Option<std::path::PathBuf> {
         self.files().get(key).map(|(path, _)| path.clone())
     }
+}
+
+/// The error of a folder reader whose batches have no targets.
+fn missing_targets(folder: &dyn FolderBatches) -> TransferError {
+    TransferError::Config(format!("training needs targets: use {}", folder.targets_argument()))
 }
 
 /// Files per class index.
@@ -225,13 +180,6 @@ fn count_classes(files: &[(std::path::PathBuf, usize)], classes: usize) -> Vec<u
         }
     }
     counts
-}
-
-/// A loader's batch (some images left out) as a keyed batch: files are the keys; targets
-/// must be there (`missing_targets` says how to get them).
-fn keyed(batch: PartialBatch, missing_targets: &str) -> Result<KeyedBatch> {
-    let targets = batch.targets.ok_or_else(|| TransferError::Config(missing_targets.into()))?;
-    Ok(KeyedBatch { keys: batch.files, inputs: batch.images.map(Inputs::Images), targets })
 }
 
 /// Samples in memory, served in batches (the last one smaller), in order or reshuffled

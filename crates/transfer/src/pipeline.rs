@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use augment::dataset::load_for_dataset;
-use augment::{ColorMode, ImageDatasetConfig, Interpolation, TfResize, load_img};
+use augment::{ColorMode, DirectoryIterator, ImageDataset, ImageDatasetConfig, Interpolation, TfResize, load_img};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -72,6 +72,22 @@ impl InputPipeline {
             true => image.data,
             false => image.data.into_iter().map(|v| v * rescale).collect(),
         })
+    }
+}
+
+impl From<&DirectoryIterator> for InputPipeline {
+    /// The iterator's Pillow resize and its generator's `rescale`.
+    fn from(folder: &DirectoryIterator) -> Self {
+        let config = folder.config();
+        Self::pillow(config.target_size, config.interpolation, folder.generator().rescale_factor())
+    }
+}
+
+impl From<&ImageDataset> for InputPipeline {
+    /// The dataset's TF resize.
+    fn from(dataset: &ImageDataset) -> Self {
+        let config = dataset.config();
+        Self::tf(config.image_size, config.interpolation, config.crop_to_aspect_ratio)
     }
 }
 

@@ -4,21 +4,19 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use rand::Rng;
-use rayon::prelude::*;
 
 use crate::dataset::tf_resize::{crop_to_aspect_ratio, tf_resize};
 use crate::dataset::{ColorMode, ImageDatasetConfig, LabelMode};
 use crate::decode::LargeDecode;
-use crate::directory::{Batch, PartialBatch, class_targets};
+use crate::directory::{Batch, PartialBatch};
 use crate::error::{AugmentError, Result};
 use crate::image::Image;
 use crate::layers::{Augmentation, PreprocessingLayer};
-use crate::partial::{SkipHints, kept_images};
-use crate::scan::{drop_undecodable, keep_readable};
+use crate::prefetch::{BatchRecipe, Layout, Prefetch, Targets};
+use crate::scan::keep_readable;
 use crate::seeding::{epoch_rng, image_rng};
 
 /// Decodes an image file into `color_mode`'s channels, as TF's `decode_image(channels=...)`:
@@ -59,34 +57,13 @@ pub fn load_for_dataset(path: &Path, config: &ImageDatasetConfig) -> Result<Imag
     Ok(tf_resize(&image, config.image_size, config.interpolation))
 }
 
-/// A batch on the host, before it becomes tensors.
-struct HostBatch {
-    /// The decoded images, in batch order.
-    pixels: Vec<f32>,
-    /// Whether each sample was decoded ahead (a file skipped by a hint was not).
-    decoded: Vec<bool>,
-    files: Vec<usize>,
-    classes: Vec<usize>,
-    paths: Vec<PathBuf>,
-}
-
 /// What `image_dataset_from_directory` returns: batches of `[batch, channels, rows, cols]`
 /// images (values 0..255) with labels per `label_mode`, cycling over epochs. `take(n)` and
 /// `skip(n)` keep the first `n` batches of each epoch or the others (the tutorial carves its
 /// test set so); `len()` is the number of batches per epoch.
 pub struct ImageDataset {
-    directory: PathBuf,
-    files: Arc<Vec<(PathBuf, usize)>>,
     class_names: Vec<String>,
-    config: Arc<ImageDatasetConfig>,
-    seed: u32,
-    augmentation: Option<Arc<Augmentation>>,
-    /// The window of batch indices within each epoch this dataset serves.
-    window: (usize, usize),
-    /// Per file: whether the workers may skip decoding it (a hint from the consumer).
-    skip_hints: SkipHints,
-    receiver: Option<Receiver<Result<HostBatch>>>,
-    batches_served: usize,
+    batches: Prefetch<DatasetRecipe>,
 }
 
 impl ImageDataset {
@@ -104,33 +81,37 @@ impl ImageDataset {
                 reason: "no images in this subset".into(),
             });
         }
-        let batches = files.len().div_ceil(config.batch_size);
-        let skip_hints = SkipHints::new(files.len());
-        Ok(Self {
-            directory: directory.to_path_buf(),
-            files: Arc::new(files),
-            class_names,
-            config: Arc::new(config),
-            seed,
-            augmentation: None,
-            window: (0, batches),
-            skip_hints,
-            receiver: None,
-            batches_served: 0,
-        })
+        let layout = Layout {
+            batch_size: config.batch_size,
+            image: [config.image_size[0], config.image_size[1], config.color_mode.channels()],
+            targets: match config.label_mode {
+                LabelMode::None => Targets::None,
+                LabelMode::Int | LabelMode::Binary => Targets::Indices,
+                LabelMode::Categorical => Targets::OneHot(class_names.len()),
+            },
+            prefetch: config.prefetch,
+            workers: None,
+            bad_images: config.bad_images,
+        };
+        let recipe = DatasetRecipe { config: Arc::new(config), seed, augmentation: None };
+        Ok(Self { class_names, batches: Prefetch::new(directory, files, recipe, layout) })
     }
 
     /// Applies `augmentation` (Keras preprocessing layers) to every batch: for training
     /// data only, as Keras runs those layers in training only.
-    pub fn with_augmentation(mut self, augmentation: Augmentation) -> Self {
-        self.augmentation = (!augmentation.is_empty()).then(|| Arc::new(augmentation));
-        self.receiver = None;
-        self
+    pub fn with_augmentation(self, augmentation: Augmentation) -> Self {
+        let recipe = self.batches.recipe();
+        let recipe = DatasetRecipe {
+            config: Arc::clone(&recipe.config),
+            seed: recipe.seed,
+            augmentation: (!augmentation.is_empty()).then(|| Arc::new(augmentation)),
+        };
+        Self { batches: self.batches.with_recipe(recipe), ..self }
     }
 
     /// Whether batches go through preprocessing layers ([`ImageDataset::with_augmentation`]).
     pub fn augments(&self) -> bool {
-        self.augmentation.is_some()
+        self.batches.recipe().augmentation.is_some()
     }
 
     /// Class names in label order (`dataset.class_names`).
@@ -140,22 +121,22 @@ impl ImageDataset {
 
     /// Every file and its class, in Keras' order (`dataset.file_paths`).
     pub fn files(&self) -> &[(PathBuf, usize)] {
-        &self.files
+        self.batches.files()
     }
 
     /// The seed the file order was shuffled with (drawn when none was given).
     pub fn seed(&self) -> u32 {
-        self.seed
+        self.batches.recipe().seed
     }
 
     /// The arguments.
     pub fn config(&self) -> &ImageDatasetConfig {
-        &self.config
+        &self.batches.recipe().config
     }
 
     /// Batches per epoch (`len(dataset)`, `tf.data.experimental.cardinality`).
     pub fn len(&self) -> usize {
-        self.window.1 - self.window.0
+        self.batches.batches_per_epoch()
     }
 
     /// Whether an epoch has no batches (after `skip` past the end).
@@ -165,53 +146,23 @@ impl ImageDataset {
 
     /// `dataset.take(n)`: the first `n` batches of each epoch.
     pub fn take(&self, n: usize) -> ImageDataset {
-        self.window_copy((self.window.0, (self.window.0 + n).min(self.window.1)))
+        let (first, end) = self.batches.window();
+        self.window_copy((first, (first + n).min(end)))
     }
 
     /// `dataset.skip(n)`: each epoch's batches after the first `n`.
     pub fn skip(&self, n: usize) -> ImageDataset {
-        self.window_copy(((self.window.0 + n).min(self.window.1), self.window.1))
+        let (first, end) = self.batches.window();
+        self.window_copy(((first + n).min(end), end))
     }
 
     fn window_copy(&self, window: (usize, usize)) -> ImageDataset {
-        ImageDataset {
-            directory: self.directory.clone(),
-            files: Arc::clone(&self.files),
-            class_names: self.class_names.clone(),
-            config: Arc::clone(&self.config),
-            seed: self.seed,
-            augmentation: self.augmentation.clone(),
-            window,
-            skip_hints: SkipHints::new(self.files.len()),
-            receiver: None,
-            batches_served: 0,
-        }
-    }
-
-    fn start(&mut self) -> &Receiver<Result<HostBatch>> {
-        let (sender, receiver) = sync_channel(self.config.prefetch.max(1));
-        let producer = Producer {
-            directory: self.directory.clone(),
-            files: Arc::clone(&self.files),
-            config: Arc::clone(&self.config),
-            seed: self.seed,
-            augmentation: self.augmentation.clone(),
-            window: self.window,
-            skip_hints: self.skip_hints.clone(),
-            first_batch: self.batches_served,
-        };
-        std::thread::spawn(move || producer.produce(sender));
-        self.receiver.insert(receiver)
+        ImageDataset { class_names: self.class_names.clone(), batches: self.batches.with_window(window) }
     }
 
     /// The next batch on `device`; a file that cannot be decoded is an error naming it.
     pub fn next_batch(&mut self, device: &Device) -> Result<Batch> {
-        let batch = self.next_batch_without(device, &|_| false)?;
-        let images = batch.images.unwrap_or_else(|| {
-            let ([h, w], channels) = (self.config.image_size, self.config.color_mode.channels());
-            Tensor::from_data(TensorData::new(Vec::<f32>::new(), [0, channels, h, w]), device)
-        });
-        Ok(Batch { images, targets: batch.targets, classes: batch.classes, paths: batch.paths })
+        self.batches.next_batch(device)
     }
 
     /// The next batch without the images of the files `leave_out` names (by their index in
@@ -221,34 +172,7 @@ impl ImageDataset {
     /// [`ImageDataset::skip_decoding`] are not decoded ahead; one of them that `leave_out`
     /// does not name is decoded on the spot.
     pub fn next_batch_without(&mut self, device: &Device, leave_out: &dyn Fn(usize) -> bool) -> Result<PartialBatch> {
-        if self.is_empty() {
-            return Err(AugmentError::EmptyDirectory {
-                path: self.directory.clone(),
-                reason: "the dataset has no batches (skip past its end?)".into(),
-            });
-        }
-        let receiver = match &self.receiver {
-            Some(r) => r,
-            None => self.start(),
-        };
-        let host = receiver.recv().map_err(|_| AugmentError::LoaderStopped { path: self.directory.clone() })?;
-        self.batches_served += 1;
-        let host = host.inspect_err(|_| self.receiver = None)?;
-        let ([h, w], channels) = (self.config.image_size, self.config.color_mode.channels());
-        let (pixels, decoded) =
-            kept_images(&host.files, &host.decoded, host.pixels, h * w * channels, leave_out, |_, file| {
-                Ok(load_for_dataset(&self.files[file].0, &self.config)?.data)
-            })?;
-        let n = decoded.iter().filter(|&&kept| kept).count();
-        let images = (n > 0).then(|| {
-            Tensor::<4>::from_data(TensorData::new(pixels, [n, h, w, channels]), device).permute([0, 3, 1, 2])
-        });
-        let targets = match self.config.label_mode {
-            LabelMode::None => None,
-            LabelMode::Int | LabelMode::Binary => Some(class_targets(&host.classes, None, device)),
-            LabelMode::Categorical => Some(class_targets(&host.classes, Some(self.class_names.len()), device)),
-        };
-        Ok(PartialBatch { images, targets, files: host.files, decoded, classes: host.classes, paths: host.paths })
+        self.batches.next_batch_without(device, leave_out)
     }
 
     /// A hint that the images of `files` (indices in [`ImageDataset::files`]) will be left
@@ -257,32 +181,27 @@ impl ImageDataset {
     /// same. [`ImageDataset::decode_all`] takes the hints back. An index past the files is
     /// an error.
     pub fn skip_decoding(&self, files: &[usize]) -> Result<()> {
-        self.skip_hints.skip(files)
+        self.batches.skip_decoding(files)
     }
 
     /// Takes back every [`ImageDataset::skip_decoding`] hint.
     pub fn decode_all(&self) {
-        self.skip_hints.clear();
+        self.batches.decode_all();
     }
 }
 
-/// The worker side: computes the window's batches in order, epoch after epoch.
-struct Producer {
-    directory: PathBuf,
-    files: Arc<Vec<(PathBuf, usize)>>,
+/// `image_dataset_from_directory`'s images: TF's decoding and resize, TF's shuffle buffer
+/// for each epoch's order, and the preprocessing layers on whole batches.
+struct DatasetRecipe {
     config: Arc<ImageDatasetConfig>,
     seed: u32,
     augmentation: Option<Arc<Augmentation>>,
-    window: (usize, usize),
-    skip_hints: SkipHints,
-    first_batch: usize,
 }
 
-impl Producer {
+impl BatchRecipe for DatasetRecipe {
     /// An epoch's order: TF's shuffle buffer of `8 * batch_size` (fill, then repeatedly
     /// emit a random element and refill its slot), or the file order without shuffling.
-    fn epoch_order(&self, epoch: u64) -> Vec<usize> {
-        let n = self.files.len();
+    fn epoch_order(&self, n: usize, epoch: u64) -> Vec<usize> {
         if !self.config.shuffle {
             return (0..n).collect();
         }
@@ -307,51 +226,22 @@ impl Producer {
         order
     }
 
-    fn produce(self, sender: SyncSender<Result<HostBatch>>) {
-        let per_epoch = self.window.1 - self.window.0;
-        let mut served = self.first_batch;
-        let mut cached: Option<(u64, Vec<usize>)> = None;
-        loop {
-            let epoch = (served / per_epoch) as u64;
-            let within = self.window.0 + served % per_epoch;
-            if cached.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                cached = Some((epoch, self.epoch_order(epoch)));
+    fn image(&self, path: &Path, _epoch: u64, _position: usize) -> Result<Image> {
+        load_for_dataset(path, &self.config)
+    }
+
+    fn finish_batch(&self, epoch: u64, batch: usize, images: &mut [Image]) -> Result<()> {
+        match &self.augmentation {
+            Some(augmentation) => {
+                let mut rng = image_rng(self.seed as u64 ^ 0x4155_4721, epoch, batch as u64);
+                augmentation.apply(images, &mut rng)
             }
-            let order = &cached.as_ref().expect("the order was just computed").1;
-            let start = within * self.config.batch_size;
-            let positions = &order[start..(start + self.config.batch_size).min(order.len())];
-            let batch = self.make_batch(epoch, within, positions);
-            if sender.send(batch).is_err() {
-                return;
-            }
-            served += 1;
+            None => Ok(()),
         }
     }
 
-    fn make_batch(&self, epoch: u64, batch_index: usize, files: &[usize]) -> Result<HostBatch> {
-        // Hints are followed only without augmentation (its layers draw per batch).
-        let decoded: Vec<bool> =
-            files.iter().map(|&file| self.augmentation.is_some() || !self.skip_hints.skipped(file)).collect();
-        let results = files
-            .par_iter()
-            .zip(&decoded)
-            .map(|(&file, &decoded)| decoded.then(|| load_for_dataset(&self.files[file].0, &self.config)))
-            .collect();
-        let (kept, mut images) = drop_undecodable(&self.directory, results, self.config.bad_images)?;
-        let files: Vec<usize> = kept.iter().map(|&sample| files[sample]).collect();
-        let decoded: Vec<bool> = kept.iter().map(|&sample| decoded[sample]).collect();
-        if let Some(augmentation) = &self.augmentation {
-            let mut rng = image_rng(self.seed as u64 ^ 0x4155_4721, epoch, batch_index as u64);
-            augmentation.apply(&mut images, &mut rng)?;
-        }
-        let mut pixels = Vec::with_capacity(images.iter().map(|image| image.data.len()).sum());
-        images.iter().for_each(|image| pixels.extend_from_slice(&image.data));
-        Ok(HostBatch {
-            pixels,
-            decoded,
-            classes: files.iter().map(|&i| self.files[i].1).collect(),
-            paths: files.iter().map(|&i| self.files[i].0.clone()).collect(),
-            files,
-        })
+    /// The layers draw per batch: every image is made ahead.
+    fn batch_dependent(&self) -> bool {
+        self.augmentation.is_some()
     }
 }
