@@ -98,12 +98,17 @@ struct HostBatch {
     files: Vec<usize>,
 }
 
-/// The batches of a folder's files, made ahead by a producer thread, epoch after epoch.
-pub(crate) struct Prefetch<R> {
+/// What the consumer and the producer of a reader's batches share.
+struct Source<R> {
     directory: PathBuf,
     files: Arc<Vec<(PathBuf, usize)>>,
-    recipe: Arc<R>,
+    recipe: R,
     layout: Layout,
+}
+
+/// The batches of a folder's files, made ahead by a producer thread, epoch after epoch.
+pub(crate) struct Prefetch<R> {
+    source: Arc<Source<R>>,
     /// The batch indices within each epoch that are served: `take` / `skip` windows.
     window: (usize, usize),
     skip_hints: SkipHints,
@@ -116,50 +121,37 @@ impl<R: BatchRecipe> Prefetch<R> {
     /// the first batch is asked for.
     pub(crate) fn new(directory: &Path, files: Vec<(PathBuf, usize)>, recipe: R, layout: Layout) -> Self {
         let batches = files.len().div_ceil(layout.batch_size.max(1));
-        Self {
-            directory: directory.to_path_buf(),
-            skip_hints: SkipHints::new(files.len()),
-            files: Arc::new(files),
-            recipe: Arc::new(recipe),
-            layout,
-            window: (0, batches),
-            receiver: None,
-            batches_served: 0,
-        }
+        let files = Arc::new(files);
+        Self::serving(Source { directory: directory.to_path_buf(), files, recipe, layout }, (0, batches))
     }
 
-    /// The same files and layout with another recipe, from the first batch.
+    fn serving(source: Source<R>, window: (usize, usize)) -> Self {
+        let skip_hints = SkipHints::new(source.files.len());
+        Self { source: Arc::new(source), window, skip_hints, receiver: None, batches_served: 0 }
+    }
+
+    /// The same files and layout with another recipe, from the first batch, with no hints.
     pub(crate) fn with_recipe(&self, recipe: R) -> Self {
-        Self { recipe: Arc::new(recipe), ..self.restarted(self.window) }
+        let Source { directory, files, layout, .. } = &*self.source;
+        let source = Source { directory: directory.clone(), files: Arc::clone(files), recipe, layout: *layout };
+        Self::serving(source, self.window)
     }
 
     /// The same files, recipe and layout serving the batches `window` of each epoch, from
     /// the first one, with no hints.
     pub(crate) fn with_window(&self, window: (usize, usize)) -> Self {
-        self.restarted(window)
-    }
-
-    fn restarted(&self, window: (usize, usize)) -> Self {
-        Self {
-            directory: self.directory.clone(),
-            files: Arc::clone(&self.files),
-            recipe: Arc::clone(&self.recipe),
-            layout: self.layout,
-            window,
-            skip_hints: SkipHints::new(self.files.len()),
-            receiver: None,
-            batches_served: 0,
-        }
+        let skip_hints = SkipHints::new(self.source.files.len());
+        Self { source: Arc::clone(&self.source), window, skip_hints, receiver: None, batches_served: 0 }
     }
 
     /// Every file and its class.
     pub(crate) fn files(&self) -> &[(PathBuf, usize)] {
-        &self.files
+        &self.source.files
     }
 
     /// The recipe.
     pub(crate) fn recipe(&self) -> &R {
-        &self.recipe
+        &self.source.recipe
     }
 
     /// The window of batch indices served in each epoch.
@@ -173,12 +165,9 @@ impl<R: BatchRecipe> Prefetch<R> {
     }
 
     fn start(&mut self) -> &Receiver<Result<HostBatch>> {
-        let (sender, receiver) = sync_channel(self.layout.prefetch.max(1));
+        let (sender, receiver) = sync_channel(self.source.layout.prefetch.max(1));
         let producer = Producer {
-            directory: self.directory.clone(),
-            files: Arc::clone(&self.files),
-            recipe: Arc::clone(&self.recipe),
-            layout: self.layout,
+            source: Arc::clone(&self.source),
             window: self.window,
             skip_hints: self.skip_hints.clone(),
             first_batch: self.batches_served,
@@ -192,7 +181,7 @@ impl<R: BatchRecipe> Prefetch<R> {
     pub(crate) fn next_batch(&mut self, device: &Device) -> Result<Batch> {
         let batch = self.next_batch_without(device, &|_| false)?;
         let images = batch.images.unwrap_or_else(|| {
-            let [h, w, c] = self.layout.image;
+            let [h, w, c] = self.source.layout.image;
             Tensor::from_data(TensorData::new(Vec::<f32>::new(), [0, c, h, w]), device)
         });
         Ok(Batch { images, targets: batch.targets, classes: batch.classes, paths: batch.paths })
@@ -208,7 +197,7 @@ impl<R: BatchRecipe> Prefetch<R> {
     ) -> Result<PartialBatch> {
         if self.batches_per_epoch() == 0 {
             return Err(AugmentError::EmptyDirectory {
-                path: self.directory.clone(),
+                path: self.source.directory.clone(),
                 reason: "the dataset has no batches (skip past its end?)".into(),
             });
         }
@@ -216,21 +205,21 @@ impl<R: BatchRecipe> Prefetch<R> {
             Some(r) => r,
             None => self.start(),
         };
-        let host = receiver.recv().map_err(|_| AugmentError::LoaderStopped { path: self.directory.clone() })?;
+        let host = receiver.recv().map_err(|_| AugmentError::LoaderStopped { path: self.source.directory.clone() })?;
         self.batches_served += 1;
         // After a failed batch, the next call restarts the producer at the batch after it.
         let host = host.inspect_err(|_| self.receiver = None)?;
-        let [h, w, c] = self.layout.image;
+        let Source { files, recipe, layout, .. } = &*self.source;
+        let [h, w, c] = layout.image;
         let (pixels, decoded) =
             kept_images(&host.files, &host.decoded, host.pixels, h * w * c, leave_out, |sample, file| {
-                Ok(self.recipe.image(&self.files[file].0, host.epoch, host.positions[sample])?.data)
+                Ok(recipe.image(&files[file].0, host.epoch, host.positions[sample])?.data)
             })?;
         let n = decoded.iter().filter(|&&kept| kept).count();
         let images = (n > 0)
             .then(|| Tensor::<4>::from_data(TensorData::new(pixels, [n, h, w, c]), device).permute([0, 3, 1, 2]));
-        let (paths, classes): (Vec<PathBuf>, Vec<usize>) =
-            host.files.iter().map(|&file| self.files[file].clone()).unzip();
-        let targets = self.layout.targets.of(&classes, device);
+        let (paths, classes): (Vec<PathBuf>, Vec<usize>) = host.files.iter().map(|&file| files[file].clone()).unzip();
+        let targets = layout.targets.of(&classes, device);
         Ok(PartialBatch { images, targets, files: host.files, decoded, classes, paths })
     }
 
@@ -250,10 +239,7 @@ impl<R: BatchRecipe> Prefetch<R> {
 /// The worker side: makes the window's batches in order, epoch after epoch, and sends them
 /// until the consumer is dropped.
 struct Producer<R> {
-    directory: PathBuf,
-    files: Arc<Vec<(PathBuf, usize)>>,
-    recipe: Arc<R>,
-    layout: Layout,
+    source: Arc<Source<R>>,
     window: (usize, usize),
     skip_hints: SkipHints,
     first_batch: usize,
@@ -261,7 +247,8 @@ struct Producer<R> {
 
 impl<R: BatchRecipe> Producer<R> {
     fn run(self, sender: SyncSender<Result<HostBatch>>) {
-        let pool = self.layout.workers.map(|threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build());
+        let pool =
+            self.source.layout.workers.map(|threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build());
         match pool {
             Some(Ok(pool)) => pool.install(|| self.produce(sender)),
             _ => self.produce(sender),
@@ -276,11 +263,11 @@ impl<R: BatchRecipe> Producer<R> {
             let epoch = (served / per_epoch) as u64;
             let within = self.window.0 + served % per_epoch;
             if order.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                order = Some((epoch, self.recipe.epoch_order(self.files.len(), epoch)));
+                order = Some((epoch, self.source.recipe.epoch_order(self.source.files.len(), epoch)));
             }
             let order = &order.as_ref().expect("the order was just computed").1;
-            let start = within * self.layout.batch_size;
-            let positions: Vec<usize> = (start..(start + self.layout.batch_size).min(order.len())).collect();
+            let batch_size = self.source.layout.batch_size;
+            let positions: Vec<usize> = (within * batch_size..((within + 1) * batch_size).min(order.len())).collect();
             if sender.send(self.make_batch(epoch, within, positions, order)).is_err() {
                 return;
             }
@@ -289,19 +276,18 @@ impl<R: BatchRecipe> Producer<R> {
     }
 
     fn make_batch(&self, epoch: u64, batch: usize, positions: Vec<usize>, order: &[usize]) -> Result<HostBatch> {
+        let Source { directory, files: paths, recipe, layout } = &*self.source;
         let files: Vec<usize> = positions.iter().map(|&p| order[p]).collect();
-        let every = self.recipe.batch_dependent();
+        let every = recipe.batch_dependent();
         let decoded: Vec<bool> = files.iter().map(|&file| every || !self.skip_hints.skipped(file)).collect();
         let results = positions
             .par_iter()
             .zip(&files)
             .zip(&decoded)
-            .map(|((&position, &file), &decoded)| {
-                decoded.then(|| self.recipe.image(&self.files[file].0, epoch, position))
-            })
+            .map(|((&position, &file), &decoded)| decoded.then(|| recipe.image(&paths[file].0, epoch, position)))
             .collect();
-        let (kept, mut images) = drop_undecodable(&self.directory, results, self.layout.bad_images)?;
-        self.recipe.finish_batch(epoch, batch, &mut images)?;
+        let (kept, mut images) = drop_undecodable(directory, results, layout.bad_images)?;
+        recipe.finish_batch(epoch, batch, &mut images)?;
         let mut pixels = Vec::with_capacity(images.iter().map(|image| image.data.len()).sum());
         images.into_iter().for_each(|image| pixels.extend(image.data));
         Ok(HostBatch {
