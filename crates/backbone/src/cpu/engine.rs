@@ -1,48 +1,21 @@
 //! [`CpuInference`]: a frozen copy of a [`Network`] for fast inference on the CPU, run step
 //! by step from the network's description.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use super::buffers::Buffers;
-use super::conv::{ConvAlgorithm, Finish, PackedConv};
-use super::dense::PackedDense;
-use super::depthwise::PackedDepthwise;
-use super::nhwc::{NhwcBatch, host_values};
-use super::pool::MaxPool;
+use super::conv::ConvAlgorithm;
+use super::nhwc::NhwcBatch;
+use super::plan::{Packed, Step, pack, plan};
 use super::profile::StepProfile;
-use super::steps::{
-    ChannelMap, Op, copy_into, describe, dropped, forward, forward_into, multiply_adds_per_output, output_size,
-};
-use super::window::NO_PADDING;
+use super::steps::{Op, copy_into, describe, dropped, forward, forward_into, multiply_adds_per_output, output_size};
 use crate::architecture::Architecture;
 use crate::error::{NetworkError, Result};
-use crate::layer::{Activation, LayerKind, Padding, ZeroPadding};
-use crate::network::{LayerParams, Network};
-
-/// A weighted layer's packed weights.
-#[derive(Debug, Clone)]
-enum Packed {
-    Conv(PackedConv),
-    Depthwise(PackedDepthwise),
-    Norm(Finish),
-    Dense(Arc<PackedDense>),
-    Channels(ChannelMap),
-}
-
-/// One step of a run: the layer whose output it gives (after the layers fused into it),
-/// the layers it reads, and where it writes when its only reader is a concatenation.
-#[derive(Debug, Clone)]
-struct Step {
-    layer: usize,
-    inputs: Vec<usize>,
-    op: Op,
-    /// `(concatenation, first channel)`: written straight into the concatenation's buffer.
-    into: Option<(usize, usize)>,
-}
+use crate::layer::LayerKind;
+use crate::network::Network;
 
 /// A [`Network`]'s weights packed for inference on the CPU: channels-last feature maps,
 /// convolutions on a register-tiled direct kernel, as matrix products of the input (short
@@ -79,29 +52,9 @@ pub struct CpuInference {
     alias: Vec<usize>,
 }
 
-/// Whether the layer at `index` outputs a 1x1 map (or vector) for every input size: a
-/// pooled vector or its 1x1 reshape, and what keeps that size (1x1 stride-1
-/// convolutions, activations, batch norms).
-fn one_pixel_whatever_the_input(architecture: &Architecture, index: usize) -> bool {
-    let layer = &architecture.layers()[index];
-    match layer.kind {
-        LayerKind::Reshape { shape: [1, 1, _] } | LayerKind::GlobalAveragePooling2D | LayerKind::Dense { .. } => true,
-        LayerKind::Conv2D { kernel: [1, 1], strides: [1, 1], .. }
-        | LayerKind::Activation(_)
-        | LayerKind::ReLU(_)
-        | LayerKind::BatchNormalization { .. }
-        | LayerKind::Dropout { .. } => one_pixel_whatever_the_input(architecture, layer.inputs[0]),
-        _ => false,
-    }
-}
-
 /// Every layer its own value.
 fn identity(layers: usize) -> Vec<usize> {
     (0..layers).collect()
-}
-
-fn unsupported(architecture: &Architecture, index: usize, reason: &str) -> NetworkError {
-    NetworkError::Unsupported { layer: architecture.layers()[index].name.clone(), reason: reason.into() }
 }
 
 impl CpuInference {
@@ -122,58 +75,7 @@ impl CpuInference {
         let architecture = network.architecture().clone();
         architecture.layer(end)?;
         let needed = architecture.ancestors(&[end]);
-        let mut packed = vec![None; architecture.len()];
-        for (i, layer) in architecture.layers().iter().enumerate().filter(|(i, _)| needed[*i]) {
-            packed[i] = match (&layer.kind, network.params_of(i)) {
-                (LayerKind::Conv2D { strides, padding, .. }, Some(LayerParams::Conv(conv))) => {
-                    Some(Packed::Conv(PackedConv::pack(conv, *strides, *padding, algorithm)?))
-                }
-                (LayerKind::DepthwiseConv2D { strides, padding, .. }, Some(LayerParams::Conv(conv))) => {
-                    Some(Packed::Depthwise(PackedDepthwise::pack(conv, *strides, *padding)?))
-                }
-                (LayerKind::SeparableConv2D { strides, padding, .. }, Some(LayerParams::Separable(sep))) => {
-                    // The depthwise step computed inside the pointwise convolution, as for
-                    // MobileNet's depthwise -> project pairs.
-                    let depthwise = PackedDepthwise::pack(&sep.depthwise, *strides, *padding)?;
-                    let pointwise = PackedConv::pack(&sep.pointwise, [1, 1], Padding::Valid, algorithm)?;
-                    Some(Packed::Conv(pointwise.after_depthwise(depthwise)))
-                }
-                (LayerKind::BatchNormalization { .. }, Some(LayerParams::Norm(bn))) => {
-                    Some(Packed::Norm(Finish::with_bias(None).with_norm(bn)?))
-                }
-                (LayerKind::Dense { activation, .. }, Some(LayerParams::Dense(dense))) => {
-                    Some(Packed::Dense(Arc::new(PackedDense::pack(dense, *activation)?)))
-                }
-                (LayerKind::AveragePooling2D { pool, strides, padding, .. }, _) => {
-                    let same = matches!(padding, Padding::Same | Padding::Symmetric([1, 1]));
-                    if *pool != [3, 3] || *strides != [1, 1] || !same {
-                        return Err(unsupported(&architecture, i, "only 3x3 stride-1 average pooling padded by 1"));
-                    }
-                    None
-                }
-                (LayerKind::Activation(Activation::Softmax) | LayerKind::ReLU(Activation::Softmax), _) => {
-                    return Err(unsupported(&architecture, i, "softmax only after a dense layer"));
-                }
-                (LayerKind::Rescaling { scale, offset }, _) => Some(Packed::Channels(ChannelMap::Rescale {
-                    scale: scale.iter().map(|&s| s as f32).collect(),
-                    offset: *offset as f32,
-                })),
-                (LayerKind::Normalization, Some(LayerParams::Normalization(stats))) => {
-                    let mean = host_values(stats.mean.value())?;
-                    let divisor = host_values(stats.variance.value())?.iter().map(|v| v.sqrt().max(1e-7)).collect();
-                    Some(Packed::Channels(ChannelMap::Normalize { mean, divisor }))
-                }
-                (LayerKind::Multiply, _) => {
-                    // The gates (every input after the first) must be 1x1 maps.
-                    let gates = &layer.inputs[1..];
-                    if !gates.iter().all(|&j| one_pixel_whatever_the_input(&architecture, j)) {
-                        return Err(unsupported(&architecture, i, "only a map times per-channel 1x1 gates"));
-                    }
-                    None
-                }
-                _ => None,
-            };
-        }
+        let packed = pack(network, &needed, algorithm)?;
         let pools_after = algorithm != ConvAlgorithm::Direct;
         let buffers = Buffers::default();
         let mut alias: Vec<usize> = Vec::with_capacity(architecture.len());
@@ -205,8 +107,7 @@ impl CpuInference {
         self.end
     }
 
-    /// The steps that compute the layers `outputs`, fusing each convolution with the batch
-    /// norm and activation that only it feeds (and a zero padding that only feeds it).
+    /// The steps that compute the layers `outputs` ([`plan`]).
     fn plan_for(&self, outputs: &[usize]) -> Vec<Step> {
         self.plan_with(outputs, &self.alias)
     }
@@ -215,208 +116,7 @@ impl CpuInference {
     /// dropouts' readers read the dropouts' inputs (inference), or the dropouts themselves
     /// (the identity: a training step's run).
     fn plan_with(&self, outputs: &[usize], alias: &[usize]) -> Vec<Step> {
-        let layers = self.architecture.layers();
-        let inputs_of: Vec<Vec<usize>> =
-            layers.iter().map(|layer| layer.inputs.iter().map(|&j| alias[j]).collect()).collect();
-        let outputs: Vec<usize> = outputs.iter().map(|&o| alias[o]).collect();
-        let outputs = outputs.as_slice();
-        let needed = self.architecture.ancestors(outputs);
-        let last = outputs.iter().copied().max().unwrap_or(0);
-        let mut is_output = vec![false; layers.len()];
-        outputs.iter().for_each(|&o| is_output[o] = true);
-        let mut readers: Vec<Vec<usize>> = vec![Vec::new(); layers.len()];
-        for i in (0..=last.min(layers.len().saturating_sub(1))).filter(|&i| needed[i] && alias[i] == i) {
-            inputs_of[i].iter().for_each(|&input| readers[input].push(i));
-        }
-        // The layer that alone reads `i`'s output, reading nothing else, if `i` is not asked for.
-        let sole_reader = |i: usize| match readers[i].as_slice() {
-            [r] if !is_output[i] && inputs_of[*r] == [i] => Some(*r),
-            _ => None,
-        };
-        let mut absorbed = vec![false; layers.len()];
-        let mut folded_pad: Vec<Option<(usize, ZeroPadding)>> = vec![None; layers.len()];
-        // A ReLU read only by a separable convolution, applied as that convolution reads
-        // its input: the ReLU's input, by the convolution's index.
-        let mut folded_relu: Vec<Option<usize>> = vec![None; layers.len()];
-        let mut steps = Vec::new();
-        for i in 0..=last {
-            if !needed[i] || absorbed[i] {
-                continue;
-            }
-            let layer = &layers[i];
-            let input = inputs_of[i].first().copied().unwrap_or(0);
-            let op = match (&layer.kind, &self.packed[i]) {
-                (LayerKind::Input { .. }, _) => continue,
-                (LayerKind::Dropout { .. }, _) if alias[i] != i => continue,
-                (LayerKind::Dropout { rate, per_image }, _) => Op::Drop { rate: *rate as f32, per_image: *per_image },
-                (LayerKind::ZeroPadding2D { padding }, _) => {
-                    // Folded into the convolution (not a separable one) or max pooling that alone
-                    // reads it.
-                    let reader = sole_reader(i).filter(|&r| match layers[r].kind {
-                        LayerKind::SeparableConv2D { .. } => false,
-                        LayerKind::MaxPooling2D { .. } => true,
-                        _ => matches!(self.packed[r], Some(Packed::Conv(_) | Packed::Depthwise(_))),
-                    });
-                    match reader {
-                        Some(r) => {
-                            folded_pad[r] = Some((input, *padding));
-                            continue;
-                        }
-                        None => Op::Pad(*padding),
-                    }
-                }
-                (LayerKind::Activation(Activation::Relu) | LayerKind::ReLU(Activation::Relu), _)
-                    if let Some(r) = sole_reader(i)
-                        && matches!(layers[r].kind, LayerKind::SeparableConv2D { .. }) =>
-                {
-                    folded_relu[r] = Some(input);
-                    continue;
-                }
-                (_, Some(Packed::Conv(_) | Packed::Depthwise(_))) => {
-                    let (source, extra) = match folded_relu[i] {
-                        Some(relu_input) => (relu_input, NO_PADDING),
-                        None => folded_pad[i].unwrap_or((input, NO_PADDING)),
-                    };
-                    let mut finish = match &self.packed[i] {
-                        Some(Packed::Conv(conv)) => conv.base_finish(),
-                        Some(Packed::Depthwise(conv)) => conv.base_finish(),
-                        _ => unreachable!(),
-                    };
-                    let mut end = i;
-                    // A convolution with its own activation (VGG16's) ends there.
-                    let own_activation = match layer.kind {
-                        LayerKind::Conv2D { activation, .. } => activation,
-                        _ => Activation::Linear,
-                    };
-                    if own_activation != Activation::Linear {
-                        finish = finish.with_activation(own_activation);
-                    } else if let Some(r) = sole_reader(end)
-                        && let Some(Packed::Norm(norm)) = &self.packed[r]
-                    {
-                        finish = finish.then(norm);
-                        absorbed[r] = true;
-                        end = r;
-                    }
-                    if let Some(r) = sole_reader(end).filter(|_| own_activation == Activation::Linear)
-                        && let LayerKind::Activation(a) | LayerKind::ReLU(a) = layers[r].kind
-                    {
-                        finish = finish.with_activation(a);
-                        absorbed[r] = true;
-                        end = r;
-                    }
-                    let op = match &self.packed[i] {
-                        Some(Packed::Conv(conv)) if folded_relu[i].is_some() => {
-                            Op::Conv(conv.after_relu().finished(finish, extra))
-                        }
-                        Some(Packed::Conv(conv)) => Op::Conv(conv.finished(finish, extra)),
-                        Some(Packed::Depthwise(conv)) => Op::Depthwise(conv.finished(finish, extra)),
-                        _ => unreachable!(),
-                    };
-                    steps.push(Step { layer: end, inputs: vec![source], op, into: None });
-                    continue;
-                }
-                (_, Some(Packed::Norm(norm))) => Op::Finish(norm.clone()),
-                (_, Some(Packed::Dense(dense))) => Op::Dense(dense.clone()),
-                (LayerKind::Activation(a) | LayerKind::ReLU(a), _) => {
-                    Op::Finish(Finish::with_bias(None).with_activation(*a))
-                }
-                (LayerKind::MaxPooling2D { pool, strides, padding }, _) => {
-                    let (source, zeros) = folded_pad[i].unwrap_or((input, NO_PADDING));
-                    let op = Op::MaxPool(MaxPool { pool: *pool, strides: *strides, padding: *padding, zeros });
-                    steps.push(Step { layer: i, inputs: vec![source], op, into: None });
-                    continue;
-                }
-                (LayerKind::Flatten { .. }, _) => Op::Flatten,
-                (LayerKind::AveragePooling2D { count_include_pad, .. }, _) => {
-                    Op::AvgPool { counts_padding: *count_include_pad }
-                }
-                (LayerKind::Concatenate, _) => Op::Concat,
-                (LayerKind::Add, _) => {
-                    // The activation that alone reads the sum (ResNet's `_out` ReLU) is applied on it.
-                    let activation = sole_reader(i).and_then(|r| match layers[r].kind {
-                        LayerKind::Activation(a) | LayerKind::ReLU(a) if a != Activation::Softmax => Some((r, a)),
-                        _ => None,
-                    });
-                    if let Some((r, a)) = activation {
-                        absorbed[r] = true;
-                        let op = Op::Add(Finish::with_bias(None).with_activation(a));
-                        steps.push(Step { layer: r, inputs: inputs_of[i].clone(), op, into: None });
-                        continue;
-                    }
-                    Op::Add(Finish::default())
-                }
-                (LayerKind::GlobalAveragePooling2D, _) => Op::GlobalAveragePool,
-                (_, Some(Packed::Channels(map))) => Op::Channels(map.clone()),
-                (LayerKind::Multiply, _) => Op::Multiply,
-                (LayerKind::Reshape { shape }, _) => Op::Reshape(*shape),
-                (kind, _) => unreachable!("layer {i} ({}) is packed or stateless", kind.class_name()),
-            };
-            steps.push(Step { layer: i, inputs: inputs_of[i].clone(), op, into: None });
-        }
-        // How many steps (and requested outputs) read each layer.
-        let mut step_readers: Vec<usize> = is_output.iter().map(|&o| usize::from(o)).collect();
-        for step in &steps {
-            step.inputs.iter().for_each(|&j| step_readers[j] += 1);
-        }
-        // A depthwise convolution that only a pointwise one reads is computed inside it (with
-        // the pointwise expansion that only it reads: a whole inverted residual block).
-        let mut fused = Vec::with_capacity(steps.len());
-        for mut step in steps {
-            // An average pooling that only a pointwise convolution reads is computed after it
-            // (in the convolution's place: nothing else reads the pooling).
-            let pooling = fused.iter().rposition(|s: &Step| {
-                let sole_reader = step.inputs == [s.layer] && step_readers[s.layer] == 1;
-                self.pools_after && matches!(s.op, Op::AvgPool { .. }) && sole_reader
-            });
-            if let (Some(at), Op::Conv(conv)) = (pooling, &step.op)
-                && conv.is_pointwise()
-            {
-                let pooling = fused.remove(at);
-                let Op::AvgPool { counts_padding } = pooling.op else { unreachable!("found as a pooling") };
-                step.op = Op::Conv(conv.after_average_pool(counts_padding));
-                step.inputs = pooling.inputs;
-            }
-            let previous: Option<&Step> = fused.last();
-            let depthwise = match (previous, &step.op) {
-                (Some(Step { op: Op::Depthwise(depthwise), layer, .. }), Op::Conv(conv))
-                    if conv.is_pointwise() && step.inputs == [*layer] && step_readers[*layer] == 1 =>
-                {
-                    Some(depthwise.clone())
-                }
-                _ => None,
-            };
-            if let (Some(mut depthwise), Op::Conv(conv)) = (depthwise, &step.op) {
-                let previous = fused.pop().expect("checked above");
-                step.inputs = previous.inputs;
-                // ... and a pointwise expansion that only that depthwise one reads, too.
-                if let Some(Step { op: Op::Conv(expand), layer, inputs, .. }) = fused.last()
-                    && expand.is_pointwise()
-                    && step.inputs == [*layer]
-                    && step_readers[*layer] == 1
-                {
-                    depthwise = depthwise.after_expand(expand.clone());
-                    step.inputs = inputs.clone();
-                    fused.pop();
-                }
-                step.op = Op::Conv(conv.after_depthwise(depthwise));
-            }
-            fused.push(step);
-        }
-        let mut steps = fused;
-        // Steps whose only reader is a concatenation write into its buffer.
-        for step in &mut steps {
-            let writes_into = matches!(step.op, Op::Conv(_) | Op::Depthwise(_) | Op::MaxPool(_));
-            if let ([reader], false, true) = (readers[step.layer].as_slice(), is_output[step.layer], writes_into)
-                && layers[*reader].kind == LayerKind::Concatenate
-                && inputs_of[*reader].iter().filter(|&&j| j == step.layer).count() == 1
-            {
-                let inputs = &inputs_of[*reader];
-                let position = inputs.iter().position(|&j| j == step.layer).expect("reader reads it");
-                let offset = inputs[..position].iter().map(|&j| self.architecture.channels(j)).sum();
-                step.into = Some((*reader, offset));
-            }
-        }
-        steps
+        plan(&self.architecture, &self.packed, alias, outputs, self.pools_after)
     }
 
     /// Runs the network on a channels-last batch and returns the outputs of the layers at

@@ -23,6 +23,7 @@ mod direct;
 mod engine;
 pub mod host_memory;
 mod nhwc;
+mod plan;
 mod pool;
 mod profile;
 pub(crate) mod simd;
