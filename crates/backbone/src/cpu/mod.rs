@@ -17,10 +17,13 @@
 
 mod buffers;
 mod conv;
+mod conv_algorithm;
+mod conv_block;
 mod dense;
 mod depthwise;
 mod direct;
 mod engine;
+mod finish;
 pub mod host_memory;
 mod nhwc;
 mod plan;
