@@ -19,6 +19,7 @@ mod buffers;
 mod conv;
 mod conv_algorithm;
 mod conv_block;
+mod conv_direct;
 mod dense;
 mod depthwise;
 mod direct;
