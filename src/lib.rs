@@ -59,7 +59,8 @@ pub use mobilenet;
 pub use transfer;
 
 pub mod backend;
-pub mod npy;
+#[doc(inline)]
+pub use backbone::npy;
 
 /// What a program usually needs, in one `use inception_transfer::prelude::*;`: the device
 /// and tensors, backend selection, the backbones and their configurations, the data

@@ -3,14 +3,17 @@
 //! beside Burn's in `inception_parity.rs`).
 
 mod common;
+#[path = "common/inception_fixtures.rs"]
+mod inception_fixtures;
 
 use backbone::CpuInference;
 use backbone::LayerParams;
 use backbone::cpu::{ConvAlgorithm, NhwcBatch, is_host_device};
 use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
-use common::{compare, keras_model, nhwc};
+use common::{compare, nhwc};
 use inception::{Flavor, InceptionV3, InceptionV3Config, LayerName};
+use inception_fixtures::keras_model;
 
 /// A batch of distinct images (each image of the deterministic set gets its own salt).
 fn batch(height: usize, width: usize, batch: usize, device: &Device) -> Tensor<4> {
@@ -27,7 +30,7 @@ fn check_packed(model: &InceptionV3, input: &Tensor<4>, layer: LayerName, algori
     let (shape, burn) = nhwc(model.forward_to(input.clone(), layer).expect("burn"));
     for &(algorithm, tolerance) in algorithms {
         let packed = CpuInference::with_algorithm(&model.network, algorithm).expect("pack");
-        let (packed_shape, ours) = nhwc(common::packed_to(&packed, input.clone(), layer).expect("packed"));
+        let (packed_shape, ours) = nhwc(inception_fixtures::packed_to(&packed, input.clone(), layer).expect("packed"));
         assert_eq!(packed_shape, shape, "{layer}");
         let (diff, scale) = compare(&ours, &burn);
         println!("{:?} {algorithm:?} {layer}: max |diff| {diff:.2e} of max |value| {scale:.2}", model.flavor);
@@ -92,7 +95,8 @@ fn channels_last_round_trip_and_errors() {
     assert!(small.to_string().contains("74"), "{small}");
     let gray = packed.forward(Tensor::<4>::zeros([1, 1, 80, 80], &device)).unwrap_err();
     assert!(gray.to_string().contains("channels"), "{gray}");
-    let cut = common::packed_to(&packed, Tensor::<4>::zeros([1, 3, 80, 80], &device), LayerName::Mixed1).unwrap_err();
+    let cut = inception_fixtures::packed_to(&packed, Tensor::<4>::zeros([1, 3, 80, 80], &device), LayerName::Mixed1)
+        .unwrap_err();
     assert!(cut.to_string().contains("mixed1"), "{cut}");
 }
 

@@ -51,7 +51,8 @@ fn a_huge_declared_h5_dataset_is_refused_before_it_is_read() {
 /// weight rounded to float16, and the model builds from the file.
 #[test]
 fn float16_h5_weights_load_as_keras_casts_them() {
-    let official = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/inception/mixed0_official_names.h5");
+    let official = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("crates/inception/tests/fixtures/inception/mixed0_official_names.h5");
     let full = KerasWeightFile::read(&official).unwrap();
     let half = KerasWeightFile::read(&hostile("mixed0_float16.h5")).unwrap();
     assert_eq!(full.layers.len(), half.layers.len());

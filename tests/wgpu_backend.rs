@@ -6,6 +6,8 @@
 //! `.ci/run` after it installs lavapipe) makes a missing adapter a failure.
 
 mod common;
+#[path = "common/inception_fixtures.rs"]
+mod inception_fixtures;
 
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -64,7 +66,7 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 fn inception_forward_agrees_with_flex_and_checkpoints_cross_backends() {
     let Some(gpu) = wgpu() else { return };
     let flex = Device::flex();
-    let model = common::keras_model(&InceptionV3Config::new(Flavor::Keras), &flex);
+    let model = inception_fixtures::keras_model(&InceptionV3Config::new(Flavor::Keras), &flex);
     // Saved on flex, loaded on wgpu.
     let path = std::env::temp_dir().join(format!("wgpu-{}.safetensors", std::process::id()));
     model.save_safetensors(&path).unwrap();
@@ -89,7 +91,7 @@ fn a_training_step_agrees_with_flex_and_keeps_the_frozen_base() {
     let base_config = InceptionV3Config::new(Flavor::Keras).with_cut(LayerName::Mixed0);
     let config = TransferModelConfig::new(base_config.clone().into(), HeadConfig::course().with_dropout(0.0))
         .with_input_size([75, 75]);
-    let model = config.init_with_base(common::keras_model(&base_config, &flex), &flex).unwrap();
+    let model = config.init_with_base(inception_fixtures::keras_model(&base_config, &flex), &flex).unwrap();
     let images = common::detrand::image(75, 75, 2, 4);
     let mut results = Vec::new();
     for device in [&flex, &gpu] {
@@ -111,7 +113,7 @@ fn a_training_step_agrees_with_flex_and_keeps_the_frozen_base() {
 #[test]
 fn augmentation_batches_land_on_the_gpu_identical() {
     let Some(gpu) = wgpu() else { return };
-    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/augment/folder");
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/augment/tests/fixtures/augment/folder");
     let batch = |device: &Device| {
         let generator = ImageDataGeneratorConfig::new()
             .with_rescale(Some(1.0 / 255.0))

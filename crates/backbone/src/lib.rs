@@ -33,6 +33,7 @@ mod frozen;
 mod host_train;
 mod layer;
 mod network;
+pub mod npy;
 mod plugin;
 mod preprocess;
 pub mod summary;

@@ -77,8 +77,7 @@ fn forward_from_a_block_end_continues_to_the_cut() {
 fn the_summary_is_keras_layer_for_layer() {
     let model = InceptionV3Config::new(Flavor::Keras).init(&Device::flex()).unwrap();
     let summary = model.summary([150, 150]).unwrap();
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/inception/keras_layers_150.txt");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/inception/keras_layers_150.txt");
     let text = std::fs::read_to_string(path).unwrap();
     let keras: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
     let (total, rows) = keras.split_last().unwrap();
