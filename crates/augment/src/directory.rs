@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::config::Config;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 use rand::seq::SliceRandom;
 
 use crate::dataset::index::image_files;
 use crate::decode::{Interpolation, load_img};
 use crate::error::{AugmentError, Result};
+use crate::folder_batches::folder_batches;
 use crate::generator::ImageDataGenerator;
 use crate::image::Image;
 use crate::prefetch::{BatchRecipe, Layout, Prefetch, Targets};
@@ -266,37 +267,9 @@ impl DirectoryIterator {
     pub fn batches_per_epoch(&self) -> usize {
         self.batches.batches_per_epoch()
     }
-
-    /// The next batch, on `device`. Decoding errors name the file.
-    pub fn next_batch(&mut self, device: &Device) -> Result<Batch> {
-        self.batches.next_batch(device)
-    }
-
-    /// The next batch without the images of the files `leave_out` names (by their index in
-    /// [`DirectoryIterator::files`]; e.g. those whose features a consumer already holds):
-    /// the same samples, order and targets as [`DirectoryIterator::next_batch`], each
-    /// image that is there the same pixels. Files hinted with
-    /// [`DirectoryIterator::skip_decoding`] are not decoded ahead; one of them that
-    /// `leave_out` does not name is decoded on the spot (with its own random transform).
-    pub fn next_batch_without(&mut self, device: &Device, leave_out: &dyn Fn(usize) -> bool) -> Result<PartialBatch> {
-        self.batches.next_batch_without(device, leave_out)
-    }
-
-    /// A hint that the images of `files` (indices in [`DirectoryIterator::files`]) will be
-    /// left out of the batches to come: the workers stop decoding them ahead. Batches stay
-    /// the same (a file still asked for is decoded when its batch is taken).
-    /// [`DirectoryIterator::decode_all`] takes the hints back. An index past the files is
-    /// an error.
-    pub fn skip_decoding(&self, files: &[usize]) -> Result<()> {
-        self.batches.skip_decoding(files)
-    }
-
-    /// Takes back every [`DirectoryIterator::skip_decoding`] hint: the workers decode every
-    /// file ahead again.
-    pub fn decode_all(&self) {
-        self.batches.decode_all();
-    }
 }
+
+folder_batches!(DirectoryIterator, batches_per_epoch, "class_mode binary, sparse or categorical");
 
 /// `flow_from_directory`'s images: each file loaded with Pillow's resize, then the
 /// generator's random transform of its position in its epoch; the order reshuffled every

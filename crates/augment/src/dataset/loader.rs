@@ -5,14 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use burn::tensor::Device;
 use rand::Rng;
 
 use crate::dataset::tf_resize::{crop_to_aspect_ratio, tf_resize};
 use crate::dataset::{ColorMode, ImageDatasetConfig, LabelMode};
 use crate::decode::LargeDecode;
-use crate::directory::{Batch, PartialBatch};
 use crate::error::{AugmentError, Result};
+use crate::folder_batches::folder_batches;
 use crate::image::Image;
 use crate::layers::{Augmentation, PreprocessingLayer};
 use crate::prefetch::{BatchRecipe, Layout, Prefetch, Targets};
@@ -159,36 +158,9 @@ impl ImageDataset {
     fn window_copy(&self, window: (usize, usize)) -> ImageDataset {
         ImageDataset { class_names: self.class_names.clone(), batches: self.batches.with_window(window) }
     }
-
-    /// The next batch on `device`; a file that cannot be decoded is an error naming it.
-    pub fn next_batch(&mut self, device: &Device) -> Result<Batch> {
-        self.batches.next_batch(device)
-    }
-
-    /// The next batch without the images of the files `leave_out` names (by their index in
-    /// [`ImageDataset::files`]; e.g. those whose features a consumer already holds): the
-    /// same samples, order and labels as [`ImageDataset::next_batch`], each image that is
-    /// there the same pixels. Without augmentation, files hinted with
-    /// [`ImageDataset::skip_decoding`] are not decoded ahead; one of them that `leave_out`
-    /// does not name is decoded on the spot.
-    pub fn next_batch_without(&mut self, device: &Device, leave_out: &dyn Fn(usize) -> bool) -> Result<PartialBatch> {
-        self.batches.next_batch_without(device, leave_out)
-    }
-
-    /// A hint that the images of `files` (indices in [`ImageDataset::files`]) will be left
-    /// out of the batches to come: without augmentation, the workers stop decoding them
-    /// ahead (with it, every image is decoded: the layers draw per batch). Batches stay the
-    /// same. [`ImageDataset::decode_all`] takes the hints back. An index past the files is
-    /// an error.
-    pub fn skip_decoding(&self, files: &[usize]) -> Result<()> {
-        self.batches.skip_decoding(files)
-    }
-
-    /// Takes back every [`ImageDataset::skip_decoding`] hint.
-    pub fn decode_all(&self) {
-        self.batches.decode_all();
-    }
 }
+
+folder_batches!(ImageDataset, len, "label_mode int, binary or categorical");
 
 /// `image_dataset_from_directory`'s images: TF's decoding and resize, TF's shuffle buffer
 /// for each epoch's order, and the preprocessing layers on whole batches.
