@@ -60,7 +60,10 @@ impl Optimizer for KerasRmsProp {
                 let grad = factored.whole(&tensor.device());
                 self.step_with_tensor_ops(lr, tensor, grad, state)
             }
-            (None, true) => self.step_in_place(lr, tensor, grad, state),
+            (None, true) => {
+                let grad = grad.into_data();
+                self.step_in_place(lr, tensor, grad.as_slice::<f32>().expect("an f32 tensor reads as f32"), state)
+            }
             (None, false) => self.step_with_tensor_ops(lr, tensor, grad, state),
         }
     }
@@ -88,19 +91,17 @@ impl KerasRmsProp {
         (tensor.sub(step), Some(KerasRmsPropState { velocity: StateTensor::Device(velocity) }))
     }
 
-    /// [`Optimizer::step`] on a host device as one pass over the parameter, its gradient and
-    /// velocity, updating the buffers in place (Burn's tensor ops would make nine passes and
+    /// [`Optimizer::step`] on a host device (the gradient's values `grad`) as one pass over
+    /// the parameter, its gradient and velocity, updating the buffers in place (Burn's tensor ops would make nine passes and
     /// allocate a fresh buffer for most of them: 150 MB each for the course head's kernel).
     /// Same operations in the same order as the tensor version, so the same values.
     fn step_in_place<const D: usize>(
         &self,
         lr: LearningRate,
         tensor: Tensor<D>,
-        grad: Tensor<D>,
+        grad: &[f32],
         state: Option<KerasRmsPropState<D>>,
     ) -> (Tensor<D>, Option<KerasRmsPropState<D>>) {
-        let grad = grad.into_data();
-        let grad = grad.as_slice::<f32>().expect("an f32 tensor reads as f32");
         self.update_host(lr, tensor, state, |param, velocity, update| {
             const CHUNK: usize = 1 << 16;
             param
