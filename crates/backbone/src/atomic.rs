@@ -89,7 +89,9 @@ fn remove_stale_temporaries(destination: &Path) {
     for entry in entries.flatten() {
         let entry_name = entry.file_name().to_string_lossy().into_owned();
         let rest = entry_name.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(".tmp"));
-        let pid = rest.map(|rest| rest.rsplit('.').next().unwrap_or(rest));
+        // `.<name>.<pid>.tmp`, ours, or `...<pid>-<n>.tmp`, a tensor store's scratch file.
+        let last = rest.map(|rest| rest.rsplit('.').next().unwrap_or(rest));
+        let pid = last.map(|last| last.split('-').next().unwrap_or(last));
         if let Some(pid) = pid.and_then(|pid| pid.parse::<u32>().ok())
             && pid != std::process::id()
             && process_ended(pid)

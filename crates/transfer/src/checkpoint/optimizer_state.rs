@@ -7,6 +7,7 @@
 //! after the rename); a crash after it, the new pair. So new weights are never paired with
 //! old velocities, nor old weights with new ones.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use burn::optim::ModuleOptimizer;
@@ -29,18 +30,64 @@ pub(super) struct OptimizerStateFile {
 /// A 64-bit digest of `bytes` (not cryptographic: it tells a state from another and a torn
 /// or foreign file from the one the checkpoint was saved with), as 16 hex digits.
 fn digest(bytes: &[u8]) -> String {
+    let mut digest = Digest::new(bytes.len() as u64);
+    let whole = bytes.len() / 8 * 8;
+    digest.words(&bytes[..whole]);
+    digest.finish(&bytes[whole..])
+}
+
+/// [`digest`] of a file's bytes, read a megabyte at a time (a state is never held whole in
+/// memory), and its length.
+fn file_digest(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = std::fs::File::open(path)?;
+    let length = file.metadata()?.len();
+    let mut digest = Digest::new(length);
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        // Fill the chunk (a read may return less): only the last one may end mid-word.
+        let mut filled = 0;
+        while filled < chunk.len() {
+            match file.read(&mut chunk[filled..])? {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        if filled < chunk.len() {
+            let whole = filled / 8 * 8;
+            digest.words(&chunk[..whole]);
+            return Ok((digest.finish(&chunk[whole..filled]), length));
+        }
+        digest.words(&chunk);
+    }
+}
+
+/// The running state of [`digest`]: FNV-1a over 64-bit little-endian words with a shift
+/// mix, seeded with the length, then the bytes past the last whole word.
+struct Digest(u64);
+
+impl Digest {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut hash = 0xcbf2_9ce4_8422_2325u64 ^ bytes.len() as u64;
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
-        hash = (hash ^ word).wrapping_mul(PRIME);
-        hash ^= hash >> 29;
+
+    fn new(length: u64) -> Self {
+        Self(0xcbf2_9ce4_8422_2325u64 ^ length)
     }
-    for &byte in words.remainder() {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(PRIME);
+
+    /// Whole words (`bytes.len()` a multiple of 8).
+    fn words(&mut self, bytes: &[u8]) {
+        for word in bytes.chunks_exact(8) {
+            let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+            self.0 = (self.0 ^ word).wrapping_mul(Self::PRIME);
+            self.0 ^= self.0 >> 29;
+        }
     }
-    format!("{hash:016x}")
+
+    /// The last bytes (fewer than 8), and the digest.
+    fn finish(mut self, tail: &[u8]) -> String {
+        for &byte in tail {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(Self::PRIME);
+        }
+        format!("{:016x}", self.0)
+    }
 }
 
 fn file_name(checkpoint: &Path) -> String {
@@ -59,17 +106,27 @@ pub(super) fn legacy_path(checkpoint: &Path) -> PathBuf {
 }
 
 /// Writes `optimizer`'s state beside `checkpoint` (atomically, under a name of its content)
-/// and returns what the checkpoint is to record of it.
+/// and returns what the checkpoint is to record of it. The state streams to a temporary
+/// file, whose digest then names it: the serialised state is never held whole in memory
+/// (the course head's RMSprop velocity alone is 154 MB).
 pub(super) fn write(checkpoint: &Path, optimizer: &ModuleOptimizer) -> Result<OptimizerStateFile> {
-    let bytes = optimizer.into_bytes().map_err(|e| TransferError::Checkpoint {
-        path: checkpoint.to_path_buf(),
-        reason: format!("serialising the optimizer state: {e:?}"),
+    let prefix = format!("{}.optim", file_name(checkpoint));
+    let tmp = backbone::atomic::temporary_path(&sibling(checkpoint, &prefix));
+    let _ = std::fs::remove_file(&tmp); // a leftover of this process id is never a live write
+    let written = optimizer
+        .save(&tmp)
+        .map_err(|e| TransferError::Checkpoint {
+            path: checkpoint.to_path_buf(),
+            reason: format!("serialising the optimizer state: {e:?}"),
+        })
+        .and_then(|()| file_digest(&tmp).map_err(|source| TransferError::Io { path: tmp.clone(), source }));
+    let (digest, bytes) = written.inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
     })?;
-    let digest = digest(&bytes);
-    let file = format!("{}.optim-{digest}", file_name(checkpoint));
+    let file = format!("{prefix}-{digest}");
     let path = sibling(checkpoint, &file);
-    backbone::atomic::write_atomically(&path, &bytes).map_err(|source| TransferError::Io { path, source })?;
-    Ok(OptimizerStateFile { file, digest, bytes: bytes.len() as u64 })
+    backbone::atomic::persist(&tmp, &path).map_err(|source| TransferError::Io { path, source })?;
+    Ok(OptimizerStateFile { file, digest, bytes })
 }
 
 /// Removes a state [`write`] just made for a save that then failed, unless the checkpoint
@@ -155,7 +212,7 @@ pub(super) fn read(
 
 #[cfg(test)]
 mod tests {
-    use super::digest;
+    use super::{digest, file_digest};
 
     #[test]
     fn the_digest_tells_one_byte_apart() {
@@ -166,6 +223,19 @@ mod tests {
         assert_ne!(digest(&a), digest(&a[..1000]), "the length counts");
         assert_eq!(digest(&a), digest(&a.clone()));
         assert_eq!(digest(&a).len(), 16);
+    }
+
+    #[test]
+    fn a_files_digest_read_by_chunks_is_the_digest_of_its_bytes() {
+        let dir = std::env::temp_dir().join(format!("file-digest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for length in [0, 7, 8, 1 << 20, (1 << 20) + 3, (5 << 19) + 9] {
+            let bytes: Vec<u8> = (0..length).map(|i| (i * 31 % 251) as u8).collect();
+            let path = dir.join(format!("{length}.bin"));
+            std::fs::write(&path, &bytes).unwrap();
+            assert_eq!(file_digest(&path).unwrap(), (digest(&bytes), length as u64), "{length} bytes");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
 
