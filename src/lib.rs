@@ -77,7 +77,7 @@ pub mod prelude {
         ImageDataset, ImageDatasetConfig, Interpolation, LabelMode, Subset, image_dataset_from_directory,
         image_dataset_from_directory_both, load_img, write_standin_dataset,
     };
-    pub use backbone::cpu::host_memory::keep_freed_memory;
+    pub use backbone::cpu::host_memory::{keep_freed_memory, use_one_heap};
     pub use backbone::{Backbone, CpuInference, Flavor, FrozenBase, Network, NetworkError, Preprocess};
     pub use burn::tensor::{Device, Tensor};
     pub use inception::{InceptionV3, InceptionV3Config, LayerName};
