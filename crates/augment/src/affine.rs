@@ -185,42 +185,43 @@ pub fn warp_into(
     scale: f32,
     out: &mut [f32],
 ) {
-    warp_mirrored_into(image, p, fill, interpolation, geometry, scale, false, out);
+    warp_mirrored_into(image, p, Sampling { fill, interpolation, geometry }, scale, false, out);
+}
+
+/// How a warp reads its source: outside it (`fill`), between its pixels (`interpolation`)
+/// and where its coordinates are measured from (`geometry`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sampling {
+    pub fill: FillMode,
+    pub interpolation: Interpolation,
+    pub geometry: Geometry,
 }
 
 /// [`warp_into`], then mirrored left-right when `mirror` (Keras' horizontal flip after the
 /// warp), in one pass where the fast path applies.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn warp_mirrored_into(
     image: &Image,
     p: &TransformParams,
-    fill: FillMode,
-    interpolation: Interpolation,
-    geometry: Geometry,
+    sampling: Sampling,
     scale: f32,
     mirror: bool,
     out: &mut [f32],
 ) {
     let (h, w, ch) = (image.height, image.width, image.channels);
+    let Sampling { fill, interpolation, geometry } = sampling;
     if fill == FillMode::Nearest && interpolation == Interpolation::Bilinear && ch == 3 && !p.is_affine_identity() {
         let m = sampling_map(p, h, w, geometry);
         return warp_nearest_bilinear_rgb(image, m, scale, mirror, out);
     }
-    warp_general(image, p, fill, interpolation, geometry, scale, out);
+    warp_general(image, p, sampling, scale, out);
     if mirror {
         mirror_columns(out, w, ch);
     }
 }
 
-fn warp_general(
-    image: &Image,
-    p: &TransformParams,
-    fill: FillMode,
-    interpolation: Interpolation,
-    geometry: Geometry,
-    scale: f32,
-    out: &mut [f32],
-) {
+/// [`warp_into`] for any fill, interpolation and channels.
+fn warp_general(image: &Image, p: &TransformParams, sampling: Sampling, scale: f32, out: &mut [f32]) {
+    let Sampling { fill, interpolation, geometry } = sampling;
     let (h, w, ch) = (image.height, image.width, image.channels);
     if p.is_affine_identity() {
         out.iter_mut().zip(&image.data).for_each(|(o, v)| *o = v * scale);

@@ -4,7 +4,7 @@
 use burn::config::Config;
 use rand::Rng;
 
-use crate::affine::{FillMode, Geometry, flip_horizontal, flip_vertical, warp, warp_mirrored_into};
+use crate::affine::{FillMode, Geometry, Sampling, flip_horizontal, flip_vertical, warp, warp_mirrored_into};
 use crate::color::{brightness, channel_shift};
 use crate::decode::Interpolation;
 use crate::error::{AugmentError, Result};
@@ -306,7 +306,14 @@ impl ImageDataGenerator {
         let scale = c.rescale.unwrap_or(1.0) as f32;
         let mut out = Image::filled(image.height, image.width, image.channels, 0.0);
         let (fill, interpolation, geometry) = (c.fill_mode, c.interpolation, c.geometry);
-        warp_mirrored_into(image, &p, fill, interpolation, geometry, scale, p.flip_horizontal, &mut out.data);
+        warp_mirrored_into(
+            image,
+            &p,
+            Sampling { fill, interpolation, geometry },
+            scale,
+            p.flip_horizontal,
+            &mut out.data,
+        );
         if p.flip_vertical {
             flip_vertical(&mut out);
         }
