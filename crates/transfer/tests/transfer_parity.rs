@@ -1,5 +1,8 @@
 //! The course model's training step and fit bookkeeping against real Keras 2.15 (fixtures
-//! made by crates/transfer/tests/fixtures/transfer/make_transfer_fixtures.py).
+//! made by crates/transfer/tests/fixtures/transfer/make_transfer_fixtures.py), and the other
+//! recipes' steps against theirs (batch norms in both modes, EfficientNet's head, class
+//! weights). One file of ~480 lines: every test reads the same Keras fixtures folder with the
+//! same helpers.
 
 #[path = "../../../tests/common/mod.rs"]
 mod common;
