@@ -121,27 +121,27 @@ impl<R: BatchRecipe> Prefetch<R> {
     /// the first batch is asked for.
     pub(crate) fn new(directory: &Path, files: Vec<(PathBuf, usize)>, recipe: R, layout: Layout) -> Self {
         let batches = files.len().div_ceil(layout.batch_size.max(1));
-        let files = Arc::new(files);
-        Self::serving(Source { directory: directory.to_path_buf(), files, recipe, layout }, (0, batches))
+        let source = Source { directory: directory.to_path_buf(), files: Arc::new(files), recipe, layout };
+        Self::serving(Arc::new(source), (0, batches))
     }
 
-    fn serving(source: Source<R>, window: (usize, usize)) -> Self {
+    /// `source`'s batches `window` of each epoch, from the first one, with no hints.
+    fn serving(source: Arc<Source<R>>, window: (usize, usize)) -> Self {
         let skip_hints = SkipHints::new(source.files.len());
-        Self { source: Arc::new(source), window, skip_hints, receiver: None, batches_served: 0 }
+        Self { source, window, skip_hints, receiver: None, batches_served: 0 }
     }
 
     /// The same files and layout with another recipe, from the first batch, with no hints.
     pub(crate) fn with_recipe(&self, recipe: R) -> Self {
         let Source { directory, files, layout, .. } = &*self.source;
         let source = Source { directory: directory.clone(), files: Arc::clone(files), recipe, layout: *layout };
-        Self::serving(source, self.window)
+        Self::serving(Arc::new(source), self.window)
     }
 
     /// The same files, recipe and layout serving the batches `window` of each epoch, from
     /// the first one, with no hints.
     pub(crate) fn with_window(&self, window: (usize, usize)) -> Self {
-        let skip_hints = SkipHints::new(self.source.files.len());
-        Self { source: Arc::clone(&self.source), window, skip_hints, receiver: None, batches_served: 0 }
+        Self::serving(Arc::clone(&self.source), window)
     }
 
     /// Every file and its class.
